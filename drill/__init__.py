@@ -1,0 +1,1 @@
+"""The offline drill: the data plane on an embedded AWS emulator (moto)."""

@@ -1,0 +1,88 @@
+"""An in-process moto server that handles one request at a time.
+
+Real DynamoDB applies each write atomically; moto's threaded server does not
+lock its in-memory tables, so concurrent requests against it can interleave in
+ways AWS never would. Serving requests strictly one after another restores the
+atomicity that our concurrency claims rely on, while clients still race for
+real (many threads, many connections, arbitrary interleaving between calls).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+class SerialMotoServer:
+    """moto on 127.0.0.1, an ephemeral port, and a single serving thread."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._host = host
+        self._port = port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("server not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> SerialMotoServer:
+        app = DomainDispatcherApplication(create_backend_app)
+        # threaded=False, processes=1: the WSGI server handles one request,
+        # start to finish, before it accepts the next.
+        self._server = make_server(
+            self._host, self._port, app, threaded=False, request_handler=MotoRequestHandler
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+
+@contextmanager
+def serial_moto_server(region: str = "us-east-1") -> Iterator[SerialMotoServer]:
+    """Start a serial moto server and point every new boto3 client at it.
+
+    Sets ``AWS_ENDPOINT_URL`` (honoured by boto3 >= 1.28) and fake credentials
+    for the duration, restoring the previous environment afterwards.
+    """
+    server = SerialMotoServer().start()
+    saved = {k: os.environ.get(k) for k in (*FAKE_CREDENTIALS, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION")}
+    os.environ.update(FAKE_CREDENTIALS)
+    os.environ["AWS_ENDPOINT_URL"] = server.endpoint_url
+    os.environ["AWS_DEFAULT_REGION"] = region
+    try:
+        yield server
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        server.stop()

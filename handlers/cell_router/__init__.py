@@ -1,0 +1,1 @@
+"""Serverless cell router: dispatcher, scaler, mapper, validator, registrar."""

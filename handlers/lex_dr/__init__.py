@@ -1,0 +1,1 @@
+"""Cross-region Lex V2 failover: the region lookup and the health check."""

@@ -1,0 +1,1 @@
+"""Pulumi mock-engine harness (filled in by the foundation work)."""
