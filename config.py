@@ -1,0 +1,530 @@
+"""Stack configuration, read once and validated before any resource exists.
+
+Every setting lives in the ``resilient-routing`` namespace and is declared in
+``Pulumi.yaml`` (type, description, default), so ``pulumi config`` documents
+itself. ``SETTINGS`` below is the single table of keys, kinds and defaults; a
+test keeps ``Pulumi.yaml`` in step with it.
+
+``parse_settings`` is pure (a mapping of raw values in, a frozen ``Settings``
+out) so that every validation rule is testable without the Pulumi engine.
+All problems are reported together, one line per key, in a single
+``ConfigError`` raised before ``__main__`` declares anything.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi.runtime.config import CONFIG, get_config_env
+
+PROJECT = "resilient-routing"
+
+REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+DOMAIN_PREFIX_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+CONNECT_ALIAS_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,61}[a-zA-Z0-9]$")
+MARKET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+LEX_ALIAS_PATTERN = re.compile(r"^[0-9a-zA-Z][_-]?([0-9a-zA-Z][_-]?)+$")
+LEX_BOT_NAME_PATTERN = re.compile(r"^[0-9a-zA-Z][_-]?([0-9a-zA-Z][_-]?)+$")
+INSTANCE_ID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+#: CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+#: A probe round must start at least every 10 s and the rounds must tile the
+#: one-minute EventBridge period exactly, so only divisors of 60 up to 10.
+PROBE_INTERVALS = (1, 2, 3, 4, 5, 6, 10)
+
+
+class ConfigError(pulumi.RunError):
+    """Invalid stack configuration. Raised before any resource is declared."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration key: its Pulumi.yaml type, default and description."""
+
+    key: str
+    type: str  # "string" | "integer" | "boolean" | "array"
+    default: Any
+    description: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # Regions -------------------------------------------------------------
+    Setting("primaryRegion", "string", None, "AWS region callers use normally (required)."),
+    Setting("secondaryRegion", "string", None, "AWS region failed over to (required)."),
+    # Lambda packaging ----------------------------------------------------
+    Setting("lambdaRuntime", "string", "python3.13", "Lambda runtime: python3.12 or python3.13."),
+    Setting("lambdaArchitecture", "string", "arm64", "Lambda architecture: arm64 or x86_64."),
+    Setting(
+        "powertoolsLayerVersion",
+        "integer",
+        27,
+        "Version of the public AWS Lambda Powertools (Python v3) layer.",
+    ),
+    Setting("logRetentionDays", "integer", 30, "Retention of every log group, in days."),
+    Setting("alarmEmail", "string", "", "E-mail subscribed to the alarm topic (empty: none)."),
+    # Lex bot ---------------------------------------------------------------
+    Setting("lexBotName", "string", "OrderFlowers", "Name of the Lex V2 bot in both regions."),
+    Setting("lexBotAliasName", "string", "ver_one", "Name of the bot alias callers talk to."),
+    Setting("lexLocaleId", "string", "en_US", "Locale of the bot."),
+    Setting(
+        "lexGlobalResiliency",
+        "boolean",
+        False,
+        "Replicate the primary bot with Lex Global Resiliency instead of a second bot.",
+    ),
+    # Health check ----------------------------------------------------------
+    Setting(
+        "healthCheckTestMethod",
+        "string",
+        "recognize_text",
+        "Probe: recognize_text (send_message is an alias) or put_session.",
+    ),
+    Setting(
+        "healthCheckSampleUtterance",
+        "string",
+        "I would like to order some flowers.",
+        "Utterance sent by a recognize_text probe.",
+    ),
+    Setting(
+        "healthCheckExpectedResponse",
+        "string",
+        "What type of flowers would you like to order?",
+        "Exact first message a healthy bot replies with.",
+    ),
+    Setting("healthCheckTestUser", "string", "lexDRTestUser", "Session id prefix of probes."),
+    Setting("failoverThreshold", "integer", 2, "Consecutive failed rounds before failover."),
+    Setting("failbackThreshold", "integer", 3, "Consecutive good primary rounds before failback."),
+    Setting("autoFailback", "boolean", True, "Fail back to the primary automatically."),
+    Setting("probeIntervalSeconds", "integer", 10, "Seconds between probe rounds (divides 60)."),
+    Setting("probeAttempts", "integer", 3, "Attempts per region per round before it fails."),
+    # Amazon Connect ----------------------------------------------------------
+    Setting("connectMode", "string", "none", "Connect: create, existing or none."),
+    Setting("connectInstanceId", "string", "", "Existing Connect instance id (mode existing)."),
+    Setting("connectInstanceAlias", "string", "", "Alias of a new Connect instance (mode create)."),
+    Setting("claimPhoneNumber", "boolean", False, "Claim a phone number for the flow."),
+    Setting("phoneNumberCountryCode", "string", "US", "Country of the claimed number."),
+    Setting("phoneNumberType", "string", "DID", "Type of the claimed number: DID or TOLL_FREE."),
+    # Cell router ---------------------------------------------------------------
+    Setting("cellRouterEnabled", "boolean", True, "Deploy the cell router."),
+    Setting("defaultMarket", "string", "europe", "Market of a sign-up that names none."),
+    Setting("capacityBufferPercent", "integer", 20, "Share of a cell kept unassignable."),
+    Setting(
+        "scaleOutThresholdPercent", "integer", 70, "Cell load (% of max) that requests a new cell."
+    ),
+    Setting("endpointTtlSeconds", "integer", 300, "How long clients may cache cell endpoints."),
+    Setting("validatorDeepCheck", "boolean", True, "Validator probes cell endpoints over HTTP."),
+    Setting("apiThrottleRateLimit", "integer", 50, "API stage steady-state requests per second."),
+    Setting("apiThrottleBurstLimit", "integer", 100, "API stage burst limit."),
+    Setting(
+        "routerTableBillingMode", "string", "PAY_PER_REQUEST", "PAY_PER_REQUEST or PROVISIONED."
+    ),
+    Setting("routerTableReadCapacity", "integer", 5, "Read capacity when PROVISIONED."),
+    Setting("routerTableWriteCapacity", "integer", 5, "Write capacity when PROVISIONED."),
+    Setting(
+        "hostedUiDomainPrefix",
+        "string",
+        "",
+        "Cognito hosted UI domain prefix (empty: derived from the user pool id).",
+    ),
+    Setting(
+        "oauthCallbackUrls",
+        "array",
+        ["http://localhost:3000/callback"],
+        "OAuth callback URLs of the app client.",
+    ),
+    Setting(
+        "oauthLogoutUrls", "array", ["http://localhost:3000/"], "OAuth logout URLs of the client."
+    ),
+    Setting("supportContact", "string", "support@example.com", "Contact in remediation."),
+    Setting(
+        "incidentNotice",
+        "string",
+        "We are aware of a problem with your service cell and are working on it.",
+        "Notice shown to users of an unhealthy cell.",
+    ),
+    Setting("expectedWaitMinutes", "integer", 15, "Expected wait shown in remediation."),
+    Setting("provisioningQueueAlarmDepth", "integer", 10, "Queue depth that raises an alarm."),
+)
+
+_BY_KEY = {s.key: s for s in SETTINGS}
+
+
+# --------------------------------------------------------------------------- #
+# Typed settings
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class LambdaSettings:
+    runtime: str
+    architecture: str
+    powertools_layer_version: int
+    log_retention_days: int
+
+
+@dataclass(frozen=True)
+class LexSettings:
+    bot_name: str
+    alias_name: str
+    locale_id: str
+    global_resiliency: bool
+
+
+@dataclass(frozen=True)
+class HealthCheckSettings:
+    test_method: str
+    sample_utterance: str
+    expected_response: str
+    test_user: str
+    failover_threshold: int
+    failback_threshold: int
+    auto_failback: bool
+    probe_interval_seconds: int
+    probe_attempts: int
+
+
+@dataclass(frozen=True)
+class ConnectSettings:
+    mode: str  # "create" | "existing" | "none"
+    instance_id: str | None
+    instance_alias: str | None
+    claim_phone_number: bool
+    phone_number_country_code: str
+    phone_number_type: str
+
+
+@dataclass(frozen=True)
+class CellRouterSettings:
+    enabled: bool
+    default_market: str
+    capacity_buffer: float
+    scale_out_threshold: float
+    endpoint_ttl_seconds: int
+    validator_deep_check: bool
+    throttle_rate_limit: int
+    throttle_burst_limit: int
+    table_billing_mode: str
+    table_read_capacity: int
+    table_write_capacity: int
+    hosted_ui_domain_prefix: str | None
+    callback_urls: tuple[str, ...]
+    logout_urls: tuple[str, ...]
+    support_contact: str
+    incident_notice: str
+    expected_wait_minutes: int
+    provisioning_queue_alarm_depth: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    project: str
+    stack: str
+    primary_region: str
+    secondary_region: str
+    alarm_email: str | None
+    lambda_: LambdaSettings
+    lex: LexSettings
+    health_check: HealthCheckSettings
+    connect: ConnectSettings
+    cell_router: CellRouterSettings
+
+    @property
+    def regions(self) -> tuple[str, str]:
+        return (self.primary_region, self.secondary_region)
+
+
+# --------------------------------------------------------------------------- #
+# Parsing
+# --------------------------------------------------------------------------- #
+class _Reader:
+    """Typed access to raw values that collects every problem instead of
+    stopping at the first one."""
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        unknown = sorted(set(raw) - set(_BY_KEY))
+        self.errors: list[str] = [
+            f"{PROJECT}:{key}: unknown setting (see Pulumi.yaml for the list)" for key in unknown
+        ]
+        self._raw = raw
+
+    def fail(self, key: str, message: str) -> None:
+        self.errors.append(f"{PROJECT}:{key}: {message}")
+
+    def _value(self, key: str) -> Any:
+        value = self._raw.get(key)
+        if value is None or value == "":
+            return _BY_KEY[key].default
+        return value
+
+    def string(self, key: str, check: Callable[[str], str | None] | None = None) -> str:
+        value = self._value(key)
+        if value is None:
+            self.fail(key, "is required (pulumi config set " + f"{PROJECT}:{key} <value>)")
+            return ""
+        if not isinstance(value, str):
+            self.fail(key, f"must be a string, got {value!r}")
+            return ""
+        value = value.strip()
+        if check is not None and (problem := check(value)):
+            self.fail(key, problem)
+        return value
+
+    def integer(self, key: str, low: int, high: int) -> int:
+        value = self._value(key)
+        try:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            number = int(value)
+        except (TypeError, ValueError):
+            self.fail(key, f"must be an integer, got {value!r}")
+            return int(_BY_KEY[key].default or low)
+        if not low <= number <= high:
+            self.fail(key, f"must be between {low} and {high}, got {number}")
+        return number
+
+    def boolean(self, key: str) -> bool:
+        value = self._value(key)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        self.fail(key, f"must be true or false, got {value!r}")
+        return bool(_BY_KEY[key].default)
+
+    def string_list(self, key: str, check: Callable[[str], str | None]) -> tuple[str, ...]:
+        value = self._value(key)
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                self.fail(key, f"must be a list of strings, got {value!r}")
+                return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail(key, f"must be a list of strings, got {value!r}")
+            return ()
+        for item in value:
+            if problem := check(item):
+                self.fail(key, problem)
+        return tuple(value)
+
+
+def _one_of(*allowed: str) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        return None if value in allowed else f"must be one of {', '.join(allowed)}; got {value!r}"
+
+    return check
+
+
+def _pattern(pattern: re.Pattern[str], what: str) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        return None if pattern.fullmatch(value) else f"{value!r} is not {what}"
+
+    return check
+
+
+def _callback_url(value: str) -> str | None:
+    if value.startswith("https://") or value.startswith("http://localhost"):
+        return None
+    return f"{value!r} must be https:// (plain http is allowed only for localhost)"
+
+
+def _region(value: str) -> str | None:
+    return None if REGION_PATTERN.fullmatch(value) else f"{value!r} is not an AWS region name"
+
+
+def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT) -> Settings:
+    """Validate raw configuration values (strings or JSON-decoded values) into
+    ``Settings``. Raises one ``ConfigError`` listing every problem."""
+    r = _Reader(raw)
+
+    primary = r.string("primaryRegion", _region)
+    secondary = r.string("secondaryRegion", _region)
+    if primary and primary == secondary:
+        r.fail("secondaryRegion", f"must differ from primaryRegion (both are {primary!r})")
+
+    lambda_ = LambdaSettings(
+        runtime=r.string("lambdaRuntime", _one_of("python3.12", "python3.13")),
+        architecture=r.string("lambdaArchitecture", _one_of("arm64", "x86_64")),
+        powertools_layer_version=r.integer("powertoolsLayerVersion", 1, 10_000),
+        log_retention_days=r.integer("logRetentionDays", 1, 3653),
+    )
+    if lambda_.log_retention_days not in LOG_RETENTION_DAYS:
+        r.fail(
+            "logRetentionDays",
+            f"CloudWatch Logs accepts only {', '.join(map(str, LOG_RETENTION_DAYS))}; "
+            f"got {lambda_.log_retention_days}",
+        )
+    alarm_email = r.string("alarmEmail")
+    if alarm_email and not EMAIL_PATTERN.fullmatch(alarm_email):
+        r.fail("alarmEmail", f"{alarm_email!r} is not an e-mail address")
+
+    lex = LexSettings(
+        bot_name=r.string("lexBotName", _pattern(LEX_BOT_NAME_PATTERN, "a Lex bot name")),
+        alias_name=r.string("lexBotAliasName", _pattern(LEX_ALIAS_PATTERN, "a Lex alias name")),
+        locale_id=r.string("lexLocaleId", _pattern(re.compile(r"^[a-z]{2}_[A-Z]{2}$"), "a locale")),
+        global_resiliency=r.boolean("lexGlobalResiliency"),
+    )
+    if lex.alias_name == "TSTALIASID" or lex.alias_name.lower().startswith("testbotalias"):
+        r.fail("lexBotAliasName", "must not be the Lex test alias")
+
+    method = r.string(
+        "healthCheckTestMethod", _one_of("recognize_text", "send_message", "put_session")
+    )
+    interval = r.integer("probeIntervalSeconds", 1, 10)
+    if interval not in PROBE_INTERVALS:
+        r.fail(
+            "probeIntervalSeconds",
+            f"must divide 60 and be at most 10 ({', '.join(map(str, PROBE_INTERVALS))}); "
+            f"got {interval}",
+        )
+    health_check = HealthCheckSettings(
+        test_method="recognize_text" if method == "send_message" else method,
+        sample_utterance=r.string("healthCheckSampleUtterance", _non_empty(1024)),
+        expected_response=r.string("healthCheckExpectedResponse", _non_empty(1024)),
+        test_user=r.string(
+            "healthCheckTestUser",
+            _pattern(re.compile(r"^[0-9a-zA-Z._:-]{2,80}$"), "a Lex session id prefix"),
+        ),
+        failover_threshold=r.integer("failoverThreshold", 1, 20),
+        failback_threshold=r.integer("failbackThreshold", 1, 100),
+        auto_failback=r.boolean("autoFailback"),
+        probe_interval_seconds=interval,
+        probe_attempts=r.integer("probeAttempts", 1, 5),
+    )
+
+    mode = r.string("connectMode", _one_of("create", "existing", "none"))
+    instance_id = r.string("connectInstanceId") or None
+    instance_alias = r.string("connectInstanceAlias") or None
+    claim = r.boolean("claimPhoneNumber")
+    if mode == "existing" and instance_id is None:
+        r.fail("connectInstanceId", "is required when connectMode is existing")
+    if instance_id is not None and not INSTANCE_ID_PATTERN.fullmatch(instance_id):
+        r.fail("connectInstanceId", f"{instance_id!r} is not a Connect instance id (a UUID)")
+    if instance_id is not None and mode != "existing":
+        r.fail("connectInstanceId", "is only used when connectMode is existing")
+    if mode == "create" and instance_alias is None:
+        r.fail(
+            "connectInstanceAlias",
+            "is required when connectMode is create (it is part of the instance's global URL)",
+        )
+    if instance_alias is not None and not CONNECT_ALIAS_PATTERN.fullmatch(instance_alias):
+        r.fail("connectInstanceAlias", f"{instance_alias!r} is not a valid instance alias")
+    if claim and mode == "none":
+        r.fail("claimPhoneNumber", "needs a Connect instance (connectMode create or existing)")
+    connect = ConnectSettings(
+        mode=mode,
+        instance_id=instance_id,
+        instance_alias=instance_alias,
+        claim_phone_number=claim,
+        phone_number_country_code=r.string(
+            "phoneNumberCountryCode", _pattern(re.compile(r"^[A-Z]{2}$"), "an ISO country code")
+        ),
+        phone_number_type=r.string("phoneNumberType", _one_of("DID", "TOLL_FREE")),
+    )
+
+    buffer_pct = r.integer("capacityBufferPercent", 0, 90)
+    threshold_pct = r.integer("scaleOutThresholdPercent", 1, 100)
+    if threshold_pct > 100 - buffer_pct:
+        r.fail(
+            "scaleOutThresholdPercent",
+            f"({threshold_pct}%) must not exceed the assignable share 100 - "
+            f"capacityBufferPercent ({100 - buffer_pct}%), or a cell fills before a new one "
+            "is requested",
+        )
+    billing = r.string("routerTableBillingMode", _one_of("PAY_PER_REQUEST", "PROVISIONED"))
+    rate = r.integer("apiThrottleRateLimit", 1, 10_000)
+    burst = r.integer("apiThrottleBurstLimit", 1, 5_000)
+    if burst < rate and rate <= 5_000:
+        r.fail("apiThrottleBurstLimit", f"({burst}) must be at least apiThrottleRateLimit ({rate})")
+    prefix = r.string("hostedUiDomainPrefix") or None
+    if prefix is not None and (
+        not DOMAIN_PREFIX_PATTERN.fullmatch(prefix) or "aws" in prefix or "cognito" in prefix
+    ):
+        r.fail(
+            "hostedUiDomainPrefix",
+            f"{prefix!r} must be lowercase letters, digits and hyphens, without 'aws' or 'cognito'",
+        )
+    cell_router = CellRouterSettings(
+        enabled=r.boolean("cellRouterEnabled"),
+        default_market=r.string("defaultMarket", _pattern(MARKET_PATTERN, "a market id")),
+        capacity_buffer=buffer_pct / 100,
+        scale_out_threshold=threshold_pct / 100,
+        endpoint_ttl_seconds=r.integer("endpointTtlSeconds", 1, 86_400),
+        validator_deep_check=r.boolean("validatorDeepCheck"),
+        throttle_rate_limit=rate,
+        throttle_burst_limit=burst,
+        table_billing_mode=billing,
+        table_read_capacity=r.integer("routerTableReadCapacity", 1, 40_000),
+        table_write_capacity=r.integer("routerTableWriteCapacity", 1, 40_000),
+        hosted_ui_domain_prefix=prefix,
+        callback_urls=r.string_list("oauthCallbackUrls", _callback_url),
+        logout_urls=r.string_list("oauthLogoutUrls", _callback_url),
+        support_contact=r.string("supportContact", _non_empty(256)),
+        incident_notice=r.string("incidentNotice", _non_empty(1024)),
+        expected_wait_minutes=r.integer("expectedWaitMinutes", 0, 10_080),
+        provisioning_queue_alarm_depth=r.integer("provisioningQueueAlarmDepth", 1, 1_000_000),
+    )
+    if not cell_router.callback_urls and r.boolean("cellRouterEnabled"):
+        r.fail("oauthCallbackUrls", "needs at least one URL")
+
+    if r.errors:
+        raise ConfigError(
+            "Invalid stack configuration (nothing was deployed):\n  - " + "\n  - ".join(r.errors)
+        )
+    return Settings(
+        project=project,
+        stack=stack,
+        primary_region=primary,
+        secondary_region=secondary,
+        alarm_email=alarm_email or None,
+        lambda_=lambda_,
+        lex=lex,
+        health_check=health_check,
+        connect=connect,
+        cell_router=cell_router,
+    )
+
+
+def _non_empty(max_len: int) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        if not value:
+            return "must not be empty"
+        if len(value) > max_len:
+            return f"must be at most {max_len} characters"
+        return None
+
+    return check
+
+
+def load_settings() -> Settings:
+    """Read every declared key from the stack's configuration, once."""
+    config = pulumi.Config(PROJECT)
+    raw: dict[str, Any] = {}
+    # Keys set in the stack file but not declared here are typos more often
+    # than not; pass them through so parse_settings reports them.
+    prefix = f"{PROJECT}:"
+    all_config = {**get_config_env(), **CONFIG.get()}
+    for full_key in all_config:
+        if full_key.startswith(prefix) and full_key[len(prefix) :] not in _BY_KEY:
+            raw[full_key[len(prefix) :]] = all_config[full_key]
+    for setting in SETTINGS:
+        value = config.get(setting.key)
+        if value is None:
+            continue
+        if setting.type == "array":
+            try:
+                raw[setting.key] = json.loads(value)
+            except json.JSONDecodeError:
+                raw[setting.key] = value
+        else:
+            raw[setting.key] = value
+    return parse_settings(raw, stack=pulumi.get_stack(), project=pulumi.get_project())
