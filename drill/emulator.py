@@ -73,7 +73,9 @@ def serial_moto_server(region: str = "us-east-1") -> Iterator[SerialMotoServer]:
     for the duration, restoring the previous environment afterwards.
     """
     server = SerialMotoServer().start()
-    saved = {k: os.environ.get(k) for k in (*FAKE_CREDENTIALS, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION")}
+    saved = {
+        k: os.environ.get(k) for k in (*FAKE_CREDENTIALS, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION")
+    }
     os.environ.update(FAKE_CREDENTIALS)
     os.environ["AWS_ENDPOINT_URL"] = server.endpoint_url
     os.environ["AWS_DEFAULT_REGION"] = region

@@ -62,8 +62,7 @@ def test_function_settings(deployed: ProgramRun):
     assert fn.inputs["loggingConfig"]["logGroup"] == log_group.outputs["name"]
     assert log_group.inputs["retentionInDays"] == 30
     assert fn.inputs["layers"] == [
-        "arn:aws:lambda:eu-west-1:017000801446:layer:"
-        "AWSLambdaPowertoolsPythonV3-python313-arm64:27"
+        "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
     ]
     env = fn.inputs["environment"]["variables"]
     assert env == {

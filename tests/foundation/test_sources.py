@@ -39,13 +39,18 @@ def test_there_are_components_to_check():
     "component", _component_classes(), ids=lambda c: f"{c[0].name}:{c[1].name}"
 )
 def test_component_registers_outputs_once_as_its_last_statement(component):
-    path, cls = component
+    _path, cls = component
     init = next(
         (n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None
     )
     assert init is not None, f"{cls.name} has no __init__"
-    calls = [n for n in ast.walk(init) if isinstance(n, ast.Call)
-             and isinstance(n.func, ast.Attribute) and n.func.attr == "register_outputs"]  # fmt: skip
+    calls = [
+        n
+        for n in ast.walk(init)
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr == "register_outputs"
+    ]
     assert len(calls) == 1, f"{cls.name} calls register_outputs {len(calls)} times"
     assert _is_register_outputs(init.body[-1]), f"{cls.name}: register_outputs is not last"
 
