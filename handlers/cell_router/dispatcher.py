@@ -1,0 +1,104 @@
+"""``/cells``: return the caller's cell, assigning one on first sign-up.
+
+Round trips: a known user costs two reads (mapping, cell); a new user costs a
+mapping read, one capacity-index page and one transaction. Losing a race for
+a cell costs one more transaction per lost attempt.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from handlers.cell_router import placement, settings, validation
+from handlers.cell_router.errors import CellUnavailable, NoCapacity
+from handlers.cell_router.model import Cell, Mapping, routing_result, utc_timestamp
+from handlers.cell_router.observability import count, logger, metrics, tracer
+from handlers.cell_router.store import AssignOutcome, RouterStore
+
+#: Transactions tried per candidate list before re-reading the index.
+MAX_ATTEMPTS_PER_QUERY = 5
+#: Index reads per sign-up: the first, plus one re-read after lost races.
+MAX_QUERIES = 2
+
+_rng = random.SystemRandom()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = validation.parse_router_request(event)
+    market_id = validation.market_id(
+        request.body, validation.require_market_id(settings.default_market(), "DEFAULT_MARKET")
+    )
+    buffer = settings.capacity_buffer()
+    ttl = settings.endpoint_ttl_seconds()
+    store = RouterStore(settings.table_name())
+    user_key = request.caller.user_key
+    logger.append_keys(userHash=user_key)
+
+    mapping = store.get_mapping(user_key)
+    if mapping is not None:
+        return _existing(store, mapping, ttl)
+    return _assign(store, user_key, market_id, buffer, ttl)
+
+
+def _existing(
+    store: RouterStore, mapping: Mapping, ttl: int, cell: Cell | None = None
+) -> dict[str, Any]:
+    """A placed user keeps their cell, whatever market the body names."""
+    if cell is None or cell.cell_id != mapping.cell_id or cell.market_id != mapping.market_id:
+        cell = store.get_cell(mapping.market_id, mapping.cell_id)
+    if cell is None:
+        logger.error("mapped cell is missing", extra={"cellId": mapping.cell_id})
+        raise CellUnavailable(f"cell {mapping.cell_id} of your mapping no longer exists")
+    count("UserKnown")
+    return routing_result(
+        cell, ttl_seconds=ttl, new_assignment=False, current_capacity=cell.current_capacity
+    )
+
+
+def _assign(
+    store: RouterStore, user_key: str, market_id: str, buffer: Any, ttl: int
+) -> dict[str, Any]:
+    def has_placeable(cells: list[Cell]) -> bool:
+        return any(placement.is_placeable(cell, buffer) for cell in cells)
+
+    for _ in range(MAX_QUERIES):
+        cells = store.least_loaded_cells(market_id, has_placeable)
+        candidates = placement.order_candidates(cells, buffer, _rng)
+        if not candidates:
+            break
+        for cell in candidates[:MAX_ATTEMPTS_PER_QUERY]:
+            mapping = Mapping(
+                user_key=user_key,
+                market_id=market_id,
+                cell_id=cell.cell_id,
+                assigned_at=utc_timestamp(),
+            )
+            limit = placement.assignable_limit(cell.max_capacity, buffer)
+            result = store.assign(mapping, cell, limit)
+            if result.outcome is AssignOutcome.PLACED:
+                count("UserAssigned")
+                logger.info("user assigned", extra={"marketId": market_id, "cellId": cell.cell_id})
+                # The counter is at least one above what the index showed us.
+                return routing_result(
+                    cell,
+                    ttl_seconds=ttl,
+                    new_assignment=True,
+                    current_capacity=cell.current_capacity + 1,
+                )
+            if result.outcome in (AssignOutcome.ALREADY_MAPPED, AssignOutcome.MAPPING_CONFLICT):
+                existing = result.mapping or store.get_mapping(user_key)
+                if existing is not None:
+                    logger.info("user was placed by a concurrent sign-up")
+                    return _existing(store, existing, ttl, cell)
+            count("AssignmentRetry")
+            logger.info("cell rejected the assignment", extra={"cellId": cell.cell_id})
+
+    count("NoCapacity")
+    logger.warning("no placeable cell", extra={"marketId": market_id})
+    raise NoCapacity(f"no cell of market {market_id} can take a new user")

@@ -1,0 +1,95 @@
+"""Messages exchanged with the provisioning layer (pure: no boto3).
+
+Two directions:
+
+* **CellRequested** (router -> provisioning), an SQS message body on the
+  ``CellProvisioning`` queue, sent by the scaler at most once per market per
+  scale-out episode::
+
+      {"type": "CellRequested", "version": 1, "marketId": "europe",
+       "episodeId": "<uuid4 hex>", "triggeringCellId": "cell-1",
+       "triggeringCellLoad": {"currentCapacity": 35, "maxCapacity": 50},
+       "requestedAt": "2025-01-01T00:00:00Z"}
+
+* **CellReady** (provisioning -> router), an EventBridge event the registrar
+  consumes once the new cell is deployed::
+
+      source: "resilient-routing.provisioning", detail-type: "CellReady"
+      detail: {"marketId": "europe", "cellId": "cell-4", "maxCapacity": 500,
+               "endpoints": [{"url": "https://...", "region": "eu-west-1"},
+                             {"url": "https://...", "region": "eu-central-1"}],
+               "episodeId": "<from the CellRequested message, optional>"}
+
+The Pulumi component imports ``CELL_READY_EVENT_PATTERN`` to build the rule,
+so the rule and the handler cannot disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+CELL_REQUESTED_TYPE = "CellRequested"
+CELL_REQUESTED_VERSION = 1
+
+CELL_READY_SOURCE = "resilient-routing.provisioning"
+CELL_READY_DETAIL_TYPE = "CellReady"
+CELL_READY_EVENT_PATTERN: dict[str, list[str]] = {
+    "source": [CELL_READY_SOURCE],
+    "detail-type": [CELL_READY_DETAIL_TYPE],
+}
+
+
+def cell_requested_message(
+    *,
+    market_id: str,
+    episode_id: str,
+    triggering_cell_id: str,
+    current_capacity: int,
+    max_capacity: int,
+    requested_at: str,
+) -> dict[str, Any]:
+    """Body of the SQS message asking the provisioning layer for a new cell."""
+    return {
+        "type": CELL_REQUESTED_TYPE,
+        "version": CELL_REQUESTED_VERSION,
+        "marketId": market_id,
+        "episodeId": episode_id,
+        "triggeringCellId": triggering_cell_id,
+        "triggeringCellLoad": {
+            "currentCapacity": current_capacity,
+            "maxCapacity": max_capacity,
+        },
+        "requestedAt": requested_at,
+    }
+
+
+def cell_ready_detail(
+    *,
+    market_id: str,
+    cell_id: str,
+    max_capacity: int,
+    endpoints: list[dict[str, str]],
+    episode_id: str | None = None,
+) -> dict[str, Any]:
+    """The ``detail`` of a CellReady event."""
+    detail: dict[str, Any] = {
+        "marketId": market_id,
+        "cellId": cell_id,
+        "maxCapacity": max_capacity,
+        "endpoints": endpoints,
+    }
+    if episode_id is not None:
+        detail["episodeId"] = episode_id
+    return detail
+
+
+def cell_ready_entry(detail: dict[str, Any], event_bus_name: str = "default") -> dict[str, str]:
+    """A ``PutEvents`` entry announcing a deployed cell (for the provisioning
+    layer, its fakes in tests and the local drill)."""
+    return {
+        "Source": CELL_READY_SOURCE,
+        "DetailType": CELL_READY_DETAIL_TYPE,
+        "Detail": json.dumps(detail),
+        "EventBusName": event_bus_name,
+    }

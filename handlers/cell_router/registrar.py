@@ -1,0 +1,48 @@
+"""Registrar: records a cell the provisioning layer reports ready.
+
+Consumes the EventBridge ``CellReady`` event (``events``), creates or
+refreshes the cell item (healthy, ACTIVE, existing user count kept) and ends
+the market's open scale-out episode, so the next threshold crossing asks for
+another cell. Invalid events raise ``InvalidRequest`` before any write.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from handlers.cell_router import settings, validation
+from handlers.cell_router.model import utc_timestamp
+from handlers.cell_router.observability import count, logger, metrics, tracer
+from handlers.cell_router.store import RouterStore
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    ready = validation.parse_cell_ready(event)
+    store = RouterStore(settings.table_name())
+    now = utc_timestamp()
+
+    # Cell first: once the episode is closed, the new cell must already be
+    # there for sign-ups to land on.
+    created = store.upsert_cell(ready, now)
+    episode_closed = store.close_episode(ready.market_id, ready.episode_id, ready.cell_id, now)
+    count("CellRegistered")
+    logger.info(
+        "cell registered",
+        extra={
+            "marketId": ready.market_id,
+            "cellId": ready.cell_id,
+            "cellCreated": created,
+            "episodeClosed": episode_closed,
+        },
+    )
+    return {
+        "marketId": ready.market_id,
+        "cellId": ready.cell_id,
+        "created": created,
+        "episodeClosed": episode_closed,
+    }

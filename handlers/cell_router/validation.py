@@ -1,0 +1,197 @@
+"""Input validation for every handler (pure). Anything malformed raises
+``InvalidRequest`` before a single AWS call is made, so bad input never writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from handlers.cell_router import events
+from handlers.cell_router.errors import InvalidRequest
+from handlers.cell_router.model import Endpoint
+
+MAX_EMAIL_LENGTH = 254
+MAX_URL_LENGTH = 2048
+MAX_CAPACITY = 1_000_000
+MARKET_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+CELL_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+EPISODE_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated caller. Only the hash of the email is kept."""
+
+    user_key: str
+
+
+@dataclass(frozen=True)
+class RouterRequest:
+    caller: Caller
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CachedEndpoints:
+    cell_id: str
+    urls: tuple[str, str]
+
+
+@dataclass(frozen=True)
+class ScaleRequest:
+    market_id: str
+    cell_id: str
+    new_assignment: bool
+    current_capacity: int | None
+    max_capacity: int | None
+
+
+@dataclass(frozen=True)
+class CellReady:
+    market_id: str
+    cell_id: str
+    max_capacity: int
+    endpoints: tuple[Endpoint, Endpoint]
+    episode_id: str | None
+
+
+def user_key(email: str) -> str:
+    """sha256 hex of the normalised email: the only form we store or log."""
+    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+
+
+def parse_router_request(event: Any) -> RouterRequest:
+    """The orchestrator input ``{"path", "httpMethod", "email", "body"}``.
+
+    ``email`` is filled by the API from the token's claim; an identity in the
+    body is ignored — a caller can only ever act as themselves.
+    """
+    if not isinstance(event, dict):
+        raise InvalidRequest("event must be a JSON object")
+    email = event.get("email")
+    if not isinstance(email, str) or not email.strip():
+        raise InvalidRequest("email claim is missing or empty")
+    if len(email.strip()) > MAX_EMAIL_LENGTH:
+        raise InvalidRequest(f"email claim is longer than {MAX_EMAIL_LENGTH} characters")
+    body = event.get("body")
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise InvalidRequest("body must be a JSON object")
+    return RouterRequest(caller=Caller(user_key(email)), body=body)
+
+
+def market_id(body: dict[str, Any], default: str) -> str:
+    # Absent means the default market; present-but-null or empty is a mistake.
+    value = body.get("marketId", default)
+    return require_market_id(value, "marketId")
+
+
+def require_market_id(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not MARKET_ID_PATTERN.fullmatch(value):
+        raise InvalidRequest(f"{field} must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
+    return value
+
+
+def require_cell_id(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not CELL_ID_PATTERN.fullmatch(value):
+        raise InvalidRequest(
+            f"{field} must be 1-128 characters of A-Z, a-z, 0-9, '_', '.', ':' or '-'"
+        )
+    return value
+
+
+def require_url(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidRequest(f"{field} must be a non-empty string")
+    if len(value) > MAX_URL_LENGTH:
+        raise InvalidRequest(f"{field} is longer than {MAX_URL_LENGTH} characters")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise InvalidRequest(f"{field} must not contain whitespace or control characters")
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        raise InvalidRequest(f"{field} is not a valid URL") from None
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname or not port_ok:
+        raise InvalidRequest(f"{field} must be an absolute http(s) URL")
+    return value
+
+
+def require_count(value: Any, field: str, *, low: int) -> int:
+    # bool is an int subclass; true is not a capacity.
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_CAPACITY:
+        raise InvalidRequest(f"{field} must be an integer between {low} and {MAX_CAPACITY}")
+    return value
+
+
+def parse_cached_endpoints(body: dict[str, Any]) -> CachedEndpoints:
+    """The validator body ``{"cellId", "cellUrl", "cellUrl2"}``."""
+    return CachedEndpoints(
+        cell_id=require_cell_id(body.get("cellId"), "cellId"),
+        urls=(
+            require_url(body.get("cellUrl"), "cellUrl"),
+            require_url(body.get("cellUrl2"), "cellUrl2"),
+        ),
+    )
+
+
+def parse_scale_request(event: Any) -> ScaleRequest:
+    """The dispatcher's result, as the state machine hands it to the scaler."""
+    if not isinstance(event, dict):
+        raise InvalidRequest("scaler input must be the dispatcher's result object")
+    new_assignment = event.get("newAssignment")
+    if not isinstance(new_assignment, bool):
+        raise InvalidRequest("newAssignment must be a boolean")
+    market = require_market_id(event.get("marketId"), "marketId")
+    cell = require_cell_id(event.get("cellId"), "cellId")
+    current = maximum = None
+    load = event.get("cellLoad")
+    if load is not None:
+        if not isinstance(load, dict):
+            raise InvalidRequest("cellLoad must be an object")
+        current = require_count(load.get("currentCapacity"), "cellLoad.currentCapacity", low=0)
+        maximum = require_count(load.get("maxCapacity"), "cellLoad.maxCapacity", low=0)
+    return ScaleRequest(market, cell, new_assignment, current, maximum)
+
+
+def parse_cell_ready(event: Any) -> CellReady:
+    """An EventBridge CellReady event (see ``events``)."""
+    if not isinstance(event, dict):
+        raise InvalidRequest("event must be an EventBridge event object")
+    if event.get("source") != events.CELL_READY_SOURCE:
+        raise InvalidRequest(f"source must be {events.CELL_READY_SOURCE!r}")
+    if event.get("detail-type") != events.CELL_READY_DETAIL_TYPE:
+        raise InvalidRequest(f"detail-type must be {events.CELL_READY_DETAIL_TYPE!r}")
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise InvalidRequest("detail must be an object")
+    raw_endpoints = detail.get("endpoints")
+    if not isinstance(raw_endpoints, list) or len(raw_endpoints) != 2:
+        raise InvalidRequest("detail.endpoints must be a list of exactly two endpoints")
+    endpoints = []
+    for index, raw in enumerate(raw_endpoints):
+        field = f"detail.endpoints[{index}]"
+        if not isinstance(raw, dict):
+            raise InvalidRequest(f"{field} must be an object with url and region")
+        region = raw.get("region")
+        if not isinstance(region, str) or not REGION_PATTERN.fullmatch(region):
+            raise InvalidRequest(f"{field}.region must be an AWS region code")
+        endpoints.append(Endpoint(require_url(raw.get("url"), f"{field}.url"), region))
+    episode_id = detail.get("episodeId")
+    if episode_id is not None and (
+        not isinstance(episode_id, str) or not EPISODE_ID_PATTERN.fullmatch(episode_id)
+    ):
+        raise InvalidRequest("detail.episodeId must be 1-64 characters of A-Z, a-z, 0-9, _ or -")
+    return CellReady(
+        market_id=require_market_id(detail.get("marketId"), "detail.marketId"),
+        cell_id=require_cell_id(detail.get("cellId"), "detail.cellId"),
+        max_capacity=require_count(detail.get("maxCapacity"), "detail.maxCapacity", low=1),
+        endpoints=(endpoints[0], endpoints[1]),
+        episode_id=episode_id,
+    )

@@ -1,0 +1,146 @@
+"""Helpers for the cell router tests: a moto table built from the shared
+schema, cell seeding, table snapshots, and event builders."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from components.schemas import ROUTER_TABLE
+
+TABLE = "tbl_router_test"
+QUEUE = "CellProvisioning-test"
+
+
+@dataclass
+class Router:
+    """Direct access to the moto table and queue, for arranging and asserting."""
+
+    ddb: Any
+    sqs: Any
+    queue_url: str
+
+    def put_cell(
+        self,
+        cell_id: str,
+        *,
+        market: str = "europe",
+        current: int = 0,
+        maximum: int = 50,
+        healthy: bool = True,
+        status: str | None = None,
+        urls: tuple[str, str] | None = None,
+        regions: tuple[str, str] = ("eu-west-1", "eu-central-1"),
+    ) -> None:
+        urls = urls or (f"https://{cell_id}-a.example.com", f"https://{cell_id}-b.example.com")
+        item: dict[str, Any] = {
+            "marketId": {"S": market},
+            "cellId": {"S": cell_id},
+            "currentCapacity": {"N": str(current)},
+            "maxCapacity": {"N": str(maximum)},
+            "endPoint_1": {"S": urls[0]},
+            "endPoint_2": {"S": urls[1]},
+            "regionCode_1": {"S": regions[0]},
+            "regionCode_2": {"S": regions[1]},
+            "IsHealthy": {"BOOL": healthy},
+        }
+        if status is not None:
+            item["status"] = {"S": status}
+        self.ddb.put_item(TableName=TABLE, Item=item)
+
+    def items(self) -> list[dict[str, Any]]:
+        pages = self.ddb.get_paginator("scan").paginate(TableName=TABLE)
+        items = list(itertools.chain.from_iterable(page["Items"] for page in pages))
+        return sorted(items, key=lambda i: (i["marketId"]["S"], i["cellId"]["S"]))
+
+    def snapshot(self) -> str:
+        return json.dumps(self.items(), sort_keys=True)
+
+    def cell(self, cell_id: str, market: str = "europe") -> dict[str, Any]:
+        return self.ddb.get_item(
+            TableName=TABLE, Key={"marketId": {"S": market}, "cellId": {"S": cell_id}}
+        )["Item"]
+
+    def load(self, cell_id: str, market: str = "europe") -> int:
+        return int(self.cell(cell_id, market)["currentCapacity"]["N"])
+
+    def mappings(self) -> list[dict[str, Any]]:
+        return [i for i in self.items() if i["marketId"]["S"].startswith("USER#")]
+
+    def marker(self, market: str = "europe") -> dict[str, Any] | None:
+        return self.ddb.get_item(
+            TableName=TABLE,
+            Key={"marketId": {"S": f"SCALE#{market}"}, "cellId": {"S": "SCALE_OUT"}},
+        ).get("Item")
+
+    def messages(self) -> list[dict[str, Any]]:
+        bodies = []
+        while True:
+            received = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not received:
+                return bodies
+            for message in received:
+                bodies.append(json.loads(message["Body"]))
+                self.sqs.delete_message(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+
+
+def build_router() -> Router:
+    """Create the table (from the shared schema) and the queue on whatever
+    AWS the environment points at; call inside a mock or a moto server."""
+    ddb = boto3.client("dynamodb")
+    ddb.create_table(**ROUTER_TABLE.create_table_request(TABLE))
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
+    return Router(ddb=ddb, sqs=sqs, queue_url=queue_url)
+
+
+def request(email: str | None = "ada@example.com", body: Any = None, path: str = "/cells") -> dict:
+    event: dict[str, Any] = {
+        "path": path,
+        "httpMethod": "POST",
+        "body": {} if body is None else body,
+    }
+    if email is not None:
+        event["email"] = email
+    return event
+
+
+def cell_ready(
+    cell_id: str = "cell-new",
+    *,
+    market: str = "europe",
+    maximum: int = 50,
+    episode_id: str | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    detail: dict[str, Any] = {
+        "marketId": market,
+        "cellId": cell_id,
+        "maxCapacity": maximum,
+        "endpoints": [
+            {"url": f"https://{cell_id}-a.example.com", "region": "eu-west-1"},
+            {"url": f"https://{cell_id}-b.example.com", "region": "eu-central-1"},
+        ],
+    }
+    if episode_id is not None:
+        detail["episodeId"] = episode_id
+    detail.update(overrides)
+    return {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "CellReady",
+        "source": "resilient-routing.provisioning",
+        "account": "123456789012",
+        "time": "2025-01-01T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail,
+    }

@@ -1,0 +1,160 @@
+"""Input validation, cached-endpoint comparison, remediation and settings."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from handlers.cell_router import endpoint_check, settings, validation
+from handlers.cell_router.errors import ConfigurationError, InvalidRequest
+from handlers.cell_router.model import STATUS_DISABLED, Cell, Endpoint
+
+
+def test_user_key_is_sha256_of_the_normalised_email() -> None:
+    expected = hashlib.sha256(b"ada@example.com").hexdigest()
+    assert validation.user_key("  Ada@Example.COM ") == expected
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ("not an object", "event"),
+        ({"body": {}}, "email"),
+        ({"email": "", "body": {}}, "email"),
+        ({"email": "   ", "body": {}}, "email"),
+        ({"email": 42, "body": {}}, "email"),
+        ({"email": "a" * 243 + "@example.com", "body": {}}, "254"),
+        ({"email": "ada@example.com", "body": "{}"}, "body"),
+        ({"email": "ada@example.com", "body": ["marketId"]}, "body"),
+    ],
+)
+def test_bad_router_requests(event, message) -> None:
+    with pytest.raises(InvalidRequest, match=message):
+        validation.parse_router_request(event)
+
+
+def test_email_of_exactly_254_characters_is_accepted_and_body_may_be_absent() -> None:
+    request = validation.parse_router_request({"email": "a" * 242 + "@example.com"})
+    assert request.body == {}
+
+
+@pytest.mark.parametrize("value", ["", "x" * 65, "eu rope", "USER#x", "ëurope", None, 7, ["eu"]])
+def test_bad_market_ids(value) -> None:
+    with pytest.raises(InvalidRequest, match="marketId"):
+        validation.market_id({"marketId": value}, "europe")
+
+
+def test_market_id_defaults_only_when_absent() -> None:
+    assert validation.market_id({}, "europe") == "europe"
+    assert validation.market_id({"marketId": "us_East-1"}, "europe") == "us_East-1"
+    assert validation.market_id({"marketId": "m" * 64}, "europe") == "m" * 64
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "ftp://cell.example.com",
+        "cell.example.com",
+        "https://",
+        "https://exa mple.com",
+        "https://example.com/\n",
+        "https://example.com:0/",
+        "https://example.com:99999/",
+        "https://" + "a" * 2048 + ".com",
+        42,
+        None,
+    ],
+)
+def test_bad_urls(url) -> None:
+    with pytest.raises(InvalidRequest, match="cellUrl"):
+        validation.require_url(url, "cellUrl")
+
+
+def test_cached_endpoints_need_all_three_fields() -> None:
+    good = {"cellId": "c1", "cellUrl": "https://a.example.com", "cellUrl2": "http://b:8080/x"}
+    assert validation.parse_cached_endpoints(good).urls[1] == "http://b:8080/x"
+    for field in good:
+        with pytest.raises(InvalidRequest, match=field):
+            validation.parse_cached_endpoints({k: v for k, v in good.items() if k != field})
+
+
+def test_urls_compare_as_sets_after_normalising() -> None:
+    current = ["https://Cell-A.example.com/", "https://cell-b.example.com:443/api"]
+    assert endpoint_check.same_endpoints(
+        ["https://cell-b.example.com/api/", "HTTPS://cell-a.EXAMPLE.com"], current
+    )
+    assert not endpoint_check.same_endpoints(["https://cell-a.example.com"] * 2, current)
+    assert not endpoint_check.same_endpoints(
+        ["https://cell-a.example.com", "https://cell-b.example.com:8443/api"], current
+    )
+    assert not endpoint_check.same_endpoints(["http://cell-a.example.com", current[1]], current)
+    assert not endpoint_check.same_endpoints([], [])
+
+
+TEXTS = endpoint_check.RemediationTexts("support@example.com", "Incident 42", 20)
+CELL = Cell("europe", "c1", 1, 50, True, endpoints=(Endpoint("https://a", "eu-west-1"),))
+
+
+def test_remediation_choices() -> None:
+    assert endpoint_check.remediation(valid=True, healthy=True, cell=CELL, texts=TEXTS) is None
+    refresh = endpoint_check.remediation(valid=False, healthy=True, cell=CELL, texts=TEXTS)
+    assert refresh is not None and refresh["action"] == "refresh"
+    assert refresh["supportContact"] == "support@example.com"
+    wait = endpoint_check.remediation(
+        valid=True, healthy=False, cell=CELL, texts=TEXTS, endpoint_up={"https://a": False}
+    )
+    assert wait is not None and wait["action"] == "wait"
+    assert (wait["incidentNotice"], wait["expectedWaitMinutes"]) == ("Incident 42", 20)
+    assert "https://a" in wait["message"]
+    disabled = Cell("europe", "c1", 1, 50, True, status=STATUS_DISABLED)
+    for cell in (None, disabled):
+        support = endpoint_check.remediation(valid=False, healthy=False, cell=cell, texts=TEXTS)
+        assert support is not None and support["action"] == "contact-support"
+        assert set(support) == {
+            "action",
+            "message",
+            "incidentNotice",
+            "expectedWaitMinutes",
+            "supportContact",
+        }
+
+
+def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert settings.default_market() == "europe"
+    assert str(settings.capacity_buffer()) == "0.2"
+    assert str(settings.scale_out_threshold()) == "0.7"
+    assert settings.endpoint_ttl_seconds() == 300
+    assert settings.validator_deep_check() is True
+    assert settings.validator_timeout_seconds() == 2.0
+    monkeypatch.setenv("VALIDATOR_DEEP_CHECK", "FALSE")
+    assert settings.validator_deep_check() is False
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CAPACITY_BUFFER", "1"),
+        ("CAPACITY_BUFFER", "-0.1"),
+        ("CAPACITY_BUFFER", "lots"),
+        ("CAPACITY_BUFFER", "NaN"),
+        ("SCALE_OUT_THRESHOLD", "0"),
+        ("SCALE_OUT_THRESHOLD", "1.5"),
+        ("ENDPOINT_TTL_SECONDS", "-1"),
+        ("ENDPOINT_TTL_SECONDS", "5m"),
+        ("VALIDATOR_DEEP_CHECK", "maybe"),
+        ("VALIDATOR_TIMEOUT_SECONDS", "0"),
+    ],
+)
+def test_unusable_settings_are_loud(monkeypatch: pytest.MonkeyPatch, name, value) -> None:
+    monkeypatch.setenv(name, value)
+    getter = {
+        "CAPACITY_BUFFER": settings.capacity_buffer,
+        "SCALE_OUT_THRESHOLD": settings.scale_out_threshold,
+        "ENDPOINT_TTL_SECONDS": settings.endpoint_ttl_seconds,
+        "VALIDATOR_DEEP_CHECK": settings.validator_deep_check,
+        "VALIDATOR_TIMEOUT_SECONDS": settings.validator_timeout_seconds,
+    }[name]
+    with pytest.raises(ConfigurationError, match=name):
+        getter()

@@ -1,0 +1,217 @@
+"""Validator (/validate): cached endpoints, cell health, remediation."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from handlers.cell_router import dispatcher, validator
+from handlers.cell_router.errors import InvalidRequest, UserNotFound
+from tests.handlers.cell_router.support import request
+
+A, B = "https://c1-a.example.com", "https://c1-b.example.com"
+
+
+def validate(email: str = "ada@example.com", **body) -> dict:
+    return request(email, body, path="/validate")
+
+
+def cached(cell_id: str = "c1", url1: str = A, url2: str = B) -> dict:
+    return {"cellId": cell_id, "cellUrl": url1, "cellUrl2": url2}
+
+
+@pytest.fixture
+def placed(router, lambda_context, monkeypatch):
+    """ada is placed on c1 (with unreachable example.com URLs, so the deep
+    check is off unless a test turns it on against a local server)."""
+    monkeypatch.setenv("VALIDATOR_DEEP_CHECK", "false")
+    router.put_cell("c1")
+    dispatcher.handler(request("ada@example.com"), lambda_context)
+    return router
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        path = self.path.split("?")[0]
+        status = {"/up": 200, "/moved": 302, "/down": 503, "/slow": 200}[path]
+        if path == "/slow":
+            time.sleep(1.0)
+        self.send_response(status)
+        if status == 302:
+            self.send_header("Location", "/nowhere")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def http_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_current_cache_is_valid_in_either_order(placed, lambda_context) -> None:
+    before = placed.snapshot()
+    for body in (cached(), cached(url1=B, url2=A), cached(url1=A.upper() + "/", url2=B)):
+        result = validator.handler(validate(**body), lambda_context)
+        assert result == {
+            "cellId": "c1",
+            "valid": True,
+            "healthy": True,
+            "endpoints": [
+                {"url": A, "region": "eu-west-1"},
+                {"url": B, "region": "eu-central-1"},
+            ],
+            "remediation": None,
+        }
+    assert placed.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        cached(url2="https://old.example.com"),
+        cached(url1=A, url2=A),
+        cached(cell_id="c2"),
+    ],
+)
+def test_stale_cache_gets_a_refresh(placed, lambda_context, body) -> None:
+    result = validator.handler(validate(**body), lambda_context)
+    assert (result["cellId"], result["valid"], result["healthy"]) == ("c1", False, True)
+    assert result["remediation"]["action"] == "refresh"
+    assert [e["url"] for e in result["endpoints"]] == [A, B]
+
+
+def test_unhealthy_cell_means_wait_with_configured_texts(
+    placed, lambda_context, monkeypatch
+) -> None:
+    monkeypatch.setenv("REMEDIATION_INCIDENT_NOTICE", "INC-7: eu-west-1 degraded")
+    monkeypatch.setenv("REMEDIATION_EXPECTED_WAIT_MINUTES", "30")
+    monkeypatch.setenv("REMEDIATION_SUPPORT_CONTACT", "+44 20 0000 0000")
+    placed.put_cell("c1", current=1, healthy=False)
+    result = validator.handler(validate(**cached()), lambda_context)
+    assert (result["valid"], result["healthy"]) == (True, False)
+    assert result["remediation"] == {
+        "action": "wait",
+        "message": result["remediation"]["message"],
+        "incidentNotice": "INC-7: eu-west-1 degraded",
+        "expectedWaitMinutes": 30,
+        "supportContact": "+44 20 0000 0000",
+    }
+
+
+@pytest.mark.parametrize("status", ["DISABLED", "DRAINING"])
+def test_inactive_cell_means_contact_support(placed, lambda_context, status) -> None:
+    placed.put_cell("c1", current=1, status=status)
+    result = validator.handler(validate(**cached()), lambda_context)
+    assert result["healthy"] is False
+    assert result["remediation"]["action"] == "contact-support"
+    assert result["remediation"]["supportContact"]
+
+
+def test_deep_check_probes_each_endpoint(router, lambda_context, monkeypatch, http_server) -> None:
+    monkeypatch.setenv("VALIDATOR_DEEP_CHECK", "true")
+    up, moved, down = f"{http_server}/up", f"{http_server}/moved", f"{http_server}/down"
+    router.put_cell("c1", urls=(up, moved))
+    router.put_cell("c2", urls=(up, down), current=30)
+    dispatcher.handler(request("ada@example.com"), lambda_context)
+    router.put_cell("c1", urls=(up, moved), current=35)
+    dispatcher.handler(request("bob@example.com"), lambda_context)
+
+    healthy = validator.handler(
+        validate("ada@example.com", **cached("c1", up, moved)), lambda_context
+    )
+    assert (healthy["valid"], healthy["healthy"], healthy["remediation"]) == (True, True, None)
+
+    impaired = validator.handler(
+        validate("bob@example.com", **cached("c2", up, down)), lambda_context
+    )
+    assert (impaired["valid"], impaired["healthy"]) == (True, False)
+    assert impaired["remediation"]["action"] == "wait"
+    assert down in impaired["remediation"]["message"]
+
+    monkeypatch.setenv("VALIDATOR_DEEP_CHECK", "false")
+    shallow = validator.handler(
+        validate("bob@example.com", **cached("c2", up, down)), lambda_context
+    )
+    assert shallow["healthy"] is True
+
+
+def test_probes_run_concurrently_within_the_timeout(
+    router, lambda_context, monkeypatch, http_server
+) -> None:
+    monkeypatch.setenv("VALIDATOR_TIMEOUT_SECONDS", "3")
+    slow = f"{http_server}/slow"
+    router.put_cell("c1", urls=(slow, slow + "?2"))
+    dispatcher.handler(request(), lambda_context)
+    started = time.monotonic()
+    result = validator.handler(validate(**cached("c1", slow, slow + "?2")), lambda_context)
+    assert result["healthy"] is True
+    assert time.monotonic() - started < 1.9
+
+
+def test_timeout_counts_as_down(router, lambda_context, monkeypatch, http_server) -> None:
+    monkeypatch.setenv("VALIDATOR_TIMEOUT_SECONDS", "0.2")
+    router.put_cell("c1", urls=(f"{http_server}/slow", f"{http_server}/up"))
+    dispatcher.handler(request(), lambda_context)
+    result = validator.handler(
+        validate(**cached("c1", f"{http_server}/slow", f"{http_server}/up")), lambda_context
+    )
+    assert result["healthy"] is False
+
+
+def test_callers_are_judged_against_their_own_mapping(placed, lambda_context) -> None:
+    placed.put_cell("c2", current=20, urls=("https://b1.example.com", "https://b2.example.com"))
+    dispatcher.handler(request("bob@example.com"), lambda_context)
+    # ada presents bob's cell and URLs: not valid for her, and she learns
+    # nothing about bob's cell beyond what she sent.
+    result = validator.handler(
+        validate(
+            "ada@example.com", **cached("c2", "https://b1.example.com", "https://b2.example.com")
+        ),
+        lambda_context,
+    )
+    assert (result["cellId"], result["valid"]) == ("c1", False)
+    assert [e["url"] for e in result["endpoints"]] == [A, B]
+
+
+def test_unknown_user(placed, lambda_context) -> None:
+    with pytest.raises(UserNotFound):
+        validator.handler(validate("eve@example.com", **cached()), lambda_context)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"cellUrl": A, "cellUrl2": B},
+        cached(cell_id=""),
+        cached(cell_id=7),
+        cached(cell_id="c" * 129),
+        {**cached(), "cellUrl": None},
+        {**cached(), "cellUrl": ["https://a"]},
+        cached(url1="javascript:alert(1)"),
+        cached(url2="file:///etc/passwd"),
+        cached(url2="https://" + "x" * 2050),
+        cached(url1="https://exa mple.com"),
+    ],
+)
+def test_malformed_fields(placed, lambda_context, body) -> None:
+    before = placed.snapshot()
+    with pytest.raises(InvalidRequest):
+        validator.handler(validate(**body), lambda_context)
+    assert placed.snapshot() == before
+
+
+def test_body_must_be_an_object(placed, lambda_context) -> None:
+    with pytest.raises(InvalidRequest):
+        validator.handler({**validate(), "body": "cellId=c1"}, lambda_context)
