@@ -1,0 +1,294 @@
+"""The health check's probe loop: static checks, then executions on moto's
+interpreter with an in-process counting probe. moto really sleeps on Wait
+states, so executions use a short window (interval 1 s, window 3 s)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from statelint.linter import Linter
+
+from components.orchestrator_asl import LAMBDA_INVOKE, LAMBDA_SERVICE_ERRORS
+from components.probe_loop_asl import (
+    MAX_INLINE_MAP_CONCURRENCY,
+    PROBE_ROUND,
+    RECORD_FAILED_ROUND,
+    RUN_ROUNDS,
+    SCHEDULE_ROUNDS,
+    WAIT_FOR_OFFSET,
+    build_probe_loop_definition,
+    probe_offsets,
+    to_json,
+)
+from drill.sfn import LambdaServiceError, LocalStepFunctions
+
+PROBE_ARN = "arn:aws:lambda:us-east-1:123456789012:function:health-check"
+
+
+def _iteration_states(definition: dict) -> dict:
+    return definition["States"][RUN_ROUNDS]["ItemProcessor"]["States"]
+
+
+# --------------------------------------------------------------------------
+# Static checks
+# --------------------------------------------------------------------------
+
+
+def test_statelint_accepts_the_definition() -> None:
+    assert Linter.validate(build_probe_loop_definition(probe_function_arn=PROBE_ARN)) == []
+
+
+def test_statelint_catches_a_transition_to_a_missing_state() -> None:
+    broken = build_probe_loop_definition(probe_function_arn=PROBE_ARN)
+    _iteration_states(broken)[WAIT_FOR_OFFSET]["Next"] = "NoSuchState"
+    problems = Linter.validate(broken)
+    assert any("NoSuchState" in p for p in problems), problems
+
+
+def test_to_json_round_trips() -> None:
+    definition = build_probe_loop_definition(probe_function_arn=PROBE_ARN)
+    assert json.loads(to_json(definition)) == definition
+
+
+def test_defaults_probe_every_ten_seconds_for_a_minute() -> None:
+    definition = build_probe_loop_definition(probe_function_arn=PROBE_ARN)
+    assert definition["States"][SCHEDULE_ROUNDS]["Result"] == {"offsets": [0, 10, 20, 30, 40, 50]}
+    run = definition["States"][RUN_ROUNDS]
+    assert run["Type"] == "Map"
+    assert run["MaxConcurrency"] == 0
+    assert run["ItemsPath"] == "$.offsets"
+    assert run["ItemSelector"] == {"offset.$": "$$.Map.Item.Value"}
+    assert run["ItemProcessor"]["ProcessorConfig"] == {"Mode": "INLINE"}
+
+
+def test_each_round_waits_for_its_offset_then_probes_with_an_empty_event() -> None:
+    states = _iteration_states(build_probe_loop_definition(probe_function_arn=PROBE_ARN))
+    assert states[WAIT_FOR_OFFSET]["SecondsPath"] == "$.offset"
+    assert states[WAIT_FOR_OFFSET]["Next"] == PROBE_ROUND
+    probe = states[PROBE_ROUND]
+    assert probe["Resource"] == LAMBDA_INVOKE
+    assert probe["Parameters"] == {"FunctionName": PROBE_ARN, "Payload": {}}
+    assert probe["TimeoutSeconds"] == 15
+
+
+def test_a_failed_round_is_caught_and_only_service_errors_are_retried_once() -> None:
+    states = _iteration_states(build_probe_loop_definition(probe_function_arn=PROBE_ARN))
+    probe = states[PROBE_ROUND]
+    (retrier,) = probe["Retry"]
+    assert retrier["ErrorEquals"] == list(LAMBDA_SERVICE_ERRORS)
+    assert retrier["MaxAttempts"] == 1
+    assert retrier["IntervalSeconds"] == 1
+    assert retrier["JitterStrategy"] == "FULL"
+    (catcher,) = probe["Catch"]
+    assert catcher["ErrorEquals"] == ["States.ALL"]
+    assert catcher["Next"] == RECORD_FAILED_ROUND
+    assert states[RECORD_FAILED_ROUND]["Type"] == "Pass"
+
+
+@pytest.mark.parametrize(
+    ("interval", "window", "offsets"),
+    [
+        (10, 60, [0, 10, 20, 30, 40, 50]),
+        (15, 60, [0, 15, 30, 45]),
+        (60, 60, [0]),
+        (2, 60, list(range(0, 60, 2))),
+        (1, 3, [0, 1, 2]),
+    ],
+)
+def test_offsets_tile_the_window(interval: int, window: int, offsets: list[int]) -> None:
+    assert probe_offsets(interval, window) == offsets
+
+
+@pytest.mark.parametrize(
+    ("interval", "window", "message"),
+    [
+        (0, 60, "interval_seconds must be between 1 and 60"),
+        (61, 60, "interval_seconds must be between 1 and 60"),
+        (-10, 60, "interval_seconds must be between 1 and 60"),
+        (7, 60, "must divide window_seconds"),
+        (10, 0, "window_seconds must be between 1 and 60"),
+        (10, 120, "window_seconds must be between 1 and 60"),
+        (1, 60, "60 rounds per window exceed the 40"),
+        (2.5, 60, "interval_seconds must be an integer"),
+        (True, 60, "interval_seconds must be an integer"),
+        (10, "60", "window_seconds must be an integer"),
+    ],
+)
+def test_interval_validation(interval: Any, window: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build_probe_loop_definition(
+            probe_function_arn=PROBE_ARN, interval_seconds=interval, window_seconds=window
+        )
+
+
+def test_round_count_limit_is_the_inline_map_concurrency() -> None:
+    assert MAX_INLINE_MAP_CONCURRENCY == 40
+    assert len(probe_offsets(3, 60)) == 20
+    with pytest.raises(ValueError, match="41 rounds"):
+        probe_offsets(1, 41)
+
+
+@pytest.mark.parametrize("bad", [0, -5, 1.5, False])
+def test_round_timeout_validation(bad: Any) -> None:
+    with pytest.raises(ValueError, match="round_timeout_seconds"):
+        build_probe_loop_definition(probe_function_arn=PROBE_ARN, round_timeout_seconds=bad)
+
+
+def test_blank_probe_arn_is_rejected() -> None:
+    with pytest.raises(ValueError, match="probe_function_arn"):
+        build_probe_loop_definition(probe_function_arn="")
+
+
+# --------------------------------------------------------------------------
+# Executions on moto's interpreter
+# --------------------------------------------------------------------------
+
+
+class Probe:
+    """A counting stand-in for ``handlers/lex_dr/health_check.handler``."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls = 0
+        self.fail_calls: set[int] = set()  # 1-based call numbers that raise
+        self.service_error_calls: set[int] = set()
+        self.sleep_seconds = 0.0
+
+    def __call__(self, event: dict, context: Any) -> dict:
+        with self.lock:
+            self.calls += 1
+            call = self.calls
+        if call in self.service_error_calls:
+            raise LambdaServiceError("ServiceException")
+        time.sleep(self.sleep_seconds)
+        if call in self.fail_calls:
+            raise RuntimeError(f"round {call} broke")
+        return {"activeRegion": "us-east-1", "healthy": {"us-east-1": True}, "switched": False}
+
+
+@pytest.fixture
+def probe_loop() -> Iterator[tuple[LocalStepFunctions, Probe]]:
+    probe = Probe()
+    with LocalStepFunctions({"health-check": probe}) as local:
+        local.deploy(
+            build_probe_loop_definition(
+                probe_function_arn=local.function_arns["health-check"],
+                interval_seconds=1,
+                window_seconds=3,
+                round_timeout_seconds=5,
+            )
+        )
+        yield local, probe
+
+
+def _start_offsets(local: LocalStepFunctions) -> list[float]:
+    starts = sorted(i.started_at for i in local.invocations.of("health-check"))
+    return [s - starts[0] for s in starts]
+
+
+def test_one_round_per_interval_with_an_empty_event(probe_loop) -> None:
+    local, probe = probe_loop
+
+    result = local.run({})
+
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert probe.calls == 3
+    assert [i.event for i in local.invocations.of("health-check")] == [{}, {}, {}]
+    assert [r["offset"] for r in result.output["rounds"]] == [0, 1, 2]
+    assert all(r["outcome"]["ok"] for r in result.output["rounds"])
+    assert result.output["rounds"][0]["outcome"]["result"]["activeRegion"] == "us-east-1"
+    offsets = _start_offsets(local)
+    assert offsets == pytest.approx([0, 1, 2], abs=0.4)
+
+
+def test_slow_rounds_do_not_push_later_rounds_back(probe_loop) -> None:
+    local, probe = probe_loop
+    probe.sleep_seconds = 1.6  # each round outlives the 1 s interval
+
+    result = local.run({})
+
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    # Rounds still start on the 1 s grid (a sequential loop would start at 0, 1.6, 3.2).
+    assert _start_offsets(local) == pytest.approx([0, 1, 2], abs=0.4)
+    assert result.duration_seconds < 2 + 1.6 + 1.0
+
+
+def test_a_failing_round_does_not_stop_the_others(probe_loop) -> None:
+    local, probe = probe_loop
+    probe.fail_calls = {2}
+
+    result = local.run({})
+
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert probe.calls == 3
+    outcomes = [r["outcome"] for r in result.output["rounds"]]
+    assert [o["ok"] for o in outcomes] == [True, False, True]
+    assert outcomes[1]["error"] == "RuntimeError"
+    assert "round 2 broke" in outcomes[1]["cause"]
+
+
+def test_a_lambda_service_error_is_retried_once_within_the_round(probe_loop) -> None:
+    local, probe = probe_loop
+    probe.service_error_calls = {1}
+
+    result = local.run({})
+
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert probe.calls == 4
+    assert all(r["outcome"]["ok"] for r in result.output["rounds"])
+
+
+def test_a_round_that_keeps_hitting_service_errors_is_recorded_not_fatal() -> None:
+    probe = Probe()
+    probe.service_error_calls = {1, 2}  # round 0 and its one retry
+    with LocalStepFunctions({"health-check": probe}) as local:
+        # 2 s apart, so round 0's retry (jittered within 1 s) always comes
+        # before round 1 and the call numbers identify the rounds.
+        local.deploy(
+            build_probe_loop_definition(
+                probe_function_arn=local.function_arns["health-check"],
+                interval_seconds=2,
+                window_seconds=4,
+            )
+        )
+        result = local.run({})
+
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert probe.calls == 3
+    outcomes = [r["outcome"] for r in result.output["rounds"]]
+    assert [o["ok"] for o in outcomes] == [False, True]
+    assert outcomes[0]["error"] == "Lambda.ServiceException"
+
+
+def test_a_hung_round_times_out_and_the_rest_still_run() -> None:
+    probe = Probe()
+    probe.sleep_seconds = 0.0
+    hung = threading.Event()
+
+    def hanging_first_round(event: dict, context: Any) -> dict:
+        result = probe(event, context)
+        if probe.calls == 1:
+            hung.wait(2.5)
+        return result
+
+    with LocalStepFunctions({"health-check": hanging_first_round}) as local:
+        local.deploy(
+            build_probe_loop_definition(
+                probe_function_arn=local.function_arns["health-check"],
+                interval_seconds=1,
+                window_seconds=3,
+                round_timeout_seconds=1,
+            )
+        )
+        result = local.run({})
+        hung.set()
+
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    outcomes = [r["outcome"] for r in result.output["rounds"]]
+    assert [o["ok"] for o in outcomes] == [False, True, True]
+    assert outcomes[0]["error"] == "States.Timeout"
