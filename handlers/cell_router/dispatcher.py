@@ -31,9 +31,7 @@ _rng = random.SystemRandom()
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = validation.parse_router_request(event)
-    market_id = validation.market_id(
-        request.body, validation.require_market_id(settings.default_market(), "DEFAULT_MARKET")
-    )
+    market_id = validation.market_id(request.body, settings.default_market())
     buffer = settings.capacity_buffer()
     ttl = settings.endpoint_ttl_seconds()
     store = RouterStore(settings.table_name())

@@ -34,4 +34,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if cell is None:
         logger.error("mapped cell is missing", extra={"cellId": mapping.cell_id})
         raise CellUnavailable(f"cell {mapping.cell_id} of your mapping no longer exists")
+    count("MappingReturned")
     return routing_result(cell, ttl_seconds=ttl, new_assignment=False)

@@ -10,6 +10,7 @@ import os
 from decimal import Decimal, InvalidOperation
 
 from handlers.cell_router.errors import ConfigurationError
+from handlers.cell_router.validation import MARKET_ID_PATTERN
 
 DEFAULT_MARKET = "europe"
 DEFAULT_CAPACITY_BUFFER = "0.2"
@@ -33,7 +34,10 @@ def provisioning_queue_url() -> str:
 
 
 def default_market() -> str:
-    return os.environ.get("DEFAULT_MARKET", "").strip() or DEFAULT_MARKET
+    value = os.environ.get("DEFAULT_MARKET", "").strip() or DEFAULT_MARKET
+    if not MARKET_ID_PATTERN.fullmatch(value):
+        raise ConfigurationError(f"DEFAULT_MARKET={value!r} is not a valid market id")
+    return value
 
 
 def capacity_buffer() -> Decimal:

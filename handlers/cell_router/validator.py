@@ -49,6 +49,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         endpoint_up = probe.probe_all([endpoint.url for endpoint in cell.endpoints], timeout)
         healthy = bool(endpoint_up) and all(endpoint_up.values())
 
+    count("EndpointsValidated")
     if not valid:
         count("CachedEndpointsStale")
     if not healthy:

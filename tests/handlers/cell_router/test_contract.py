@@ -14,9 +14,9 @@ PACKAGE = Path(__file__).resolve().parents[3] / "handlers" / "cell_router"
 
 
 def test_handler_key_names_match_the_shared_schema() -> None:
-    assert store.PARTITION_KEY == ROUTER_TABLE.hash_key.name
+    assert ROUTER_TABLE.hash_key.name == store.PARTITION_KEY
     assert ROUTER_TABLE.range_key is not None
-    assert store.SORT_KEY == ROUTER_TABLE.range_key.name
+    assert ROUTER_TABLE.range_key.name == store.SORT_KEY
     assert store.CAPACITY_INDEX == ROUTER_INDEX_NAME
     (index,) = ROUTER_TABLE.global_indexes
     assert (index.name, index.hash_key, index.range_key) == (

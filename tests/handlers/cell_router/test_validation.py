@@ -145,6 +145,7 @@ def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         ("ENDPOINT_TTL_SECONDS", "5m"),
         ("VALIDATOR_DEEP_CHECK", "maybe"),
         ("VALIDATOR_TIMEOUT_SECONDS", "0"),
+        ("DEFAULT_MARKET", "USER#x"),
     ],
 )
 def test_unusable_settings_are_loud(monkeypatch: pytest.MonkeyPatch, name, value) -> None:
@@ -155,6 +156,7 @@ def test_unusable_settings_are_loud(monkeypatch: pytest.MonkeyPatch, name, value
         "ENDPOINT_TTL_SECONDS": settings.endpoint_ttl_seconds,
         "VALIDATOR_DEEP_CHECK": settings.validator_deep_check,
         "VALIDATOR_TIMEOUT_SECONDS": settings.validator_timeout_seconds,
+        "DEFAULT_MARKET": settings.default_market,
     }[name]
     with pytest.raises(ConfigurationError, match=name):
         getter()

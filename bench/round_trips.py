@@ -1,0 +1,245 @@
+"""AWS round trips and bytes read per cell-router request, as the market grows.
+
+Runs the real handlers on in-process moto and counts, through botocore's
+event hooks on the handlers' own clients, every HTTP attempt (``before-send``)
+and every response body byte (``response-received``). Targets: a new user
+signs up in <= 3 round trips, a known user and the mapper take <= 2, and
+neither grows with the number of users already placed.
+
+    python -m bench.round_trips            # 100 and 10,000 users
+    python -m bench.round_trips 100 1000   # other sizes
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import boto3  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from components.schemas import ROUTER_TABLE  # noqa: E402
+
+TABLE = "tbl_router_bench"
+MARKET = "europe"
+SAMPLES = 5
+SCENARIOS = ("new user sign-up", "known user sign-up", "mapper", "validator (no deep check)")
+
+
+@dataclass
+class Cost:
+    """Worst case over the samples of one scenario."""
+
+    round_trips: int = 0
+    bytes_read: int = 0
+    operations: list[str] = field(default_factory=list)
+
+    def worst(self, other: Cost) -> Cost:
+        if (other.round_trips, other.bytes_read) > (self.round_trips, self.bytes_read):
+            return other
+        return self
+
+
+class _Meter:
+    """Counts HTTP attempts and response bytes on the clients it is attached to."""
+
+    def __init__(self) -> None:
+        self.current = Cost()
+
+    def attach(self, client: Any) -> None:
+        # First, so moto's own before-send (which answers the request) cannot
+        # hide the attempt from us.
+        client.meta.events.register_first("before-send", self._sent)
+        client.meta.events.register("response-received", self._received)
+
+    def _sent(self, request: Any = None, **kwargs: Any) -> None:
+        self.current.round_trips += 1
+        target = (request.headers.get("X-Amz-Target") or b"") if request is not None else b""
+        if isinstance(target, bytes):
+            target = target.decode()
+        self.current.operations.append(target.rsplit(".", 1)[-1] or "?")
+
+    def _received(self, response_dict: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        if response_dict is not None:
+            self.current.bytes_read += len(response_dict.get("body") or b"")
+
+    def measure(self, call: Callable[[], Any]) -> tuple[Cost, Any]:
+        self.current = cost = Cost()
+        try:
+            value = call()
+        finally:
+            self.current = Cost()
+        return cost, value
+
+
+@contextlib.contextmanager
+def _environment() -> Iterator[None]:
+    values = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "TABLE_NAME": TABLE,
+        "VALIDATOR_DEEP_CHECK": "false",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    removed = ("AWS_ENDPOINT_URL", "AWS_PROFILE", "DEFAULT_MARKET", "CAPACITY_BUFFER")
+    saved = {name: os.environ.get(name) for name in (*values, *removed)}
+    os.environ.update(values)
+    for name in removed:
+        os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence handler logs and metrics output while measuring."""
+    from handlers.cell_router.observability import logger
+
+    level = logger.log_level
+    logger.setLevel("ERROR")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _url(cell: int, n: int) -> str:
+    return f"https://cell-{cell:03}-{n}.{MARKET}.example.com"
+
+
+def _seed(users: int, cells: int, max_capacity: int) -> None:
+    from handlers.cell_router import store, validation
+
+    client = boto3.client("dynamodb")
+    client.create_table(**ROUTER_TABLE.create_table_request(TABLE))
+    loads = [users // cells + (1 if i < users % cells else 0) for i in range(cells)]
+    items: list[dict[str, Any]] = []
+    for i, load in enumerate(loads):
+        items.append(
+            {
+                "marketId": {"S": MARKET},
+                "cellId": {"S": f"cell-{i:03}"},
+                "currentCapacity": {"N": str(load)},
+                "maxCapacity": {"N": str(max_capacity)},
+                "endPoint_1": {"S": _url(i, 1)},
+                "endPoint_2": {"S": _url(i, 2)},
+                "regionCode_1": {"S": "eu-west-1"},
+                "regionCode_2": {"S": "eu-central-1"},
+                "IsHealthy": {"BOOL": True},
+            }
+        )
+    user = 0
+    for i, load in enumerate(loads):
+        for _ in range(load):
+            key = store.mapping_key(validation.user_key(f"user{user}@example.com"))
+            items.append(
+                {
+                    store.PARTITION_KEY: {"S": key[store.PARTITION_KEY]},
+                    store.SORT_KEY: {"S": key[store.SORT_KEY]},
+                    "assignedMarketId": {"S": MARKET},
+                    "assignedCellId": {"S": f"cell-{i:03}"},
+                    "assignedAt": {"S": "2025-01-01T00:00:00Z"},
+                }
+            )
+            user += 1
+    for start in range(0, len(items), 25):
+        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        pending: dict[str, Any] = {TABLE: batch}
+        while pending:
+            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+
+
+def measure(users: int, *, cells: int = 30, max_capacity: int = 500) -> dict[str, Cost]:
+    """Worst-case cost of each scenario with ``users`` already placed."""
+    from handlers.cell_router import aws_clients, dispatcher, mapper, validator
+
+    class _Context:
+        function_name = "bench"
+        function_version = "$LATEST"
+        memory_limit_in_mb = 128
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+        aws_request_id = "bench"
+
+        def get_remaining_time_in_millis(self) -> int:
+            return 30_000
+
+    context = _Context()
+    with _environment(), mock_aws():
+        _seed(users, cells, max_capacity)
+        aws_clients.reset()
+        meter = _Meter()
+        meter.attach(aws_clients.dynamodb())
+        meter.attach(aws_clients.sqs())
+
+        def event(email: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+            return {"path": "/", "httpMethod": "POST", "email": email, "body": body or {}}
+
+        known = [f"user{(users * k) // SAMPLES}@example.com" for k in range(SAMPLES)]
+        costs = dict.fromkeys(SCENARIOS, Cost())
+
+        def record(scenario: str, handler: Callable[..., Any], request: dict[str, Any]) -> Any:
+            cost, value = meter.measure(lambda: handler(request, context))
+            costs[scenario] = costs[scenario].worst(cost)
+            return value
+
+        with _quiet():
+            for k in range(SAMPLES):
+                record(SCENARIOS[0], dispatcher.handler, event(f"new{k}@example.com"))
+                record(SCENARIOS[1], dispatcher.handler, event(known[k]))
+                placed = record(SCENARIOS[2], mapper.handler, event(known[k]))
+                first, second = (endpoint["url"] for endpoint in placed["endpoints"])
+                cached = {"cellId": placed["cellId"], "cellUrl": first, "cellUrl2": second}
+                verdict = record(SCENARIOS[3], validator.handler, event(known[k], cached))
+                if not verdict["valid"]:
+                    raise AssertionError(f"seeded cache judged stale: {verdict}")
+        aws_clients.reset()
+        return costs
+
+
+def markdown(results: dict[int, dict[str, Cost]]) -> str:
+    sizes = sorted(results)
+    header = "| request | " + " | ".join(f"{n:,} users: round trips / bytes read" for n in sizes)
+    lines = [header + " | calls |", "|---" * (len(sizes) + 2) + "|"]
+    for scenario in SCENARIOS:
+        cells = [
+            f"{results[n][scenario].round_trips} / {results[n][scenario].bytes_read:,}"
+            for n in sizes
+        ]
+        calls = " + ".join(results[sizes[-1]][scenario].operations)
+        lines.append(f"| {scenario} | " + " | ".join(cells) + f" | {calls} |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    sizes = [int(arg) for arg in (argv if argv is not None else sys.argv[1:])] or [100, 10_000]
+    started = time.monotonic()
+    results = {n: measure(n) for n in sizes}
+    print(markdown(results))
+    print(f"\n({SAMPLES} samples per cell, worst case shown; {time.monotonic() - started:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
