@@ -124,6 +124,13 @@ def _computed_outputs(typ: str, name: str, inputs: Mapping[str, Any], region: st
     elif typ == "aws:connect/contactFlow:ContactFlow":
         out["contactFlowId"] = _suffix(name)
         out["arn"] = f"arn:aws:connect:{region}:{ACCOUNT}:instance/x/contact-flow/{_suffix(name)}"
+    elif typ == "aws:connect/phoneNumber:PhoneNumber":
+        out["id"] = f"{_suffix(name)}-phone"
+        out["arn"] = f"arn:aws:connect:{region}:{ACCOUNT}:phone-number/{out['id']}"
+        out["phoneNumber"] = "+15555550100"
+    elif typ == "aws:kms/key:Key":
+        out["id"] = out["keyId"] = f"{_suffix(name)}-0000-4000-8000-000000000000"[:36]
+        out["arn"] = f"arn:aws:kms:{region}:{ACCOUNT}:key/{out['keyId']}"
     elif typ == "aws-native:lex:Bot":
         out.update(id=short, arn=f"arn:aws:lex:{region}:{ACCOUNT}:bot/{short}")
     elif typ == "aws-native:lex:BotVersion":
@@ -188,13 +195,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "arn": f"arn:aws:iam::{ACCOUNT}:user/test",
                 "userId": "AIDTEST",
                 "id": ACCOUNT,
-            }, None
+            }, []
         if args.token == "aws:index/getRegion:getRegion":
-            return {"name": region, "region": region, "id": region}, None
+            return {"name": region, "region": region, "id": region}, []
         if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         if args.token == "aws-native:index:getAccountId":
-            return {"accountId": ACCOUNT}, None
+            return {"accountId": ACCOUNT}, []
         raise NotImplementedError(f"no mock for invoke {args.token}")
 
 

@@ -1,0 +1,486 @@
+"""``HealthCheck``: the Lex failover's state, its two functions, the probe
+cadence and the alarms. Deployed in the primary region, next to Connect.
+
+What it creates:
+
+* the state table (``LEX_STATE_TABLE``, auto-named from ``lexDR``): on
+  demand, point-in-time recovery, encryption at rest, optional deletion
+  protection; its item for the Connect region is seeded with the primary
+  once and then **never touched by Pulumi again** (``ignore_changes``), so a
+  later ``pulumi up`` cannot undo a live failover;
+* ``lexDRGetRegion`` (``handlers/lex_dr/get_region.py``) and ``lexDRTest``
+  (``handlers/lex_dr/health_check.py``) via ``PythonFunction``, each with its
+  own role holding exactly the statements of ``components/iam_lex.py``;
+* the probe cadence: an EventBridge rule ``rate(1 minute)`` starts an EXPRESS
+  state machine (``components/probe_loop_asl.py``) that invokes ``lexDRTest``
+  once per ``probe_interval_seconds`` within the minute;
+* alarms on the handlers' own metrics (names, namespace and dimensions from
+  ``handlers/lex_dr/telemetry.py``), the probe function's errors and the probe
+  loop's failed or timed-out executions, to an encrypted SNS topic with an
+  optional e-mail subscription.
+
+Why a Step Functions Wait loop rather than a loop inside the function
+(README material):
+
+1. Cadence without drift: each round starts at a fixed offset from one
+   instant, so a slow Lex call delays nothing that follows; a sleeping loop
+   in a function accumulates every round's latency and skews the schedule.
+2. Isolation: every round is its own invocation with its own timeout, logs,
+   trace and error metric; one hung or crashed round costs one round, not the
+   rest of the minute.
+3. No paying for sleep: Lambda bills a looping function for ~60 s of mostly
+   waiting, every minute; Express Wait states cost nothing extra while idle.
+4. The handler stays simple and testable: ``{}`` in, exactly one round out
+   (the contract), with no timing logic, and the interval is configuration of
+   the definition, not code.
+5. The definition is data: the same ASL runs on moto's interpreter in the
+   tests and the drill, so the cadence itself is tested offline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.function import PythonFunction, PythonFunctionArgs
+from components.iam_lex import (
+    PROBE_ACTIONS,
+    alarm_key_policy,
+    alarm_topic_policy,
+    lookup_statements,
+    probe_loop_policy,
+    probe_statements,
+    scheduler_assume_role_policy,
+    scheduler_policy,
+    service_assume_role_policy,
+)
+from components.probe_loop_asl import build_probe_loop_definition, to_json
+from components.schemas import LEX_STATE_TABLE
+from handlers.lex_dr import telemetry
+
+#: EventBridge's finest schedule; the probe loop fills the minute.
+SCHEDULE_EXPRESSION = "rate(1 minute)"
+
+#: Worst case of one Lex runtime call in the probe (connect 1 s + read 2 s,
+#: no botocore retries): ``handlers/lex_dr/aws_clients.LEX_CALL_TIMEOUT_SECONDS``.
+#: Not imported, because that module imports boto3; a test keeps them equal.
+LEX_CALL_TIMEOUT_SECONDS = 3
+#: The original ``lexDRTest`` function's timeout; never go below it.
+MIN_PROBE_TIMEOUT_SECONDS = 15
+
+
+def probe_timeout_seconds(probe_attempts: int) -> int:
+    """Function timeout for one round: every attempt timing out, then the
+    session deletion (one more Lex call) and the state write."""
+    return max(MIN_PROBE_TIMEOUT_SECONDS, probe_attempts * LEX_CALL_TIMEOUT_SECONDS + 6)
+
+
+# --------------------------------------------------------------------------- #
+# Alarms as data
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class AlarmSpec:
+    """One CloudWatch metric alarm. Dimension values may be Outputs."""
+
+    key: str
+    description: str
+    namespace: str
+    metric_name: str
+    dimensions: Mapping[str, Any]
+    statistic: str = "Sum"
+    comparison: str = "GreaterThanOrEqualToThreshold"
+    threshold: float = 1
+    period_seconds: int = 60
+    evaluation_periods: int = 1
+    datapoints_to_alarm: int = 1
+    treat_missing_data: str = "notBreaching"
+
+
+def _handler_dimensions(metric: str) -> dict[str, str]:
+    """The exact dimension set a handler emits ``metric`` with (service only
+    here: the per-region probe metrics are not alarmed on)."""
+    names = telemetry.METRIC_DIMENSIONS[metric]
+    if names != (telemetry.SERVICE_DIMENSION,):
+        raise ValueError(f"{metric} has per-region dimensions {names}; alarm per region")
+    return {telemetry.SERVICE_DIMENSION: telemetry.METRIC_SERVICE[metric]}
+
+
+def failover_alarm_specs(probe_function_name: Any, state_machine_arn: Any) -> list[AlarmSpec]:
+    """The failover's alarms: a switch, both regions down, the health check
+    silent or failing, the lookup failing open."""
+    namespace = telemetry.METRIC_NAMESPACE
+    return [
+        AlarmSpec(
+            key="region-switched",
+            description="The Lex failover switched the active region (failover or failback).",
+            namespace=namespace,
+            metric_name=telemetry.METRIC_REGION_SWITCHED,
+            dimensions=_handler_dimensions(telemetry.METRIC_REGION_SWITCHED),
+        ),
+        AlarmSpec(
+            key="all-regions-failing",
+            description="Both Lex regions failed a probe round; callers stay on the last good one.",
+            namespace=namespace,
+            metric_name=telemetry.METRIC_ALL_REGIONS_FAILING,
+            dimensions=_handler_dimensions(telemetry.METRIC_ALL_REGIONS_FAILING),
+        ),
+        AlarmSpec(
+            key="health-check-silent",
+            description="No probe round reported for 3 minutes: the health check is not running.",
+            namespace=namespace,
+            metric_name=telemetry.METRIC_REGION_SWITCHED,
+            dimensions=_handler_dimensions(telemetry.METRIC_REGION_SWITCHED),
+            statistic="SampleCount",
+            comparison="LessThanThreshold",
+            threshold=1,
+            evaluation_periods=3,
+            datapoints_to_alarm=3,
+            treat_missing_data="breaching",
+        ),
+        AlarmSpec(
+            key="probe-function-errors",
+            description="The probe function (lexDRTest) failed in 2 of the last 5 minutes.",
+            namespace="AWS/Lambda",
+            metric_name="Errors",
+            dimensions={"FunctionName": probe_function_name},
+            evaluation_periods=5,
+            datapoints_to_alarm=2,
+        ),
+        AlarmSpec(
+            key="probe-loop-failed",
+            description="A probe loop execution failed.",
+            namespace="AWS/States",
+            metric_name="ExecutionsFailed",
+            dimensions={"StateMachineArn": state_machine_arn},
+        ),
+        AlarmSpec(
+            key="probe-loop-timed-out",
+            description="A probe loop execution timed out.",
+            namespace="AWS/States",
+            metric_name="ExecutionsTimedOut",
+            dimensions={"StateMachineArn": state_machine_arn},
+        ),
+        AlarmSpec(
+            key="lookup-failing-open",
+            description="The region lookup fell back to the primary because of an error.",
+            namespace=namespace,
+            metric_name=telemetry.METRIC_LOOKUP_FAILED_OPEN,
+            dimensions=_handler_dimensions(telemetry.METRIC_LOOKUP_FAILED_OPEN),
+            period_seconds=300,
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- #
+# The component
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class HealthCheckArgs:
+    """Arguments of ``HealthCheck``.
+
+    ``bots_env`` is the ``BOTS`` JSON (``MultiRegionLexBot.bots_env``);
+    ``alias_arns`` maps region → alias ARN (``MultiRegionLexBot.alias_arns``).
+    ``connect_region`` is the state item's key (default: the primary).
+    """
+
+    primary_region: str
+    secondary_region: str
+    bots_env: pulumi.Input[str]
+    alias_arns: pulumi.Input[Mapping[str, str]]
+    connect_region: str | None = None
+    test_method: str = "recognize_text"
+    sample_utterance: str = "I would like to order some flowers."
+    expected_response: str = "What type of flowers would you like to order?"
+    test_user: str = "lexDRTestUser"
+    failover_threshold: int = 2
+    failback_threshold: int = 3
+    auto_failback: bool = True
+    probe_interval_seconds: int = 10
+    probe_attempts: int = 3
+    lambda_runtime: str = "python3.13"
+    lambda_architecture: str = "arm64"
+    powertools_layer_version: int = 27
+    log_retention_days: int = 30
+    alarm_email: str | None = None
+    deletion_protection: bool = False
+
+    def __post_init__(self) -> None:
+        if self.primary_region == self.secondary_region:
+            raise ValueError("primary and secondary region must differ")
+        if self.test_method not in PROBE_ACTIONS:
+            raise ValueError(f"test_method must be one of {', '.join(PROBE_ACTIONS)}")
+        if not 1 <= self.probe_attempts <= 10:
+            raise ValueError("probe_attempts must be between 1 and 10")
+
+    @property
+    def state_key(self) -> str:
+        return self.connect_region or self.primary_region
+
+
+class HealthCheck(pulumi.ComponentResource):
+    """State table, lookup and probe functions, probe loop, alarms."""
+
+    table: aws.dynamodb.Table
+    state_item: aws.dynamodb.TableItem
+    lookup: PythonFunction
+    probe: PythonFunction
+    state_machine: aws.sfn.StateMachine
+    schedule: aws.cloudwatch.EventRule
+    topic: aws.sns.Topic
+    alarms: dict[str, aws.cloudwatch.MetricAlarm]
+    table_name: pulumi.Output[str]
+    table_arn: pulumi.Output[str]
+    lookup_function_arn: pulumi.Output[str]
+    lookup_function_name: pulumi.Output[str]
+    probe_function_arn: pulumi.Output[str]
+    state_machine_arn: pulumi.Output[str]
+    alarm_topic_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: HealthCheckArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("resilient-routing:components:HealthCheck", name, None, opts)
+        schema = LEX_STATE_TABLE
+        primary, secondary = args.primary_region, args.secondary_region
+
+        # --- state ---------------------------------------------------------
+        self.table = aws.dynamodb.Table(
+            f"{name}-{schema.logical_name}",
+            billing_mode="PAY_PER_REQUEST",
+            hash_key=schema.hash_key.name,
+            attributes=[
+                aws.dynamodb.TableAttributeArgs(name=a.name, type=a.type) for a in schema.attributes
+            ],
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            deletion_protection_enabled=args.deletion_protection,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.state_item = aws.dynamodb.TableItem(
+            f"{name}-{schema.logical_name}-seed",
+            table_name=self.table.name,
+            hash_key=self.table.hash_key,
+            item=json.dumps(
+                {schema.hash_key.name: {"S": args.state_key}, "lexRegion": {"S": primary}}
+            ),
+            # Seeded once; from then on the health check owns the item. A later
+            # `pulumi up` must never put lexRegion back to the primary.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["item"]),
+        )
+
+        # --- functions -----------------------------------------------------
+        alias_arns = pulumi.Output.from_input(args.alias_arns)
+        common = dict(
+            family="lex_dr",
+            region=primary,
+            metrics_namespace=telemetry.METRIC_NAMESPACE,
+            runtime=args.lambda_runtime,
+            architecture=args.lambda_architecture,
+            powertools_layer_version=args.powertools_layer_version,
+            log_retention_days=args.log_retention_days,
+        )
+        self.lookup = PythonFunction(
+            f"{name}-lexDRGetRegion",
+            PythonFunctionArgs(
+                handler="get_region.handler",
+                description="Amazon Connect asks which region's Lex bot to use",
+                service_name=telemetry.GET_REGION_SERVICE,
+                policy_statements=lookup_statements(self.table.arn),
+                environment={
+                    "TABLE_NAME": self.table.name,
+                    "PRIMARY_REGION": primary,
+                    "BOT_ALIAS_ARNS": alias_arns.apply(
+                        lambda a: json.dumps(dict(a), sort_keys=True)
+                    ),
+                },
+                # Connect waits at most 8 s; the lookup fails open well before.
+                timeout_seconds=5,
+                **common,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        timeout = probe_timeout_seconds(args.probe_attempts)
+        self.probe = PythonFunction(
+            f"{name}-lexDRTest",
+            PythonFunctionArgs(
+                handler="health_check.handler",
+                description="One probe round of the Lex bots in both regions",
+                service_name=telemetry.HEALTH_CHECK_SERVICE,
+                policy_statements=probe_statements(
+                    self.table.arn,
+                    [
+                        alias_arns.apply(lambda a: a[primary]),
+                        alias_arns.apply(lambda a: a[secondary]),
+                    ],
+                    args.test_method,
+                ),
+                environment={
+                    "TABLE_NAME": self.table.name,
+                    "PRIMARY_REGION": primary,
+                    "SECONDARY_REGION": secondary,
+                    "CONNECT_REGION": args.state_key,
+                    "BOTS": args.bots_env,
+                    "TEST_METHOD": args.test_method,
+                    "SAMPLE_UTTERANCE": args.sample_utterance,
+                    "EXPECTED_RESPONSE": args.expected_response,
+                    "TEST_USER": args.test_user,
+                    "FAILOVER_THRESHOLD": str(args.failover_threshold),
+                    "FAILBACK_THRESHOLD": str(args.failback_threshold),
+                    "AUTO_FAILBACK": "true" if args.auto_failback else "false",
+                    "PROBE_ATTEMPTS": str(args.probe_attempts),
+                },
+                timeout_seconds=timeout,
+                **common,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        # --- probe cadence ---------------------------------------------------
+        loop_logs = aws.cloudwatch.LogGroup(
+            f"{name}-probe-loop-logs",
+            # /aws/vendedlogs/ keeps Step Functions off the account's 5 KB
+            # CloudWatch Logs resource-policy limit.
+            name_prefix=f"/aws/vendedlogs/states/{name}-probe-loop-",
+            retention_in_days=args.log_retention_days,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        loop_role = aws.iam.Role(
+            f"{name}-probe-loop-role",
+            assume_role_policy=json.dumps(service_assume_role_policy("states.amazonaws.com")),
+            description=f"Runs the Lex failover probe loop of {name}",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        loop_policy = aws.iam.RolePolicy(
+            f"{name}-probe-loop-policy",
+            role=loop_role.id,
+            policy=self.probe.arn.apply(lambda arn: json.dumps(probe_loop_policy(arn))),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        interval = args.probe_interval_seconds
+        self.state_machine = aws.sfn.StateMachine(
+            f"{name}-probe-loop",
+            type="EXPRESS",
+            role_arn=loop_role.arn,
+            definition=self.probe.arn.apply(
+                lambda arn: to_json(
+                    build_probe_loop_definition(
+                        probe_function_arn=arn,
+                        interval_seconds=interval,
+                        round_timeout_seconds=timeout + 5,
+                    )
+                )
+            ),
+            logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
+                level="ERROR",
+                include_execution_data=False,
+                log_destination=loop_logs.arn.apply(lambda arn: f"{arn}:*"),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[loop_policy]),
+        )
+        self.schedule = aws.cloudwatch.EventRule(
+            f"{name}-schedule",
+            description="Starts one minute of Lex probe rounds",
+            schedule_expression=SCHEDULE_EXPRESSION,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        scheduler_role = aws.iam.Role(
+            f"{name}-scheduler-role",
+            assume_role_policy=self.schedule.arn.apply(
+                lambda arn: json.dumps(scheduler_assume_role_policy(arn))
+            ),
+            description=f"Lets the schedule of {name} start its probe loop",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        scheduler_role_policy = aws.iam.RolePolicy(
+            f"{name}-scheduler-policy",
+            role=scheduler_role.id,
+            policy=self.state_machine.arn.apply(lambda arn: json.dumps(scheduler_policy(arn))),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-schedule-target",
+            rule=self.schedule.name,
+            arn=self.state_machine.arn,
+            role_arn=scheduler_role.arn,
+            input="{}",
+            # A start more than a minute late overlaps the next one: drop it.
+            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+                maximum_event_age_in_seconds=60, maximum_retry_attempts=2
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[scheduler_role_policy]),
+        )
+
+        # --- visibility ------------------------------------------------------
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
+        partition = aws.get_partition_output(opts=pulumi.InvokeOptions(parent=self))
+        key = aws.kms.Key(
+            f"{name}-alarm-key",
+            description=f"Encrypts the alarm topic of {name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=7,
+            policy=pulumi.Output.all(identity.account_id, partition.partition).apply(
+                lambda v: json.dumps(alarm_key_policy(v[0], v[1]))
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.topic = aws.sns.Topic(
+            f"{name}-alarms",
+            kms_master_key_id=key.arn,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        topic_policy = aws.sns.TopicPolicy(
+            f"{name}-alarms-policy",
+            arn=self.topic.arn,
+            policy=self.topic.arn.apply(lambda arn: json.dumps(alarm_topic_policy(arn))),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        if args.alarm_email:
+            aws.sns.TopicSubscription(
+                f"{name}-alarms-email",
+                topic=self.topic.arn,
+                protocol="email",
+                endpoint=args.alarm_email,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        self.alarms = {
+            spec.key: aws.cloudwatch.MetricAlarm(
+                f"{name}-{spec.key}",
+                alarm_description=spec.description,
+                namespace=spec.namespace,
+                metric_name=spec.metric_name,
+                dimensions=dict(spec.dimensions),
+                statistic=spec.statistic,
+                comparison_operator=spec.comparison,
+                threshold=spec.threshold,
+                period=spec.period_seconds,
+                evaluation_periods=spec.evaluation_periods,
+                datapoints_to_alarm=spec.datapoints_to_alarm,
+                treat_missing_data=spec.treat_missing_data,
+                alarm_actions=[self.topic.arn],
+                ok_actions=[self.topic.arn],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[topic_policy]),
+            )
+            for spec in failover_alarm_specs(self.probe.name, self.state_machine.arn)
+        }
+
+        self.table_name = self.table.name
+        self.table_arn = self.table.arn
+        self.lookup_function_arn = self.lookup.arn
+        self.lookup_function_name = self.lookup.name
+        self.probe_function_arn = self.probe.arn
+        self.state_machine_arn = self.state_machine.arn
+        self.alarm_topic_arn = self.topic.arn
+        self.register_outputs(
+            {
+                "tableName": self.table_name,
+                "lookupFunctionArn": self.lookup_function_arn,
+                "probeFunctionArn": self.probe_function_arn,
+                "stateMachineArn": self.state_machine_arn,
+                "alarmTopicArn": self.alarm_topic_arn,
+            }
+        )
