@@ -528,3 +528,12 @@ def load_settings() -> Settings:
         else:
             raw[setting.key] = value
     return parse_settings(raw, stack=pulumi.get_stack(), project=pulumi.get_project())
+
+
+def markdown_reference() -> str:
+    """The README's configuration table, generated from ``SETTINGS``."""
+    rows = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for s in SETTINGS:
+        default = "*(required)*" if s.default is None else f"`{json.dumps(s.default)}`"
+        rows.append(f"| `{s.key}` | {s.type} | {default} | {s.description} |")
+    return "\n".join(rows)
