@@ -103,4 +103,94 @@ if settings.connect.mode != "none":
         pulumi.export("connectPhoneNumber", connect.phone_number)
 
 # --- cell router --------------------------------------------------------------
-# (CellRouter data layer, Orchestrator and CellRouterApi are composed here.)
+# Everything in the primary region: table + provisioning queue, the five
+# functions, the EXPRESS Orchestrator, and the authenticated API in front.
+if settings.cell_router.enabled:
+    from components.cell_router_api import CellRouterApi, CellRouterApiArgs
+    from components.cell_router_functions import (
+        CellRouterFunctions,
+        CellRouterFunctionsArgs,
+    )
+    from components.orchestrator import Orchestrator, OrchestratorArgs
+    from components.orchestrator_asl import (
+        DEFAULT_SCALER_TIMEOUT_SECONDS,
+        DEFAULT_TASK_TIMEOUT_SECONDS,
+    )
+    from components.router_data import RouterData, RouterDataArgs
+
+    router = settings.cell_router
+    router_data = RouterData(
+        "cell-router",
+        RouterDataArgs(
+            billing_mode=router.table_billing_mode,
+            read_capacity=router.table_read_capacity,
+            write_capacity=router.table_write_capacity,
+            queue_alarm_depth=router.provisioning_queue_alarm_depth,
+            alarm_email=settings.alarm_email,
+        ),
+        opts=primary.opts(),
+    )
+    router_functions = CellRouterFunctions(
+        "cell-router",
+        CellRouterFunctionsArgs(
+            region=settings.primary_region,
+            table_name=router_data.table_name,
+            table_arn=router_data.table_arn,
+            index_arn=router_data.index_arn,
+            queue_url=router_data.queue_url,
+            queue_arn=router_data.queue_arn,
+            default_market=router.default_market,
+            capacity_buffer=router.capacity_buffer,
+            scale_out_threshold=router.scale_out_threshold,
+            endpoint_ttl_seconds=router.endpoint_ttl_seconds,
+            validator_deep_check=router.validator_deep_check,
+            support_contact=router.support_contact,
+            incident_notice=router.incident_notice,
+            expected_wait_minutes=router.expected_wait_minutes,
+            runtime=settings.lambda_.runtime,
+            architecture=settings.lambda_.architecture,
+            powertools_layer_version=settings.lambda_.powertools_layer_version,
+            log_retention_days=settings.lambda_.log_retention_days,
+            # The same budgets as the state machine's tasks (below).
+            task_timeout_seconds=DEFAULT_TASK_TIMEOUT_SECONDS,
+            scaler_timeout_seconds=DEFAULT_SCALER_TIMEOUT_SECONDS,
+        ),
+        opts=primary.opts(),
+    )
+    orchestrator = Orchestrator(
+        "cell-router",
+        OrchestratorArgs(
+            dispatcher_arn=router_functions.dispatcher_arn,
+            scaler_arn=router_functions.scaler_arn,
+            mapper_arn=router_functions.mapper_arn,
+            validator_arn=router_functions.validator_arn,
+            log_retention_days=settings.lambda_.log_retention_days,
+            task_timeout_seconds=DEFAULT_TASK_TIMEOUT_SECONDS,
+            scaler_timeout_seconds=DEFAULT_SCALER_TIMEOUT_SECONDS,
+        ),
+        opts=primary.opts(),
+    )
+    router_api = CellRouterApi(
+        "cell-router",
+        CellRouterApiArgs(
+            region=settings.primary_region,
+            state_machine_arn=orchestrator.arn,
+            callback_urls=router.callback_urls,
+            logout_urls=router.logout_urls,
+            domain_prefix=router.hosted_ui_domain_prefix,
+            throttle_rate_limit=router.throttle_rate_limit,
+            throttle_burst_limit=router.throttle_burst_limit,
+            log_retention_days=settings.lambda_.log_retention_days,
+            # Account-wide setting shared with every API of the account and
+            # region: left to the account owner (see CellRouterApi).
+            manage_account_logging_role=False,
+        ),
+        opts=primary.opts(),
+    )
+    pulumi.export("apiUrl", router_api.api_url)
+    pulumi.export("userPoolId", router_api.user_pool_id)
+    pulumi.export("userPoolClientId", router_api.user_pool_client_id)
+    pulumi.export("hostedUiDomain", router_api.hosted_ui_domain)
+    pulumi.export("routerTableName", router_data.table_name)
+    pulumi.export("provisioningQueueUrl", router_data.queue_url)
+    pulumi.export("orchestratorArn", orchestrator.arn)

@@ -1,0 +1,230 @@
+"""``RouterData``: the cell router's table and its provisioning queue.
+
+* ``tbl_router`` from ``components.schemas.ROUTER_TABLE`` (keys and the
+  capacity index are defined there and nowhere else): on-demand by default,
+  provisioned on request (the index gets the same capacity), point-in-time
+  recovery, encryption with the AWS managed key, deletion protection.
+* ``CellProvisioning``: a standard queue (as in the original; the scaler
+  deduplicates requests in the table, not in the queue) with SQS-managed
+  encryption and a dead-letter queue that only it may redrive into.
+* Alarms: the queue's backlog (the provisioning layer is not keeping up) and
+  any message in the dead-letter queue (a request it could not handle), to
+  an SNS topic -- the caller's, or one created here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.schemas import ROUTER_INDEX_NAME, ROUTER_TABLE
+
+BILLING_MODES = ("PAY_PER_REQUEST", "PROVISIONED")
+
+#: Longest SQS allows: a dead letter is evidence, keep it for the investigation.
+DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
+#: A request the provisioning layer failed to handle this often is poison.
+MAX_RECEIVE_COUNT = 5
+
+
+@dataclass(frozen=True)
+class RouterDataArgs:
+    """Arguments of ``RouterData``.
+
+    ``alarm_topic_arn``: where alarms go; ``None`` creates a topic (with an
+    e-mail subscription when ``alarm_email`` is set).
+    """
+
+    billing_mode: str = "PAY_PER_REQUEST"
+    read_capacity: int = 5
+    write_capacity: int = 5
+    queue_alarm_depth: int = 10
+    queue_alarm_minutes: int = 5
+    alarm_topic_arn: pulumi.Input[str] | None = None
+    alarm_email: str | None = None
+    deletion_protection: bool = True
+
+    def __post_init__(self) -> None:
+        if self.billing_mode not in BILLING_MODES:
+            raise ValueError(f"billing_mode must be one of {BILLING_MODES}")
+        if self.billing_mode == "PROVISIONED" and (
+            self.read_capacity < 1 or self.write_capacity < 1
+        ):
+            raise ValueError("PROVISIONED needs read_capacity and write_capacity of at least 1")
+        if self.queue_alarm_depth < 1:
+            raise ValueError("queue_alarm_depth must be at least 1")
+        if self.queue_alarm_minutes < 1:
+            raise ValueError("queue_alarm_minutes must be at least 1")
+
+
+def table_arguments(args: RouterDataArgs) -> dict:
+    """``aws.dynamodb.Table`` keyword arguments from the schema (pure)."""
+    schema = ROUTER_TABLE
+    provisioned = args.billing_mode == "PROVISIONED"
+    capacity = (
+        {"read_capacity": args.read_capacity, "write_capacity": args.write_capacity}
+        if provisioned
+        else {}
+    )
+    return {
+        "billing_mode": args.billing_mode,
+        "hash_key": schema.hash_key.name,
+        "range_key": schema.range_key.name if schema.range_key else None,
+        "attributes": [
+            aws.dynamodb.TableAttributeArgs(name=a.name, type=a.type) for a in schema.attributes
+        ],
+        "global_secondary_indexes": [
+            aws.dynamodb.TableGlobalSecondaryIndexArgs(
+                name=index.name,
+                key_schemas=[
+                    aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
+                        attribute_name=attribute, key_type=key_type
+                    )
+                    for attribute, key_type in (
+                        (index.hash_key, "HASH"),
+                        (index.range_key, "RANGE"),
+                    )
+                    if attribute is not None
+                ],
+                projection_type=index.projection_type,
+                **capacity,
+            )
+            for index in schema.global_indexes
+        ],
+        "point_in_time_recovery": aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+        # enabled=True: the AWS managed key (aws/dynamodb), whose use CloudTrail
+        # records; callers need no KMS grant for it.
+        "server_side_encryption": aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+        "deletion_protection_enabled": args.deletion_protection,
+        **capacity,
+    }
+
+
+class RouterData(pulumi.ComponentResource):
+    """The routing table, the provisioning queue, its DLQ and their alarms."""
+
+    table: aws.dynamodb.Table
+    queue: aws.sqs.Queue
+    dead_letter_queue: aws.sqs.Queue
+    table_name: pulumi.Output[str]
+    table_arn: pulumi.Output[str]
+    index_arn: pulumi.Output[str]
+    queue_url: pulumi.Output[str]
+    queue_arn: pulumi.Output[str]
+    dead_letter_queue_arn: pulumi.Output[str]
+    alarm_topic_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: RouterDataArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("resilient-routing:components:RouterData", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.table = aws.dynamodb.Table(
+            f"{name}-{ROUTER_TABLE.logical_name}", **table_arguments(args), opts=child
+        )
+
+        self.dead_letter_queue = aws.sqs.Queue(
+            f"{name}-CellProvisioning-dlq",
+            sqs_managed_sse_enabled=True,
+            message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
+            opts=child,
+        )
+        self.queue = aws.sqs.Queue(
+            f"{name}-CellProvisioning",
+            sqs_managed_sse_enabled=True,
+            redrive_policy=self.dead_letter_queue.arn.apply(
+                lambda arn: json.dumps(
+                    {"deadLetterTargetArn": arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
+                )
+            ),
+            opts=child,
+        )
+        # Only CellProvisioning may use the DLQ (set after both exist: the
+        # two policies name each other).
+        aws.sqs.RedriveAllowPolicy(
+            f"{name}-CellProvisioning-dlq-allow",
+            queue_url=self.dead_letter_queue.url,
+            redrive_allow_policy=self.queue.arn.apply(
+                lambda arn: json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [arn]})
+            ),
+            opts=child,
+        )
+
+        if args.alarm_topic_arn is not None:
+            topic_arn = pulumi.Output.from_input(args.alarm_topic_arn)
+        else:
+            # Not KMS-encrypted on purpose: CloudWatch alarms cannot publish to
+            # a topic under the AWS managed SNS key.
+            topic = aws.sns.Topic(f"{name}-alarms", opts=child)
+            topic_arn = topic.arn
+            if args.alarm_email:
+                aws.sns.TopicSubscription(
+                    f"{name}-alarms-email",
+                    topic=topic.arn,
+                    protocol="email",
+                    endpoint=args.alarm_email,
+                    opts=child,
+                )
+
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-CellProvisioning-backlog",
+            alarm_description=(
+                f"CellProvisioning has held at least {args.queue_alarm_depth} visible "
+                f"requests for {args.queue_alarm_minutes} minutes: the provisioning "
+                "layer is not consuming them, and markets may run out of cells."
+            ),
+            namespace="AWS/SQS",
+            metric_name="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": self.queue.name},
+            statistic="Maximum",
+            period=60,
+            evaluation_periods=args.queue_alarm_minutes,
+            threshold=args.queue_alarm_depth,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=[topic_arn],
+            ok_actions=[topic_arn],
+            opts=child,
+        )
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-CellProvisioning-dlq-depth",
+            alarm_description=(
+                "A cell provisioning request was given up on and sits in the "
+                "dead-letter queue: a market asked for a cell it may never get."
+            ),
+            namespace="AWS/SQS",
+            metric_name="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": self.dead_letter_queue.name},
+            statistic="Maximum",
+            period=60,
+            evaluation_periods=1,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=[topic_arn],
+            ok_actions=[topic_arn],
+            opts=child,
+        )
+
+        self.table_name = self.table.name
+        self.table_arn = self.table.arn
+        self.index_arn = pulumi.Output.concat(self.table.arn, "/index/", ROUTER_INDEX_NAME)
+        self.queue_url = self.queue.url
+        self.queue_arn = self.queue.arn
+        self.dead_letter_queue_arn = self.dead_letter_queue.arn
+        self.alarm_topic_arn = topic_arn
+        self.register_outputs(
+            {
+                "tableName": self.table_name,
+                "tableArn": self.table_arn,
+                "indexArn": self.index_arn,
+                "queueUrl": self.queue_url,
+                "queueArn": self.queue_arn,
+                "deadLetterQueueArn": self.dead_letter_queue_arn,
+                "alarmTopicArn": self.alarm_topic_arn,
+            }
+        )

@@ -1,0 +1,368 @@
+"""The API's mapping templates, rendered with airspeed (LocalStack's Velocity).
+
+API Gateway's own objects are emulated below in Python. What the emulation
+cannot prove, and only a deployed API can:
+
+* ``$util.escapeJavaScript`` is emulated after Apache Commons Lang
+  ``StringEscapeUtils.escapeJavaScript`` (``'`` -> ``\\'``, ``/`` -> ``\\/``,
+  control characters and every non-ASCII UTF-16 unit as ``\\uXXXX``), which
+  is what AWS documents; API Gateway's exact implementation is not public.
+  Any of those variants yields valid JSON, which is all the templates rely on.
+* ``$input.json('$')`` is emulated as "parse, then re-serialise"; API Gateway
+  rejects a body it cannot parse before the template runs (a 400), emulated
+  here by raising.
+* airspeed is not Velocity 1.7: the grammar used here (``#set``, ``#if``,
+  quiet references, Java ``String`` methods ``matches``/``replaceAll``/
+  ``startsWith``/``contains``, ``#set`` on ``$context.responseOverride``) is
+  the common subset both implement, with the same string-literal rules (no
+  backslash escapes). Velocity 1.7's newline handling around directives
+  differs from airspeed's; every assertion parses the output as JSON, where
+  that whitespace does not matter.
+* airspeed prints an unresolved reference as nothing, where Velocity prints
+  its source text (``$email``). So the rendering cannot prove the quiet
+  (``$!``) references that guard a missing claim; a static test does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import airspeed
+import botocore.session
+import pytest
+
+from components import api_templates
+from components.api_templates import (
+    ERROR_STATUS,
+    EXECUTION_INPUT_FIELDS,
+    HANDLER_MESSAGE_ERRORS,
+    request_template,
+    response_template,
+)
+from components.orchestrator_asl import FUNCTION_ERRORS, build_orchestrator_definition
+from handlers.cell_router import errors
+
+ARN = "arn:aws:states:eu-west-2:123456789012:stateMachine:cell-router-Orchestrator-abc1234"
+
+
+# --------------------------------------------------------------------------- #
+# API Gateway's $input / $util / $context, in Python
+# --------------------------------------------------------------------------- #
+def escape_javascript(value: str | None) -> str | None:
+    """Commons Lang 2 ``StringEscapeUtils.escapeJavaScript`` on UTF-16 units."""
+    if value is None:
+        return None
+    out = []
+    units = value.encode("utf-16-be")
+    for i in range(0, len(units), 2):
+        code = int.from_bytes(units[i : i + 2], "big")
+        ch = chr(code) if code < 0xD800 or code > 0xDFFF else None
+        if code > 0x7F:
+            out.append(f"\\u{code:04X}")
+        elif code < 32:
+            out.append(
+                {8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r"}.get(code, f"\\u{code:04X}")
+            )
+        elif ch in ("'", '"', "\\", "/"):
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+class ApiGatewayInput:
+    def __init__(self, body: str) -> None:
+        self.body = body
+
+    def json(self, path: str) -> str:
+        assert path == "$", "only $input.json('$') is emulated"
+        return json.dumps(json.loads(self.body))  # raises like API Gateway's 400
+
+    def path(self, path: str) -> Any:
+        assert re.fullmatch(r"\$\.[A-Za-z_]+", path), path
+        return json.loads(self.body).get(path[2:])
+
+
+class ApiGatewayUtil:
+    def escapeJavaScript(self, value: str | None) -> str | None:
+        return escape_javascript(value)
+
+    def parseJson(self, value: str) -> Any:
+        return json.loads(value)
+
+
+def render_request(body: str, claims: dict[str, str] | None, path: str = "/cells") -> dict:
+    context = {
+        "resourcePath": path,
+        "httpMethod": "POST",
+        "authorizer": {"claims": claims or {}},
+    }
+    rendered = airspeed.Template(request_template(ARN)).merge(
+        {"input": ApiGatewayInput(body), "util": ApiGatewayUtil(), "context": context}
+    )
+    return json.loads(rendered)
+
+
+def render_response(execution: dict[str, Any]) -> tuple[int, Any]:
+    """(HTTP status, parsed body) for a StartSyncExecution answer."""
+    context: dict[str, Any] = {"responseOverride": {"status": None}}
+    rendered = airspeed.Template(response_template()).merge(
+        {"input": ApiGatewayInput(json.dumps(execution)), "util": ApiGatewayUtil(),
+         "context": context}
+    )  # fmt: skip
+    status = context["responseOverride"]["status"] or 200
+    return status, json.loads(rendered)
+
+
+def _execution_input(body: str, email: str | None = "user@example.com", **kw) -> dict:
+    claims = {"email": email, "sub": "sub-1"} if email is not None else {"sub": "sub-1"}
+    request = render_request(body, claims, **kw)
+    assert set(request) == {"stateMachineArn", "input"}
+    assert request["stateMachineArn"] == ARN
+    assert isinstance(request["input"], str)
+    return json.loads(request["input"])
+
+
+# --------------------------------------------------------------------------- #
+# request template
+# --------------------------------------------------------------------------- #
+def test_escape_emulation_matches_the_documented_rules():
+    assert escape_javascript("it's") == "it\\'s"
+    assert escape_javascript('a"b\\c/d\n\t\x01é😀') == (
+        'a\\"b\\\\c\\/d\\n\\t\\u0001\\u00E9\\uD83D\\uDE00'
+    )
+
+
+def test_normal_body_becomes_the_execution_input():
+    assert _execution_input('{"marketId": "europe"}') == {
+        "path": "/cells",
+        "httpMethod": "POST",
+        "email": "user@example.com",
+        "body": {"marketId": "europe"},
+    }
+
+
+@pytest.mark.parametrize("body", ["", "   ", "\n\t "])
+def test_empty_body_is_an_empty_object(body):
+    assert _execution_input(body, path="/mapper") == {
+        "path": "/mapper",
+        "httpMethod": "POST",
+        "email": "user@example.com",
+        "body": {},
+    }
+
+
+NASTY = {
+    "quote": 'say "hi"',
+    "apostrophe": "O'Brien's",
+    "backslash": "C:\\path\\",
+    "escapes": "\\' \\\\' \\\"",
+    "newlines": "line1\nline2\r\n\ttabbed",
+    "control": "\x00\x1f\x7f",
+    "unicode": "zürich \u2013 東京 😀",
+    "script": "</script><script>alert('x')</script>",
+    "velocity": "$context.authorizer.claims.email #set($x = 1) ${y}",
+    "nested": {"list": [1, 2.5, True, None, "x'y"], "obj": {}},
+}
+
+
+def test_awkward_strings_in_the_body_survive_exactly():
+    body = json.dumps(NASTY)
+    assert _execution_input(body)["body"] == NASTY
+    # The same with the body sent as literal UTF-8 rather than \\u escapes.
+    assert _execution_input(json.dumps(NASTY, ensure_ascii=False))["body"] == NASTY
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["o'brien@example.com", 'a"b@example.com', "back\\slash@example.com", "ünï@例え.jp"],
+)
+def test_awkward_email_claims_survive_exactly(email):
+    assert _execution_input("{}", email=email)["email"] == email
+
+
+def test_identity_comes_from_the_token_never_the_body():
+    sneaky = json.dumps({"email": "victim@example.com", "x": '", "email": "victim@example.com'})
+    execution_input = _execution_input(sneaky, email="caller@example.com")
+    assert execution_input["email"] == "caller@example.com"
+    assert execution_input["body"]["email"] == "victim@example.com"  # just data
+
+
+def test_a_token_without_an_email_claim_gives_an_empty_email():
+    # An access token has no email claim; the handlers reject "" (never a
+    # literal "$email" that every such caller would share).
+    assert _execution_input("{}", email=None)["email"] == ""
+
+
+def test_every_value_that_may_be_missing_is_read_quietly():
+    # Velocity would print a null non-quiet reference as its own source text.
+    loud = r"\$(?:context\.authorizer|input\.(?:body|json|path))[^\s\"]*"
+    assert re.findall(loud, request_template(ARN)) == []
+    assert '"$!context.authorizer.claims.email"' in request_template(ARN)
+    assert '"$!input.body"' in request_template(ARN)
+    # Only the success branch reads a value loudly: output, present on SUCCEEDED.
+    assert re.findall(r"\$input\.path\('([^']+)'\)", response_template()) == ["$.output"]
+
+
+def test_non_object_bodies_are_passed_for_the_handler_to_reject():
+    assert _execution_input("[1, 2]")["body"] == [1, 2]
+    assert _execution_input('"text"')["body"] == "text"
+
+
+def test_unparseable_body_is_refused_before_anything_starts():
+    with pytest.raises(airspeed.TemplateExecutionError, match="JSONDecodeError"):
+        _execution_input("{not json")
+
+
+def test_request_template_refuses_a_non_arn():
+    with pytest.raises(ValueError, match="state machine ARN"):
+        request_template('arn"; #set($x = 1)')
+
+
+def test_execution_input_members_are_what_the_handlers_and_asl_read():
+    assert EXECUTION_INPUT_FIELDS == ("path", "httpMethod", "email", "body")
+    assert set(_execution_input("{}")) == set(EXECUTION_INPUT_FIELDS)
+    definition = build_orchestrator_definition(
+        dispatcher_arn="d", scaler_arn="s", mapper_arn="m", validator_arn="v"
+    )
+    text = json.dumps(definition)
+    fields = set(re.findall(r'"\$\.([A-Za-z]+)', text))
+    # The Choice routes on $.path; every other path the ASL names is its own.
+    assert "path" in fields
+    assert fields & set(EXECUTION_INPUT_FIELDS) == {"path"}
+
+
+def test_templates_read_only_fields_that_exist():
+    model = botocore.session.get_session().get_service_model("stepfunctions")
+    answer = set(model.operation_model("StartSyncExecution").output_shape.members)
+    request = set(model.operation_model("StartSyncExecution").input_shape.members)
+    read = set(re.findall(r"\$!?input\.path\('\$\.([A-Za-z_]+)'\)", response_template()))
+    # __type is the error type of a refused call (JSON protocol), not a member.
+    assert read == {"status", "output", "error", "cause", "__type"}
+    assert read - {"__type"} <= answer
+    assert set(render_request("{}", {"email": "a@b.c"})) <= request
+    contexts = set(
+        re.findall(r"\$!?context\.([A-Za-z.]+)", request_template(ARN) + response_template())
+    )
+    assert contexts == {
+        "authorizer.claims.email",
+        "resourcePath",
+        "httpMethod",
+        "responseOverride.status",
+    }
+
+
+# --------------------------------------------------------------------------- #
+# response template
+# --------------------------------------------------------------------------- #
+def _lambda_cause(error: str, message: str) -> str:
+    return json.dumps({
+        "errorMessage": message, "errorType": error, "requestId": "r-1",
+        "stackTrace": ['  File "/var/task/handlers/cell_router/store.py", line 9, in x'],
+    })  # fmt: skip
+
+
+def test_success_returns_the_output_with_200():
+    output = {"cellId": "cell-1", "endpoints": [{"url": "https://a", "region": "eu-west-1"}],
+              "note": "it's \"quoted\" </script>"}  # fmt: skip
+    status, body = render_response({"status": "SUCCEEDED", "output": json.dumps(output)})
+    assert (status, body) == (200, output)
+
+
+@pytest.mark.parametrize(("error", "expected"), sorted(ERROR_STATUS.items()))
+def test_each_error_name_maps_to_its_status(error, expected):
+    status, body = render_response(
+        {"status": "FAILED", "error": error, "cause": _lambda_cause(error, "handler's text")}
+    )
+    assert status == expected
+    assert body["error"] == error
+    if error in HANDLER_MESSAGE_ERRORS:
+        assert body["message"] == "handler's text"
+    else:
+        assert body["message"] == api_templates.ERROR_MESSAGES[error]
+    assert "stackTrace" not in json.dumps(body)
+
+
+def test_the_status_codes_the_issue_names():
+    for error, status in [("InvalidRequest", 400), ("UserNotFound", 404), ("NoCapacity", 503),
+                          ("States.Timeout", 503), ("Forbidden", 403)]:  # fmt: skip
+        assert render_response({"status": "FAILED", "error": error, "cause": ""})[0] == status
+
+
+def test_handler_messages_with_quotes_stay_valid_json():
+    message = "marketId must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-' \"x\"\n"
+    status, body = render_response(
+        {"status": "FAILED", "error": "InvalidRequest",
+         "cause": _lambda_cause("InvalidRequest", message)}
+    )  # fmt: skip
+    assert (status, body) == (400, {"error": "InvalidRequest", "message": message})
+
+
+def test_a_plain_text_cause_falls_back_to_the_fixed_message():
+    status, body = render_response(
+        {"status": "FAILED", "error": "InvalidRequest", "cause": "Unsupported request path"}
+    )
+    assert (status, body["message"]) == (400, api_templates.ERROR_MESSAGES["InvalidRequest"])
+
+
+@pytest.mark.parametrize(
+    "error", ["ConfigurationError", "Lambda.Unknown", "States.Runtime", "Runtime.ImportModuleError"]
+)
+def test_anything_else_is_a_500_that_leaks_nothing(error):
+    cause = _lambda_cause(error, "secret table arn:aws:dynamodb:... and a trace")
+    status, body = render_response({"status": "FAILED", "error": error, "cause": cause})
+    assert status == 500
+    assert body == {"error": "InternalError", "message": api_templates.INTERNAL_MESSAGE}
+
+
+def test_a_timed_out_execution_is_503():
+    status, body = render_response({"status": "TIMED_OUT"})
+    assert (status, body["error"]) == (503, "States.Timeout")
+
+
+@pytest.mark.parametrize(
+    ("service_error", "status"),
+    [
+        ("ThrottlingException", 503),
+        ("com.amazonaws.swf.service.v2.model#ExecutionLimitExceeded", 503),
+        ("AccessDeniedException", 500),
+        ("InvalidExecutionInput", 500),
+    ],
+)
+def test_step_functions_refusing_the_call(service_error, status):
+    got, body = render_response({"__type": service_error, "message": "internal detail"})
+    assert got == status
+    assert "internal detail" not in json.dumps(body)
+
+
+def test_every_routing_error_the_handlers_raise_has_a_status():
+    raised = {cls.__name__ for cls in errors.CellRouterError.__subclasses__()}
+    # A misconfigured function is our fault: 500 on purpose.
+    assert raised - set(ERROR_STATUS) == {"ConfigurationError"}
+    assert set(FUNCTION_ERRORS) <= set(ERROR_STATUS)
+
+
+def test_declared_status_codes_cover_every_status_the_template_sets():
+    assert set(api_templates.RESPONSE_STATUS_CODES) == {"200", "400", "403", "404", "500", "503"}
+    assert {str(code) for code in ERROR_STATUS.values()} <= set(api_templates.RESPONSE_STATUS_CODES)
+
+
+def test_access_log_format_is_json_without_bodies_or_emails():
+    fields = json.loads(api_templates.access_log_format())
+    assert fields["caller"] == "$context.authorizer.claims.sub"
+    text = api_templates.access_log_format()
+    for forbidden in ("email", "$input", "body", "requestOverride"):
+        assert forbidden not in text
+    for needed in ("requestId", "ip", "httpMethod", "resourcePath", "status", "responseLatency",
+                   "integrationError"):  # fmt: skip
+        assert needed in fields
+
+
+def test_gateway_responses_render_json():
+    rendered = airspeed.Template(api_templates.GATEWAY_RESPONSE_TEMPLATE).merge(
+        {"context": {"error": {"responseType": "UNAUTHORIZED",
+                               "messageString": json.dumps("Unauthorized")}}}
+    )  # fmt: skip
+    assert json.loads(rendered) == {"error": "UNAUTHORIZED", "message": "Unauthorized"}

@@ -1,0 +1,288 @@
+"""CellRouterApi: Cognito, the REST API, its integration, stage and deployment."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components import api_templates
+from components.cell_router_api import (
+    CellRouterApi,
+    CellRouterApiArgs,
+    derived_domain_prefix,
+)
+from components.providers import region_providers
+from tests.pulumi_harness import ProgramRun, run_program
+
+API = "cell-router-CellRouter"
+METHOD = "aws:apigateway/method:Method"
+SM_ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:Orchestrator-abc"
+
+
+def _state_machine_arn(run: ProgramRun) -> str:
+    return run.named("cell-router-Orchestrator").outputs["arn"]
+
+
+# --- Cognito ------------------------------------------------------------------
+def test_user_pool_signs_in_by_email_with_a_strong_policy(dev_run: ProgramRun):
+    pool = dev_run.named("cell-router-CellRouterPool").inputs
+    assert pool["usernameAttributes"] == ["email"]
+    assert pool["autoVerifiedAttributes"] == ["email"]
+    assert pool["usernameConfiguration"] == {"caseSensitive": False}
+    assert pool["passwordPolicy"] == {
+        "minimumLength": 12,
+        "requireLowercase": True,
+        "requireUppercase": True,
+        "requireNumbers": True,
+        "requireSymbols": True,
+        "temporaryPasswordValidityDays": 3,
+    }
+    assert pool["accountRecoverySetting"] == {
+        "recoveryMechanisms": [{"name": "verified_email", "priority": 1}]
+    }
+    assert pool["deletionProtection"] == "ACTIVE"
+    assert pool["mfaConfiguration"] == "OPTIONAL"
+    assert pool["softwareTokenMfaConfiguration"] == {"enabled": True}
+    assert "smsConfiguration" not in pool
+
+
+def test_app_client_is_public_with_srp_password_and_code_flow(run_stack):
+    run = run_stack(oauthCallbackUrls=["https://app.example.com/cb"],
+                    oauthLogoutUrls=["https://app.example.com/"])  # fmt: skip
+    client = run.named("cell-router-CellRouterPool-client").inputs
+    assert client["userPoolId"] == run.named("cell-router-CellRouterPool").id
+    assert client["generateSecret"] is False
+    assert client["explicitAuthFlows"] == [
+        "ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH",
+    ]  # fmt: skip
+    assert client["allowedOauthFlows"] == ["code"]
+    assert client["allowedOauthFlowsUserPoolClient"] is True
+    assert client["allowedOauthScopes"] == ["openid", "email", "profile"]
+    assert client["supportedIdentityProviders"] == ["COGNITO"]
+    assert client["callbackUrls"] == ["https://app.example.com/cb"]
+    assert client["logoutUrls"] == ["https://app.example.com/"]
+    assert client["preventUserExistenceErrors"] == "ENABLED"
+
+
+def test_domain_prefix_from_config(run_stack):
+    run = run_stack(hostedUiDomainPrefix="acme-cells")
+    assert run.named("cell-router-CellRouterPool-domain").inputs["domain"] == "acme-cells"
+    assert run.outputs["hostedUiDomain"] == "https://acme-cells.auth.us-east-1.amazoncognito.com"
+
+
+def test_domain_prefix_derived_from_the_pool_id(dev_run: ProgramRun):
+    pool_id = dev_run.named("cell-router-CellRouterPool").id
+    domain = dev_run.named("cell-router-CellRouterPool-domain").inputs
+    assert domain["userPoolId"] == pool_id
+    assert domain["managedLoginVersion"] == 1
+    assert domain["domain"] == "cellrouter-" + pool_id.split("_")[1].lower()
+
+
+@pytest.mark.parametrize(
+    ("pool_id", "prefix"),
+    [
+        ("eu-west-2_AbC123xyZ", "cellrouter-abc123xyz"),
+        ("us-east-1_xAWSy9", "cellrouter-xa-wsy9"),
+        ("us-east-1_amazonCognito", "cellrouter-a-mazonc-ognito"),
+    ],
+)
+def test_derived_prefix_obeys_cognitos_rules(pool_id, prefix):
+    assert derived_domain_prefix(pool_id) == prefix
+
+
+# --- REST API -----------------------------------------------------------------
+def test_api_is_regional(dev_run: ProgramRun):
+    api = dev_run.named(API).inputs
+    assert api["endpointConfiguration"]["types"] == "REGIONAL"
+
+
+def test_every_method_has_the_cognito_authorizer_and_no_method_lacks_it(dev_run):
+    pool_arn = dev_run.named("cell-router-CellRouterPool").outputs["arn"]
+    authorizer = dev_run.named(f"{API}-authorizer")
+    assert authorizer.inputs == {
+        "restApi": dev_run.named(API).id,
+        "type": "COGNITO_USER_POOLS",
+        "providerArns": [pool_arn],
+        "identitySource": "method.request.header.Authorization",
+    }
+    api_id = dev_run.named(API).id
+    methods = [m for m in dev_run.of_type(METHOD) if m.inputs["restApi"] == api_id]
+    assert len(methods) == 3
+    for method in methods:
+        assert method.inputs["authorization"] == "COGNITO_USER_POOLS", method.name
+        assert method.inputs["authorizerId"] == authorizer.id, method.name
+        assert method.inputs["httpMethod"] == "POST"
+    resources = {r.id: r.inputs for r in dev_run.of_type("aws:apigateway/resource:Resource")
+                 if r.inputs["restApi"] == api_id}  # fmt: skip
+    assert sorted(r["pathPart"] for r in resources.values()) == ["cells", "mapper", "validate"]
+    assert {m.inputs["resourceId"] for m in methods} == set(resources)
+
+
+def test_integrations_start_the_orchestrator_synchronously(dev_run: ProgramRun):
+    role = dev_run.named(f"{API}-integration-role")
+    for route in ("cells", "mapper", "validate"):
+        integration = dev_run.named(f"{API}-{route}-integration").inputs
+        assert integration["type"] == "AWS"
+        assert integration["integrationHttpMethod"] == "POST"
+        assert integration["uri"] == "arn:aws:apigateway:us-east-1:states:action/StartSyncExecution"
+        assert integration["credentials"] == role.outputs["arn"]
+        assert integration["passthroughBehavior"] == "NEVER"
+        assert integration["timeoutMilliseconds"] == 29000
+        assert integration["requestTemplates"] == {
+            "application/json": api_templates.request_template(_state_machine_arn(dev_run))
+        }
+        response = dev_run.named(f"{API}-{route}-integration-response").inputs
+        assert response["statusCode"] == "200"
+        assert "selectionPattern" not in response
+        assert response["responseTemplates"] == {
+            "application/json": api_templates.response_template()
+        }
+        codes = sorted(
+            r.inputs["statusCode"]
+            for r in dev_run.of_type("aws:apigateway/methodResponse:MethodResponse")
+            if r.name.startswith(f"{API}-{route}-")
+        )
+        assert codes == ["200", "400", "403", "404", "500", "503"]
+
+
+def test_integration_role_may_only_start_the_orchestrator(dev_run: ProgramRun):
+    role = dev_run.named(f"{API}-integration-role")
+    assert json.loads(role.inputs["assumeRolePolicy"]) == {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
+                       "Action": "sts:AssumeRole"}],
+    }  # fmt: skip
+    policy = dev_run.named(f"{API}-integration-policy")
+    assert policy.inputs["role"] == role.id
+    assert json.loads(policy.inputs["policy"]) == {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "StartOrchestrator", "Effect": "Allow",
+                       "Action": ["states:StartSyncExecution"],
+                       "Resource": _state_machine_arn(dev_run)}],
+    }  # fmt: skip
+    attached = [a for a in dev_run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                if a.inputs["role"] in (role.id, role.outputs.get("name"))]  # fmt: skip
+    assert attached == []
+
+
+def test_gateway_errors_are_json(dev_run: ProgramRun):
+    api_id = dev_run.named(API).id
+    responses = {r.inputs["responseType"]: r.inputs
+                 for r in dev_run.of_type("aws:apigateway/response:Response")
+                 if r.inputs["restApiId"] == api_id}  # fmt: skip
+    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    for response in responses.values():
+        assert response["responseTemplates"] == {
+            "application/json": api_templates.GATEWAY_RESPONSE_TEMPLATE
+        }
+
+
+# --- stage ----------------------------------------------------------------------
+def test_stage_traces_and_logs_json_without_bodies(dev_run: ProgramRun):
+    stage = dev_run.named(f"{API}-stage").inputs
+    access_logs = dev_run.named(f"{API}-access-logs")
+    assert stage["xrayTracingEnabled"] is True
+    assert stage["deployment"] == dev_run.named(f"{API}-deployment").id
+    assert stage["accessLogSettings"]["destinationArn"] == access_logs.outputs["arn"]
+    log_format = json.loads(stage["accessLogSettings"]["format"])
+    assert log_format == api_templates.ACCESS_LOG_FORMAT
+    assert not any("email" in v or "$input" in v for v in log_format.values())
+    execution_logs = dev_run.named(f"{API}-execution-logs").inputs
+    assert execution_logs["name"] == f"API-Gateway-Execution-Logs_{dev_run.named(API).id}/v1"
+    assert execution_logs["retentionInDays"] == access_logs.inputs["retentionInDays"] == 30
+
+
+def test_throttling_and_method_settings_from_config(run_stack):
+    run = run_stack(apiThrottleRateLimit=7, apiThrottleBurstLimit=9)
+    settings = run.named(f"{API}-method-settings").inputs
+    assert settings["methodPath"] == "*/*"
+    assert settings["stageName"] == run.named(f"{API}-stage").inputs["stageName"]
+    assert settings["settings"] == {
+        "throttlingRateLimit": 7,
+        "throttlingBurstLimit": 9,
+        "metricsEnabled": True,
+        "loggingLevel": "ERROR",
+        "dataTraceEnabled": False,
+    }
+
+
+def test_account_logging_role_is_left_alone_by_default(dev_run: ProgramRun):
+    assert dev_run.of_type("aws:apigateway/account:Account") == []
+
+
+# --- deployment triggers ------------------------------------------------------------
+def _api_run(**overrides) -> ProgramRun:
+    def program() -> None:
+        p = region_providers("r", "eu-west-1", {})
+        args = dict(region="eu-west-1", state_machine_arn=SM_ARN,
+                    callback_urls=["https://a.example.com/cb"], logout_urls=[])  # fmt: skip
+        CellRouterApi("api", CellRouterApiArgs(**{**args, **overrides}), p.opts())
+
+    return run_program({}, program=program)
+
+
+def _triggers(run: ProgramRun) -> dict:
+    return run.one("aws:apigateway/deployment:Deployment").inputs["triggers"]
+
+
+def test_deployment_redeploys_when_a_template_changes(monkeypatch):
+    baseline = _triggers(_api_run())
+    assert _triggers(_api_run()) == baseline  # deterministic
+
+    original = api_templates.response_template
+    monkeypatch.setattr(api_templates, "response_template", lambda: original() + "## v2\n")
+    assert _triggers(_api_run()) != baseline
+    monkeypatch.undo()
+
+    original_request = api_templates.request_template
+    monkeypatch.setattr(
+        api_templates, "request_template", lambda arn: original_request(arn) + "## v2\n"
+    )
+    assert _triggers(_api_run()) != baseline
+    monkeypatch.undo()
+
+    other = SM_ARN.replace("Orchestrator-abc", "Orchestrator-def")
+    assert _triggers(_api_run(state_machine_arn=other)) != baseline
+
+
+def test_stage_only_settings_do_not_redeploy():
+    assert _triggers(_api_run(throttle_rate_limit=1, throttle_burst_limit=1)) == _triggers(
+        _api_run()
+    )
+
+
+def test_pool_deletion_protection_can_be_lifted():
+    pool = _api_run(deletion_protection=False).one("aws:cognito/userPool:UserPool")
+    assert pool.inputs["deletionProtection"] == "INACTIVE"
+
+
+def test_opting_in_manages_the_account_logging_role():
+    run = _api_run(manage_account_logging_role=True)
+    role = run.named("api-CellRouter-account-logging-role")
+    assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {
+        "Service": "apigateway.amazonaws.com"
+    }
+    attachment = run.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    assert attachment.inputs["policyArn"] == (
+        "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+    )
+    account = run.one("aws:apigateway/account:Account")
+    assert account.inputs["cloudwatchRoleArn"] == role.outputs["arn"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"domain_prefix": "my-aws-login"}, "Cognito domain prefix"),
+        ({"domain_prefix": "Upper"}, "Cognito domain prefix"),
+        ({"callback_urls": []}, "callback_urls"),
+        ({"throttle_rate_limit": 0}, "throttling"),
+        ({"stage_name": "v-1"}, "stage_name"),
+    ],
+)
+def test_bad_arguments_are_refused(overrides, message):
+    base = dict(region="eu-west-1", state_machine_arn=SM_ARN, callback_urls=["https://a/cb"],
+                logout_urls=[])  # fmt: skip
+    with pytest.raises(ValueError, match=message):
+        CellRouterApiArgs(**{**base, **overrides})

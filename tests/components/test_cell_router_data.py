@@ -1,0 +1,129 @@
+"""RouterData: the routing table, CellProvisioning, its DLQ and alarms (mock engine)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.router_data import RouterData, RouterDataArgs
+from components.schemas import ROUTER_INDEX_NAME, ROUTER_TABLE
+from tests.pulumi_harness import ProgramRun, run_program
+
+TABLE = "cell-router-tbl_router"
+QUEUE = "cell-router-CellProvisioning"
+DLQ = "cell-router-CellProvisioning-dlq"
+
+
+def test_table_keys_and_index_come_from_the_schema(dev_run: ProgramRun):
+    table = dev_run.named(TABLE).inputs
+    assert table["hashKey"] == ROUTER_TABLE.hash_key.name == "marketId"
+    assert table["rangeKey"] == ROUTER_TABLE.range_key.name == "cellId"
+    assert table["attributes"] == [
+        {"name": "marketId", "type": "S"},
+        {"name": "cellId", "type": "S"},
+        {"name": "currentCapacity", "type": "N"},
+    ]
+    assert table["globalSecondaryIndexes"] == [
+        {
+            "name": ROUTER_INDEX_NAME,
+            "keySchemas": [
+                {"attributeName": "marketId", "keyType": "HASH"},
+                {"attributeName": "currentCapacity", "keyType": "RANGE"},
+            ],
+            "projectionType": "ALL",
+        }
+    ]
+
+
+def test_table_is_on_demand_recoverable_encrypted_and_protected(dev_run: ProgramRun):
+    table = dev_run.named(TABLE).inputs
+    assert table["billingMode"] == "PAY_PER_REQUEST"
+    assert "readCapacity" not in table and "writeCapacity" not in table
+    assert table["pointInTimeRecovery"] == {"enabled": True}
+    assert table["serverSideEncryption"] == {"enabled": True}
+    assert table["deletionProtectionEnabled"] is True
+
+
+def test_provisioned_billing_by_config_covers_the_index(run_stack):
+    run = run_stack(
+        routerTableBillingMode="PROVISIONED", routerTableReadCapacity=7, routerTableWriteCapacity=3
+    )
+    table = run.named(TABLE).inputs
+    assert table["billingMode"] == "PROVISIONED"
+    assert (table["readCapacity"], table["writeCapacity"]) == (7, 3)
+    (index,) = table["globalSecondaryIndexes"]
+    assert (index["readCapacity"], index["writeCapacity"]) == (7, 3)
+    assert table["pointInTimeRecovery"] == {"enabled": True}
+
+
+def test_queue_is_standard_encrypted_and_redrives_to_its_dlq(dev_run: ProgramRun):
+    queue, dlq = dev_run.named(QUEUE), dev_run.named(DLQ)
+    for q in (queue, dlq):
+        assert q.inputs["sqsManagedSseEnabled"] is True
+        assert not q.inputs.get("fifoQueue")
+        assert "kmsMasterKeyId" not in q.inputs
+    assert json.loads(queue.inputs["redrivePolicy"]) == {
+        "deadLetterTargetArn": dlq.outputs["arn"],
+        "maxReceiveCount": 5,
+    }
+    assert "redrivePolicy" not in dlq.inputs
+    assert dlq.inputs["messageRetentionSeconds"] == 14 * 24 * 3600
+    allow = dev_run.one("aws:sqs/redriveAllowPolicy:RedriveAllowPolicy")
+    assert allow.inputs["queueUrl"] == dlq.outputs["url"]
+    assert json.loads(allow.inputs["redriveAllowPolicy"]) == {
+        "redrivePermission": "byQueue",
+        "sourceQueueArns": [queue.outputs["arn"]],
+    }
+
+
+def test_depth_alarms_go_to_the_router_topic(run_stack):
+    run = run_stack(provisioningQueueAlarmDepth=42, alarmEmail="ops@example.com")
+    topic = run.named("cell-router-alarms")
+    backlog = run.named("cell-router-CellProvisioning-backlog").inputs
+    dead = run.named("cell-router-CellProvisioning-dlq-depth").inputs
+    assert backlog["threshold"] == 42
+    assert dead["threshold"] == 1
+    for alarm, queue in ((backlog, QUEUE), (dead, DLQ)):
+        assert alarm["namespace"] == "AWS/SQS"
+        assert alarm["metricName"] == "ApproximateNumberOfMessagesVisible"
+        assert alarm["dimensions"] == {"QueueName": run.named(queue).outputs["name"]}
+        assert alarm["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert alarm["statistic"] == "Maximum"
+        assert alarm["alarmActions"] == [topic.outputs["arn"]]
+        assert alarm["treatMissingData"] == "notBreaching"
+    subscription = run.named("cell-router-alarms-email").inputs
+    assert subscription["endpoint"] == "ops@example.com"
+    assert subscription["topic"] == topic.outputs["arn"]
+
+
+def test_no_email_no_subscription(dev_run: ProgramRun):
+    assert not [r for r in dev_run.resources if r.name == "cell-router-alarms-email"]
+
+
+def test_a_given_topic_is_used_instead_of_a_new_one():
+    given = "arn:aws:sns:eu-west-1:123456789012:ops"
+
+    def program() -> None:
+        from components.providers import region_providers
+
+        p = region_providers("r", "eu-west-1", {})
+        RouterData("d", RouterDataArgs(alarm_topic_arn=given), p.opts())
+
+    run = run_program({}, program=program)
+    assert run.of_type("aws:sns/topic:Topic") == []
+    for alarm in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+        assert alarm.inputs["alarmActions"] == [given]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"billing_mode": "ON_DEMAND"}, "billing_mode"),
+        ({"billing_mode": "PROVISIONED", "read_capacity": 0}, "PROVISIONED"),
+        ({"queue_alarm_depth": 0}, "queue_alarm_depth"),
+    ],
+)
+def test_bad_arguments_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        RouterDataArgs(**kwargs)
