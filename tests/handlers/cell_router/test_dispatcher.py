@@ -255,3 +255,54 @@ def test_moto_reports_cancellation_reasons_with_the_old_item(router) -> None:
     reasons = caught.value.response["CancellationReasons"]
     assert reasons[0]["Code"] == "ConditionalCheckFailed"
     assert reasons[0]["Item"]["marketId"] == {"S": "USER#x"}
+
+
+def _cancelled(*codes: str) -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+            "CancellationReasons": [{"Code": code} for code in codes],
+        },
+        "TransactWriteItems",
+    )
+
+
+def test_cancellation_reasons_are_read_per_item() -> None:
+    outcome = store.AssignOutcome
+    assert store._cancelled(_cancelled("None", "ConditionalCheckFailed")).outcome is (
+        outcome.CELL_REJECTED
+    )
+    assert store._cancelled(_cancelled("None", "TransactionConflict")).outcome is (
+        outcome.CELL_REJECTED
+    )
+    assert store._cancelled(_cancelled("TransactionConflict", "None")).outcome is (
+        outcome.MAPPING_CONFLICT
+    )
+    result = store._cancelled(_cancelled("ConditionalCheckFailed", "ConditionalCheckFailed"))
+    assert (result.outcome, result.mapping) == (outcome.ALREADY_MAPPED, None)
+    # Throttling is not a lost race: it must surface, not be retried as one.
+    with pytest.raises(ClientError):
+        store._cancelled(_cancelled("None", "ThrottlingError"))
+
+
+def test_mapping_conflict_rereads_the_mapping(router, lambda_context, monkeypatch) -> None:
+    """DynamoDB reports TransactionConflict when a same-user transaction is
+    in flight; the winner's mapping is then read and returned."""
+    router.put_cell("c1")
+    dispatcher.handler(request(), lambda_context)
+    calls = []
+    real_get_mapping = store.RouterStore.get_mapping
+
+    def first_miss(self, user_key):
+        calls.append(user_key)
+        return None if len(calls) == 1 else real_get_mapping(self, user_key)
+
+    monkeypatch.setattr(store.RouterStore, "get_mapping", first_miss)
+    monkeypatch.setattr(
+        store.RouterStore,
+        "assign",
+        lambda *_: store.AssignResult(store.AssignOutcome.MAPPING_CONFLICT),
+    )
+    result = dispatcher.handler(request(), lambda_context)
+    assert (result["cellId"], result["newAssignment"]) == ("c1", False)
+    assert len(calls) == 2

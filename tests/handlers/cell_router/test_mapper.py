@@ -58,3 +58,16 @@ def test_unknown_user(router, lambda_context) -> None:
 def test_bad_input(router, lambda_context, event) -> None:
     with pytest.raises(InvalidRequest):
         mapper.handler(event, lambda_context)
+
+
+def test_mapped_cell_that_vanished_is_reported(router, lambda_context) -> None:
+    from handlers.cell_router.errors import CellUnavailable
+    from tests.handlers.cell_router.support import TABLE
+
+    router.put_cell("c1")
+    dispatcher.handler(request(), lambda_context)
+    router.ddb.delete_item(
+        TableName=TABLE, Key={"marketId": {"S": "europe"}, "cellId": {"S": "c1"}}
+    )
+    with pytest.raises(CellUnavailable):
+        mapper.handler(request(path="/mapper"), lambda_context)

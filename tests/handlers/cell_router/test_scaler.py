@@ -143,3 +143,22 @@ def test_bad_input_is_rejected_and_writes_nothing(router, lambda_context, event)
         scaler.handler(event, lambda_context)
     assert router.snapshot() == before
     assert router.messages() == []
+
+
+def test_release_only_removes_our_own_episode(router) -> None:
+    from handlers.cell_router.store import RouterStore
+
+    repository = RouterStore(TABLE)
+    opened = repository.open_episode(
+        market_id="europe",
+        episode_id="mine",
+        triggering_cell_id="c1",
+        opened_at="2025-01-01T00:00:00Z",
+        opened_at_epoch=2_000_000_000,
+        stale_before_epoch=0,
+    )
+    assert opened is True
+    repository.release_episode("europe", "someone-elses")
+    assert router.marker()["episodeId"]["S"] == "mine"
+    repository.release_episode("europe", "mine")
+    assert router.marker() is None
