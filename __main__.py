@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import pulumi
 
+from components.bot_definitions import order_flowers
+from components.cell_router_api import CellRouterApi, CellRouterApiArgs
+from components.cell_router_functions import CellRouterFunctions, CellRouterFunctionsArgs
+from components.connect import ConnectIntegration, ConnectIntegrationArgs
+from components.health_check import HealthCheck, HealthCheckArgs
+from components.lex_bot import MultiRegionLexBot, MultiRegionLexBotArgs
+from components.orchestrator import Orchestrator, OrchestratorArgs
+from components.orchestrator_asl import DEFAULT_SCALER_TIMEOUT_SECONDS, DEFAULT_TASK_TIMEOUT_SECONDS
 from components.providers import region_providers
+from components.router_data import RouterData, RouterDataArgs
 from config import load_settings
 
 settings = load_settings()
@@ -24,10 +33,6 @@ pulumi.export("secondaryRegion", settings.secondary_region)
 # --- lex failover -----------------------------------------------------------
 # The bot in both regions; the health check (table, lookup, probe loop,
 # alarms) in the primary, where Connect lives; Connect unless mode is none.
-from components.bot_definitions import order_flowers  # noqa: E402
-from components.connect import ConnectIntegration, ConnectIntegrationArgs  # noqa: E402
-from components.health_check import HealthCheck, HealthCheckArgs  # noqa: E402
-from components.lex_bot import MultiRegionLexBot, MultiRegionLexBotArgs  # noqa: E402
 
 lex_bot = MultiRegionLexBot(
     "lex-bot",
@@ -106,18 +111,6 @@ if settings.connect.mode != "none":
 # Everything in the primary region: table + provisioning queue, the five
 # functions, the EXPRESS Orchestrator, and the authenticated API in front.
 if settings.cell_router.enabled:
-    from components.cell_router_api import CellRouterApi, CellRouterApiArgs
-    from components.cell_router_functions import (
-        CellRouterFunctions,
-        CellRouterFunctionsArgs,
-    )
-    from components.orchestrator import Orchestrator, OrchestratorArgs
-    from components.orchestrator_asl import (
-        DEFAULT_SCALER_TIMEOUT_SECONDS,
-        DEFAULT_TASK_TIMEOUT_SECONDS,
-    )
-    from components.router_data import RouterData, RouterDataArgs
-
     router = settings.cell_router
     router_data = RouterData(
         "cell-router",
@@ -126,7 +119,9 @@ if settings.cell_router.enabled:
             read_capacity=router.table_read_capacity,
             write_capacity=router.table_write_capacity,
             queue_alarm_depth=router.provisioning_queue_alarm_depth,
-            alarm_email=settings.alarm_email,
+            # One alarm topic per stack (one confirmation e-mail, one place
+            # to subscribe a pager): the health check's.
+            alarm_topic_arn=health_check.alarm_topic_arn,
         ),
         opts=primary.opts(),
     )
@@ -182,8 +177,8 @@ if settings.cell_router.enabled:
             throttle_burst_limit=router.throttle_burst_limit,
             log_retention_days=settings.lambda_.log_retention_days,
             # Account-wide setting shared with every API of the account and
-            # region: left to the account owner (see CellRouterApi).
-            manage_account_logging_role=False,
+            # region: opt-in (see CellRouterApi and the README).
+            manage_account_logging_role=router.manage_api_gateway_account_role,
         ),
         opts=primary.opts(),
     )

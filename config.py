@@ -155,6 +155,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("expectedWaitMinutes", "integer", 15, "Expected wait shown in remediation."),
     Setting("provisioningQueueAlarmDepth", "integer", 10, "Queue depth that raises an alarm."),
+    Setting(
+        "manageApiGatewayAccountRole",
+        "boolean",
+        False,
+        "Set the account-wide API Gateway CloudWatch Logs role from this stack.",
+    ),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}
@@ -222,6 +228,7 @@ class CellRouterSettings:
     incident_notice: str
     expected_wait_minutes: int
     provisioning_queue_alarm_depth: int
+    manage_api_gateway_account_role: bool
 
 
 @dataclass(frozen=True)
@@ -447,11 +454,13 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
         r.fail("apiThrottleBurstLimit", f"({burst}) must be at least apiThrottleRateLimit ({rate})")
     prefix = r.string("hostedUiDomainPrefix") or None
     if prefix is not None and (
-        not DOMAIN_PREFIX_PATTERN.fullmatch(prefix) or "aws" in prefix or "cognito" in prefix
+        not DOMAIN_PREFIX_PATTERN.fullmatch(prefix)
+        or any(word in prefix for word in ("aws", "amazon", "cognito"))
     ):
         r.fail(
             "hostedUiDomainPrefix",
-            f"{prefix!r} must be lowercase letters, digits and hyphens, without 'aws' or 'cognito'",
+            f"{prefix!r} must be lowercase letters, digits and hyphens, "
+            "without 'aws', 'amazon' or 'cognito'",
         )
     cell_router = CellRouterSettings(
         enabled=r.boolean("cellRouterEnabled"),
@@ -472,6 +481,7 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
         incident_notice=r.string("incidentNotice", _non_empty(1024)),
         expected_wait_minutes=r.integer("expectedWaitMinutes", 0, 10_080),
         provisioning_queue_alarm_depth=r.integer("provisioningQueueAlarmDepth", 1, 1_000_000),
+        manage_api_gateway_account_role=r.boolean("manageApiGatewayAccountRole"),
     )
     if not cell_router.callback_urls and r.boolean("cellRouterEnabled"):
         r.fail("oauthCallbackUrls", "needs at least one URL")

@@ -77,9 +77,10 @@ def test_queue_is_standard_encrypted_and_redrives_to_its_dlq(dev_run: ProgramRun
     }
 
 
-def test_depth_alarms_go_to_the_router_topic(run_stack):
+def test_depth_alarms_go_to_the_stacks_one_alarm_topic(run_stack):
     run = run_stack(provisioningQueueAlarmDepth=42, alarmEmail="ops@example.com")
-    topic = run.named("cell-router-alarms")
+    # The stack has one topic (the health check's) so one e-mail confirms all.
+    topic = run.one("aws:sns/topic:Topic")
     backlog = run.named("cell-router-CellProvisioning-backlog").inputs
     dead = run.named("cell-router-CellProvisioning-dlq-depth").inputs
     assert backlog["threshold"] == 42
@@ -92,7 +93,7 @@ def test_depth_alarms_go_to_the_router_topic(run_stack):
         assert alarm["statistic"] == "Maximum"
         assert alarm["alarmActions"] == [topic.outputs["arn"]]
         assert alarm["treatMissingData"] == "notBreaching"
-    subscription = run.named("cell-router-alarms-email").inputs
+    subscription = run.one("aws:sns/topicSubscription:TopicSubscription").inputs
     assert subscription["endpoint"] == "ops@example.com"
     assert subscription["topic"] == topic.outputs["arn"]
 
