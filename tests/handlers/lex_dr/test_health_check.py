@@ -299,14 +299,14 @@ def test_probe_attempts_from_env(seeded, fake_lex, lambda_context, monkeypatch):
 
 
 def test_regions_are_probed_concurrently(seeded, fake_lex, lambda_context):
-    fake_lex.timeout_delay = 0.3
+    fake_lex.timeout_delay = 0.5
     fake_lex.set(PRIMARY, TIMEOUT)
     fake_lex.set(SECONDARY, TIMEOUT)
     started = time.monotonic()
     run(lambda_context)
     elapsed = time.monotonic() - started
-    # 3 attempts x 0.3 s per region; sequential probing would take >= 1.8 s
-    assert 0.9 <= elapsed < 1.6
+    # 3 attempts x 0.5 s per region; sequential probing would take >= 3 s
+    assert 1.5 <= elapsed < 2.6
 
 
 def test_override_wins_and_probes_are_still_recorded(seeded, fake_lex, lambda_context):
@@ -467,3 +467,17 @@ def test_concurrent_change_is_not_clobbered(seeded, fake_lex, lambda_context, mo
     assert seeded.lex_region() == PRIMARY
     assert seeded.version() == 2
     assert seeded.streak(PRIMARY) == (0, 2)
+
+
+def test_all_test_sessions_are_deleted_in_parallel(seeded, fake_lex, lambda_context):
+    fake_lex.set(PRIMARY, WRONG)  # three answered attempts to clean up
+    fake_lex.delete_mode = TIMEOUT
+    fake_lex.timeout_delay = 0.5
+    started = time.monotonic()
+    result = run(lambda_context)
+    elapsed = time.monotonic() - started
+    assert result["healthy"] == {PRIMARY: False, SECONDARY: True}
+    assert fake_lex.count(PRIMARY, "DeleteSession") == 3
+    assert fake_lex.count(SECONDARY, "DeleteSession") == 1
+    # four slow deletions one after another would take >= 2 s
+    assert elapsed < 1.5
