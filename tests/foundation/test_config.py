@@ -146,3 +146,10 @@ def test_config_error_is_a_pulumi_run_error_so_the_cli_prints_no_traceback():
     import pulumi
 
     assert issubclass(config.ConfigError, pulumi.RunError)
+
+
+def test_readme_config_reference_is_generated_from_the_settings_table():
+    readme = (ROOT / "README.md").read_text()
+    begin, end = "<!-- CONFIG-TABLE:BEGIN -->\n", "\n<!-- CONFIG-TABLE:END -->"
+    table = readme.split(begin, 1)[1].split(end, 1)[0]
+    assert table == config.markdown_reference()
