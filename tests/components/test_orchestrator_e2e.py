@@ -1,0 +1,389 @@
+"""The real cell-router handlers, run through the Orchestrator definition on
+moto's Step Functions interpreter: every path and every error mapping, from
+the state machine's input to its output or error name.
+
+The table comes from the shared schema, the handlers read the same
+environment the component sets, and each Lambda task calls the real
+``handler(event, context)`` in-process (``drill.sfn``).
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from components.orchestrator_asl import DISPATCHER_RESPONSE_FIELDS, build_orchestrator_definition
+from components.schemas import ROUTER_TABLE
+from drill.sfn import ExecutionResult, LocalStepFunctions
+from handlers.cell_router import aws_clients, dispatcher, mapper, scaler, validator
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
+
+TABLE = "tbl_router_e2e"
+QUEUE = "CellProvisioning-e2e"
+ROUTER_ENV = (
+    "DEFAULT_MARKET",
+    "CAPACITY_BUFFER",
+    "SCALE_OUT_THRESHOLD",
+    "ENDPOINT_TTL_SECONDS",
+    "VALIDATOR_DEEP_CHECK",
+    "VALIDATOR_TIMEOUT_SECONDS",
+    "SCALE_OUT_EPISODE_TIMEOUT_SECONDS",
+)
+
+
+@dataclass
+class CellRouter:
+    local: LocalStepFunctions
+    ddb: Any
+    sqs: Any
+    queue_url: str
+
+    def put_cell(
+        self,
+        cell_id: str,
+        *,
+        market: str = "europe",
+        current: int = 0,
+        maximum: int = 10,
+        healthy: bool = True,
+        urls: tuple[str, str] | None = None,
+    ) -> tuple[str, str]:
+        urls = urls or (f"https://{cell_id}-a.example.com", f"https://{cell_id}-b.example.com")
+        self.ddb.put_item(
+            TableName=TABLE,
+            Item={
+                "marketId": {"S": market},
+                "cellId": {"S": cell_id},
+                "currentCapacity": {"N": str(current)},
+                "maxCapacity": {"N": str(maximum)},
+                "endPoint_1": {"S": urls[0]},
+                "endPoint_2": {"S": urls[1]},
+                "regionCode_1": {"S": "eu-west-1"},
+                "regionCode_2": {"S": "eu-central-1"},
+                "IsHealthy": {"BOOL": healthy},
+            },
+        )
+        return urls
+
+    def load(self, cell_id: str, market: str = "europe") -> int:
+        item = self.ddb.get_item(
+            TableName=TABLE, Key={"marketId": {"S": market}, "cellId": {"S": cell_id}}
+        )["Item"]
+        return int(item["currentCapacity"]["N"])
+
+    def snapshot(self) -> str:
+        items = self.ddb.scan(TableName=TABLE)["Items"]
+        return json.dumps(sorted(items, key=json.dumps), sort_keys=True)
+
+    def messages(self) -> list[dict[str, Any]]:
+        received = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        )
+        return [json.loads(m["Body"]) for m in received.get("Messages", [])]
+
+    def call(self, path: str, email: Any = "ada@example.com", body: Any = None) -> ExecutionResult:
+        event: dict[str, Any] = {"path": path, "httpMethod": "POST"}
+        event["body"] = {} if body is None else body
+        if email is not None:
+            event["email"] = email
+        return self.local.run(event)
+
+
+@pytest.fixture
+def cell_router(monkeypatch: pytest.MonkeyPatch) -> Iterator[CellRouter]:
+    for name in ROUTER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("VALIDATOR_DEEP_CHECK", "false")
+    aws_clients.reset()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        ddb = boto3.client("dynamodb")
+        ddb.create_table(**ROUTER_TABLE.create_table_request(TABLE))
+        sqs = boto3.client("sqs")
+        queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
+        monkeypatch.setenv("TABLE_NAME", TABLE)
+        monkeypatch.setenv("PROVISIONING_QUEUE_URL", queue_url)
+        handlers = {
+            "dispatcher": dispatcher.handler,
+            "scaler": scaler.handler,
+            "mapper": mapper.handler,
+            "validator": validator.handler,
+        }
+        with LocalStepFunctions(handlers, start_moto=False) as local:
+            arns = local.function_arns
+            local.deploy(
+                build_orchestrator_definition(
+                    dispatcher_arn=arns["dispatcher"],
+                    scaler_arn=arns["scaler"],
+                    mapper_arn=arns["mapper"],
+                    validator_arn=arns["validator"],
+                )
+            )
+            yield CellRouter(local=local, ddb=ddb, sqs=sqs, queue_url=queue_url)
+    aws_clients.reset()
+
+
+def _succeeded(result: ExecutionResult) -> Any:
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    return result.output
+
+
+def _failed_with(result: ExecutionResult, error: str) -> str:
+    assert (result.status, result.error) == ("FAILED", error), result.cause
+    return result.error_message or ""
+
+
+# --------------------------------------------------------------------------
+# /cells
+# --------------------------------------------------------------------------
+
+
+def test_new_user_gets_the_least_loaded_cell_and_only_contract_fields(
+    cell_router: CellRouter,
+) -> None:
+    cell_router.put_cell("cell-busy", current=5)
+    urls = cell_router.put_cell("cell-quiet", current=1)
+
+    output = _succeeded(cell_router.call("/cells", body={"marketId": "europe"}))
+
+    assert set(output) == set(DISPATCHER_RESPONSE_FIELDS)  # cellLoad stripped
+    assert output["cellId"] == "cell-quiet"
+    assert output["marketId"] == "europe"
+    assert output["newAssignment"] is True
+    assert [e["url"] for e in output["endpoints"]] == list(urls)  # endPoint_1 first
+    assert isinstance(output["ttlSeconds"], int)
+    assert cell_router.load("cell-quiet") == 2
+    # The scaler saw the full dispatcher result, cellLoad included.
+    (scaler_call,) = cell_router.local.invocations.of("scaler")
+    assert scaler_call.event["cellLoad"] == {"currentCapacity": 2, "maxCapacity": 10}
+
+
+def test_repeated_sign_up_returns_the_same_cell_without_counting_twice(
+    cell_router: CellRouter,
+) -> None:
+    cell_router.put_cell("cell-1")
+    cell_router.put_cell("cell-2")
+
+    first = _succeeded(cell_router.call("/cells"))
+    second = _succeeded(cell_router.call("/cells"))
+
+    assert second["cellId"] == first["cellId"]
+    assert (first["newAssignment"], second["newAssignment"]) == (True, False)
+    assert cell_router.load("cell-1") + cell_router.load("cell-2") == 1
+
+
+def test_market_defaults_to_europe(cell_router: CellRouter) -> None:
+    cell_router.put_cell("eu-1")
+    cell_router.put_cell("us-1", market="americas")
+
+    assert _succeeded(cell_router.call("/cells"))["cellId"] == "eu-1"
+    other = _succeeded(cell_router.call("/cells", "bob@example.com", {"marketId": "americas"}))
+    assert other["cellId"] == "us-1"
+
+
+def test_crossing_the_threshold_requests_a_cell_once(cell_router: CellRouter) -> None:
+    cell_router.put_cell("cell-1", current=6, maximum=10)  # 7th user reaches 70 %
+
+    _succeeded(cell_router.call("/cells", "u1@example.com"))
+    _succeeded(cell_router.call("/cells", "u2@example.com"))
+
+    messages = cell_router.messages()
+    assert len(messages) == 1
+    assert "europe" in json.dumps(messages[0])
+
+
+def test_a_scaler_failure_does_not_fail_the_sign_up(
+    cell_router: CellRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cell_router.put_cell("cell-1", current=6, maximum=10)
+    missing_queue = cell_router.queue_url.rsplit("/", 1)[0] + "/no-such-queue"
+    monkeypatch.setenv("PROVISIONING_QUEUE_URL", missing_queue)
+
+    output = _succeeded(cell_router.call("/cells"))
+
+    assert output["cellId"] == "cell-1"
+    assert output["newAssignment"] is True
+    (scaler_call,) = cell_router.local.invocations.of("scaler")
+    assert scaler_call.error_type == "ProvisioningUnavailable"
+    assert cell_router.load("cell-1") == 7
+
+
+def test_no_placeable_cell_is_no_capacity(cell_router: CellRouter) -> None:
+    cell_router.put_cell("full", current=8, maximum=10)  # assignable limit is 8
+    cell_router.put_cell("sick", healthy=False)
+    before = cell_router.snapshot()
+
+    message = _failed_with(cell_router.call("/cells"), "NoCapacity")
+
+    assert "europe" in message
+    assert cell_router.snapshot() == before
+    assert cell_router.local.invocations.count("scaler") == 0
+
+
+def test_a_market_without_cells_is_no_capacity(cell_router: CellRouter) -> None:
+    cell_router.put_cell("eu-1")
+    _failed_with(cell_router.call("/cells", body={"marketId": "mars"}), "NoCapacity")
+
+
+# --------------------------------------------------------------------------
+# /mapper
+# --------------------------------------------------------------------------
+
+
+def test_mapper_returns_the_callers_cell(cell_router: CellRouter) -> None:
+    cell_router.put_cell("cell-1")
+    assigned = _succeeded(cell_router.call("/cells"))
+
+    output = _succeeded(cell_router.call("/mapper"))
+
+    assert output["cellId"] == assigned["cellId"]
+    assert output["endpoints"] == assigned["endpoints"]
+    assert output["newAssignment"] is False
+    assert "cellLoad" not in output
+
+
+def test_mapper_for_an_unknown_user_is_user_not_found(cell_router: CellRouter) -> None:
+    cell_router.put_cell("cell-1")
+    _succeeded(cell_router.call("/cells", "ada@example.com"))
+
+    _failed_with(cell_router.call("/mapper", "eve@example.com"), "UserNotFound")
+
+
+# --------------------------------------------------------------------------
+# /validate
+# --------------------------------------------------------------------------
+
+
+def test_validate_accepts_current_endpoints_and_flags_stale_ones(
+    cell_router: CellRouter,
+) -> None:
+    urls = cell_router.put_cell("cell-1")
+    _succeeded(cell_router.call("/cells"))
+
+    current = _succeeded(
+        cell_router.call(
+            "/validate", body={"cellId": "cell-1", "cellUrl": urls[0], "cellUrl2": urls[1]}
+        )
+    )
+    stale = _succeeded(
+        cell_router.call(
+            "/validate",
+            body={"cellId": "cell-1", "cellUrl": "https://old.example.com", "cellUrl2": urls[1]},
+        )
+    )
+
+    assert (current["valid"], current["healthy"], current["remediation"]) == (True, True, None)
+    assert current["cellId"] == "cell-1"
+    assert [e["url"] for e in current["endpoints"]] == list(urls)
+    assert stale["valid"] is False
+    assert stale["remediation"] is not None
+
+
+def test_validate_deep_check_probes_the_cells_endpoints(
+    cell_router: CellRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        urls = cell_router.put_cell("cell-1", urls=(f"{base}/a", f"{base}/b"))
+        _succeeded(cell_router.call("/cells"))
+        monkeypatch.setenv("VALIDATOR_DEEP_CHECK", "true")
+        body = {"cellId": "cell-1", "cellUrl": urls[0], "cellUrl2": urls[1]}
+
+        up = _succeeded(cell_router.call("/validate", body=body))
+    finally:
+        server.shutdown()
+        server.server_close()
+    down = _succeeded(cell_router.call("/validate", body=body))  # connection refused
+
+    assert (up["valid"], up["healthy"]) == (True, True)
+    assert (down["valid"], down["healthy"]) == (True, False)
+    assert down["remediation"] is not None
+
+
+def test_validate_for_an_unknown_user_is_user_not_found(cell_router: CellRouter) -> None:
+    cell_router.put_cell("cell-1")
+    body = {
+        "cellId": "cell-1",
+        "cellUrl": "https://cell-1-a.example.com",
+        "cellUrl2": "https://cell-1-b.example.com",
+    }
+    _failed_with(cell_router.call("/validate", "nobody@example.com", body), "UserNotFound")
+
+
+# --------------------------------------------------------------------------
+# Bad input: InvalidRequest, and nothing written
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "email", "body"),
+    [
+        ("/cells", None, {}),
+        ("/cells", "", {}),
+        ("/cells", "   ", {}),
+        ("/cells", "a" * 250 + "@x.io", {}),
+        ("/cells", "ada@example.com", ["not", "an", "object"]),
+        ("/cells", "ada@example.com", {"marketId": "eu rope"}),
+        ("/cells", "ada@example.com", {"marketId": "x" * 65}),
+        ("/cells", "ada@example.com", {"marketId": None}),
+        ("/mapper", "", {}),
+        ("/validate", "ada@example.com", {"cellId": "cell-1", "cellUrl": "https://a.example"}),
+        (
+            "/validate",
+            "ada@example.com",
+            {"cellId": "cell 1", "cellUrl": "https://a.example", "cellUrl2": "https://b.example"},
+        ),
+        (
+            "/validate",
+            "ada@example.com",
+            {"cellId": "cell-1", "cellUrl": "ftp://a.example", "cellUrl2": "https://b.example"},
+        ),
+        ("/nowhere", "ada@example.com", {}),
+    ],
+    ids=[
+        "no-email",
+        "empty-email",
+        "blank-email",
+        "long-email",
+        "body-not-object",
+        "market-space",
+        "market-too-long",
+        "market-null",
+        "mapper-empty-email",
+        "validate-missing-url",
+        "validate-bad-cell-id",
+        "validate-bad-scheme",
+        "unknown-path",
+    ],
+)
+def test_bad_input_is_invalid_request_and_writes_nothing(
+    cell_router: CellRouter, path: str, email: Any, body: Any
+) -> None:
+    cell_router.put_cell("cell-1")
+    before = cell_router.snapshot()
+
+    message = _failed_with(cell_router.call(path, email, body), "InvalidRequest")
+
+    assert message
+    assert cell_router.snapshot() == before
+    assert cell_router.local.invocations.count("scaler") == 0
+
+
+class _Ok(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
