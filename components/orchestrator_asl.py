@@ -70,11 +70,13 @@ LAMBDA_SERVICE_ERRORS: tuple[str, ...] = (
     "Lambda.TooManyRequestsException",
 )
 
-#: Error names the cell-router handlers raise (``handlers/cell_router``).
+#: Error names the cell-router handlers raise on purpose
+#: (``handlers/cell_router/errors.py``); the execution fails with these names.
 FUNCTION_ERRORS: tuple[str, ...] = (
     "InvalidRequest",
     "NoCapacity",
     "UserNotFound",
+    "CellUnavailable",
     "ProvisioningUnavailable",
 )
 

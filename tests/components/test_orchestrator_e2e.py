@@ -20,10 +20,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from components.orchestrator_asl import DISPATCHER_RESPONSE_FIELDS, build_orchestrator_definition
+from components.orchestrator_asl import (
+    DISPATCHER_RESPONSE_FIELDS,
+    FUNCTION_ERRORS,
+    build_orchestrator_definition,
+)
 from components.schemas import ROUTER_TABLE
 from drill.sfn import ExecutionResult, LocalStepFunctions
-from handlers.cell_router import aws_clients, dispatcher, mapper, scaler, validator
+from handlers.cell_router import aws_clients, dispatcher, errors, mapper, scaler, validator
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 
@@ -255,6 +259,22 @@ def test_mapper_for_an_unknown_user_is_user_not_found(cell_router: CellRouter) -
     _succeeded(cell_router.call("/cells", "ada@example.com"))
 
     _failed_with(cell_router.call("/mapper", "eve@example.com"), "UserNotFound")
+
+
+def test_a_mapping_to_a_vanished_cell_is_cell_unavailable(cell_router: CellRouter) -> None:
+    cell_router.put_cell("cell-1")
+    _succeeded(cell_router.call("/cells"))
+    cell_router.ddb.delete_item(
+        TableName=TABLE, Key={"marketId": {"S": "europe"}, "cellId": {"S": "cell-1"}}
+    )
+
+    _failed_with(cell_router.call("/mapper"), "CellUnavailable")
+    _failed_with(cell_router.call("/cells"), "CellUnavailable")
+
+
+def test_every_error_name_the_definition_documents_is_a_handler_exception() -> None:
+    for name in FUNCTION_ERRORS:
+        assert issubclass(getattr(errors, name), errors.CellRouterError), name
 
 
 # --------------------------------------------------------------------------
