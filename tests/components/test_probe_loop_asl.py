@@ -205,21 +205,29 @@ def test_one_round_per_interval_with_an_empty_event(probe_loop) -> None:
     assert [r["offset"] for r in result.output["rounds"]] == [0, 1, 2]
     assert all(r["outcome"]["ok"] for r in result.output["rounds"])
     assert result.output["rounds"][0]["outcome"]["result"]["activeRegion"] == "us-east-1"
+    # moto really sleeps in Wait states: rounds start in offset order, about
+    # a second apart. The bounds are wide on purpose (CI machines are
+    # loaded); what they separate is "on the grid" from "all at once" (~0 s).
     offsets = _start_offsets(local)
-    assert offsets == pytest.approx([0, 1, 2], abs=TIMING_SLACK)
+    assert offsets == sorted(offsets)
+    assert offsets[1] >= 1 - TIMING_SLACK
+    assert offsets[2] >= 2 - TIMING_SLACK
+    assert offsets[2] - offsets[1] >= 1 - TIMING_SLACK
 
 
 def test_slow_rounds_do_not_push_later_rounds_back(probe_loop) -> None:
     local, probe = probe_loop
-    probe.sleep_seconds = 2.5  # each round outlives the 1 s interval
+    probe.sleep_seconds = 4.0  # each round outlives the 1 s interval by far
 
     result = local.run({})
 
     assert result.status == "SUCCEEDED", (result.error, result.cause)
-    # Rounds still start on the 1 s grid; a loop that waits for each round
-    # would start them at 0, 2.5, 5.0 s (or later) and run for 7.5 s.
-    assert _start_offsets(local) == pytest.approx([0, 1, 2], abs=TIMING_SLACK)
-    assert result.duration_seconds < 2 + 2.5 + 2 * TIMING_SLACK
+    # On the 1 s grid the last round starts ~2 s in and the run ends ~6 s in;
+    # a loop that waited for each round would start it at >= 8 s and end at
+    # >= 12 s. The thresholds sit halfway, so machine load cannot flip them.
+    offsets = _start_offsets(local)
+    assert offsets[2] < 5.0
+    assert result.duration_seconds < 9.0
 
 
 def test_a_failing_round_does_not_stop_the_others(probe_loop) -> None:
