@@ -54,6 +54,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import api_templates
+from components.iam import service_assume_role_policy
 
 #: The router's resources, in the order the Orchestrator routes them.
 ROUTES: tuple[str, ...] = ("cells", "mapper", "validate")
@@ -101,16 +102,7 @@ def check_domain_prefix(prefix: str) -> str:
 
 
 def api_role_trust_policy() -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "apigateway.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
+    return service_assume_role_policy("apigateway.amazonaws.com")
 
 
 def start_sync_execution_policy(state_machine_arn: str) -> dict[str, Any]:

@@ -24,6 +24,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.iam import service_assume_role_policy
+
 HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
 
 #: AWS publishes the Powertools layers from this account in every commercial region.
@@ -62,18 +64,7 @@ def code_archive(family: str) -> pulumi.AssetArchive:
 
 
 def lambda_assume_role_policy() -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "lambda.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-    )
+    return json.dumps(service_assume_role_policy("lambda.amazonaws.com"))
 
 
 def function_policy_document(

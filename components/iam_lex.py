@@ -18,24 +18,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from components.iam import LOG_DELIVERY_ACTIONS, service_assume_role_policy
+
 #: Lex V2 runtime action per probe method (``TEST_METHOD``).
 PROBE_ACTIONS = {
     "recognize_text": "lex:RecognizeText",
     "put_session": "lex:PutSession",
 }
 
-#: What Step Functions needs to set up log delivery to CloudWatch Logs
-#: (vended logs). These actions support no resource-level permissions.
-STATES_LOG_DELIVERY_ACTIONS = (
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:DescribeResourcePolicies",
-    "logs:DescribeLogGroups",
-)
+#: What Step Functions needs to set up log delivery to CloudWatch Logs.
+STATES_LOG_DELIVERY_ACTIONS = LOG_DELIVERY_ACTIONS
 
 Statement = dict[str, Any]
 
@@ -73,19 +65,6 @@ def probe_statements(
             "Resource": list(alias_arns),
         },
     ]
-
-
-def service_assume_role_policy(
-    service: str, conditions: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    statement: Statement = {
-        "Effect": "Allow",
-        "Principal": {"Service": service},
-        "Action": "sts:AssumeRole",
-    }
-    if conditions:
-        statement["Condition"] = conditions
-    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 def probe_loop_policy(probe_function_arn: str) -> dict[str, Any]:

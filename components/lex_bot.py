@@ -47,6 +47,7 @@ import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
 from components.bot_definitions import BotDefinition, bot_locales_input, definition_fingerprint
+from components.iam import service_assume_role_policy
 from components.providers import RegionProviders
 
 #: The draft test alias every bot has; never a deployment target.
@@ -62,18 +63,7 @@ GLOBAL_RESILIENCY_PAIRS = frozenset(
 
 
 def lex_assume_role_policy() -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "lexv2.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-    )
+    return json.dumps(service_assume_role_policy("lexv2.amazonaws.com"))
 
 
 def lex_bot_role_policy() -> dict[str, Any]:

@@ -22,33 +22,16 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.iam import (
+    LOG_DELIVERY_ACTIONS,
+    TRACING_ACTIONS,
+    service_assume_role_policy,
+)
 from components.orchestrator_asl import (
     DEFAULT_SCALER_TIMEOUT_SECONDS,
     DEFAULT_TASK_TIMEOUT_SECONDS,
     build_orchestrator_definition,
     to_json,
-)
-
-#: CloudWatch Logs *vended* log deliveries (how Step Functions logs). AWS
-#: documents these with ``Resource: "*"``: they act on account-level delivery
-#: and resource-policy objects that have no ARN to scope them to.
-LOG_DELIVERY_ACTIONS: tuple[str, ...] = (
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:DescribeResourcePolicies",
-    "logs:DescribeLogGroups",
-)
-
-#: X-Ray's segment and sampling APIs support no resource-level permissions.
-TRACING_ACTIONS: tuple[str, ...] = (
-    "xray:PutTraceSegments",
-    "xray:PutTelemetryRecords",
-    "xray:GetSamplingRules",
-    "xray:GetSamplingTargets",
 )
 
 #: Step Functions vended logs: a ``/aws/vendedlogs/`` name keeps the CloudWatch
@@ -58,17 +41,9 @@ LOG_GROUP_PREFIX = "/aws/vendedlogs/states/"
 
 def states_trust_policy(account_id: str) -> dict[str, Any]:
     """Only Step Functions acting for this account may assume the role."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "states.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-            }
-        ],
-    }
+    return service_assume_role_policy(
+        "states.amazonaws.com", {"StringEquals": {"aws:SourceAccount": account_id}}
+    )
 
 
 def orchestrator_policy(function_arns: list[str], tracing: bool) -> dict[str, Any]:
