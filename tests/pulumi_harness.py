@@ -1,297 +1,68 @@
 """Run the whole Pulumi program under the mock engine and record everything.
 
-``RecordingMocks`` keeps every resource's type, name, inputs, provider and
-parent, so tests assert on recorded inputs instead of inside ``apply``.
-``run_program(config)`` runs ``__main__.py`` with a fresh event loop,
-``set_mocks(..., preview=False)`` and ``set_all_config``, and returns a
+The engine core (``RecordingMocks``, ``_computed_outputs``, ``run_program``,
+``ProgramRun``, ``Recorded``, ``stack_file_config``) lives in
+``drill/mock_engine.py`` so that ``python -m drill plan`` can use it without
+pytest; it is re-exported here unchanged. This module adds the region pairs
+the tests use and the pytest fixtures (``run_stack``, ``dev_run``,
+``eu_run``).
+
+``RecordingMocks`` keeps every resource's type, name, inputs, provider,
+parent and URN, so tests assert on recorded inputs instead of inside
+``apply``. ``run_program(config)`` runs ``__main__.py`` with a fresh event
+loop, ``set_mocks(..., preview=False)`` and ``set_all_config``, and returns a
 ``ProgramRun`` with the resources, resolved stack outputs and helpers to find
 resources and the region each one lands in.
-
-Computed outputs (ARNs, ids, auto-names) are synthesised per resource type in
-``_computed_outputs`` so that downstream inputs (policy documents, env vars)
-resolve to realistic strings.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import json
-import runpy
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import pulumi
 import pytest
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.stack import run_pulumi_func
 
-ROOT = Path(__file__).resolve().parent.parent
-MAIN = ROOT / "__main__.py"
-PROJECT = "resilient-routing"
-ACCOUNT = "123456789012"
+from drill.mock_engine import (
+    ACCOUNT,
+    MAIN,
+    PROJECT,
+    ROOT,
+    ProgramRun,
+    Recorded,
+    RecordingMocks,
+    _computed_outputs,
+    _config_value,
+    _physical_name,
+    _suffix,
+    run_program,
+    stack_file_config,
+    types_of,
+)
+
+__all__ = [
+    "ACCOUNT",
+    "DEV_CONFIG",
+    "EU_CONFIG",
+    "MAIN",
+    "PROJECT",
+    "ROOT",
+    "ProgramRun",
+    "Recorded",
+    "RecordingMocks",
+    "_computed_outputs",
+    "_config_value",
+    "_physical_name",
+    "_suffix",
+    "dev_run",
+    "eu_run",
+    "run_program",
+    "run_stack",
+    "stack_file_config",
+    "types_of",
+]
 
 DEV_CONFIG: dict[str, Any] = {"primaryRegion": "us-east-1", "secondaryRegion": "us-west-2"}
 EU_CONFIG: dict[str, Any] = {"primaryRegion": "eu-west-2", "secondaryRegion": "eu-central-1"}
-
-
-@dataclass
-class Recorded:
-    """One registered resource as the engine saw it."""
-
-    type: str
-    name: str
-    inputs: dict[str, Any]
-    provider: str | None
-    custom: bool
-    id: str
-    outputs: dict[str, Any] = field(default_factory=dict)
-    region: str | None = None
-
-    @property
-    def package(self) -> str:
-        return self.type.split(":", 1)[0]
-
-
-def _suffix(name: str) -> str:
-    return hashlib.sha256(name.encode()).hexdigest()[:7]
-
-
-def _physical_name(name: str) -> str:
-    """What Pulumi auto-naming would produce: logical name + random suffix."""
-    return f"{name}-{_suffix(name)}"
-
-
-def _computed_outputs(typ: str, name: str, inputs: Mapping[str, Any], region: str) -> dict:
-    """Outputs the cloud would compute, for the types this program uses."""
-    out: dict[str, Any] = {}
-    physical = inputs.get("name") or _physical_name(name)
-    short = _suffix(name).upper() + "XYZ"  # 10-char ids like Lex's
-    arn_prefix = f"arn:aws:{{svc}}:{region}:{ACCOUNT}"
-    service = typ.split(":")[1].split("/")[0] if ":" in typ else "unknown"
-
-    if typ.startswith("aws:"):
-        out.setdefault("name", physical)
-        out["arn"] = f"{arn_prefix.format(svc=service)}:{service}/{physical}"
-    if typ == "aws:lambda/function:Function":
-        out["arn"] = f"arn:aws:lambda:{region}:{ACCOUNT}:function:{physical}"
-        out["invokeArn"] = (
-            f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{out['arn']}/invocations"
-        )
-        out["qualifiedArn"] = out["arn"] + ":$LATEST"
-    elif typ == "aws:iam/role:Role":
-        out["arn"] = f"arn:aws:iam::{ACCOUNT}:role/{physical}"
-        out["id"] = physical
-    elif typ == "aws:dynamodb/table:Table":
-        out["arn"] = f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{physical}"
-        out["streamArn"] = out["arn"] + "/stream/2026-01-01T00:00:00.000"
-    elif typ == "aws:sqs/queue:Queue":
-        out["arn"] = f"arn:aws:sqs:{region}:{ACCOUNT}:{physical}"
-        out["url"] = f"https://sqs.{region}.amazonaws.com/{ACCOUNT}/{physical}"
-    elif typ == "aws:sns/topic:Topic":
-        out["arn"] = f"arn:aws:sns:{region}:{ACCOUNT}:{physical}"
-    elif typ == "aws:cloudwatch/logGroup:LogGroup":
-        out["arn"] = f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{physical}"
-    elif typ == "aws:sfn/stateMachine:StateMachine":
-        out["arn"] = f"arn:aws:states:{region}:{ACCOUNT}:stateMachine:{physical}"
-    elif typ == "aws:cloudwatch/eventRule:EventRule":
-        out["arn"] = f"arn:aws:events:{region}:{ACCOUNT}:rule/{physical}"
-    elif typ == "aws:cognito/userPool:UserPool":
-        pool_id = f"{region}_{_suffix(name)}Ab"
-        out.update(
-            id=pool_id,
-            arn=f"arn:aws:cognito-idp:{region}:{ACCOUNT}:userpool/{pool_id}",
-            endpoint=f"cognito-idp.{region}.amazonaws.com/{pool_id}",
-        )
-    elif typ == "aws:cognito/userPoolClient:UserPoolClient":
-        out["id"] = _suffix(name) * 3
-    elif typ == "aws:apigateway/restApi:RestApi":
-        out.update(id=_suffix(name), rootResourceId=_suffix(name + "root"))
-        out["executionArn"] = f"arn:aws:execute-api:{region}:{ACCOUNT}:{out['id']}"
-    elif typ == "aws:apigateway/stage:Stage":
-        out["invokeUrl"] = f"https://api-{_suffix(name)}.execute-api.{region}.amazonaws.com/" + str(
-            inputs.get("stageName", "")
-        )
-        out["executionArn"] = (
-            f"arn:aws:execute-api:{region}:{ACCOUNT}:api/{inputs.get('stageName')}"
-        )
-    elif typ == "aws:connect/instance:Instance":
-        out["id"] = f"{_suffix(name)}-0000-4000-8000-000000000000"[:36]
-        out["arn"] = f"arn:aws:connect:{region}:{ACCOUNT}:instance/{out['id']}"
-    elif typ == "aws:connect/contactFlow:ContactFlow":
-        out["contactFlowId"] = _suffix(name)
-        out["arn"] = f"arn:aws:connect:{region}:{ACCOUNT}:instance/x/contact-flow/{_suffix(name)}"
-    elif typ == "aws:connect/phoneNumber:PhoneNumber":
-        out["id"] = f"{_suffix(name)}-phone"
-        out["arn"] = f"arn:aws:connect:{region}:{ACCOUNT}:phone-number/{out['id']}"
-        out["phoneNumber"] = "+15555550100"
-    elif typ == "aws:kms/key:Key":
-        out["id"] = out["keyId"] = f"{_suffix(name)}-0000-4000-8000-000000000000"[:36]
-        out["arn"] = f"arn:aws:kms:{region}:{ACCOUNT}:key/{out['keyId']}"
-    elif typ == "aws-native:lex:Bot":
-        out.update(id=short, arn=f"arn:aws:lex:{region}:{ACCOUNT}:bot/{short}")
-    elif typ == "aws-native:lex:BotVersion":
-        out["botVersion"] = "1"
-    elif typ == "aws-native:lex:BotAlias":
-        alias_id = _suffix(name + "alias").upper() + "ALI"
-        bot_id = inputs.get("botId", "BOT")
-        out.update(
-            botAliasId=alias_id,
-            arn=f"arn:aws:lex:{region}:{ACCOUNT}:bot-alias/{bot_id}/{alias_id}",
-        )
-    elif typ.startswith("aws-native:"):
-        out.setdefault("arn", f"arn:aws:{service}:{region}:{ACCOUNT}:{service}/{physical}")
-    return out
-
-
-class RecordingMocks(pulumi.runtime.Mocks):
-    """Mocks that record every resource and answer the invokes we use."""
-
-    def __init__(self) -> None:
-        self.resources: list[Recorded] = []
-        self.provider_regions: dict[str, str] = {}
-        self.invokes: list[tuple[str, dict, str | None]] = []
-
-    def _region_of(self, provider_ref: str | None) -> str | None:
-        if not provider_ref:
-            return None
-        return self.provider_regions.get(provider_ref.rsplit("::", 1)[-1])
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
-        inputs = dict(args.inputs)
-        rid = f"{args.name}-id"
-        if args.typ.startswith("pulumi:providers:"):
-            self.provider_regions[rid] = inputs.get("region")
-            region = inputs.get("region")
-            outputs = inputs
-        else:
-            region = self._region_of(args.provider)
-            computed = _computed_outputs(args.typ, args.name, inputs, region or "no-region")
-            rid = computed.pop("id", rid)
-            outputs = {**computed, **inputs}
-        self.resources.append(
-            Recorded(
-                type=args.typ,
-                name=args.name,
-                inputs=inputs,
-                provider=args.provider,
-                custom=args.custom,
-                id=rid,
-                outputs=outputs,
-                region=region,
-            )
-        )
-        return rid, outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
-        region = self._region_of(args.provider)
-        self.invokes.append((args.token, dict(args.args), region))
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {
-                "accountId": ACCOUNT,
-                "arn": f"arn:aws:iam::{ACCOUNT}:user/test",
-                "userId": "AIDTEST",
-                "id": ACCOUNT,
-            }, []
-        if args.token == "aws:index/getRegion:getRegion":
-            return {"name": region, "region": region, "id": region}, []
-        if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
-        if args.token == "aws-native:index:getAccountId":
-            return {"accountId": ACCOUNT}, []
-        raise NotImplementedError(f"no mock for invoke {args.token}")
-
-
-@dataclass
-class ProgramRun:
-    """Everything one mock-engine run of ``__main__.py`` produced."""
-
-    resources: list[Recorded]
-    outputs: dict[str, Any]
-    mocks: RecordingMocks
-
-    def of_type(self, typ: str) -> list[Recorded]:
-        return [r for r in self.resources if r.type == typ]
-
-    def one(self, typ: str, predicate: Callable[[Recorded], bool] | None = None) -> Recorded:
-        found = [r for r in self.of_type(typ) if predicate is None or predicate(r)]
-        if len(found) != 1:
-            names = [r.name for r in found]
-            raise AssertionError(f"expected one {typ}, found {len(found)}: {names}")
-        return found[0]
-
-    def named(self, name: str) -> Recorded:
-        found = [r for r in self.resources if r.name == name]
-        if len(found) != 1:
-            raise AssertionError(f"expected one resource named {name!r}, found {len(found)}")
-        return found[0]
-
-    def cloud_resources(self) -> list[Recorded]:
-        """Every aws / aws-native resource (not providers, not components)."""
-        return [r for r in self.resources if r.custom and r.package in ("aws", "aws-native")]
-
-    def in_region(self, region: str) -> list[Recorded]:
-        return [r for r in self.cloud_resources() if r.region == region]
-
-    def components(self) -> list[Recorded]:
-        return [r for r in self.resources if not r.custom]
-
-
-def _config_value(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value)
-
-
-def run_program(
-    config: Mapping[str, Any],
-    stack: str = "dev",
-    *,
-    program: Callable[[], Any] | None = None,
-    mocks: RecordingMocks | None = None,
-) -> ProgramRun:
-    """Run ``__main__.py`` (or ``program``) under the mock engine.
-
-    ``config`` maps unqualified keys (``primaryRegion``) to values; lists and
-    booleans are JSON-encoded as the Pulumi CLI would hand them over. Pass
-    ``mocks`` to inspect what was registered even when the program raises.
-    """
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    mocks = mocks if mocks is not None else RecordingMocks()
-    pulumi.runtime.set_all_config(
-        {f"{PROJECT}:{k}": _config_value(v) for k, v in config.items()}, []
-    )
-    pulumi_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
-    pulumi_settings.SETTINGS.rpc_manager.clear()
-    outputs: dict[str, Any] = {}
-
-    def run_main() -> None:
-        runpy.run_path(str(MAIN), run_name="__main__")
-
-    body = program or run_main
-
-    def wrapped() -> Any:
-        body()
-        root = pulumi.runtime.get_root_resource()
-        exported = dict(getattr(root, "outputs", {}) or {})
-
-        def keep(values: dict[str, Any]) -> None:
-            outputs.update(values)
-
-        return pulumi.Output.from_input(exported).apply(keep).future()
-
-    try:
-        pulumi_mocks._sync_await(run_pulumi_func(lambda: pulumi_mocks._sync_await(wrapped())))
-    finally:
-        pulumi.runtime.set_all_config({}, [])
-        asyncio.set_event_loop(None)
-        loop.close()
-    return ProgramRun(resources=mocks.resources, outputs=outputs, mocks=mocks)
 
 
 @pytest.fixture
@@ -314,18 +85,3 @@ def dev_run() -> ProgramRun:
 @pytest.fixture(scope="module")
 def eu_run() -> ProgramRun:
     return run_program(EU_CONFIG, stack="eu")
-
-
-def stack_file_config(path: Path) -> dict[str, Any]:
-    """The ``resilient-routing:*`` values of a ``Pulumi.<stack>.yaml``."""
-    import yaml
-
-    data = yaml.safe_load(path.read_text()) or {}
-    prefix = f"{PROJECT}:"
-    return {
-        k[len(prefix) :]: v for k, v in (data.get("config") or {}).items() if k.startswith(prefix)
-    }
-
-
-def types_of(resources: Iterable[Recorded]) -> set[str]:
-    return {r.type for r in resources}
