@@ -1,1 +1,20 @@
-"""The offline drill: the data plane on an embedded AWS emulator (moto)."""
+"""The offline drill: the data plane on an embedded AWS emulator (moto).
+
+``python -m drill`` (see ``drill/cli.py`` or ``--help``) runs both scenarios;
+``python -m drill failover | cells | plan`` runs one. Modules:
+
+* ``stack``: the stack's settings and what its program declares (handler
+  paths, environments, table and queue names, probe schedule), read from a
+  Pulumi mock-engine run (``mock_engine``, shared with the tests);
+* ``session``: an offline environment (fake credentials, no ``~/.aws``) and
+  the serial moto server (``emulator``);
+* ``failover``: the Lex health check and lookup on a simulated clock, with
+  Lex simulated at the botocore level (``lex_sim``);
+* ``cells``: concurrent sign-ups, scale-out, a new cell, and API requests
+  through the Orchestrator on moto's Step Functions interpreter (``sfn``);
+* ``plan``: the resources a stack declares, per region and component;
+* ``report`` and ``plot``: the text a person reads and the optional chart.
+
+Every scenario returns a result with its checks; the command exits non-zero
+with the reasons when one fails.
+"""

@@ -29,13 +29,28 @@ FAKE_CREDENTIALS = {
 
 
 class SerialMotoServer:
-    """moto on 127.0.0.1, an ephemeral port, and a single serving thread."""
+    """moto on 127.0.0.1, an ephemeral port, and a single serving thread.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    ``threaded=True`` serves each request on its own thread instead (moto's
+    usual mode). Every server started in one process shares moto's in-memory
+    backends, so a threaded server can take the requests that must not wait
+    behind another one -- e.g. the Lambda ``Invoke`` calls of moto's Step
+    Functions interpreter, whose in-process handlers then call the serial
+    server (see ``drill.cells``).
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, threaded: bool = False) -> None:
         self._host = host
         self._port = port
+        self._threaded = threaded
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("server not started")
+        return int(self._server.server_address[1])
 
     @property
     def endpoint_url(self) -> str:
@@ -49,7 +64,11 @@ class SerialMotoServer:
         # threaded=False, processes=1: the WSGI server handles one request,
         # start to finish, before it accepts the next.
         self._server = make_server(
-            self._host, self._port, app, threaded=False, request_handler=MotoRequestHandler
+            self._host,
+            self._port,
+            app,
+            threaded=self._threaded,
+            request_handler=MotoRequestHandler,
         )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

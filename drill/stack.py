@@ -1,0 +1,173 @@
+"""The stack the drill rehearses: its settings and what its program deploys.
+
+The drill does not restate how a function is configured. It runs the Pulumi
+program under the mock engine (``drill.mock_engine``, about a second) for the
+current stack file and reads what the components declare: each Lambda
+function's handler and environment, the tables' physical names, the seed of
+the failover state item, the provisioning queue and its dead-letter queue, and
+the probe loop's round offsets. A change of stack configuration therefore
+shows up in the drill exactly as it would be deployed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drill.mock_engine import PROJECT, ROOT, ProgramRun, Recorded, run_program, stack_file_config
+
+DEFAULT_STACK = "dev"
+#: Used when the stack has no ``Pulumi.<stack>.yaml``: the dev stack's pair.
+FALLBACK_REGIONS = {"primaryRegion": "us-east-1", "secondaryRegion": "us-west-2"}
+
+LAMBDA_FUNCTION = "aws:lambda/function:Function"
+DYNAMODB_TABLE = "aws:dynamodb/table:Table"
+DYNAMODB_TABLE_ITEM = "aws:dynamodb/tableItem:TableItem"
+SQS_QUEUE = "aws:sqs/queue:Queue"
+STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+
+
+class StackError(Exception):
+    """The stack cannot be read (missing file, invalid configuration)."""
+
+
+def default_stack() -> str:
+    return os.environ.get("PULUMI_STACK", "").strip() or DEFAULT_STACK
+
+
+def stack_file(stack: str) -> Path:
+    return ROOT / f"Pulumi.{stack}.yaml"
+
+
+@dataclass(frozen=True)
+class DeployedFunction:
+    """One Lambda function as the stack declares it."""
+
+    logical_name: str
+    physical_name: str
+    arn: str
+    handler_path: str  # "handlers.cell_router.dispatcher.handler"
+    environment: Mapping[str, str]
+    timeout_seconds: int
+    region: str
+
+    @property
+    def module(self) -> str:
+        return self.handler_path.rsplit(".", 1)[0]
+
+    @property
+    def short_name(self) -> str:
+        """``dispatcher``, ``health_check``: the handler module's own name."""
+        return self.module.rsplit(".", 1)[-1]
+
+    def load(self) -> Callable[[Any, Any], Any]:
+        """The handler callable, resolved the way the Lambda runtime does."""
+        module_name, attribute = self.handler_path.rsplit(".", 1)
+        return getattr(importlib.import_module(module_name), attribute)
+
+
+@dataclass
+class StackModel:
+    """Settings and declared resources of one stack (from the mock engine)."""
+
+    name: str
+    source: str  # the stack file, or a note that defaults were used
+    raw_config: dict[str, Any]
+    settings: Any  # config.Settings
+    run: ProgramRun
+    functions: dict[str, DeployedFunction] = field(default_factory=dict)
+
+    @property
+    def primary(self) -> str:
+        return self.settings.primary_region
+
+    @property
+    def secondary(self) -> str:
+        return self.settings.secondary_region
+
+    def function(self, family: str, module: str) -> DeployedFunction:
+        path = f"handlers.{family}.{module}.handler"
+        for function in self.functions.values():
+            if function.handler_path == path:
+                return function
+        raise StackError(f"the stack declares no function with handler {path}")
+
+    def table(self, logical_suffix: str) -> Recorded:
+        """The table whose logical name ends with ``logical_suffix`` (``lexDR``)."""
+        found = [r for r in self.run.of_type(DYNAMODB_TABLE) if r.name.endswith(logical_suffix)]
+        if len(found) != 1:
+            raise StackError(f"expected one table named *{logical_suffix}, found {len(found)}")
+        return found[0]
+
+    def table_name(self, logical_suffix: str) -> str:
+        return str(self.table(logical_suffix).outputs["name"])
+
+    def seed_items(self, table_name: str) -> list[dict[str, Any]]:
+        """Items the stack writes into ``table_name`` on deployment."""
+        return [
+            json.loads(r.inputs["item"])
+            for r in self.run.of_type(DYNAMODB_TABLE_ITEM)
+            if r.inputs.get("tableName") == table_name
+        ]
+
+    def queue(self, logical_suffix: str) -> Recorded:
+        found = [r for r in self.run.of_type(SQS_QUEUE) if r.name.endswith(logical_suffix)]
+        if len(found) != 1:
+            raise StackError(f"expected one queue named *{logical_suffix}, found {len(found)}")
+        return found[0]
+
+    def state_machine_definition(self, logical_suffix: str) -> dict[str, Any]:
+        found = [r for r in self.run.of_type(STATE_MACHINE) if r.name.endswith(logical_suffix)]
+        if len(found) != 1:
+            raise StackError(
+                f"expected one state machine named *{logical_suffix}, found {len(found)}"
+            )
+        return json.loads(found[0].inputs["definition"])
+
+
+def read_stack_config(stack: str) -> tuple[dict[str, Any], str]:
+    """``resilient-routing:*`` values of ``Pulumi.<stack>.yaml`` and where they came from."""
+    path = stack_file(stack)
+    if path.exists():
+        return stack_file_config(path), path.name
+    if stack != DEFAULT_STACK:
+        raise StackError(f"no stack file {path.name} (stacks: {', '.join(known_stacks())})")
+    return dict(FALLBACK_REGIONS), f"defaults ({path.name} not found)"
+
+
+def known_stacks() -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+
+
+def load_stack(stack: str | None = None) -> StackModel:
+    """Parse the stack's settings and run its program under the mock engine."""
+    from config import ConfigError, parse_settings
+
+    name = stack or default_stack()
+    raw, source = read_stack_config(name)
+    try:
+        settings = parse_settings(raw, stack=name, project=PROJECT)
+    except ConfigError as exc:
+        raise StackError(str(exc)) from None
+    try:
+        run = run_program(raw, stack=name)
+    except Exception as exc:  # the program itself failed: say so, plainly
+        raise StackError(f"the Pulumi program failed under the mock engine: {exc}") from exc
+    model = StackModel(name=name, source=source, raw_config=raw, settings=settings, run=run)
+    for resource in run.of_type(LAMBDA_FUNCTION):
+        variables = (resource.inputs.get("environment") or {}).get("variables") or {}
+        model.functions[resource.name] = DeployedFunction(
+            logical_name=resource.name,
+            physical_name=str(resource.outputs["name"]),
+            arn=str(resource.outputs["arn"]),
+            handler_path=str(resource.inputs["handler"]),
+            environment={k: str(v) for k, v in variables.items()},
+            timeout_seconds=int(resource.inputs.get("timeout") or 3),
+            region=resource.region or settings.primary_region,
+        )
+    return model
