@@ -1,0 +1,1003 @@
+"""Cell-router scenario: concurrent sign-ups, scale-out, a new cell, the API.
+
+1. Cells are registered through the registrar function with ``CellReady``
+   events built by ``handlers/cell_router/events.py`` (as EventBridge would
+   deliver them), plus an impaired cell and a cell of another market, which
+   must never be touched.
+2. ``users`` sign-ups race on ``threads`` threads straight through the
+   dispatcher and then the scaler (what the Orchestrator runs for ``/cells``),
+   against the SERIAL emulator: one request at a time, as DynamoDB applies
+   each write atomically, while the threads interleave freely between calls.
+   Cells fill to their assignable limit and no further, later sign-ups are
+   refused (``NoCapacity``), and the provisioning queue receives one request.
+3. The drill plays the provisioning layer: it reads that request and answers
+   with a ``CellReady`` event for a new cell through the registrar.
+4. A smaller batch goes through the Orchestrator itself -- the definition
+   from ``components.orchestrator_asl.build_orchestrator_definition``, run by
+   moto's Step Functions interpreter with its Lambda tasks routed in-process
+   (``drill.sfn``) -- and each answer is shown with the HTTP status the API
+   maps it to (``components.api_templates.ERROR_STATUS``): refused users
+   retry and land in the new cell, a repeat sign-up, ``/mapper``,
+   ``/validate`` (the deep check probes local stand-ins for the cell
+   endpoints), an unknown path and a malformed body.
+5. Invariants are checked on the table itself.
+
+moto's interpreter calls Lambda at ``localhost:$MOTO_PORT``; the routed
+handlers then call DynamoDB. On a single serial server that second call
+would wait behind the first forever, so a threaded server on the same moto
+backends takes the interpreter's calls while the handlers keep using the
+serial one.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from components.api_templates import ERROR_STATUS
+from components.orchestrator_asl import (
+    DEFAULT_SCALER_TIMEOUT_SECONDS,
+    DEFAULT_TASK_TIMEOUT_SECONDS,
+    build_orchestrator_definition,
+)
+from components.schemas import ROUTER_TABLE
+from drill import sfn
+from drill.emulator import SerialMotoServer
+from drill.environment import scoped_environ
+from drill.report import Check, DrillFailed, Report
+from drill.session import DrillSession
+from drill.stack import DeployedFunction
+
+DEFAULT_USERS = 150
+DEFAULT_CELLS = 3
+DEFAULT_CAPACITY = 50
+DEFAULT_THREADS = 16
+DEFAULT_API_USERS = 10
+
+#: Hidden self-tests of the drill's own checks (``--inject-fault``). They
+#: replace the store's transactional assignment *in this process only* with a
+#: broken one, so the invariants must catch it:
+#: ``double-count`` counts every placement twice on the cell (a counter that
+#: drifts from the mappings); ``skip-transaction`` writes the mapping without
+#: the conditional increment (the original sample's overfilling).
+FAULT_DOUBLE_COUNT = "double-count"
+FAULT_SKIP_TRANSACTION = "skip-transaction"
+FAULTS = (FAULT_DOUBLE_COUNT, FAULT_SKIP_TRANSACTION)
+
+ORCHESTRATOR_SUFFIX = "Orchestrator"
+ROUTED_FUNCTIONS = ("dispatcher", "scaler", "mapper", "validator")
+_PREFIX_USER = "USER#"
+
+
+@dataclass(frozen=True)
+class SignUp:
+    order: int  # completion order, 1-based
+    email: str
+    phase: str  # "direct" | "api"
+    cell_id: str | None  # None: refused
+    new_assignment: bool = False
+    provisioning_requested: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    label: str
+    path: str
+    status: int
+    expected: int
+    body: Any
+
+
+@dataclass
+class CellRow:
+    cell_id: str
+    market: str
+    healthy: bool
+    users: int
+    mappings: int
+    assignable: int
+    max_capacity: int
+
+
+@dataclass
+class CellsResult:
+    stack: str
+    market: str
+    users: int
+    cells: int
+    capacity: int
+    threads: int
+    assignable_limit: int
+    scale_out_at: int
+    sign_ups: list[SignUp] = field(default_factory=list)
+    placed_direct: int = 0
+    refused_direct: int = 0
+    direct_seconds: float = 0.0
+    occupancy_after_burst: list[CellRow] = field(default_factory=list)
+    occupancy_final: list[CellRow] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    new_cell: str | None = None
+    registrar_answer: dict[str, Any] = field(default_factory=dict)
+    api_calls: list[ApiCall] = field(default_factory=list)
+    #: (cell the user was placed in, the API's answer to their second sign-up)
+    repeat_sign_up: tuple[str | None, dict[str, Any]] | None = None
+    checks: list[Check] = field(default_factory=list)
+    elapsed_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    @property
+    def placed_total(self) -> int:
+        return sum(1 for s in self.sign_ups if s.cell_id is not None and s.new_assignment)
+
+
+class CellEndpoints:
+    """Local stand-ins for the cells' HTTP endpoints, so the validator's deep
+    check probes something real without a network: 200, or 503 for a cell
+    marked impaired."""
+
+    def __init__(self) -> None:
+        self.impaired: set[str] = set()
+        endpoints = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                cell = self.path.strip("/").split("/")[0]
+                status = 503 if cell in endpoints.impaired else 200
+                body = json.dumps({"cell": cell, "status": status}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> CellEndpoints:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def urls(self, cell_id: str) -> tuple[str, str]:
+        port = self._server.server_address[1]
+        return (f"http://127.0.0.1:{port}/{cell_id}/a", f"http://127.0.0.1:{port}/{cell_id}/b")
+
+
+def run(
+    session: DrillSession,
+    *,
+    users: int = DEFAULT_USERS,
+    cells: int = DEFAULT_CELLS,
+    capacity: int = DEFAULT_CAPACITY,
+    threads: int = DEFAULT_THREADS,
+    api_users: int = DEFAULT_API_USERS,
+    fault: str | None = None,
+    report: Report | None = None,
+    raise_on_failure: bool = False,
+) -> CellsResult:
+    """Run the cell-router story on ``session``'s emulator and check it."""
+    if fault is not None and fault not in FAULTS:
+        raise ValueError(f"unknown cells fault {fault!r}")
+    if users < 1 or cells < 1 or capacity < 1 or threads < 1 or api_users < 0:
+        raise ValueError("users, cells, capacity and threads must be at least 1")
+    out = report or session.report
+    started = time.monotonic()
+    stack = session.stack
+    router = stack.settings.cell_router
+    market = router.default_market
+    other_market = "asia" if market != "asia" else "americas"
+    functions = {m: stack.function("cell_router", m) for m in (*ROUTED_FUNCTIONS, "registrar")}
+    buffer, threshold = (
+        Decimal(str(router.capacity_buffer)),
+        Decimal(str(router.scale_out_threshold)),
+    )
+    limit = assignable_limit(capacity, buffer)
+    result = CellsResult(
+        stack=stack.name,
+        market=market,
+        users=users,
+        cells=cells,
+        capacity=capacity,
+        threads=threads,
+        assignable_limit=limit,
+        scale_out_at=math.ceil(threshold * capacity),
+    )
+
+    # --- the data plane on the emulator, from the stack's own declarations ---
+    table = functions["dispatcher"].environment["TABLE_NAME"]
+    ddb = session.client("dynamodb")
+    sqs = session.client("sqs")
+    ddb.create_table(**ROUTER_TABLE.create_table_request(table))
+    queue_url = _create_queues(session, stack.queue("CellProvisioning"), stack.queue("dlq"))
+    environment: dict[str, str] = {}
+    for function in functions.values():
+        environment.update(function.environment)
+    environment.pop("POWERTOOLS_LOG_LEVEL", None)
+    environment["PROVISIONING_QUEUE_URL"] = queue_url
+    handlers = {name: _handler(function) for name, function in functions.items()}
+
+    out.heading(f"Cell router -- stack {stack.name}, market {market!r}")
+    out.line(
+        f"Table {table} (components.schemas.ROUTER_TABLE) and queue "
+        f"{queue_url.rsplit('/', 1)[-1]} (+ dead-letter queue) on the emulator; handlers with the "
+        "environment the stack gives them."
+    )
+    out.line(
+        f"Cells of {capacity}: {limit} assignable (buffer {float(buffer):.0%}), new cell "
+        f"requested at {result.scale_out_at} ({float(threshold):.0%})."
+    )
+    if fault:
+        out.line(f"SELF-TEST: fault {fault!r} injected -- the checks below must fail.")
+
+    with (
+        scoped_environ(environment),
+        CellEndpoints() as endpoints,
+        _injected(fault),
+    ):
+        # 1. cells, registered the way the provisioning layer announces them
+        cell_ids = [f"{market}-{n}" for n in range(1, cells + 1)]
+        impaired_cell, foreign_cell = f"{market}-impaired", f"{other_market}-1"
+        for cell_id in (*cell_ids, impaired_cell):
+            _register(
+                handlers["registrar"],
+                market,
+                cell_id,
+                capacity,
+                endpoints,
+                stack.primary,
+                stack.secondary,
+            )
+        _register(
+            handlers["registrar"],
+            other_market,
+            foreign_cell,
+            capacity,
+            endpoints,
+            stack.primary,
+            stack.secondary,
+        )
+        # The cells' own health monitor (outside this project) marks one impaired.
+        ddb.update_item(
+            TableName=table,
+            Key={"marketId": {"S": market}, "cellId": {"S": impaired_cell}},
+            UpdateExpression="SET IsHealthy = :false",
+            ExpressionAttributeValues={":false": {"BOOL": False}},
+        )
+        endpoints.impaired.add(impaired_cell)
+        untouched_before = {
+            c: _item(ddb, table, m, c)
+            for m, c in ((market, impaired_cell), (other_market, foreign_cell))
+        }
+        out.line(
+            f"Registered through {functions['registrar'].handler_path} (CellReady events): "
+            f"{', '.join(cell_ids)}; {impaired_cell} (then marked unhealthy); {foreign_cell} "
+            f"(market {other_market})."
+        )
+
+        # 2. the burst: dispatcher then scaler, many threads, serial emulator
+        out.line()
+        out.line(
+            f"{users} sign-ups on {threads} threads: dispatcher.handler then scaler.handler "
+            "(what the Orchestrator runs for /cells), one emulator request at a time:"
+        )
+        order = _Counter()
+        progress = out.progress(users, "sign-ups")
+        lock = threading.Lock()
+
+        def sign_up(index: int) -> None:
+            email = f"user{index:04d}@example.com"
+            record = _sign_up(handlers, email, order, "direct")
+            with lock:
+                result.sign_ups.append(record)
+            progress.advance()
+
+        with ThreadPoolExecutor(threads, thread_name_prefix="sign-up") as pool:
+            list(pool.map(sign_up, range(1, users + 1)))
+        result.direct_seconds = progress.finish()
+        direct = [s for s in result.sign_ups if s.phase == "direct"]
+        result.placed_direct = sum(1 for s in direct if s.cell_id is not None)
+        result.refused_direct = sum(1 for s in direct if s.cell_id is None and s.error is None)
+        errors = [s for s in direct if s.error is not None]
+        out.line(
+            f"  placed {result.placed_direct}, refused {result.refused_direct} (NoCapacity -> "
+            f"HTTP {ERROR_STATUS['NoCapacity']}), errors {len(errors)}, in "
+            f"{result.direct_seconds:.1f} s"
+        )
+        result.occupancy_after_burst = _occupancy(ddb, table, limit_for=lambda m: limit)
+        out.line()
+        _print_occupancy(out, result.occupancy_after_burst)
+
+        # 3. the provisioning layer: read the request, deploy, announce the cell
+        burst_messages = _drain(sqs, queue_url)
+        result.messages.extend(burst_messages)
+        out.line()
+        out.line(f"Provisioning queue: {len(burst_messages)} message(s).")
+        for message in burst_messages:
+            out.line("  " + json.dumps(message, sort_keys=True))
+        episode = burst_messages[0]["episodeId"] if burst_messages else None
+        result.new_cell = f"{market}-{cells + 1}"
+        result.registrar_answer = _register(
+            handlers["registrar"],
+            market,
+            result.new_cell,
+            capacity,
+            endpoints,
+            stack.primary,
+            stack.secondary,
+            episode_id=episode,
+        )
+        marker = _item(ddb, table, f"SCALE#{market}", "SCALE_OUT")
+        out.line(
+            f"CellReady for {result.new_cell} -> registrar: {json.dumps(result.registrar_answer)}"
+        )
+
+        # 4. through the Orchestrator on moto's Step Functions interpreter
+        out.line()
+        out.line(
+            "Through the Orchestrator (components.orchestrator_asl.build_orchestrator_definition"
+            " on moto's Step Functions interpreter; Lambda tasks run in-process):"
+        )
+        refused = sorted(s.email for s in direct if s.cell_id is None and s.error is None)
+        retrying = refused[:api_users]
+        fresh = [
+            f"user{users + n:04d}@example.com" for n in range(1, api_users - len(retrying) + 1)
+        ]
+        placed_users = [s for s in direct if s.cell_id is not None]
+        same_definition = _run_api(
+            session,
+            stack,
+            functions,
+            handlers,
+            result,
+            order,
+            retrying + fresh,
+            set(retrying),
+            placed_users[0] if placed_users else None,
+            endpoints,
+            out,
+        )
+        api_messages = _drain(sqs, queue_url)
+        result.messages.extend(api_messages)
+        result.occupancy_final = _occupancy(ddb, table, limit_for=lambda m: limit)
+        untouched_after = {
+            c: _item(ddb, table, m, c)
+            for m, c in ((market, impaired_cell), (other_market, foreign_cell))
+        }
+        mappings = _mappings(ddb, table)
+
+    out.line()
+    _print_occupancy(out, result.occupancy_final, title="Final occupancy")
+
+    # --- invariants, on the table itself -------------------------------------
+    checks = result.checks
+    market_cells = [c for c in result.occupancy_final if c.market == market]
+    placed = [s for s in result.sign_ups if s.cell_id is not None and s.new_assignment]
+    total_capacity = sum(c.users for c in market_cells)
+    checks.append(
+        Check(
+            "the Orchestrator definition run here is the one the stack deploys",
+            same_definition,
+            "builder output == recorded aws:sfn/stateMachine definition (ARNs aside)",
+        )
+    )
+    checks.append(
+        Check(
+            "placed == sum(currentCapacity) == mapping items",
+            len(placed) == total_capacity == len(mappings),
+            f"{len(placed)} / {total_capacity} / {len(mappings)}",
+        )
+    )
+    per_cell = collections.Counter(m["assignedCellId"] for m in mappings.values())
+    checks.append(
+        Check(
+            "every cell counts exactly the users mapped to it",
+            all(per_cell.get(c.cell_id, 0) == c.users for c in result.occupancy_final),
+            ", ".join(f"{c.cell_id} {c.users}/{per_cell.get(c.cell_id, 0)}" for c in market_cells),
+        )
+    )
+    over = [c for c in result.occupancy_final if max(c.users, c.mappings) > c.assignable]
+    checks.append(
+        Check(
+            "no cell above its assignable limit",
+            not over,
+            ", ".join(f"{c.cell_id} {max(c.users, c.mappings)}>{c.assignable}" for c in over)
+            or f"max {max((c.users for c in market_cells), default=0)} of {limit}",
+        )
+    )
+    told: dict[str, set[str]] = collections.defaultdict(set)
+    for s in result.sign_ups:
+        if s.cell_id is not None:
+            told[s.email].add(s.cell_id)
+    from handlers.cell_router.validation import user_key
+
+    wrong = [
+        e
+        for e, cs in told.items()
+        if len(cs) != 1 or mappings.get(user_key(e), {}).get("assignedCellId") not in cs
+    ]
+    checks.append(
+        Check(
+            "nobody in two cells; each mapping is the cell the user was told",
+            not wrong and len(mappings) == len(told),
+            f"{len(told)} users, {len(mappings)} mappings"
+            + (f", {len(wrong)} inconsistent" if wrong else ""),
+        )
+    )
+    full = all(
+        c.users >= c.assignable
+        for c in result.occupancy_after_burst
+        if c.market == market and c.healthy and c.cell_id in cell_ids
+    )
+    checks.append(
+        Check(
+            "refusals only once every healthy cell was full",
+            result.refused_direct == 0 or full,
+            f"{result.refused_direct} refused",
+        )
+    )
+    burst_expected = (
+        1
+        if any(
+            c.users >= result.scale_out_at
+            for c in result.occupancy_after_burst
+            if c.market == market
+        )
+        else 0
+    )
+    episodes = collections.Counter(m.get("episodeId") for m in result.messages)
+    new_cell_row = next((c for c in result.occupancy_final if c.cell_id == result.new_cell), None)
+    api_expected = 1 if new_cell_row and new_cell_row.users >= result.scale_out_at else 0
+    checks.append(
+        Check(
+            "exactly one provisioning request per scale-out episode",
+            len(burst_messages) == burst_expected
+            and len(api_messages) == api_expected
+            and all(n == 1 for n in episodes.values()),
+            f"{len(burst_messages)} during the burst (expected {burst_expected}), "
+            f"{len(api_messages)} after the new cell (expected {api_expected})",
+        )
+    )
+    if burst_messages:
+        checks.append(
+            Check(
+                "CellReady closed the episode (the next crossing asks again)",
+                bool(result.registrar_answer.get("episodeClosed"))
+                and marker.get("status") == "CLOSED"
+                and marker.get("closedByCellId") == result.new_cell,
+                f"marker {marker.get('status')} by {marker.get('closedByCellId')}",
+            )
+        )
+    retry_calls = [
+        c for c in result.api_calls if c.label.startswith("sign-up") and c.expected == 200
+    ]
+    if result.refused_direct and retry_calls:
+        landed = [
+            c
+            for c in retry_calls
+            if c.status == 200
+            and isinstance(c.body, dict)
+            and c.body.get("cellId") == result.new_cell
+        ]
+        checks.append(
+            Check(
+                f"sign-ups after CellReady land in the new cell {result.new_cell}",
+                len(landed) == len(retry_calls),
+                f"{len(landed)} of {len(retry_calls)}",
+            )
+        )
+    if result.repeat_sign_up is not None:
+        first, again = result.repeat_sign_up
+        checks.append(
+            Check(
+                "a repeated sign-up returns the same cell, not a new assignment",
+                again.get("cellId") == first and again.get("newAssignment") is False,
+                f"{first} -> {again.get('cellId')} (newAssignment {again.get('newAssignment')})",
+            )
+        )
+    mismatched = [c for c in result.api_calls if c.status != c.expected]
+    checks.append(
+        Check(
+            "API answers carry the status ERROR_STATUS maps them to",
+            bool(result.api_calls) and not mismatched,
+            ", ".join(f"{c.label}: {c.status} (expected {c.expected})" for c in mismatched)
+            or f"{len(result.api_calls)} requests",
+        )
+    )
+    checks.append(
+        Check(
+            "impaired and other-market cells untouched",
+            untouched_before == untouched_after,
+            ", ".join(untouched_before),
+        )
+    )
+    unexpected = [s for s in result.sign_ups if s.error is not None]
+    checks.append(
+        Check(
+            "no unexpected handler errors",
+            not unexpected,
+            ", ".join(sorted({s.error or "" for s in unexpected})) or "none",
+        )
+    )
+    out.checks(checks)
+    result.elapsed_seconds = time.monotonic() - started
+    if raise_on_failure and not result.ok:
+        raise DrillFailed("cells", result.failed)
+    return result
+
+
+# --------------------------------------------------------------------------- #
+# Steps
+# --------------------------------------------------------------------------- #
+def assignable_limit(capacity: int, buffer: Decimal) -> int:
+    from handlers.cell_router.placement import assignable_limit as limit
+
+    return limit(capacity, buffer)
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.value = 0
+
+    def next(self) -> int:
+        with self._lock:
+            self.value += 1
+            return self.value
+
+
+def _handler(function: DeployedFunction) -> Callable[[Any], Any]:
+    handler = function.load()
+
+    def invoke(event: Any) -> Any:
+        context = sfn.FakeLambdaContext(
+            function_name=function.physical_name,
+            invoked_function_arn=(
+                f"arn:aws:lambda:{function.region}:123456789012:function:{function.physical_name}"
+            ),
+            timeout_seconds=float(function.timeout_seconds),
+        )
+        return handler(event, context)
+
+    return invoke
+
+
+def _sign_up(
+    handlers: dict[str, Callable[[Any], Any]], email: str, order: _Counter, phase: str
+) -> SignUp:
+    from handlers.cell_router.errors import NoCapacity
+
+    event = {"path": "/cells", "httpMethod": "POST", "email": email, "body": {}}
+    try:
+        placed = handlers["dispatcher"](event)
+    except NoCapacity:
+        return SignUp(order.next(), email, phase, None)
+    except Exception as exc:  # reported by the "no unexpected errors" check
+        return SignUp(order.next(), email, phase, None, error=type(exc).__name__)
+    # Ordered by when the placement was made, not when the scaler finished.
+    placed_as = order.next()
+    try:
+        scaled = handlers["scaler"](placed)
+    except Exception:
+        # The state machine catches every scaler failure; so does the drill.
+        scaled = {"provisioningRequested": False}
+    return SignUp(
+        placed_as,
+        email,
+        phase,
+        placed["cellId"],
+        bool(placed["newAssignment"]),
+        bool(scaled.get("provisioningRequested")),
+    )
+
+
+def _cell_ready_event(detail: dict[str, Any], region: str) -> dict[str, Any]:
+    """The event EventBridge delivers for a ``PutEvents`` entry of the
+    provisioning layer (``events.cell_ready_entry``)."""
+    from handlers.cell_router import events
+
+    entry = events.cell_ready_entry(detail)
+    event = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": entry["DetailType"],
+        "source": entry["Source"],
+        "account": "123456789012",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": region,
+        "resources": [],
+        "detail": json.loads(entry["Detail"]),
+    }
+    # The rule the component builds would match it (same pattern object).
+    if any(event[key] not in allowed for key, allowed in events.CELL_READY_EVENT_PATTERN.items()):
+        raise AssertionError("CellReady event does not match the rule's pattern")
+    return event
+
+
+def _register(
+    registrar: Callable[[Any], Any],
+    market: str,
+    cell_id: str,
+    capacity: int,
+    endpoints: CellEndpoints,
+    region_1: str,
+    region_2: str,
+    episode_id: str | None = None,
+) -> dict[str, Any]:
+    from handlers.cell_router import events
+
+    url_1, url_2 = endpoints.urls(cell_id)
+    detail = events.cell_ready_detail(
+        market_id=market,
+        cell_id=cell_id,
+        max_capacity=capacity,
+        endpoints=[{"url": url_1, "region": region_1}, {"url": url_2, "region": region_2}],
+        episode_id=episode_id,
+    )
+    return registrar(_cell_ready_event(detail, region_1))
+
+
+def _create_queues(session: DrillSession, queue: Any, dead_letters: Any) -> str:
+    """The provisioning queue and its DLQ, with the attributes the stack sets."""
+    sqs = session.client("sqs")
+    dlq_url = sqs.create_queue(
+        QueueName=str(dead_letters.outputs["name"]),
+        Attributes=_queue_attributes(dead_letters.inputs),
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    attributes = _queue_attributes(queue.inputs)
+    if "RedrivePolicy" in attributes:
+        policy = json.loads(attributes["RedrivePolicy"])
+        policy["deadLetterTargetArn"] = dlq_arn
+        attributes["RedrivePolicy"] = json.dumps(policy)
+    return sqs.create_queue(QueueName=str(queue.outputs["name"]), Attributes=attributes)["QueueUrl"]
+
+
+_QUEUE_ATTRIBUTES = {
+    "messageRetentionSeconds": "MessageRetentionPeriod",
+    "visibilityTimeoutSeconds": "VisibilityTimeout",
+    "sqsManagedSseEnabled": "SqsManagedSseEnabled",
+    "redrivePolicy": "RedrivePolicy",
+    "receiveWaitTimeSeconds": "ReceiveMessageWaitTimeSeconds",
+    "delaySeconds": "DelaySeconds",
+    "maxMessageSize": "MaximumMessageSize",
+}
+
+
+def _queue_attributes(inputs: dict[str, Any]) -> dict[str, str]:
+    attributes = {}
+    for key, name in _QUEUE_ATTRIBUTES.items():
+        if key in inputs:
+            value = inputs[key]
+            if isinstance(value, bool):
+                attributes[name] = "true" if value else "false"
+            elif isinstance(value, float) and value.is_integer():
+                attributes[name] = str(int(value))
+            else:
+                attributes[name] = str(value)
+    return attributes
+
+
+def _drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    bodies = []
+    while True:
+        received = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", [])
+        if not received:
+            return bodies
+        for message in received:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _scan(ddb: Any, table: str) -> list[dict[str, Any]]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    items = []
+    for page in ddb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        items.extend({k: deserializer.deserialize(v) for k, v in i.items()} for i in page["Items"])
+    return items
+
+
+def _item(ddb: Any, table: str, market: str, cell_id: str) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    item = ddb.get_item(
+        TableName=table,
+        Key={"marketId": {"S": market}, "cellId": {"S": cell_id}},
+        ConsistentRead=True,
+    ).get("Item", {})
+    return {k: deserializer.deserialize(v) for k, v in item.items()}
+
+
+def _mappings(ddb: Any, table: str) -> dict[str, dict[str, Any]]:
+    """User key -> mapping item (the drill may scan: it is not the router)."""
+    return {
+        str(i["marketId"])[len(_PREFIX_USER) :]: i
+        for i in _scan(ddb, table)
+        if str(i["marketId"]).startswith(_PREFIX_USER)
+    }
+
+
+def _occupancy(ddb: Any, table: str, limit_for: Callable[[str], int]) -> list[CellRow]:
+    items = _scan(ddb, table)
+    mapped = collections.Counter(
+        i["assignedCellId"] for i in items if str(i["marketId"]).startswith(_PREFIX_USER)
+    )
+    rows = [
+        CellRow(
+            cell_id=str(i["cellId"]),
+            market=str(i["marketId"]),
+            healthy=i.get("IsHealthy") is True,
+            users=int(i.get("currentCapacity", 0)),
+            mappings=mapped.get(str(i["cellId"]), 0),
+            assignable=limit_for(str(i["marketId"])),
+            max_capacity=int(i.get("maxCapacity", 0)),
+        )
+        for i in items
+        if "currentCapacity" in i
+    ]
+    return sorted(rows, key=lambda r: (r.market, r.cell_id))
+
+
+def _print_occupancy(out: Report, rows: list[CellRow], title: str = "Occupancy") -> None:
+    out.line(f"{title}:")
+    out.table(
+        ("cell", "market", "healthy", "users", "mapped", "assignable", "max", "load"),
+        [
+            (
+                r.cell_id,
+                r.market,
+                "yes" if r.healthy else "NO",
+                r.users,
+                r.mappings,
+                r.assignable,
+                r.max_capacity,
+                _bar(r.users, r.max_capacity, r.assignable),
+            )
+            for r in rows
+        ],
+    )
+
+
+def _bar(users: int, maximum: int, assignable: int, width: int = 20) -> str:
+    """``########....|..`` -- users, then free assignable space, ``|`` the limit."""
+    if maximum <= 0:
+        return ""
+    filled = min(width, round(width * users / maximum))
+    limit_at = round(width * assignable / maximum)
+    chars = ["#" if i < filled else "." for i in range(width)]
+    if 0 <= limit_at < width:
+        chars.insert(limit_at, "|")
+    return "".join(chars)
+
+
+@contextmanager
+def _injected(fault: str | None) -> Iterator[None]:
+    """Break the store's assignment in this process only (self-test)."""
+    if fault is None:
+        yield
+        return
+    from handlers.cell_router import store
+
+    original = store.RouterStore.assign
+
+    def double_count(self: Any, mapping: Any, cell: Any, limit: int) -> Any:
+        outcome = original(self, mapping, cell, limit)
+        if outcome.outcome is store.AssignOutcome.PLACED:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"marketId": {"S": cell.market_id}, "cellId": {"S": cell.cell_id}},
+                UpdateExpression="ADD currentCapacity :one",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
+        return outcome
+
+    def skip_transaction(self: Any, mapping: Any, cell: Any, limit: int) -> Any:
+        self.client.put_item(
+            TableName=self.table_name,
+            Item={
+                "marketId": {"S": _PREFIX_USER + mapping.user_key},
+                "cellId": {"S": "MAPPING"},
+                "assignedMarketId": {"S": mapping.market_id},
+                "assignedCellId": {"S": mapping.cell_id},
+                "assignedAt": {"S": mapping.assigned_at},
+            },
+        )
+        return store.AssignResult(store.AssignOutcome.PLACED, mapping)
+
+    store.RouterStore.assign = double_count if fault == FAULT_DOUBLE_COUNT else skip_transaction
+    try:
+        yield
+    finally:
+        store.RouterStore.assign = original
+
+
+# --------------------------------------------------------------------------- #
+# The API path: the Orchestrator on moto's Step Functions interpreter
+# --------------------------------------------------------------------------- #
+@contextmanager
+def _step_functions_emulator() -> Iterator[None]:
+    """A threaded server on the same backends for the interpreter's Lambda
+    calls, and ASL execution switched on for the duration."""
+    from moto.core.config import default_user_config
+
+    server = SerialMotoServer(threaded=True).start()
+    config = default_user_config.setdefault("stepfunctions", {})
+    previous = config.get("execute_state_machine", False)
+    config["execute_state_machine"] = True
+    try:
+        with scoped_environ({"MOTO_PORT": str(server.port)}):
+            yield
+    finally:
+        config["execute_state_machine"] = previous
+        server.stop()
+
+
+def _run_api(
+    session: DrillSession,
+    stack: Any,
+    functions: dict[str, DeployedFunction],
+    handlers: dict[str, Callable[[Any], Any]],
+    result: CellsResult,
+    order: _Counter,
+    emails: list[str],
+    retried: set[str],
+    known: SignUp | None,
+    endpoints: CellEndpoints,
+    out: Report,
+) -> bool:
+    """Run the API batch; returns whether the definition equals the deployed one."""
+    recorded = stack.state_machine_definition(ORCHESTRATOR_SUFFIX)
+    mock_arns = {name: functions[name].arn for name in ROUTED_FUNCTIONS}
+    same_definition = _orchestrator(mock_arns) == recorded
+    routes = {functions[name].physical_name: _routed(handlers[name]) for name in ROUTED_FUNCTIONS}
+    timeouts = {functions[n].physical_name: functions[n].timeout_seconds for n in ROUTED_FUNCTIONS}
+    region = stack.primary
+    with _step_functions_emulator(), sfn.inprocess_lambdas(routes):
+        role = sfn.ensure_role("drill-orchestrator-role", region=region)
+        arns = sfn.create_functions(timeouts, role_arn=role, region=region)
+        definition = _orchestrator(
+            {name: arns[functions[name].physical_name] for name in ROUTED_FUNCTIONS}
+        )
+        machine = sfn.create_state_machine(
+            definition, name=f"Orchestrator-{uuid.uuid4().hex[:8]}", role_arn=role, region=region
+        )
+
+        def call(label: str, path: str, email: str, body: Any, expected: int) -> ApiCall:
+            execution = sfn.run_execution(
+                machine,
+                {"path": path, "httpMethod": "POST", "email": email, "body": body},
+                region=region,
+            )
+            if execution.succeeded:
+                status, answer = 200, execution.output
+            else:
+                error = "States.Timeout" if execution.status == "TIMED_OUT" else execution.error
+                status = ERROR_STATUS.get(error or "", 500)
+                answer = {"error": error, "message": execution.error_message}
+            api_call = ApiCall(label, path, status, expected, answer)
+            result.api_calls.append(api_call)
+            out.line(f"  POST {path:<9} {label:<33} -> {status}  {_summary(answer)}")
+            return api_call
+
+        room = {"left": result.assignable_limit}
+        for email in emails:
+            # The new cell takes its assignable share; after that, NoCapacity.
+            expected = 200 if room["left"] > 0 else ERROR_STATUS["NoCapacity"]
+            who = email.split("@")[0]
+            label = f"sign-up {who}" + (" (refused before)" if email in retried else "")
+            made = call(label, "/cells", email, {}, expected)
+            room["left"] -= 1
+            body = made.body if isinstance(made.body, dict) else {}
+            result.sign_ups.append(
+                SignUp(
+                    order.next(),
+                    email,
+                    "api",
+                    body.get("cellId") if made.status == 200 else None,
+                    bool(body.get("newAssignment")),
+                )
+            )
+        if known is not None:
+            again = call(
+                f"repeat sign-up {known.email.split('@')[0]}", "/cells", known.email, {}, 200
+            )
+            body = again.body if isinstance(again.body, dict) else {}
+            result.sign_ups.append(
+                SignUp(order.next(), known.email, "api", body.get("cellId"), False)
+            )
+            result.repeat_sign_up = (known.cell_id, body)
+            call(f"{known.email.split('@')[0]}'s cell", "/mapper", known.email, {}, 200)
+            current = endpoints.urls(known.cell_id or "")
+            call(
+                "cached endpoints, current",
+                "/validate",
+                known.email,
+                {"cellId": known.cell_id, "cellUrl": current[0], "cellUrl2": current[1]},
+                200,
+            )
+            stale = endpoints.urls(result.new_cell or "")
+            call(
+                "cached endpoints, stale",
+                "/validate",
+                known.email,
+                {"cellId": known.cell_id, "cellUrl": stale[0], "cellUrl2": stale[1]},
+                200,
+            )
+        call("unknown user", "/mapper", "nobody@example.com", {}, ERROR_STATUS["UserNotFound"])
+        call("unknown path", "/cellz", "ada@example.com", {}, ERROR_STATUS["InvalidRequest"])
+        call(
+            "bad input: marketId 'eu rope!'",
+            "/cells",
+            "ada@example.com",
+            {"marketId": "eu rope!"},
+            ERROR_STATUS["InvalidRequest"],
+        )
+    return same_definition
+
+
+def _orchestrator(arns: dict[str, str]) -> dict[str, Any]:
+    """The definition, built exactly as ``__main__`` asks the component to."""
+    return build_orchestrator_definition(
+        dispatcher_arn=arns["dispatcher"],
+        scaler_arn=arns["scaler"],
+        mapper_arn=arns["mapper"],
+        validator_arn=arns["validator"],
+        task_timeout_seconds=DEFAULT_TASK_TIMEOUT_SECONDS,
+        scaler_timeout_seconds=DEFAULT_SCALER_TIMEOUT_SECONDS,
+    )
+
+
+def _routed(invoke: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
+    def handler(event: Any, context: Any) -> Any:
+        del context  # the drill's invoker makes its own, named after the function
+        return invoke(event)
+
+    return handler
+
+
+def _summary(answer: Any) -> str:
+    if not isinstance(answer, dict):
+        return json.dumps(answer)
+    if "error" in answer:
+        return f"{answer['error']}: {answer.get('message')}"
+    if "valid" in answer:
+        remediation = answer.get("remediation") or {}
+        action = remediation.get("action")
+        return f"valid={answer['valid']} healthy={answer['healthy']}" + (
+            f" remediation={action}" if action else ""
+        )
+    if "cellId" in answer:
+        new = " (new)" if answer.get("newAssignment") else ""
+        return f"cell {answer['cellId']}{new}"
+    return json.dumps(answer)

@@ -1,0 +1,267 @@
+"""Command line of the drill (``python -m drill --help``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from importlib import metadata
+
+from drill.environment import offline_environment, scoped_environ
+from drill.report import Check, Report
+
+DESCRIPTION = """\
+The offline drill: resilient-routing's data plane on an embedded AWS emulator.
+
+Runs the real Lambda handlers and the real state machine definition against
+moto, started in this process on 127.0.0.1. Needs no AWS account and no
+network: fake credentials are set, ~/.aws is never read. The stack's settings
+come from Pulumi.<stack>.yaml (default: $PULUMI_STACK, else "dev"), and each
+function's environment is what the stack's components give it (read from a
+Pulumi mock-engine run of the program).
+
+With no command, every scenario runs (failover, then cells). The exit status
+is 0 when every invariant held, 1 when one broke (the reasons are printed),
+2 for a usage or configuration error."""
+
+FAILOVER_HELP = """\
+Lex V2 failover on a simulated clock: the health-check handler runs one probe
+round at each offset of the stack's probe loop (every probeIntervalSeconds),
+the lookup handler answers a Connect-shaped event after every round. Lex is
+SIMULATED at the botocore level (moto has no lexv2-runtime). Story: healthy;
+the primary's alias disappears -> failover after failoverThreshold failed
+rounds (detection time printed); both regions down -> state kept (fail open);
+recovery -> failback after failbackThreshold good rounds; an operator sets and
+clears overrideRegion."""
+
+CELLS_HELP = """\
+Cell router: cells registered through the registrar (CellReady events), N
+users signing up concurrently through the dispatcher and scaler against a moto
+server that serves one request at a time (DynamoDB's atomicity), refusals once
+cells reach their assignable limit, one provisioning request on the queue, a
+new cell announced through the registrar, then a batch of API requests through
+the Orchestrator definition on moto's Step Functions interpreter (statuses as
+the API maps them). Invariants are checked on the table."""
+
+PLAN_HELP = """\
+What `pulumi up` would create for the stack, offline: the program run under
+the Pulumi mock engine with Pulumi.<stack>.yaml, resources listed per region
+and per component that creates them."""
+
+PLOT_HELP = (
+    "write a PNG chart (matplotlib): region over simulated time for failover, users per "
+    "cell over the sign-ups for cells; with no command, both panels in one figure"
+)
+
+
+def _shared_options(*, top_level: bool) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """Options accepted before and after the command. After the command they
+    default to "not given" so ``python -m drill --stack eu cells`` keeps eu."""
+    default = None if top_level else argparse.SUPPRESS
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--stack",
+        metavar="NAME",
+        default=default,
+        help='stack whose Pulumi.<NAME>.yaml to read (default: $PULUMI_STACK, else "dev")',
+    )
+    scenario = argparse.ArgumentParser(add_help=False)
+    scenario.add_argument("--plot", metavar="FILE.png", default=default, help=PLOT_HELP)
+    # A self-test of the drill's own checks: breaks the system on purpose in
+    # this process so that an invariant must fail. Deliberately not in --help.
+    scenario.add_argument(
+        "--inject-fault",
+        dest="fault",
+        default=default,
+        choices=("slow-failover", "double-count", "skip-transaction"),
+        help=argparse.SUPPRESS,
+    )
+    return common, scenario
+
+
+def build_parser() -> argparse.ArgumentParser:
+    top_common, top_scenario = _shared_options(top_level=True)
+    common, scenario = _shared_options(top_level=False)
+
+    parser = argparse.ArgumentParser(
+        prog="python -m drill",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[top_common, top_scenario],
+        epilog="Commands: failover, cells, plan (python -m drill COMMAND --help).",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser(
+        "failover",
+        parents=[common, scenario],
+        help="Lex V2 cross-region failover on a simulated clock",
+        description=FAILOVER_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cells = commands.add_parser(
+        "cells",
+        parents=[common, scenario],
+        help="concurrent sign-ups into cells, scale-out, the Orchestrator",
+        description=CELLS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cells.add_argument(
+        "--users",
+        type=_positive,
+        default=150,
+        metavar="N",
+        help="concurrent sign-ups (default 150)",
+    )
+    cells.add_argument(
+        "--cells",
+        type=_positive,
+        default=3,
+        metavar="K",
+        help="cells registered before the burst (default 3)",
+    )
+    cells.add_argument(
+        "--capacity",
+        type=_positive,
+        default=50,
+        metavar="C",
+        help="maxCapacity of each cell (default 50)",
+    )
+    cells.add_argument(
+        "--threads",
+        type=_positive,
+        default=16,
+        metavar="T",
+        help="threads signing users up at once (default 16)",
+    )
+    cells.add_argument(
+        "--api-users",
+        type=_non_negative,
+        default=10,
+        metavar="M",
+        help="sign-ups through the Orchestrator after the new cell (default 10)",
+    )
+    plan = commands.add_parser(
+        "plan",
+        parents=[common],
+        help="offline preview: resources per region and component",
+        description=PLAN_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    plan.add_argument("-v", "--verbose", action="store_true", help="list every resource")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    report = Report()
+    # Offline from the first moment: nothing below may find real credentials.
+    with scoped_environ(offline_environment("us-east-1")):
+        try:
+            return _run(args, report)
+        except BrokenPipeError:  # `python -m drill plan | head`
+            return 0
+
+
+def _run(args: argparse.Namespace, report: Report) -> int:
+    from drill.stack import StackError
+
+    started = time.monotonic()
+    try:
+        if args.command == "plan":
+            from drill import plan
+
+            plan.run(args.stack, report=report, verbose=args.verbose)
+            return 0
+        return _scenarios(args, report, started)
+    except StackError as exc:
+        print(f"drill: {exc}", file=sys.stderr)
+        return 2
+
+
+def _scenarios(args: argparse.Namespace, report: Report, started: float) -> int:
+    from drill import cells, failover
+    from drill.session import DrillSession
+
+    command = args.command
+    fault = args.fault
+    for name, faults in (("failover", failover.FAULTS), ("cells", cells.FAULTS)):
+        if fault in faults and command not in (None, name):
+            print(f"drill: fault {fault!r} belongs to the {name} scenario", file=sys.stderr)
+            return 2
+
+    with DrillSession.open(args.stack, report=report) as session:
+        stack = session.stack
+        report.line(
+            f"resilient-routing drill -- stack {stack.name!r} ({stack.source}): "
+            f"{stack.primary} primary, {stack.secondary} secondary"
+        )
+        report.line(
+            f"Embedded AWS emulator: moto {metadata.version('moto')} on "
+            f"{session.server.endpoint_url.removeprefix('http://')}, serving one request at a "
+            "time. Fake credentials; no AWS account, no network."
+        )
+        report.line(
+            f"Handlers configured from a Pulumi mock-engine run of the stack "
+            f"({len(stack.run.resources)} resources declared)."
+        )
+        results: list[tuple[str, list[Check], float]] = []
+        failover_result = cells_result = None
+        if command in (None, "failover"):
+            failover_result = failover.run(
+                session, fault=fault if fault in failover.FAULTS else None
+            )
+            results.append(("failover", failover_result.checks, failover_result.elapsed_seconds))
+        if command in (None, "cells"):
+            sizes = {}
+            if command == "cells":
+                sizes = dict(
+                    users=args.users,
+                    cells=args.cells,
+                    capacity=args.capacity,
+                    threads=args.threads,
+                    api_users=args.api_users,
+                )
+            cells_result = cells.run(
+                session, fault=fault if fault in cells.FAULTS else None, **sizes
+            )
+            results.append(("cells", cells_result.checks, cells_result.elapsed_seconds))
+
+    if args.plot:
+        from drill.plot import write_plot
+
+        path = write_plot(args.plot, failover=failover_result, cells=cells_result)
+        report.line()
+        report.line(f"Chart written to {path}")
+
+    report.line()
+    failed = [(name, c) for name, checks, _ in results for c in checks if not c.ok]
+    timing = ", ".join(f"{name} {seconds:.1f} s" for name, _, seconds in results)
+    total = time.monotonic() - started
+    if failed:
+        report.line(f"DRILL FAILED ({timing}; {total:.1f} s in all):")
+        for name, check in failed:
+            report.line(f"  {name}: {check.name} -- {check.detail}")
+        for name, check in failed:
+            print(
+                f"drill: {name}: invariant broke: {check.name} -- {check.detail}", file=sys.stderr
+            )
+        return 1
+    count = sum(len(checks) for _, checks, _ in results)
+    report.line(f"All {count} checks passed ({timing}; {total:.1f} s in all).")
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
