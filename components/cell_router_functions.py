@@ -221,6 +221,9 @@ class CellRouterFunctions(pulumi.ComponentResource):
                     **table,
                     "DEFAULT_MARKET": args.default_market,
                     "CAPACITY_BUFFER": _number(args.capacity_buffer),
+                    # Lets the transaction prove a sign-up stayed below the
+                    # scale-out point (see handlers/cell_router/dispatcher.py).
+                    "SCALE_OUT_THRESHOLD": _number(args.scale_out_threshold),
                     "ENDPOINT_TTL_SECONDS": str(args.endpoint_ttl_seconds),
                 },
                 args.task_timeout_seconds,

@@ -811,8 +811,10 @@ def _injected(fault: str | None) -> Iterator[None]:
 
     original = store.RouterStore.assign
 
-    def double_count(self: Any, mapping: Any, cell: Any, limit: int) -> Any:
-        outcome = original(self, mapping, cell, limit)
+    def double_count(
+        self: Any, mapping: Any, cell: Any, limit: int, below: int | None = None
+    ) -> Any:
+        outcome = original(self, mapping, cell, limit, below)
         if outcome.outcome is store.AssignOutcome.PLACED:
             self.client.update_item(
                 TableName=self.table_name,
@@ -822,7 +824,9 @@ def _injected(fault: str | None) -> Iterator[None]:
             )
         return outcome
 
-    def skip_transaction(self: Any, mapping: Any, cell: Any, limit: int) -> Any:
+    def skip_transaction(
+        self: Any, mapping: Any, cell: Any, limit: int, below: int | None = None
+    ) -> Any:
         self.client.put_item(
             TableName=self.table_name,
             Item={

@@ -3,6 +3,16 @@
 Round trips: a known user costs two reads (mapping, cell); a new user costs a
 mapping read, one capacity-index page and one transaction. Losing a race for
 a cell costs one more transaction per lost attempt.
+
+The result's ``cellLoad`` tells the scaler whether this sign-up brought the
+cell to the scale-out point, without the scaler reading the cell again. The
+index snapshot it starts from can be stale (concurrent sign-ups, and a GSI is
+eventually consistent), so it is never trusted near the threshold: when the
+snapshot says "below", the transaction itself carries the condition "load
+below the scale-out point"; if only that part fails, DynamoDB returns the
+real load and the dispatcher places the user with that figure instead. A
+market therefore cannot fill up without its scale-out request, however the
+sign-ups interleave, and the steady state still costs one transaction.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = validation.parse_router_request(event)
     market_id = validation.market_id(request.body, settings.default_market())
     buffer = settings.capacity_buffer()
+    threshold = settings.scale_out_threshold()
     ttl = settings.endpoint_ttl_seconds()
     store = RouterStore(settings.table_name())
     user_key = request.caller.user_key
@@ -41,7 +52,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     mapping = store.get_mapping(user_key)
     if mapping is not None:
         return _existing(store, mapping, ttl)
-    return _assign(store, user_key, market_id, buffer, ttl)
+    return _assign(store, user_key, market_id, buffer, threshold, ttl)
 
 
 def _existing(
@@ -60,7 +71,7 @@ def _existing(
 
 
 def _assign(
-    store: RouterStore, user_key: str, market_id: str, buffer: Any, ttl: int
+    store: RouterStore, user_key: str, market_id: str, buffer: Any, threshold: Any, ttl: int
 ) -> dict[str, Any]:
     def has_placeable(cells: list[Cell]) -> bool:
         return any(placement.is_placeable(cell, buffer) for cell in cells)
@@ -78,16 +89,26 @@ def _assign(
                 assigned_at=utc_timestamp(),
             )
             limit = placement.assignable_limit(cell.max_capacity, buffer)
-            result = store.assign(mapping, cell, limit)
+            # Load after this sign-up at which the scaler must act; while the
+            # snapshot says we stay under it, make the transaction prove it.
+            due = placement.scale_out_count(cell.max_capacity, threshold)
+            known_load = cell.current_capacity
+            below = due - 1 if known_load + 1 < due else None
+            result = store.assign(mapping, cell, limit, below)
+            if result.outcome is AssignOutcome.BUSIER_THAN_READ:
+                count("StaleLoadCorrected")
+                known_load = result.observed_capacity or known_load
+                result = store.assign(mapping, cell, limit)
             if result.outcome is AssignOutcome.PLACED:
                 count("UserAssigned")
                 logger.info("user assigned", extra={"marketId": market_id, "cellId": cell.cell_id})
-                # The counter is at least one above what the index showed us.
+                # At least one above the last load we know the cell had; when
+                # that is below the scale-out point the transaction proved it.
                 return routing_result(
                     cell,
                     ttl_seconds=ttl,
                     new_assignment=True,
-                    current_capacity=cell.current_capacity + 1,
+                    current_capacity=known_load + 1,
                 )
             if result.outcome in (AssignOutcome.ALREADY_MAPPED, AssignOutcome.MAPPING_CONFLICT):
                 existing = result.mapping or store.get_mapping(user_key)

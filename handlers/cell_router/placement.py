@@ -76,6 +76,11 @@ def order_candidates(
     return head + placeable[len(head) :]
 
 
+def scale_out_count(max_capacity: int, threshold: float | Decimal) -> int:
+    """The smallest load at which ``scale_out_due`` holds: ceil(threshold x max)."""
+    return max(0, math.ceil(_decimal(threshold) * Decimal(max_capacity)))
+
+
 def scale_out_due(current_capacity: int, max_capacity: int, threshold: float | Decimal) -> bool:
     """A new cell is requested once a cell holds threshold x maxCapacity users."""
     if max_capacity <= 0:

@@ -129,12 +129,17 @@ class AssignOutcome(enum.Enum):
     MAPPING_CONFLICT = "mapping-conflict"
     #: The cell is full, unhealthy, inactive, resized, or was contended.
     CELL_REJECTED = "cell-rejected"
+    #: The cell could take the user, but holds more than the caller assumed
+    #: (``below``): the index snapshot was stale near the scale-out threshold.
+    BUSIER_THAN_READ = "busier-than-read"
 
 
 @dataclass(frozen=True)
 class AssignResult:
     outcome: AssignOutcome
     mapping: Mapping | None = None
+    #: The cell's load before the attempt, when DynamoDB returned it.
+    observed_capacity: int | None = None
 
 
 class RouterStore:
@@ -198,10 +203,34 @@ class RouterStore:
 
     # -- assignment ------------------------------------------------------
 
-    def assign(self, mapping: Mapping, cell: Cell, limit: int) -> AssignResult:
+    def assign(
+        self, mapping: Mapping, cell: Cell, limit: int, below: int | None = None
+    ) -> AssignResult:
         """One transaction: write the mapping only if the user has none, and
         count the user on the cell only if it is healthy, active, below
-        ``limit`` and still the size we computed the limit from."""
+        ``limit`` and still the size we computed the limit from.
+
+        ``below``, when given, also requires the cell's load to be under it.
+        The dispatcher passes the scale-out point so that the transaction
+        itself proves "this sign-up did not reach the threshold"; when that
+        part alone fails the result is ``BUSIER_THAN_READ`` with the load
+        DynamoDB returned, so the caller can retry knowing the exact figure.
+        """
+        condition = (
+            "#healthy = :true"
+            " AND (attribute_not_exists(#st) OR #st = :active)"
+            " AND #cap < :limit AND #max = :max"
+        )
+        values: dict[str, Any] = {
+            ":one": 1,
+            ":true": True,
+            ":active": STATUS_ACTIVE,
+            ":limit": limit,
+            ":max": cell.max_capacity,
+        }
+        if below is not None:
+            condition += " AND #cap < :below"
+            values[":below"] = below
         mapping_item = {
             **mapping_key(mapping.user_key),
             "assignedMarketId": mapping.market_id,
@@ -225,26 +254,15 @@ class RouterStore:
                             "TableName": self.table_name,
                             "Key": _dump(cell_key(cell.market_id, cell.cell_id)),
                             "UpdateExpression": "ADD #cap :one",
-                            "ConditionExpression": (
-                                "#healthy = :true"
-                                " AND (attribute_not_exists(#st) OR #st = :active)"
-                                " AND #cap < :limit AND #max = :max"
-                            ),
+                            "ConditionExpression": condition,
                             "ExpressionAttributeNames": {
                                 "#cap": CAPACITY_ATTRIBUTE,
                                 "#healthy": "IsHealthy",
                                 "#st": "status",
                                 "#max": "maxCapacity",
                             },
-                            "ExpressionAttributeValues": _dump(
-                                {
-                                    ":one": 1,
-                                    ":true": True,
-                                    ":active": STATUS_ACTIVE,
-                                    ":limit": limit,
-                                    ":max": cell.max_capacity,
-                                }
-                            ),
+                            "ExpressionAttributeValues": _dump(values),
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                         }
                     },
                 ],
@@ -255,7 +273,7 @@ class RouterStore:
         except ClientError as error:
             if _code(error) != "TransactionCanceledException":
                 raise
-            return _cancelled(error)
+            return _cancelled(error, cell, limit, below)
         return AssignResult(AssignOutcome.PLACED, mapping)
 
     # -- scale-out episodes ----------------------------------------------
@@ -379,7 +397,9 @@ class RouterStore:
         return not response.get("Attributes")
 
 
-def _cancelled(error: ClientError) -> AssignResult:
+def _cancelled(
+    error: ClientError, cell: Cell | None = None, limit: int = 0, below: int | None = None
+) -> AssignResult:
     reasons = error.response.get("CancellationReasons") or []
     mapping_reason = reasons[0] if len(reasons) > 0 else {}
     cell_reason = reasons[1] if len(reasons) > 1 else {}
@@ -392,6 +412,23 @@ def _cancelled(error: ClientError) -> AssignResult:
         )
     if mapping_code == "TransactionConflict":
         return AssignResult(AssignOutcome.MAPPING_CONFLICT)
+    if (
+        cell_code == "ConditionalCheckFailed"
+        and cell is not None
+        and below is not None
+        and cell_reason.get("Item")
+    ):
+        old = cell_from_item(_load(cell_reason["Item"]))
+        still_placeable = (
+            old.healthy
+            and old.active
+            and old.max_capacity == cell.max_capacity
+            and old.current_capacity < limit
+        )
+        if still_placeable and old.current_capacity >= below:
+            return AssignResult(
+                AssignOutcome.BUSIER_THAN_READ, observed_capacity=old.current_capacity
+            )
     if cell_code in {"ConditionalCheckFailed", "TransactionConflict"}:
         return AssignResult(AssignOutcome.CELL_REJECTED)
     # Throttling, validation, capacity...: not a lost race; let it surface.

@@ -131,6 +131,7 @@ def test_environment_comes_from_config(run_stack):
         "TABLE_NAME": table_name,
         "DEFAULT_MARKET": "asia",
         "CAPACITY_BUFFER": "0.25",
+        "SCALE_OUT_THRESHOLD": "0.6",
         "ENDPOINT_TTL_SECONDS": "120",
     }
     assert env("scaler") == {
