@@ -55,7 +55,7 @@ from components.schemas import ROUTER_TABLE
 from drill import sfn
 from drill.emulator import SerialMotoServer
 from drill.environment import scoped_environ
-from drill.report import Check, DrillFailed, Report
+from drill.report import Check, Checked, DrillFailed, Report
 from drill.session import DrillSession
 from drill.stack import DeployedFunction
 
@@ -112,7 +112,7 @@ class CellRow:
 
 
 @dataclass
-class CellsResult:
+class CellsResult(Checked):
     stack: str
     market: str
     users: int
@@ -135,14 +135,6 @@ class CellsResult:
     repeat_sign_up: tuple[str | None, dict[str, Any]] | None = None
     checks: list[Check] = field(default_factory=list)
     elapsed_seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
-
-    @property
-    def failed(self) -> list[Check]:
-        return [c for c in self.checks if not c.ok]
 
     @property
     def placed_total(self) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from moto.moto_server.werkzeug_app import (
@@ -92,18 +92,30 @@ def serial_moto_server(region: str = "us-east-1") -> Iterator[SerialMotoServer]:
     for the duration, restoring the previous environment afterwards.
     """
     server = SerialMotoServer().start()
-    saved = {
-        k: os.environ.get(k) for k in (*FAKE_CREDENTIALS, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION")
-    }
-    os.environ.update(FAKE_CREDENTIALS)
-    os.environ["AWS_ENDPOINT_URL"] = server.endpoint_url
-    os.environ["AWS_DEFAULT_REGION"] = region
     try:
-        yield server
+        with scoped_environ(
+            {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": server.endpoint_url,
+             "AWS_DEFAULT_REGION": region}
+        ):  # fmt: skip
+            yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def scoped_environ(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Set (or, for ``None``, remove) variables; restore them all on exit."""
+    saved = {key: os.environ.get(key) for key in values}
+    try:
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        server.stop()

@@ -12,10 +12,10 @@ import contextlib
 import logging
 import os
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 
-from drill.emulator import FAKE_CREDENTIALS
+from drill.emulator import FAKE_CREDENTIALS, scoped_environ  # noqa: F401 (re-exported)
 
 #: The emulator and the local cell endpoints listen here; never via a proxy.
 LOCAL_HOSTS = "127.0.0.1,localhost"
@@ -59,25 +59,6 @@ def offline_environment(region: str) -> dict[str, str | None]:
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_DEV": "false",
     }
-
-
-@contextmanager
-def scoped_environ(values: Mapping[str, str | None]) -> Iterator[None]:
-    """Set (or, for ``None``, remove) variables; restore them all on exit."""
-    saved = {key: os.environ.get(key) for key in values}
-    try:
-        for key, value in values.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @contextmanager

@@ -36,7 +36,7 @@ from components.probe_loop_asl import SCHEDULE_PERIOD_SECONDS, SCHEDULE_ROUNDS
 from components.schemas import LEX_STATE_TABLE
 from drill import lex_sim
 from drill.environment import scoped_environ
-from drill.report import Check, DrillFailed, Report
+from drill.report import Check, Checked, DrillFailed, Report
 from drill.session import DrillSession
 from drill.sfn import FakeLambdaContext
 from drill.stack import DeployedFunction
@@ -78,7 +78,7 @@ class Event:
 
 
 @dataclass
-class FailoverResult:
+class FailoverResult(Checked):
     stack: str
     primary: str
     secondary: str
@@ -98,14 +98,6 @@ class FailoverResult:
     lex_calls: dict[str, int] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
     elapsed_seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
-
-    @property
-    def failed(self) -> list[Check]:
-        return [c for c in self.checks if not c.ok]
 
 
 class RoundClock:

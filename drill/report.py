@@ -14,6 +14,20 @@ from dataclasses import dataclass
 from typing import TextIO
 
 
+class Checked:
+    """A scenario result: passes when every check it made passed."""
+
+    checks: list[Check]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+
 @dataclass(frozen=True)
 class Check:
     """One invariant the drill verified, and what it saw."""
