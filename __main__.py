@@ -134,6 +134,7 @@ if settings.cell_router.enabled:
             index_arn=router_data.index_arn,
             queue_url=router_data.queue_url,
             queue_arn=router_data.queue_arn,
+            alarm_topic_arn=health_check.alarm_topic_arn,
             default_market=router.default_market,
             capacity_buffer=router.capacity_buffer,
             scale_out_threshold=router.scale_out_threshold,
@@ -188,4 +189,5 @@ if settings.cell_router.enabled:
     pulumi.export("hostedUiDomain", router_api.hosted_ui_domain)
     pulumi.export("routerTableName", router_data.table_name)
     pulumi.export("provisioningQueueUrl", router_data.queue_url)
+    pulumi.export("cellReadyFailedQueueUrl", router_functions.cell_ready_failed_queue_url)
     pulumi.export("orchestratorArn", orchestrator.arn)

@@ -18,7 +18,9 @@ scaler         GetItem (cell); PutItem/DeleteItem of the market's scale-out
 mapper         GetItem (own mapping, its cell).
 validator      GetItem (own mapping, its cell); the endpoint probe is HTTP.
 registrar      UpdateItem (upsert the cell, close the episode; never a
-               ``USER#`` partition).
+               ``USER#`` partition); sqs:SendMessage on ``CellReady-failed``
+               (Lambda sends a failed asynchronous invocation with the
+               function's role).
 =============  ==============================================================
 
 ``dynamodb:LeadingKeys`` conditions are used where the partition tells item
@@ -29,6 +31,14 @@ log group and X-Ray (``PythonFunction``).
 
 Timeouts match the Orchestrator's task timeouts (``orchestrator_asl``), so a
 function never outlives the state that waits for it.
+
+A CellReady event must not vanish: until it is recorded the market's
+scale-out episode stays open and no further cell is requested (until the
+scaler's 2-hour takeover). ``CellReady-failed`` (SSE-SQS, 14 days) therefore
+receives both an event EventBridge could not deliver to the registrar (the
+target's dead-letter queue) and one the registrar failed on after Lambda's
+two retries (the function's on-failure destination); any message in it
+raises an alarm. Replay by sending the event again.
 """
 
 from __future__ import annotations
@@ -59,6 +69,13 @@ SCALE_PARTITIONS = "SCALE#*"
 
 #: The registrar is invoked asynchronously by EventBridge, off the API path.
 REGISTRAR_TIMEOUT_SECONDS = 10
+#: Lambda's asynchronous retries of a failing registrar (the most it allows).
+REGISTRAR_RETRY_ATTEMPTS = 2
+#: Longest Lambda keeps an asynchronous event: a late registration is still
+#: worth doing, and an expired event goes to CellReady-failed too.
+REGISTRAR_MAX_EVENT_AGE_SECONDS = 6 * 3600
+#: Longest SQS allows: a lost CellReady is evidence, and its replay input.
+FAILED_RETENTION_SECONDS = 14 * 24 * 3600
 
 Statement = dict[str, Any]
 
@@ -138,7 +155,7 @@ def reader_statements(table_arn: Any) -> list[Statement]:
     ]
 
 
-def registrar_statements(table_arn: Any) -> list[Statement]:
+def registrar_statements(table_arn: Any, failed_queue_arn: Any) -> list[Statement]:
     return [
         {
             "Sid": "UpsertCellsAndCloseEpisodes",
@@ -146,8 +163,34 @@ def registrar_statements(table_arn: Any) -> list[Statement]:
             "Action": ["dynamodb:UpdateItem"],
             "Resource": table_arn,
             "Condition": _never_partitions(USER_PARTITIONS),
-        }
+        },
+        {
+            # Lambda delivers the on-failure destination with the function's
+            # role (and checks this grant when the destination is configured).
+            "Sid": "KeepFailedCellReadyEvents",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": failed_queue_arn,
+        },
     ]
+
+
+def cell_ready_failed_queue_policy(queue_arn: str, rule_arn: str) -> dict[str, Any]:
+    """``CellReady-failed``'s policy: EventBridge may dead-letter into it, and
+    only for the CellReady rule (SSE-SQS: no key policy needed)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "CellReadyRuleDeadLetters",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+            }
+        ],
+    }
 
 
 def _number(value: float) -> str:
@@ -157,7 +200,10 @@ def _number(value: float) -> str:
 
 @dataclass(frozen=True)
 class CellRouterFunctionsArgs:
-    """Arguments of ``CellRouterFunctions`` (table/queue from ``RouterData``)."""
+    """Arguments of ``CellRouterFunctions`` (table/queue from ``RouterData``).
+
+    ``alarm_topic_arn``: where the ``CellReady-failed`` alarm goes.
+    """
 
     region: str
     table_name: pulumi.Input[str]
@@ -165,6 +211,7 @@ class CellRouterFunctionsArgs:
     index_arn: pulumi.Input[str]
     queue_url: pulumi.Input[str]
     queue_arn: pulumi.Input[str]
+    alarm_topic_arn: pulumi.Input[str]
     default_market: str = "europe"
     capacity_buffer: float = 0.2
     scale_out_threshold: float = 0.7
@@ -194,15 +241,19 @@ class CellRouterFunctionsArgs:
 
 
 class CellRouterFunctions(pulumi.ComponentResource):
-    """Dispatcher, scaler, mapper, validator, registrar and the registrar's rule."""
+    """Dispatcher, scaler, mapper, validator, registrar, the registrar's rule
+    and the queue that keeps CellReady events neither could handle."""
 
     functions: dict[str, PythonFunction]
+    cell_ready_failed_queue: aws.sqs.Queue
     dispatcher_arn: pulumi.Output[str]
     scaler_arn: pulumi.Output[str]
     mapper_arn: pulumi.Output[str]
     validator_arn: pulumi.Output[str]
     registrar_arn: pulumi.Output[str]
     cell_ready_rule_arn: pulumi.Output[str]
+    cell_ready_failed_queue_url: pulumi.Output[str]
+    cell_ready_failed_queue_arn: pulumi.Output[str]
 
     def __init__(
         self,
@@ -211,6 +262,15 @@ class CellRouterFunctions(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("resilient-routing:components:CellRouterFunctions", name, None, opts)
+
+        # Before the functions: the registrar's policy names it.
+        self.cell_ready_failed_queue = aws.sqs.Queue(
+            f"{name}-CellReady-failed",
+            sqs_managed_sse_enabled=True,
+            message_retention_seconds=FAILED_RETENTION_SECONDS,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        failed_queue = self.cell_ready_failed_queue
 
         table: Mapping[str, pulumi.Input[str]] = {"TABLE_NAME": args.table_name}
         specs: dict[str, tuple[str, list[Statement], Mapping[str, pulumi.Input[str]], int]] = {
@@ -259,7 +319,7 @@ class CellRouterFunctions(pulumi.ComponentResource):
             ),
             "registrar": (
                 "Records a cell the provisioning layer reports ready (EventBridge CellReady)",
-                registrar_statements(args.table_arn),
+                registrar_statements(args.table_arn, failed_queue.arn),
                 dict(table),
                 REGISTRAR_TIMEOUT_SECONDS,
             ),
@@ -303,6 +363,15 @@ class CellRouterFunctions(pulumi.ComponentResource):
             source_arn=rule.arn,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        # Before the target: EventBridge needs the grant to dead-letter.
+        queue_policy = aws.sqs.QueuePolicy(
+            f"{name}-CellReady-failed-policy",
+            queue_url=failed_queue.url,
+            policy=pulumi.Output.all(failed_queue.arn, rule.arn).apply(
+                lambda arns: json.dumps(cell_ready_failed_queue_policy(arns[0], arns[1]))
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         aws.cloudwatch.EventTarget(
             f"{name}-cell-ready-registrar",
             rule=rule.name,
@@ -313,7 +382,50 @@ class CellRouterFunctions(pulumi.ComponentResource):
             retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
                 maximum_event_age_in_seconds=24 * 3600, maximum_retry_attempts=185
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+            # An event EventBridge could not hand to Lambda at all.
+            dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=failed_queue.arn),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission, queue_policy]),
+        )
+        # An event Lambda accepted but the registrar failed on (or that
+        # expired in Lambda's queue). The destination is checked against the
+        # registrar's policy, which the function already depends on.
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-registrar-async",
+            function_name=registrar.name,
+            maximum_retry_attempts=REGISTRAR_RETRY_ATTEMPTS,
+            maximum_event_age_in_seconds=REGISTRAR_MAX_EVENT_AGE_SECONDS,
+            destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
+                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
+                    destination=failed_queue.arn
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # One lost event is the incident: Maximum over one 60 s period (SQS
+        # publishes its queue metrics every minute) pages within about a
+        # minute of it landing; a 5-minute period would only delay that, with
+        # no noise to smooth -- nothing drains this queue but an operator.
+        # notBreaching: an idle queue publishes no data points.
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-CellReady-failed-depth",
+            alarm_description=(
+                "A CellReady event was not recorded and sits in CellReady-failed: "
+                "the market's scale-out episode stays open, so no new cell is "
+                "requested until the scaler's takeover. Fix the cause, then "
+                "replay the event (send it again to the default bus)."
+            ),
+            namespace="AWS/SQS",
+            metric_name="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": failed_queue.name},
+            statistic="Maximum",
+            period=60,
+            evaluation_periods=1,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=[args.alarm_topic_arn],
+            ok_actions=[args.alarm_topic_arn],
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
         self.dispatcher_arn = self.functions["dispatcher"].arn
@@ -322,6 +434,8 @@ class CellRouterFunctions(pulumi.ComponentResource):
         self.validator_arn = self.functions["validator"].arn
         self.registrar_arn = registrar.arn
         self.cell_ready_rule_arn = rule.arn
+        self.cell_ready_failed_queue_url = failed_queue.url
+        self.cell_ready_failed_queue_arn = failed_queue.arn
         self.register_outputs(
             {
                 "dispatcherArn": self.dispatcher_arn,
@@ -330,5 +444,7 @@ class CellRouterFunctions(pulumi.ComponentResource):
                 "validatorArn": self.validator_arn,
                 "registrarArn": self.registrar_arn,
                 "cellReadyRuleArn": self.cell_ready_rule_arn,
+                "cellReadyFailedQueueUrl": self.cell_ready_failed_queue_url,
+                "cellReadyFailedQueueArn": self.cell_ready_failed_queue_arn,
             }
         )

@@ -10,6 +10,7 @@ import pytest
 from components.cell_router_functions import (
     SCALE_PARTITIONS,
     USER_PARTITIONS,
+    CellRouterFunctions,
     CellRouterFunctionsArgs,
 )
 from handlers.cell_router import store
@@ -18,9 +19,10 @@ from handlers.cell_router.events import (
     CELL_READY_EVENT_PATTERN,
     CELL_READY_SOURCE,
 )
-from tests.pulumi_harness import ProgramRun
+from tests.pulumi_harness import ProgramRun, run_program
 
 MODULES = ("dispatcher", "scaler", "mapper", "validator", "registrar")
+FAILED = "cell-router-CellReady-failed"
 
 
 def _function(run: ProgramRun, module: str):
@@ -42,6 +44,7 @@ def _arns(run: ProgramRun) -> dict[str, str]:
         "table": table,
         "index": f"{table}/index/marketId-currentCapacity-index",
         "queue": run.named("cell-router-CellProvisioning").outputs["arn"],
+        "failed": run.named(FAILED).outputs["arn"],
     }
 
 
@@ -92,10 +95,13 @@ def test_readers_only_get_items(dev_run: ProgramRun, module):
 
 
 def test_registrar_statements_exactly(dev_run: ProgramRun):
+    arns = _arns(dev_run)
     assert _statements(dev_run, "registrar") == [
         {"Sid": "UpsertCellsAndCloseEpisodes", "Effect": "Allow",
-         "Action": ["dynamodb:UpdateItem"], "Resource": _arns(dev_run)["table"],
+         "Action": ["dynamodb:UpdateItem"], "Resource": arns["table"],
          "Condition": {"ForAllValues:StringNotLike": {"dynamodb:LeadingKeys": ["USER#*"]}}},
+        {"Sid": "KeepFailedCellReadyEvents", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+         "Resource": arns["failed"]},
     ]  # fmt: skip
 
 
@@ -190,9 +196,115 @@ def test_registrar_rule_pattern_is_the_events_contract(dev_run: ProgramRun):
     }
 
 
+def test_failed_cell_ready_queue_is_encrypted_kept_14_days_and_auto_named(dev_run: ProgramRun):
+    queue = dev_run.named(FAILED)
+    assert queue.type == "aws:sqs/queue:Queue"
+    assert queue.inputs == {"sqsManagedSseEnabled": True, "messageRetentionSeconds": 14 * 24 * 3600}
+    assert "CellReady-failed" in queue.outputs["name"]
+
+
+def test_undeliverable_cell_ready_events_go_to_the_failed_queue(dev_run: ProgramRun):
+    target = dev_run.named("cell-router-cell-ready-registrar").inputs
+    assert target["deadLetterConfig"] == {"arn": dev_run.named(FAILED).outputs["arn"]}
+    assert target["retryPolicy"] == {"maximumEventAgeInSeconds": 86400,
+                                     "maximumRetryAttempts": 185}  # fmt: skip
+
+
+def test_only_the_cell_ready_rule_may_dead_letter_into_the_queue(dev_run: ProgramRun):
+    queue = dev_run.named(FAILED).outputs
+    policy = dev_run.one("aws:sqs/queuePolicy:QueuePolicy").inputs
+    assert policy["queueUrl"] == queue["url"]
+    assert json.loads(policy["policy"]) == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "CellReadyRuleDeadLetters", "Effect": "Allow",
+             "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+             "Resource": queue["arn"],
+             "Condition": {"ArnEquals": {"aws:SourceArn":
+                                         dev_run.named("cell-router-cell-ready").outputs["arn"]}}},
+        ],
+    }  # fmt: skip
+    findings = parliament.analyze_policy_string(policy["policy"]).findings
+    assert findings == [], [(f.issue, f.detail) for f in findings]
+
+
+def test_failed_registrar_invocations_go_to_the_failed_queue(dev_run: ProgramRun):
+    config = dev_run.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+    assert config.name == "cell-router-registrar-async"
+    assert config.inputs == {
+        "functionName": _function(dev_run, "registrar").outputs["name"],
+        "maximumRetryAttempts": 2,
+        "maximumEventAgeInSeconds": 6 * 3600,
+        "destinationConfig": {"onFailure": {"destination": dev_run.named(FAILED).outputs["arn"]}},
+    }
+    # Unqualified, like the rule's target: the config EventBridge's calls get.
+    assert "qualifier" not in config.inputs
+    target = dev_run.named("cell-router-cell-ready-registrar").inputs
+    assert target["arn"] == _function(dev_run, "registrar").outputs["arn"]
+
+
+def test_a_failed_cell_ready_event_raises_the_stacks_alarm(run_stack):
+    run = run_stack(alarmEmail="ops@example.com")
+    topic = run.one("aws:sns/topic:Topic").outputs["arn"]
+    alarm = run.named("cell-router-CellReady-failed-depth").inputs
+    description = alarm.pop("alarmDescription")
+    assert "CellReady-failed" in description and "replay" in description
+    assert alarm == {
+        "namespace": "AWS/SQS",
+        "metricName": "ApproximateNumberOfMessagesVisible",
+        "dimensions": {"QueueName": run.named(FAILED).outputs["name"]},
+        "statistic": "Maximum",
+        "period": 60,
+        "evaluationPeriods": 1,
+        "threshold": 1,
+        "comparisonOperator": "GreaterThanOrEqualToThreshold",
+        "treatMissingData": "notBreaching",
+        "alarmActions": [topic],
+        "okActions": [topic],
+    }
+    assert topic == run.outputs["lexAlarmTopicArn"]
+
+
+def test_failure_path_lands_in_the_primary_region(eu_run: ProgramRun):
+    names = (FAILED, "cell-router-CellReady-failed-policy", "cell-router-registrar-async",
+             "cell-router-CellReady-failed-depth", "cell-router-cell-ready-registrar")  # fmt: skip
+    for name in names:
+        resource = eu_run.named(name)
+        assert resource.region == "eu-west-2", name
+        assert "primary-aws" in resource.provider, name
+    assert ":eu-west-2:" in eu_run.outputs["cellReadyFailedQueueUrl"].replace(".", ":")
+
+
+def test_component_outputs_name_the_failed_queue_and_alarm_a_given_topic():
+    given = "arn:aws:sns:eu-west-1:123456789012:ops"
+
+    def program() -> None:
+        import pulumi
+
+        from components.providers import region_providers
+
+        p = region_providers("r", "eu-west-1", {})
+        functions = CellRouterFunctions(
+            "f",
+            CellRouterFunctionsArgs(region="eu-west-1", table_name="t", table_arn="a",
+                                    index_arn="i", queue_url="u", queue_arn="q",
+                                    alarm_topic_arn=given),
+            p.opts(),
+        )  # fmt: skip
+        pulumi.export("url", functions.cell_ready_failed_queue_url)
+        pulumi.export("arn", functions.cell_ready_failed_queue_arn)
+
+    run = run_program({}, program=program)
+    failed = run.named("f-CellReady-failed").outputs
+    assert run.outputs == {"url": failed["url"], "arn": failed["arn"]}
+    alarm = run.one("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert alarm.name == "f-CellReady-failed-depth"
+    assert (alarm.inputs["alarmActions"], alarm.inputs["okActions"]) == ([given], [given])
+
+
 def test_bad_arguments_are_refused():
     base = dict(region="eu-west-1", table_name="t", table_arn="a", index_arn="i",
-                queue_url="u", queue_arn="q")  # fmt: skip
+                queue_url="u", queue_arn="q", alarm_topic_arn="t")  # fmt: skip
     with pytest.raises(ValueError, match="capacity_buffer"):
         CellRouterFunctionsArgs(**base, capacity_buffer=1.0)
     with pytest.raises(ValueError, match="validator_probe_timeout_seconds"):

@@ -14,7 +14,7 @@ ROUTER_COMPONENTS = {
     "resilient-routing:components:CellRouterApi",
 }
 OUTPUTS = ("apiUrl", "userPoolId", "userPoolClientId", "hostedUiDomain", "routerTableName",
-           "provisioningQueueUrl", "orchestratorArn")  # fmt: skip
+           "provisioningQueueUrl", "orchestratorArn", "cellReadyFailedQueueUrl")  # fmt: skip
 
 
 def _router_resources(run: ProgramRun):
@@ -38,17 +38,18 @@ def test_everything_lands_in_the_primary_region(request, fixture, config):
 
 def test_physical_names_are_seeded_with_the_original_names(dev_run: ProgramRun):
     seeds = {
-        "aws:dynamodb/table:Table": "tbl_router",
-        "aws:sqs/queue:Queue": "CellProvisioning",
-        "aws:cognito/userPool:UserPool": "CellRouterPool",
-        "aws:apigateway/restApi:RestApi": "CellRouter",
-        "aws:sfn/stateMachine:StateMachine": "Orchestrator",
+        "aws:dynamodb/table:Table": ("tbl_router",),
+        "aws:sqs/queue:Queue": ("CellProvisioning", "CellReady-failed"),
+        "aws:cognito/userPool:UserPool": ("CellRouterPool",),
+        "aws:apigateway/restApi:RestApi": ("CellRouter",),
+        "aws:sfn/stateMachine:StateMachine": ("Orchestrator",),
     }
-    for typ, seed in seeds.items():
+    for typ, names in seeds.items():
         found = [r for r in dev_run.of_type(typ) if r.name.startswith("cell-router")]
         assert found, typ
         for resource in found:
-            assert seed in resource.name, resource.name
+            seed = next((s for s in names if s in resource.name), None)
+            assert seed, resource.name
             # Auto-named (no fixed physical name), so stacks can share an account.
             assert "name" not in resource.inputs, resource.name
             assert seed in resource.outputs["name"]
@@ -66,6 +67,8 @@ def test_outputs_are_exported_from_the_resources(dev_run: ProgramRun):
         out["provisioningQueueUrl"] == dev_run.named("cell-router-CellProvisioning").outputs["url"]
     )
     assert out["orchestratorArn"] == dev_run.named("cell-router-Orchestrator").outputs["arn"]
+    failed = dev_run.named("cell-router-CellReady-failed").outputs["url"]
+    assert out["cellReadyFailedQueueUrl"] == failed
     # The API starts exactly the exported state machine.
     integration = dev_run.named("cell-router-CellRouter-mapper-integration").inputs
     assert integration["requestTemplates"]["application/json"] == request_template(

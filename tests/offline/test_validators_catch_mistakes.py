@@ -333,6 +333,19 @@ def test_event_target_retry_policy_out_of_range(found: ProgramArtifacts):
     _reported(check_classic_resource(planted, found.context()), "MaximumEventAgeInSeconds")
 
 
+def test_async_invoke_config_with_too_many_retries_or_a_bad_destination(found: ProgramArtifacts):
+    (config,) = found.run.of_type("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+    assert check_classic_resource(config, found.context()) == []
+    planted = _plant(
+        config,
+        maximumRetryAttempts=3.0,
+        destinationConfig={"onFailure": {"destination": "CellReady-failed"}},
+    )
+    _reported(
+        check_classic_resource(planted, found.context()), "MaximumRetryAttempts", "Destination"
+    )
+
+
 # --------------------------------------------------------------------------- #
 # Contact flow
 # --------------------------------------------------------------------------- #

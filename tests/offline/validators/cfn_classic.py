@@ -95,6 +95,25 @@ def _lambda_permission(r: RecordedResource, _: ProgramContext) -> dict[str, Any]
     }
 
 
+def _lambda_event_invoke_config(r: RecordedResource, _: ProgramContext) -> dict[str, Any]:
+    i = r.inputs
+    destinations = i.get("destinationConfig") or {}
+    return {
+        "FunctionName": i.get("functionName"),
+        # CloudFormation requires a qualifier; the API's unqualified config is
+        # the one of $LATEST (GetFunctionEventInvokeConfig names it so).
+        "Qualifier": i.get("qualifier") or "$LATEST",
+        "MaximumRetryAttempts": i.get("maximumRetryAttempts"),
+        "MaximumEventAgeInSeconds": i.get("maximumEventAgeInSeconds"),
+        "DestinationConfig": {
+            key: {"Destination": (destinations.get(field) or {}).get("destination")}
+            if destinations.get(field)
+            else None
+            for key, field in (("OnFailure", "onFailure"), ("OnSuccess", "onSuccess"))
+        },
+    }
+
+
 def _key_schema(hash_key: str | None, range_key: str | None) -> list[dict[str, str]]:
     keys = [{"AttributeName": hash_key, "KeyType": "HASH"}]
     if range_key:
@@ -178,6 +197,10 @@ def _sqs_queue(r: RecordedResource, _: ProgramContext) -> dict[str, Any]:
 
 def _sqs_redrive_allow(r: RecordedResource, _: ProgramContext) -> dict[str, Any]:
     return {"RedriveAllowPolicy": as_json(r.inputs["redriveAllowPolicy"])}
+
+
+def _sqs_queue_policy(r: RecordedResource, _: ProgramContext) -> dict[str, Any]:
+    return {"Queues": [r.inputs.get("queueUrl")], "PolicyDocument": as_json(r.inputs["policy"])}
 
 
 def _state_machine(r: RecordedResource, _: ProgramContext) -> dict[str, Any]:
@@ -589,11 +612,15 @@ CLASSIC_MAPPERS: dict[str, ClassicMapping] = {
     "aws:lambda/permission:Permission": ClassicMapping(
         "AWS::Lambda::Permission", _lambda_permission
     ),
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": ClassicMapping(
+        "AWS::Lambda::EventInvokeConfig", _lambda_event_invoke_config
+    ),
     "aws:dynamodb/table:Table": ClassicMapping("AWS::DynamoDB::Table", _dynamodb_table),
     "aws:sqs/queue:Queue": ClassicMapping("AWS::SQS::Queue", _sqs_queue),
     "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy": ClassicMapping(
         "AWS::SQS::Queue", _sqs_redrive_allow
     ),
+    "aws:sqs/queuePolicy:QueuePolicy": ClassicMapping("AWS::SQS::QueuePolicy", _sqs_queue_policy),
     "aws:sfn/stateMachine:StateMachine": ClassicMapping(
         "AWS::StepFunctions::StateMachine", _state_machine
     ),
