@@ -71,6 +71,7 @@ health_check = HealthCheck(
         powertools_layer_version=settings.lambda_.powertools_layer_version,
         log_retention_days=settings.lambda_.log_retention_days,
         alarm_email=settings.alarm_email,
+        deletion_protection=settings.table_deletion_protection,
     ),
     opts=primary.opts(),
 )
@@ -98,6 +99,7 @@ if settings.connect.mode != "none":
             claim_phone_number=settings.connect.claim_phone_number,
             phone_number_country_code=settings.connect.phone_number_country_code,
             phone_number_type=settings.connect.phone_number_type,
+            flow_name=settings.connect.contact_flow_name,
         ),
         opts=primary.opts(),
     )
@@ -122,6 +124,7 @@ if settings.cell_router.enabled:
             # One alarm topic per stack (one confirmation e-mail, one place
             # to subscribe a pager): the health check's.
             alarm_topic_arn=health_check.alarm_topic_arn,
+            deletion_protection=settings.table_deletion_protection,
         ),
         opts=primary.opts(),
     )

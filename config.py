@@ -72,6 +72,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Version of the public AWS Lambda Powertools (Python v3) layer.",
     ),
     Setting("logRetentionDays", "integer", 30, "Retention of every log group, in days."),
+    Setting(
+        "tableDeletionProtection",
+        "boolean",
+        True,
+        "DynamoDB deletion protection on the state and routing tables.",
+    ),
     Setting("alarmEmail", "string", "", "E-mail subscribed to the alarm topic (empty: none)."),
     # Lex bot ---------------------------------------------------------------
     Setting("lexBotName", "string", "OrderFlowers", "Name of the Lex V2 bot in both regions."),
@@ -115,6 +121,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("claimPhoneNumber", "boolean", False, "Claim a phone number for the flow."),
     Setting("phoneNumberCountryCode", "string", "US", "Country of the claimed number."),
     Setting("phoneNumberType", "string", "DID", "Type of the claimed number: DID or TOLL_FREE."),
+    Setting(
+        "contactFlowName",
+        "string",
+        "Flower DR Flow",
+        "Name of the generated contact flow (unique per Connect instance).",
+    ),
     # Cell router ---------------------------------------------------------------
     Setting("cellRouterEnabled", "boolean", True, "Deploy the cell router."),
     Setting("defaultMarket", "string", "europe", "Market of a sign-up that names none."),
@@ -206,6 +218,7 @@ class ConnectSettings:
     claim_phone_number: bool
     phone_number_country_code: str
     phone_number_type: str
+    contact_flow_name: str
 
 
 @dataclass(frozen=True)
@@ -238,6 +251,7 @@ class Settings:
     primary_region: str
     secondary_region: str
     alarm_email: str | None
+    table_deletion_protection: bool
     lambda_: LambdaSettings
     lex: LexSettings
     health_check: HealthCheckSettings
@@ -364,6 +378,7 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
         powertools_layer_version=r.integer("powertoolsLayerVersion", 1, 10_000),
         log_retention_days=r.integer("logRetentionDays", 1, 3653),
     )
+    table_deletion_protection = r.boolean("tableDeletionProtection")
     if lambda_.log_retention_days not in LOG_RETENTION_DAYS:
         r.fail(
             "logRetentionDays",
@@ -436,6 +451,7 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
             "phoneNumberCountryCode", _pattern(re.compile(r"^[A-Z]{2}$"), "an ISO country code")
         ),
         phone_number_type=r.string("phoneNumberType", _one_of("DID", "TOLL_FREE")),
+        contact_flow_name=r.string("contactFlowName", _non_empty(127)),
     )
 
     buffer_pct = r.integer("capacityBufferPercent", 0, 90)
@@ -496,6 +512,7 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
         primary_region=primary,
         secondary_region=secondary,
         alarm_email=alarm_email or None,
+        table_deletion_protection=table_deletion_protection,
         lambda_=lambda_,
         lex=lex,
         health_check=health_check,
