@@ -140,9 +140,9 @@ def _succeeded(result: ExecutionResult) -> Any:
     return result.output
 
 
-def _failed_with(result: ExecutionResult, error: str) -> str:
-    assert (result.status, result.error) == ("FAILED", error), result.cause
-    return result.error_message or ""
+def _outcome(result: ExecutionResult) -> tuple[str, str | None]:
+    """How an execution ended: ("FAILED", <error name>) for a failure."""
+    return result.status, result.error
 
 
 # --------------------------------------------------------------------------
@@ -225,7 +225,9 @@ def test_no_placeable_cell_is_no_capacity(cell_router: CellRouter) -> None:
     cell_router.put_cell("sick", healthy=False)
     before = cell_router.snapshot()
 
-    message = _failed_with(cell_router.call("/cells"), "NoCapacity")
+    result = cell_router.call("/cells")
+    assert _outcome(result) == ("FAILED", "NoCapacity"), result.cause
+    message = result.error_message or ""
 
     assert "europe" in message
     assert cell_router.snapshot() == before
@@ -234,7 +236,8 @@ def test_no_placeable_cell_is_no_capacity(cell_router: CellRouter) -> None:
 
 def test_a_market_without_cells_is_no_capacity(cell_router: CellRouter) -> None:
     cell_router.put_cell("eu-1")
-    _failed_with(cell_router.call("/cells", body={"marketId": "mars"}), "NoCapacity")
+    result = cell_router.call("/cells", body={"marketId": "mars"})
+    assert _outcome(result) == ("FAILED", "NoCapacity"), result.cause
 
 
 # --------------------------------------------------------------------------
@@ -258,7 +261,8 @@ def test_mapper_for_an_unknown_user_is_user_not_found(cell_router: CellRouter) -
     cell_router.put_cell("cell-1")
     _succeeded(cell_router.call("/cells", "ada@example.com"))
 
-    _failed_with(cell_router.call("/mapper", "eve@example.com"), "UserNotFound")
+    result = cell_router.call("/mapper", "eve@example.com")
+    assert _outcome(result) == ("FAILED", "UserNotFound"), result.cause
 
 
 def test_a_mapping_to_a_vanished_cell_is_cell_unavailable(cell_router: CellRouter) -> None:
@@ -268,8 +272,8 @@ def test_a_mapping_to_a_vanished_cell_is_cell_unavailable(cell_router: CellRoute
         TableName=TABLE, Key={"marketId": {"S": "europe"}, "cellId": {"S": "cell-1"}}
     )
 
-    _failed_with(cell_router.call("/mapper"), "CellUnavailable")
-    _failed_with(cell_router.call("/cells"), "CellUnavailable")
+    assert _outcome(cell_router.call("/mapper")) == ("FAILED", "CellUnavailable")
+    assert _outcome(cell_router.call("/cells")) == ("FAILED", "CellUnavailable")
 
 
 def test_every_error_name_the_definition_documents_is_a_handler_exception() -> None:
@@ -338,7 +342,8 @@ def test_validate_for_an_unknown_user_is_user_not_found(cell_router: CellRouter)
         "cellUrl": "https://cell-1-a.example.com",
         "cellUrl2": "https://cell-1-b.example.com",
     }
-    _failed_with(cell_router.call("/validate", "nobody@example.com", body), "UserNotFound")
+    result = cell_router.call("/validate", "nobody@example.com", body)
+    assert _outcome(result) == ("FAILED", "UserNotFound"), result.cause
 
 
 # --------------------------------------------------------------------------
@@ -393,7 +398,9 @@ def test_bad_input_is_invalid_request_and_writes_nothing(
     cell_router.put_cell("cell-1")
     before = cell_router.snapshot()
 
-    message = _failed_with(cell_router.call(path, email, body), "InvalidRequest")
+    result = cell_router.call(path, email, body)
+    assert _outcome(result) == ("FAILED", "InvalidRequest"), result.cause
+    message = result.error_message or ""
 
     assert message
     assert cell_router.snapshot() == before
