@@ -22,10 +22,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import placement, settings, validation
-from handlers.cell_router.errors import CellUnavailable, NoCapacity
+from handlers.cell_router import lookup, placement, settings, validation
+from handlers.cell_router.errors import NoCapacity
 from handlers.cell_router.model import Cell, Mapping, routing_result, utc_timestamp
-from handlers.cell_router.observability import count, logger, metrics, tracer
+from handlers.cell_router.observability import count, lambda_handler, logger
 from handlers.cell_router.store import AssignOutcome, RouterStore
 
 #: Transactions tried per candidate list before re-reading the index.
@@ -36,9 +36,7 @@ MAX_QUERIES = 2
 _rng = random.SystemRandom()
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics(raise_on_empty_metrics=False)
+@lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = validation.parse_router_request(event)
     market_id = validation.market_id(request.body, settings.default_market())
@@ -59,11 +57,7 @@ def _existing(
     store: RouterStore, mapping: Mapping, ttl: int, cell: Cell | None = None
 ) -> dict[str, Any]:
     """A placed user keeps their cell, whatever market the body names."""
-    if cell is None or cell.cell_id != mapping.cell_id or cell.market_id != mapping.market_id:
-        cell = store.get_cell(mapping.market_id, mapping.cell_id)
-    if cell is None:
-        logger.error("mapped cell is missing", extra={"cellId": mapping.cell_id})
-        raise CellUnavailable(f"cell {mapping.cell_id} of your mapping no longer exists")
+    cell = lookup.require_cell(store, mapping, known=cell)
     count("UserKnown")
     return routing_result(
         cell, ttl_seconds=ttl, new_assignment=False, current_capacity=cell.current_capacity

@@ -8,6 +8,8 @@ which the component sets; the defaults only matter for local runs.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -24,3 +26,10 @@ tracer = Tracer(service=SERVICE)
 
 def count(name: str, value: int = 1) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def lambda_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Logger context, tracing and metric flushing, the same for every handler."""
+    handler = metrics.log_metrics(raise_on_empty_metrics=False)(handler)
+    handler = tracer.capture_lambda_handler(capture_response=False)(handler)
+    return logger.inject_lambda_context(clear_state=True)(handler)

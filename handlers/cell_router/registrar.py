@@ -14,13 +14,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.cell_router import settings, validation
 from handlers.cell_router.model import utc_timestamp
-from handlers.cell_router.observability import count, logger, metrics, tracer
+from handlers.cell_router.observability import count, lambda_handler, logger
 from handlers.cell_router.store import RouterStore
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics(raise_on_empty_metrics=False)
+@lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ready = validation.parse_cell_ready(event)
     store = RouterStore(settings.table_name())

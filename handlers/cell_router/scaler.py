@@ -20,13 +20,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from handlers.cell_router import aws_clients, events, placement, settings, validation
 from handlers.cell_router.errors import ProvisioningUnavailable
 from handlers.cell_router.model import utc_timestamp
-from handlers.cell_router.observability import count, logger, metrics, tracer
+from handlers.cell_router.observability import count, lambda_handler, logger
 from handlers.cell_router.store import RouterStore
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics(raise_on_empty_metrics=False)
+@lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, bool]:
     request = validation.parse_scale_request(event)
     if not request.new_assignment:

@@ -14,15 +14,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import endpoint_check, probe, settings, validation
-from handlers.cell_router.errors import UserNotFound
-from handlers.cell_router.observability import count, logger, metrics, tracer
+from handlers.cell_router import endpoint_check, lookup, probe, settings, validation
+from handlers.cell_router.observability import count, lambda_handler, logger
 from handlers.cell_router.store import RouterStore
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics(raise_on_empty_metrics=False)
+@lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = validation.parse_router_request(event)
     cached = validation.parse_cached_endpoints(request.body)
@@ -36,10 +33,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     store = RouterStore(settings.table_name())
     logger.append_keys(userHash=request.caller.user_key)
 
-    mapping = store.get_mapping(request.caller.user_key)
-    if mapping is None:
-        count("UserNotFound")
-        raise UserNotFound("you have no cell yet; sign up through /cells")
+    mapping = lookup.require_mapping(store, request.caller.user_key)
     cell = store.get_cell(mapping.market_id, mapping.cell_id)
 
     valid = endpoint_check.cache_is_valid(cached.cell_id, cached.urls, cell)

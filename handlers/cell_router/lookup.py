@@ -1,0 +1,36 @@
+"""The caller's mapping and its cell, with the errors every reader raises.
+
+Shared by the dispatcher (a known user), the mapper and the validator, so the
+"no cell yet" and "cell vanished" answers are the same everywhere.
+"""
+
+from __future__ import annotations
+
+from handlers.cell_router.errors import CellUnavailable, UserNotFound
+from handlers.cell_router.model import Cell, Mapping
+from handlers.cell_router.observability import count, logger
+from handlers.cell_router.store import RouterStore
+
+
+def require_mapping(store: RouterStore, user_key: str) -> Mapping:
+    """The caller's mapping, or ``UserNotFound``."""
+    mapping = store.get_mapping(user_key)
+    if mapping is None:
+        count("UserNotFound")
+        raise UserNotFound("you have no cell yet; sign up through /cells")
+    return mapping
+
+
+def require_cell(store: RouterStore, mapping: Mapping, known: Cell | None = None) -> Cell:
+    """The mapped cell (``known`` when it is that cell already), or
+    ``CellUnavailable`` when the item is gone."""
+    if known is not None and (known.cell_id, known.market_id) == (
+        mapping.cell_id,
+        mapping.market_id,
+    ):
+        return known
+    cell = store.get_cell(mapping.market_id, mapping.cell_id)
+    if cell is None:
+        logger.error("mapped cell is missing", extra={"cellId": mapping.cell_id})
+        raise CellUnavailable(f"cell {mapping.cell_id} of your mapping no longer exists")
+    return cell
