@@ -45,6 +45,7 @@ BEHAVIOURS = (OK, WRONG_REPLY, ERROR, TIMEOUT)
 
 #: botocore's event for requests of the Lex V2 runtime (service id "Lex Runtime V2").
 EVENT = "before-send.lex-runtime-v2"
+_HOOK_ID = "drill-lex-simulator"
 
 _ERROR_STATUS = {
     "ResourceNotFoundException": 404,
@@ -82,6 +83,18 @@ class Behaviour:
         if self.kind == ERROR:
             return f"error {self.error_code}"
         return {OK: "ok", WRONG_REPLY: "wrong reply", TIMEOUT: "timeout"}[self.kind]
+
+
+def install_hook(hook: Any, session: Any = None) -> Any:
+    """Register ``hook`` to answer Lex V2 runtime calls of clients made from
+    ``session`` from now on (default: a fresh boto3 default session), and
+    return the session."""
+    if session is None:
+        boto3.setup_default_session()
+        session = boto3.DEFAULT_SESSION
+    # First in line: nothing else may send the request anywhere.
+    session.events.register_first(EVENT, hook, unique_id=_HOOK_ID)
+    return session
 
 
 class LexSimulator:
@@ -148,17 +161,12 @@ class LexSimulator:
     def install(self, session: Any = None) -> LexSimulator:
         """Answer Lex V2 runtime calls of clients made from ``session`` from
         now on (default: a fresh boto3 default session)."""
-        if session is None:
-            boto3.setup_default_session()
-            session = boto3.DEFAULT_SESSION
-        # First in line: nothing else may send the request anywhere.
-        session.events.register_first(EVENT, self, unique_id="drill-lex-simulator")
-        self._session = session
+        self._session = install_hook(self, session)
         return self
 
     def uninstall(self) -> None:
         if self._session is not None:
-            self._session.events.unregister(EVENT, unique_id="drill-lex-simulator")
+            self._session.events.unregister(EVENT, unique_id=_HOOK_ID)
             self._session = None
 
     # -- the botocore hook -----------------------------------------------------

@@ -20,6 +20,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from drill.lex_sim import install_hook
 from handlers.lex_dr import aws_clients
 from tests.handlers.lex_dr.lex_fakes import (
     ALIAS_ARNS,
@@ -59,8 +60,7 @@ def _install_fake_lex() -> FakeLex:
     # Runs after the AWS backend is up: mock_aws swaps boto3.DEFAULT_SESSION
     # for the duration of the mock, so a hook registered earlier would be lost.
     fake = FakeLex()
-    boto3.setup_default_session()
-    boto3.DEFAULT_SESSION.events.register_first("before-send.lex-runtime-v2", fake)
+    install_hook(fake)
     aws_clients.reset()
     return fake
 

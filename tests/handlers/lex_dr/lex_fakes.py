@@ -7,9 +7,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from io import BytesIO
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -17,6 +15,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 
 from components.schemas import LEX_STATE_TABLE
+from drill.lex_sim import _Body, _error, _json
 
 PRIMARY = "us-east-1"
 SECONDARY = "us-west-2"
@@ -35,16 +34,6 @@ KEY = LEX_STATE_TABLE.hash_key.name
 
 #: Behaviours of the fake per call.
 OK, WRONG, ERROR, NOT_FOUND, TIMEOUT = "ok", "wrong", "error", "not_found", "timeout"
-
-
-class _Body(BytesIO):
-    """What botocore expects of ``AWSResponse.raw``."""
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        chunk = self.read()
-        while chunk:
-            yield chunk
-            chunk = self.read()
 
 
 @dataclass
@@ -89,9 +78,9 @@ class FakeLex:
             time.sleep(self.timeout_delay)
             raise ReadTimeoutError(endpoint_url=request.url)
         if behaviour == ERROR:
-            return _error(request, 500, "InternalServerException")
+            return _error(request, "InternalServerException")
         if behaviour == NOT_FOUND:
-            return _error(request, 404, "ResourceNotFoundException")
+            return _error(request, "ResourceNotFoundException")
         bot = BOTS[region]
         if operation == "RecognizeText":
             reply = EXPECTED if behaviour == OK else "Sorry, can you please repeat that?"
@@ -109,17 +98,6 @@ class FakeLex:
         if operation == "DeleteSession":
             return _json(request, {"botId": bot["botId"], "sessionId": session_id})
         raise AssertionError(f"unexpected Lex operation {operation}")
-
-
-def _json(request: Any, body: dict) -> AWSResponse:
-    raw = json.dumps(body).encode()
-    return AWSResponse(request.url, 200, {"Content-Type": "application/json"}, _Body(raw))
-
-
-def _error(request: Any, status: int, code: str) -> AWSResponse:
-    raw = json.dumps({"message": f"fake {code}"}).encode()
-    headers = {"Content-Type": "application/json", "x-amzn-ErrorType": code}
-    return AWSResponse(request.url, status, headers, _Body(raw))
 
 
 class StateTable:
