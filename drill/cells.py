@@ -364,7 +364,6 @@ def run(
             session,
             stack,
             functions,
-            handlers,
             result,
             order,
             retrying + fresh,
@@ -566,14 +565,7 @@ def _handler(function: DeployedFunction) -> Callable[[Any], Any]:
     handler = function.load()
 
     def invoke(event: Any) -> Any:
-        context = sfn.FakeLambdaContext(
-            function_name=function.physical_name,
-            invoked_function_arn=(
-                f"arn:aws:lambda:{function.region}:123456789012:function:{function.physical_name}"
-            ),
-            timeout_seconds=float(function.timeout_seconds),
-        )
-        return handler(event, context)
+        return handler(event, function.context())
 
     return invoke
 
@@ -863,7 +855,6 @@ def _run_api(
     session: DrillSession,
     stack: Any,
     functions: dict[str, DeployedFunction],
-    handlers: dict[str, Callable[[Any], Any]],
     result: CellsResult,
     order: _Counter,
     emails: list[str],
@@ -876,7 +867,8 @@ def _run_api(
     recorded = stack.state_machine_definition(ORCHESTRATOR_SUFFIX)
     mock_arns = {name: functions[name].arn for name in ROUTED_FUNCTIONS}
     same_definition = _orchestrator(mock_arns) == recorded
-    routes = {functions[name].physical_name: _routed(handlers[name]) for name in ROUTED_FUNCTIONS}
+    # Step Functions invokes the handlers; inprocess_lambdas passes the context.
+    routes = {functions[name].physical_name: functions[name].load() for name in ROUTED_FUNCTIONS}
     timeouts = {functions[n].physical_name: functions[n].timeout_seconds for n in ROUTED_FUNCTIONS}
     region = stack.primary
     with _step_functions_emulator(), sfn.inprocess_lambdas(routes):
@@ -972,14 +964,6 @@ def _orchestrator(arns: dict[str, str]) -> dict[str, Any]:
         task_timeout_seconds=DEFAULT_TASK_TIMEOUT_SECONDS,
         scaler_timeout_seconds=DEFAULT_SCALER_TIMEOUT_SECONDS,
     )
-
-
-def _routed(invoke: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
-    def handler(event: Any, context: Any) -> Any:
-        del context  # the drill's invoker makes its own, named after the function
-        return invoke(event)
-
-    return handler
 
 
 def _summary(answer: Any) -> str:

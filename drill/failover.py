@@ -38,7 +38,6 @@ from drill import lex_sim
 from drill.environment import scoped_environ
 from drill.report import Check, Checked, DrillFailed, Report
 from drill.session import DrillSession
-from drill.sfn import FakeLambdaContext
 from drill.stack import DeployedFunction
 
 #: Hidden self-test of the drill's own checks (``--inject-fault``): the
@@ -520,15 +519,8 @@ def _invoker(function: DeployedFunction, environment: Mapping[str, str]) -> Call
     handler = function.load()
 
     def invoke(event: Any) -> Any:
-        context = FakeLambdaContext(
-            function_name=function.physical_name,
-            invoked_function_arn=(
-                f"arn:aws:lambda:{function.region}:123456789012:function:{function.physical_name}"
-            ),
-            timeout_seconds=float(function.timeout_seconds),
-        )
         with scoped_environ(env):
-            return handler(event, context)
+            return handler(event, function.context())
 
     return invoke
 

@@ -17,9 +17,12 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drill.mock_engine import PROJECT, ROOT, ProgramRun, Recorded, run_program, stack_file_config
+
+if TYPE_CHECKING:
+    from drill.sfn import FakeLambdaContext
 
 DEFAULT_STACK = "dev"
 #: Used when the stack has no ``Pulumi.<stack>.yaml``: the dev stack's pair.
@@ -64,6 +67,16 @@ class DeployedFunction:
     def short_name(self) -> str:
         """``dispatcher``, ``health_check``: the handler module's own name."""
         return self.module.rsplit(".", 1)[-1]
+
+    def context(self) -> FakeLambdaContext:
+        """A Lambda context naming this function, as its runtime would pass."""
+        from drill.sfn import FakeLambdaContext  # moto is heavy; only when invoked
+
+        return FakeLambdaContext(
+            function_name=self.physical_name,
+            invoked_function_arn=self.arn,
+            timeout_seconds=float(self.timeout_seconds),
+        )
 
     def load(self) -> Callable[[Any, Any], Any]:
         """The handler callable, resolved the way the Lambda runtime does."""
