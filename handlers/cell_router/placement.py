@@ -83,6 +83,4 @@ def scale_out_count(max_capacity: int, threshold: float | Decimal) -> int:
 
 def scale_out_due(current_capacity: int, max_capacity: int, threshold: float | Decimal) -> bool:
     """A new cell is requested once a cell holds threshold x maxCapacity users."""
-    if max_capacity <= 0:
-        return False
-    return Decimal(current_capacity) >= _decimal(threshold) * Decimal(max_capacity)
+    return max_capacity > 0 and current_capacity >= scale_out_count(max_capacity, threshold)

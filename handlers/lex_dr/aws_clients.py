@@ -23,7 +23,7 @@ LEX_CLIENT_CONFIG = Config(
     retries={"total_max_attempts": 1},
 )
 #: Worst case of one Lex call with the settings above (connect + read timeout).
-LEX_CALL_TIMEOUT_SECONDS = 3.0
+LEX_CALL_TIMEOUT_SECONDS = float(LEX_CLIENT_CONFIG.connect_timeout + LEX_CLIENT_CONFIG.read_timeout)
 
 # Amazon Connect waits at most 8 s for the lookup; fail open well before that.
 LOOKUP_DYNAMODB_CONFIG = Config(

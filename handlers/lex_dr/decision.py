@@ -35,14 +35,20 @@ LEGACY_ERROR_REGION = "err"
 SwitchReason = Literal["failover", "failback", "override"]
 
 
+#: Consecutive failed rounds of the active region before failing over.
+DEFAULT_FAILOVER_THRESHOLD = 2
+#: Consecutive good rounds of the primary before failing back.
+DEFAULT_FAILBACK_THRESHOLD = 3
+
+
 @dataclass(frozen=True)
 class Policy:
     """The two regions and the hysteresis settings."""
 
     primary: str
     secondary: str
-    failover_threshold: int = 2
-    failback_threshold: int = 3
+    failover_threshold: int = DEFAULT_FAILOVER_THRESHOLD
+    failback_threshold: int = DEFAULT_FAILBACK_THRESHOLD
     auto_failback: bool = True
 
     def __post_init__(self) -> None:

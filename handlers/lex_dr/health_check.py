@@ -21,9 +21,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.lex_dr import aws_clients, decision, probe, state_store, telemetry
 from handlers.lex_dr.settings import ConfigurationError, HealthCheckSettings
-from handlers.lex_dr.state_store import RegionObservation, StateConflictError
+from handlers.lex_dr.state_store import RegionObservation
 
-__all__ = ["ConfigurationError", "StateConflictError", "handler"]
+__all__ = ["ConfigurationError", "handler"]
 
 logger = Logger(service=telemetry.HEALTH_CHECK_SERVICE)
 metrics = Metrics(namespace=telemetry.METRIC_NAMESPACE, service=telemetry.HEALTH_CHECK_SERVICE)

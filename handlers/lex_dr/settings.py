@@ -13,7 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from handlers.lex_dr.decision import Policy
+from handlers.lex_dr.decision import (
+    DEFAULT_FAILBACK_THRESHOLD,
+    DEFAULT_FAILOVER_THRESHOLD,
+    Policy,
+)
 
 # Commercial, GovCloud, China, ISO partitions: "us-east-1", "us-gov-west-1", "cn-north-1".
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
@@ -26,8 +30,6 @@ PROBE_METHODS: dict[str, ProbeMethod] = {
     "put_session": "put_session",
 }
 
-DEFAULT_FAILOVER_THRESHOLD = 2
-DEFAULT_FAILBACK_THRESHOLD = 3
 DEFAULT_PROBE_ATTEMPTS = 3
 DEFAULT_PROBE_BACKOFF_MS = 100
 DEFAULT_TEST_USER = "lex-dr-health-check"
