@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from components.probe_loop_asl import DEFAULT_INTERVAL_SECONDS  # noqa: E402
 from handlers.lex_dr.aws_clients import LEX_CALL_TIMEOUT_SECONDS  # noqa: E402
 from handlers.lex_dr.decision import HealthState, Policy, RegionStreak, decide  # noqa: E402
 from handlers.lex_dr.settings import (  # noqa: E402
@@ -69,7 +70,7 @@ FALSE_FAILOVER_TARGET_PER_YEAR = 1.0
 
 @dataclass(frozen=True)
 class SimConfig:
-    interval_s: float = 10.0
+    interval_s: float = float(DEFAULT_INTERVAL_SECONDS)
     failover_threshold: int = DEFAULT_FAILOVER_THRESHOLD
     failback_threshold: int = DEFAULT_FAILBACK_THRESHOLD
     auto_failback: bool = True

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import sys
 import time
 import warnings
@@ -31,6 +30,8 @@ import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from components.schemas import ROUTER_TABLE  # noqa: E402
+from drill.emulator import FAKE_CREDENTIALS, scoped_environ  # noqa: E402
+from drill.sfn import FakeLambdaContext  # noqa: E402
 
 TABLE = "tbl_router_bench"
 MARKET = "europe"
@@ -84,30 +85,21 @@ class _Meter:
         return cost, value
 
 
-@contextlib.contextmanager
-def _environment() -> Iterator[None]:
-    values = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "TABLE_NAME": TABLE,
-        "VALIDATOR_DEEP_CHECK": "false",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }
-    removed = ("AWS_ENDPOINT_URL", "AWS_PROFILE", "DEFAULT_MARKET", "CAPACITY_BUFFER")
-    saved = {name: os.environ.get(name) for name in (*values, *removed)}
-    os.environ.update(values)
-    for name in removed:
-        os.environ.pop(name, None)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def _environment() -> contextlib.AbstractContextManager[None]:
+    """Fake credentials and the handlers' settings; nothing from the caller's shell."""
+    return scoped_environ(
+        {
+            **FAKE_CREDENTIALS,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "TABLE_NAME": TABLE,
+            "VALIDATOR_DEEP_CHECK": "false",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "AWS_ENDPOINT_URL": None,
+            "AWS_PROFILE": None,
+            "DEFAULT_MARKET": None,
+            "CAPACITY_BUFFER": None,
+        }
+    )
 
 
 @contextlib.contextmanager
@@ -175,17 +167,7 @@ def measure(users: int, *, cells: int = 30, max_capacity: int = 500) -> dict[str
     """Worst-case cost of each scenario with ``users`` already placed."""
     from handlers.cell_router import aws_clients, dispatcher, mapper, validator
 
-    class _Context:
-        function_name = "bench"
-        function_version = "$LATEST"
-        memory_limit_in_mb = 128
-        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-        aws_request_id = "bench"
-
-        def get_remaining_time_in_millis(self) -> int:
-            return 30_000
-
-    context = _Context()
+    context = FakeLambdaContext(function_name="bench")
     with _environment(), mock_aws():
         _seed(users, cells, max_capacity)
         aws_clients.reset()
