@@ -16,7 +16,6 @@ from components.connect import ConnectIntegration, ConnectIntegrationArgs
 from components.health_check import HealthCheck, HealthCheckArgs
 from components.lex_bot import MultiRegionLexBot, MultiRegionLexBotArgs
 from components.orchestrator import Orchestrator, OrchestratorArgs
-from components.orchestrator_asl import DEFAULT_SCALER_TIMEOUT_SECONDS, DEFAULT_TASK_TIMEOUT_SECONDS
 from components.providers import region_providers
 from components.router_data import RouterData, RouterDataArgs
 from config import load_settings
@@ -89,7 +88,6 @@ if settings.connect.mode != "none":
         "lex-connect",
         ConnectIntegrationArgs(
             mode=settings.connect.mode,
-            region=settings.primary_region,
             primary_region=settings.primary_region,
             secondary_region=settings.secondary_region,
             lookup_function_arn=health_check.lookup_function_arn,
@@ -149,10 +147,8 @@ if settings.cell_router.enabled:
             runtime=settings.lambda_.runtime,
             architecture=settings.lambda_.architecture,
             powertools_layer_version=settings.lambda_.powertools_layer_version,
+            # Function timeouts default to the Orchestrator's task budgets.
             log_retention_days=settings.lambda_.log_retention_days,
-            # The same budgets as the state machine's tasks (below).
-            task_timeout_seconds=DEFAULT_TASK_TIMEOUT_SECONDS,
-            scaler_timeout_seconds=DEFAULT_SCALER_TIMEOUT_SECONDS,
         ),
         opts=primary.opts(),
     )
@@ -164,8 +160,6 @@ if settings.cell_router.enabled:
             mapper_arn=router_functions.mapper_arn,
             validator_arn=router_functions.validator_arn,
             log_retention_days=settings.lambda_.log_retention_days,
-            task_timeout_seconds=DEFAULT_TASK_TIMEOUT_SECONDS,
-            scaler_timeout_seconds=DEFAULT_SCALER_TIMEOUT_SECONDS,
         ),
         opts=primary.opts(),
     )

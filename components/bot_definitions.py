@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -409,10 +408,6 @@ def first_prompt(definition: BotDefinition, utterance: str) -> str | None:
     return None
 
 
-def all_utterances(definition: BotDefinition) -> Sequence[str]:
-    return [u for locale in definition.locales for i in locale.intents for u in i.sample_utterances]
-
-
 __all__ = [
     "FALLBACK_INTENT_NAME",
     "FALLBACK_INTENT_SIGNATURE",
@@ -424,7 +419,6 @@ __all__ = [
     "Slot",
     "SlotType",
     "SlotValue",
-    "all_utterances",
     "bot_locales_input",
     "definition_fingerprint",
     "definition_problems",

@@ -55,13 +55,13 @@ import pulumi_aws as aws
 
 from components import api_templates
 from components.iam import service_assume_role_policy
+from components.orchestrator_asl import API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS, ROUTED_PATHS
 
-#: The router's resources, in the order the Orchestrator routes them.
-ROUTES: tuple[str, ...] = ("cells", "mapper", "validate")
+#: The router's resources: exactly the paths the Orchestrator routes.
+ROUTES: tuple[str, ...] = tuple(path.removeprefix("/") for path in ROUTED_PATHS)
 HTTP_METHOD = "POST"
 JSON = "application/json"
-#: API Gateway REST integrations give up after 29 s.
-INTEGRATION_TIMEOUT_MS = 29_000
+INTEGRATION_TIMEOUT_MS = API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS * 1000
 
 #: Cognito prefix domains: lowercase letters, digits, hyphens, and none of
 #: these words.

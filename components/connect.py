@@ -71,13 +71,13 @@ def contact_flow_json(
 class ConnectIntegrationArgs:
     """Arguments of ``ConnectIntegration``.
 
-    ``region`` is the instance's region (the primary; the resources land on
-    the providers given in ``opts``). ``alias_arns`` maps region → bot alias
-    ARN for ``primary_region`` and ``secondary_region``.
+    The instance lives in ``primary_region`` — the region whose state item
+    the health check keeps, so the flow's lookup always asks for that item
+    (the resources land on the providers given in ``opts``). ``alias_arns``
+    maps region → bot alias ARN for ``primary_region`` and ``secondary_region``.
     """
 
     mode: str
-    region: str
     primary_region: str
     secondary_region: str
     lookup_function_arn: pulumi.Input[str]
@@ -135,7 +135,7 @@ class ConnectIntegration(pulumi.ComponentResource):
         else:
             self.instance = None
             existing_id = args.instance_id or ""
-            region = args.region
+            region = args.primary_region
             self.instance_id = pulumi.Output.from_input(existing_id)
             self.instance_arn = pulumi.Output.all(partition.partition, identity.account_id).apply(
                 lambda v: instance_arn(v[0], region, v[1], existing_id)
@@ -173,7 +173,8 @@ class ConnectIntegration(pulumi.ComponentResource):
         )
 
         # --- contact flow ------------------------------------------------------
-        primary, secondary, connect_region = args.primary_region, args.secondary_region, args.region
+        primary, secondary = args.primary_region, args.secondary_region
+        connect_region = primary
         content = pulumi.Output.all(
             pulumi.Output.from_input(args.lookup_function_arn), alias_arns
         ).apply(

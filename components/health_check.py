@@ -48,6 +48,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.function import PythonFunction, PythonFunctionArgs
+from components.iam import STATES_LOG_GROUP_PREFIX, service_assume_role_policy
 from components.iam_lex import (
     PROBE_ACTIONS,
     alarm_key_policy,
@@ -57,7 +58,6 @@ from components.iam_lex import (
     probe_statements,
     scheduler_assume_role_policy,
     scheduler_policy,
-    service_assume_role_policy,
 )
 from components.probe_loop_asl import build_probe_loop_definition, to_json
 from components.schemas import LEX_STATE_TABLE
@@ -185,14 +185,14 @@ class HealthCheckArgs:
 
     ``bots_env`` is the ``BOTS`` JSON (``MultiRegionLexBot.bots_env``);
     ``alias_arns`` maps region → alias ARN (``MultiRegionLexBot.alias_arns``).
-    ``connect_region`` is the state item's key (default: the primary).
+    The state item is keyed by the primary region, where Connect lives
+    (``ConnectIntegration`` asks the lookup for that same key).
     """
 
     primary_region: str
     secondary_region: str
     bots_env: pulumi.Input[str]
     alias_arns: pulumi.Input[Mapping[str, str]]
-    connect_region: str | None = None
     test_method: str = "recognize_text"
     sample_utterance: str = "I would like to order some flowers."
     expected_response: str = "What type of flowers would you like to order?"
@@ -216,10 +216,6 @@ class HealthCheckArgs:
             raise ValueError(f"test_method must be one of {', '.join(PROBE_ACTIONS)}")
         if not 1 <= self.probe_attempts <= 10:
             raise ValueError("probe_attempts must be between 1 and 10")
-
-    @property
-    def state_key(self) -> str:
-        return self.connect_region or self.primary_region
 
 
 class HealthCheck(pulumi.ComponentResource):
@@ -265,9 +261,7 @@ class HealthCheck(pulumi.ComponentResource):
             f"{name}-{schema.logical_name}-seed",
             table_name=self.table.name,
             hash_key=self.table.hash_key,
-            item=json.dumps(
-                {schema.hash_key.name: {"S": args.state_key}, "lexRegion": {"S": primary}}
-            ),
+            item=json.dumps({schema.hash_key.name: {"S": primary}, "lexRegion": {"S": primary}}),
             # Seeded once; from then on the health check owns the item. A later
             # `pulumi up` must never put lexRegion back to the primary.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["item"]),
@@ -323,7 +317,7 @@ class HealthCheck(pulumi.ComponentResource):
                     "TABLE_NAME": self.table.name,
                     "PRIMARY_REGION": primary,
                     "SECONDARY_REGION": secondary,
-                    "CONNECT_REGION": args.state_key,
+                    "CONNECT_REGION": args.primary_region,
                     "BOTS": args.bots_env,
                     "TEST_METHOD": args.test_method,
                     "SAMPLE_UTTERANCE": args.sample_utterance,
@@ -343,9 +337,7 @@ class HealthCheck(pulumi.ComponentResource):
         # --- probe cadence ---------------------------------------------------
         loop_logs = aws.cloudwatch.LogGroup(
             f"{name}-probe-loop-logs",
-            # /aws/vendedlogs/ keeps Step Functions off the account's 5 KB
-            # CloudWatch Logs resource-policy limit.
-            name_prefix=f"/aws/vendedlogs/states/{name}-probe-loop-",
+            name_prefix=f"{STATES_LOG_GROUP_PREFIX}{name}-probe-loop-",
             retention_in_days=args.log_retention_days,
             opts=pulumi.ResourceOptions(parent=self),
         )

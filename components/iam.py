@@ -24,6 +24,11 @@ LOG_DELIVERY_ACTIONS: tuple[str, ...] = (
     "logs:DescribeLogGroups",
 )
 
+#: Step Functions log groups go under ``/aws/vendedlogs/``: that keeps the
+#: CloudWatch Logs resource policy Step Functions writes from growing per log
+#: group (the account's policy is limited to 5 KB).
+STATES_LOG_GROUP_PREFIX = "/aws/vendedlogs/states/"
+
 #: X-Ray's segment and sampling APIs support no resource-level permissions.
 TRACING_ACTIONS: tuple[str, ...] = (
     "xray:PutTraceSegments",

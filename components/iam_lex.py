@@ -26,8 +26,6 @@ PROBE_ACTIONS = {
     "put_session": "lex:PutSession",
 }
 
-#: What Step Functions needs to set up log delivery to CloudWatch Logs.
-STATES_LOG_DELIVERY_ACTIONS = LOG_DELIVERY_ACTIONS
 
 Statement = dict[str, Any]
 
@@ -82,7 +80,7 @@ def probe_loop_policy(probe_function_arn: str) -> dict[str, Any]:
             {
                 "Sid": "DeliverExecutionLogs",
                 "Effect": "Allow",
-                "Action": list(STATES_LOG_DELIVERY_ACTIONS),
+                "Action": list(LOG_DELIVERY_ACTIONS),
                 "Resource": "*",
             },
         ],

@@ -24,6 +24,7 @@ import pulumi_aws as aws
 
 from components.iam import (
     LOG_DELIVERY_ACTIONS,
+    STATES_LOG_GROUP_PREFIX,
     TRACING_ACTIONS,
     service_assume_role_policy,
 )
@@ -34,9 +35,7 @@ from components.orchestrator_asl import (
     to_json,
 )
 
-#: Step Functions vended logs: a ``/aws/vendedlogs/`` name keeps the CloudWatch
-#: Logs resource policy Step Functions writes from growing per log group.
-LOG_GROUP_PREFIX = "/aws/vendedlogs/states/"
+LOG_GROUP_PREFIX = STATES_LOG_GROUP_PREFIX
 
 
 def states_trust_policy(account_id: str) -> dict[str, Any]:

@@ -37,11 +37,12 @@ retry intervals), so the tests shrink the window (e.g. interval 1 s, window
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from typing import Any
 
-from components.orchestrator_asl import LAMBDA_INVOKE, LAMBDA_SERVICE_ERRORS
+from components.orchestrator_asl import LAMBDA_INVOKE, RetryPolicy, to_json  # noqa: F401
+
+#: A failed round is retried once, at once: the next one is an interval away.
+ROUND_RETRY = RetryPolicy(interval_seconds=1, max_attempts=1, backoff_rate=1.0, max_delay_seconds=1)
 
 #: EventBridge's finest schedule; the window a single execution covers at most.
 SCHEDULE_PERIOD_SECONDS = 60
@@ -166,20 +167,10 @@ def _round_states(probe_function_arn: str, round_timeout_seconds: int) -> dict[s
             "ResultSelector": {"ok": True, "result.$": "$.Payload"},
             "ResultPath": "$.outcome",
             "TimeoutSeconds": round_timeout_seconds,
-            "Retry": [
-                {
-                    "Comment": (
-                        "Lambda service errors only, once and quickly: "
-                        "the next round is never more than one interval away."
-                    ),
-                    "ErrorEquals": list(LAMBDA_SERVICE_ERRORS),
-                    "IntervalSeconds": 1,
-                    "MaxAttempts": 1,
-                    "BackoffRate": 1.0,
-                    "MaxDelaySeconds": 1,
-                    "JitterStrategy": "FULL",
-                }
-            ],
+            "Retry": ROUND_RETRY.retriers(
+                "Lambda service errors only, once and quickly: "
+                "the next round is never more than one interval away."
+            ),
             "Catch": [
                 {
                     "Comment": "One bad round must not cancel the rest of the minute.",
@@ -207,8 +198,3 @@ def _round_states(probe_function_arn: str, round_timeout_seconds: int) -> dict[s
             "End": True,
         },
     }
-
-
-def to_json(definition: Mapping[str, Any]) -> str:
-    """Deterministic JSON for ``aws.sfn.StateMachine(definition=...)``."""
-    return json.dumps(definition, indent=2)
