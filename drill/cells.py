@@ -55,7 +55,7 @@ from components.schemas import ROUTER_TABLE
 from drill import sfn
 from drill.emulator import SerialMotoServer
 from drill.environment import scoped_environ
-from drill.report import Check, Checked, DrillFailed, Report
+from drill.report import Check, Checked, Report
 from drill.session import DrillSession
 from drill.stack import DeployedFunction
 
@@ -190,7 +190,6 @@ def run(
     api_users: int = DEFAULT_API_USERS,
     fault: str | None = None,
     report: Report | None = None,
-    raise_on_failure: bool = False,
 ) -> CellsResult:
     """Run the cell-router story on ``session``'s emulator and check it."""
     if fault is not None and fault not in FAULTS:
@@ -536,8 +535,6 @@ def run(
     )
     out.checks(checks)
     result.elapsed_seconds = time.monotonic() - started
-    if raise_on_failure and not result.ok:
-        raise DrillFailed("cells", result.failed)
     return result
 
 

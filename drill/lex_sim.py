@@ -79,11 +79,6 @@ class Behaviour:
     kind: str = OK
     error_code: str = "ResourceNotFoundException"
 
-    def describe(self) -> str:
-        if self.kind == ERROR:
-            return f"error {self.error_code}"
-        return {OK: "ok", WRONG_REPLY: "wrong reply", TIMEOUT: "timeout"}[self.kind]
-
 
 def install_hook(hook: Any, session: Any = None) -> Any:
     """Register ``hook`` to answer Lex V2 runtime calls of clients made from

@@ -41,16 +41,6 @@ class Check:
         return f"  [{mark}] {self.name}" + (f" -- {self.detail}" if self.detail else "")
 
 
-class DrillFailed(Exception):
-    """An invariant broke; the message lists which and why."""
-
-    def __init__(self, scenario: str, failed: Sequence[Check]) -> None:
-        self.scenario = scenario
-        self.failed = list(failed)
-        reasons = "; ".join(f"{c.name}: {c.detail}" if c.detail else c.name for c in failed)
-        super().__init__(f"{scenario}: {len(failed)} invariant(s) broke: {reasons}")
-
-
 class Report:
     """Where a scenario writes its story (stdout by default)."""
 

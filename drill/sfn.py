@@ -136,10 +136,6 @@ class InvocationLog:
     def count(self, function_name: str) -> int:
         return len(self.of(function_name))
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
 
 def _error_payload(
     error_type: str, exc: BaseException, request_id: str, message: str | None = None

@@ -29,7 +29,6 @@ DEFAULT_STACK = "dev"
 FALLBACK_REGIONS = {"primaryRegion": "us-east-1", "secondaryRegion": "us-west-2"}
 
 LAMBDA_FUNCTION = "aws:lambda/function:Function"
-DYNAMODB_TABLE = "aws:dynamodb/table:Table"
 DYNAMODB_TABLE_ITEM = "aws:dynamodb/tableItem:TableItem"
 SQS_QUEUE = "aws:sqs/queue:Queue"
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
@@ -62,11 +61,6 @@ class DeployedFunction:
     @property
     def module(self) -> str:
         return self.handler_path.rsplit(".", 1)[0]
-
-    @property
-    def short_name(self) -> str:
-        """``dispatcher``, ``health_check``: the handler module's own name."""
-        return self.module.rsplit(".", 1)[-1]
 
     def context(self) -> FakeLambdaContext:
         """A Lambda context naming this function, as its runtime would pass."""
@@ -109,16 +103,6 @@ class StackModel:
             if function.handler_path == path:
                 return function
         raise StackError(f"the stack declares no function with handler {path}")
-
-    def table(self, logical_suffix: str) -> Recorded:
-        """The table whose logical name ends with ``logical_suffix`` (``lexDR``)."""
-        found = [r for r in self.run.of_type(DYNAMODB_TABLE) if r.name.endswith(logical_suffix)]
-        if len(found) != 1:
-            raise StackError(f"expected one table named *{logical_suffix}, found {len(found)}")
-        return found[0]
-
-    def table_name(self, logical_suffix: str) -> str:
-        return str(self.table(logical_suffix).outputs["name"])
 
     def seed_items(self, table_name: str) -> list[dict[str, Any]]:
         """Items the stack writes into ``table_name`` on deployment."""

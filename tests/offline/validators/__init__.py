@@ -4,8 +4,7 @@ No Pulumi CLI, provider plugin or AWS account exists where the tests run, so
 what only the engine or AWS would reject is checked here, from what the mock
 engine recorded (``tests.pulumi_harness``). Each validator is a plain function
 returning a list of problems (one readable line each; empty: none found), so
-tests feed it the real artifacts *and* planted mistakes, and the drill can
-reuse it.
+tests feed it the real artifacts *and* planted mistakes.
 
 * ``asl``: ASL through ``statelint``; every Lambda a task invokes exists in the
   program and the state machine's role may invoke it.
@@ -66,7 +65,6 @@ from tests.offline.validators.lambda_package import (
     LambdaSandbox,
     archive_files,
     check_handler_resolves,
-    check_lambda_package,
     check_package_imports,
 )
 from tests.offline.validators.templates import (
@@ -99,7 +97,6 @@ __all__ = [
     "check_flow_actions",
     "check_flow_associations",
     "check_handler_resolves",
-    "check_lambda_package",
     "check_native_resource",
     "check_package_imports",
     "check_policy",

@@ -297,19 +297,3 @@ class LambdaSandbox:
             f"handler {handler!r} loaded {m} from outside the sandbox" for m in report["outside"]
         )
         return problems
-
-
-def check_lambda_package(
-    handler: str,
-    files: Mapping[str, Path],
-    *,
-    sandbox: LambdaSandbox,
-    environment: Mapping[str, str] | None = None,
-    runtime: str = "python3.13",
-    region: str = "us-east-1",
-) -> list[str]:
-    """Resolution, static imports, then a real import in the sandbox."""
-    problems = check_handler_resolves(handler, files) + check_package_imports(files, runtime)
-    if problems:
-        return problems
-    return sandbox.import_handler(handler, files, environment, region)
