@@ -22,15 +22,19 @@ from typing import Any
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 
+from components.cell_router_api import check_domain_prefix
+from components.function import ARCHITECTURES, RUNTIMES
+from components.probe_loop_asl import SCHEDULE_PERIOD_SECONDS
+from components.router_data import BILLING_MODES
+from handlers.cell_router.validation import MARKET_ID_PATTERN
+
 PROJECT = "resilient-routing"
 
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-DOMAIN_PREFIX_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 CONNECT_ALIAS_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,61}[a-zA-Z0-9]$")
-MARKET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-LEX_ALIAS_PATTERN = re.compile(r"^[0-9a-zA-Z][_-]?([0-9a-zA-Z][_-]?)+$")
-LEX_BOT_NAME_PATTERN = re.compile(r"^[0-9a-zA-Z][_-]?([0-9a-zA-Z][_-]?)+$")
+#: Lex bot and alias names share one rule.
+LEX_NAME_PATTERN = re.compile(r"^[0-9a-zA-Z][_-]?([0-9a-zA-Z][_-]?)+$")
 INSTANCE_ID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 #: CloudWatch Logs accepts only these retention periods (days).
@@ -41,7 +45,7 @@ LOG_RETENTION_DAYS = (
 
 #: A probe round must start at least every 10 s and the rounds must tile the
 #: one-minute EventBridge period exactly, so only divisors of 60 up to 10.
-PROBE_INTERVALS = (1, 2, 3, 4, 5, 6, 10)
+PROBE_INTERVALS = tuple(i for i in range(1, 11) if SCHEDULE_PERIOD_SECONDS % i == 0)
 
 
 class ConfigError(pulumi.RunError):
@@ -358,8 +362,7 @@ def _callback_url(value: str) -> str | None:
     return f"{value!r} must be https:// (plain http is allowed only for localhost)"
 
 
-def _region(value: str) -> str | None:
-    return None if REGION_PATTERN.fullmatch(value) else f"{value!r} is not an AWS region name"
+_region = _pattern(REGION_PATTERN, "an AWS region name")
 
 
 def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT) -> Settings:
@@ -373,8 +376,8 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
         r.fail("secondaryRegion", f"must differ from primaryRegion (both are {primary!r})")
 
     lambda_ = LambdaSettings(
-        runtime=r.string("lambdaRuntime", _one_of("python3.12", "python3.13")),
-        architecture=r.string("lambdaArchitecture", _one_of("arm64", "x86_64")),
+        runtime=r.string("lambdaRuntime", _one_of(*RUNTIMES)),
+        architecture=r.string("lambdaArchitecture", _one_of(*ARCHITECTURES)),
         powertools_layer_version=r.integer("powertoolsLayerVersion", 1, 10_000),
         log_retention_days=r.integer("logRetentionDays", 1, 3653),
     )
@@ -390,8 +393,8 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
         r.fail("alarmEmail", f"{alarm_email!r} is not an e-mail address")
 
     lex = LexSettings(
-        bot_name=r.string("lexBotName", _pattern(LEX_BOT_NAME_PATTERN, "a Lex bot name")),
-        alias_name=r.string("lexBotAliasName", _pattern(LEX_ALIAS_PATTERN, "a Lex alias name")),
+        bot_name=r.string("lexBotName", _pattern(LEX_NAME_PATTERN, "a Lex bot name")),
+        alias_name=r.string("lexBotAliasName", _pattern(LEX_NAME_PATTERN, "a Lex alias name")),
         locale_id=r.string("lexLocaleId", _pattern(re.compile(r"^[a-z]{2}_[A-Z]{2}$"), "a locale")),
         global_resiliency=r.boolean("lexGlobalResiliency"),
     )
@@ -463,24 +466,20 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
             f"capacityBufferPercent ({100 - buffer_pct}%), or a cell fills before a new one "
             "is requested",
         )
-    billing = r.string("routerTableBillingMode", _one_of("PAY_PER_REQUEST", "PROVISIONED"))
+    billing = r.string("routerTableBillingMode", _one_of(*BILLING_MODES))
     rate = r.integer("apiThrottleRateLimit", 1, 10_000)
     burst = r.integer("apiThrottleBurstLimit", 1, 5_000)
     if burst < rate and rate <= 5_000:
         r.fail("apiThrottleBurstLimit", f"({burst}) must be at least apiThrottleRateLimit ({rate})")
     prefix = r.string("hostedUiDomainPrefix") or None
-    if prefix is not None and (
-        not DOMAIN_PREFIX_PATTERN.fullmatch(prefix)
-        or any(word in prefix for word in ("aws", "amazon", "cognito"))
-    ):
-        r.fail(
-            "hostedUiDomainPrefix",
-            f"{prefix!r} must be lowercase letters, digits and hyphens, "
-            "without 'aws', 'amazon' or 'cognito'",
-        )
+    if prefix is not None:
+        try:
+            check_domain_prefix(prefix)
+        except ValueError as problem:
+            r.fail("hostedUiDomainPrefix", str(problem))
     cell_router = CellRouterSettings(
         enabled=r.boolean("cellRouterEnabled"),
-        default_market=r.string("defaultMarket", _pattern(MARKET_PATTERN, "a market id")),
+        default_market=r.string("defaultMarket", _pattern(MARKET_ID_PATTERN, "a market id")),
         capacity_buffer=buffer_pct / 100,
         scale_out_threshold=threshold_pct / 100,
         endpoint_ttl_seconds=r.integer("endpointTtlSeconds", 1, 86_400),
@@ -499,7 +498,7 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
         provisioning_queue_alarm_depth=r.integer("provisioningQueueAlarmDepth", 1, 1_000_000),
         manage_api_gateway_account_role=r.boolean("manageApiGatewayAccountRole"),
     )
-    if not cell_router.callback_urls and r.boolean("cellRouterEnabled"):
+    if not cell_router.callback_urls and cell_router.enabled:
         r.fail("oauthCallbackUrls", "needs at least one URL")
 
     if r.errors:

@@ -31,6 +31,10 @@ HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
 #: AWS publishes the Powertools layers from this account in every commercial region.
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 
+#: Lambda runtimes and architectures the handlers are written and tested for.
+RUNTIMES: tuple[str, ...] = ("python3.12", "python3.13")
+ARCHITECTURES: tuple[str, ...] = ("arm64", "x86_64")
+
 
 def powertools_layer_arn(region: str, runtime: str, architecture: str, version: int) -> str:
     """ARN of the public Powertools for AWS Lambda (Python, v3) layer."""
@@ -126,9 +130,9 @@ class PythonFunctionArgs:
             raise ValueError(f"handler must be 'module.function', got {self.handler!r}")
         if not (handler_family_dir(self.family) / f"{module}.py").is_file():
             raise ValueError(f"handler module handlers/{self.family}/{module}.py does not exist")
-        if self.runtime not in ("python3.12", "python3.13"):
+        if self.runtime not in RUNTIMES:
             raise ValueError(f"unsupported runtime {self.runtime!r}")
-        if self.architecture not in ("arm64", "x86_64"):
+        if self.architecture not in ARCHITECTURES:
             raise ValueError(f"unsupported architecture {self.architecture!r}")
         if not 1 <= self.timeout_seconds <= 900:
             raise ValueError("timeout_seconds must be between 1 and 900")
