@@ -34,8 +34,8 @@ MAX_RECEIVE_COUNT = 5
 class RouterDataArgs:
     """Arguments of ``RouterData``.
 
-    ``alarm_topic_arn``: where alarms go; ``None`` creates a topic (with an
-    e-mail subscription when ``alarm_email`` is set).
+    ``alarm_topic_arn``: where alarms go — the stack's one alarm topic
+    (``HealthCheck.alarm_topic_arn``); required.
     """
 
     billing_mode: str = "PAY_PER_REQUEST"
@@ -44,7 +44,6 @@ class RouterDataArgs:
     queue_alarm_depth: int = 10
     queue_alarm_minutes: int = 5
     alarm_topic_arn: pulumi.Input[str] | None = None
-    alarm_email: str | None = None
     deletion_protection: bool = True
 
     def __post_init__(self) -> None:
@@ -58,6 +57,8 @@ class RouterDataArgs:
             raise ValueError("queue_alarm_depth must be at least 1")
         if self.queue_alarm_minutes < 1:
             raise ValueError("queue_alarm_minutes must be at least 1")
+        if self.alarm_topic_arn is None:
+            raise ValueError("alarm_topic_arn is required: alarms go to the stack's topic")
 
 
 def table_arguments(args: RouterDataArgs) -> dict:
@@ -154,21 +155,7 @@ class RouterData(pulumi.ComponentResource):
             opts=child,
         )
 
-        if args.alarm_topic_arn is not None:
-            topic_arn = pulumi.Output.from_input(args.alarm_topic_arn)
-        else:
-            # Not KMS-encrypted on purpose: CloudWatch alarms cannot publish to
-            # a topic under the AWS managed SNS key.
-            topic = aws.sns.Topic(f"{name}-alarms", opts=child)
-            topic_arn = topic.arn
-            if args.alarm_email:
-                aws.sns.TopicSubscription(
-                    f"{name}-alarms-email",
-                    topic=topic.arn,
-                    protocol="email",
-                    endpoint=args.alarm_email,
-                    opts=child,
-                )
+        topic_arn = pulumi.Output.from_input(args.alarm_topic_arn)
 
         aws.cloudwatch.MetricAlarm(
             f"{name}-CellProvisioning-backlog",
