@@ -1,19 +1,6 @@
-"""Run the whole Pulumi program under the mock engine and record everything.
-
-The engine core (``RecordingMocks``, ``_computed_outputs``, ``run_program``,
-``ProgramRun``, ``Recorded``, ``stack_file_config``) lives in
-``drill/mock_engine.py`` so that ``python -m drill plan`` can use it without
-pytest; it is re-exported here unchanged. This module adds the region pairs
-the tests use and the pytest fixtures (``run_stack``, ``dev_run``,
-``eu_run``).
-
-``RecordingMocks`` keeps every resource's type, name, inputs, provider,
-parent and URN, so tests assert on recorded inputs instead of inside
-``apply``. ``run_program(config)`` runs ``__main__.py`` with a fresh event
-loop, ``set_mocks(..., preview=False)`` and ``set_all_config``, and returns a
-``ProgramRun`` with the resources, resolved stack outputs and helpers to find
-resources and the region each one lands in.
-"""
+"""The mock-engine core of ``drill/mock_engine.py``, re-exported unchanged for
+the tests, plus the region pairs and pytest fixtures (``run_stack``,
+``dev_run``, ``eu_run``) that run the program under it."""
 
 from __future__ import annotations
 
@@ -25,34 +12,25 @@ import pytest
 from drill.mock_engine import (
     ACCOUNT,
     MAIN,
-    PROJECT,
-    ROOT,
     ProgramRun,
     Recorded,
     RecordingMocks,
     _computed_outputs,
-    _config_value,
-    _physical_name,
-    _suffix,
     run_program,
     stack_file_config,
     types_of,
 )
+from drill.stack import FALLBACK_REGIONS
 
 __all__ = [
     "ACCOUNT",
     "DEV_CONFIG",
     "EU_CONFIG",
     "MAIN",
-    "PROJECT",
-    "ROOT",
     "ProgramRun",
     "Recorded",
     "RecordingMocks",
     "_computed_outputs",
-    "_config_value",
-    "_physical_name",
-    "_suffix",
     "dev_run",
     "eu_run",
     "run_program",
@@ -61,7 +39,8 @@ __all__ = [
     "types_of",
 ]
 
-DEV_CONFIG: dict[str, Any] = {"primaryRegion": "us-east-1", "secondaryRegion": "us-west-2"}
+#: The dev stack's pair, as the drill falls back to it.
+DEV_CONFIG: dict[str, Any] = dict(FALLBACK_REGIONS)
 EU_CONFIG: dict[str, Any] = {"primaryRegion": "eu-west-2", "secondaryRegion": "eu-central-1"}
 
 
