@@ -32,6 +32,7 @@ serial one.
 from __future__ import annotations
 
 import collections
+import itertools
 import json
 import math
 import threading
@@ -195,7 +196,11 @@ def run(
     if fault is not None and fault not in FAULTS:
         raise ValueError(f"unknown cells fault {fault!r}")
     if users < 1 or cells < 1 or capacity < 1 or threads < 1 or api_users < 0:
-        raise ValueError("users, cells, capacity and threads must be at least 1")
+        raise ValueError(
+            "users, cells, capacity and threads must be at least 1, api_users at least 0"
+        )
+    from handlers.cell_router.placement import assignable_limit
+
     out = report or session.report
     started = time.monotonic()
     stack = session.stack
@@ -224,7 +229,7 @@ def run(
     ddb = session.client("dynamodb")
     sqs = session.client("sqs")
     ddb.create_table(**ROUTER_TABLE.create_table_request(table))
-    queue_url = _create_queues(session, stack.queue("CellProvisioning"), stack.queue("dlq"))
+    queue_url = _create_queues(sqs, stack.queue("CellProvisioning"), stack.queue("dlq"))
     environment: dict[str, str] = {}
     for function in functions.values():
         environment.update(function.environment)
@@ -296,7 +301,8 @@ def run(
             f"{users} sign-ups on {threads} threads: dispatcher.handler then scaler.handler "
             "(what the Orchestrator runs for /cells), one emulator request at a time:"
         )
-        order = _Counter()
+        # Sign-up order, shared by the threads (next() on a count is atomic).
+        order = itertools.count(1)
         progress = out.progress(users, "sign-ups")
         lock = threading.Lock()
 
@@ -319,12 +325,12 @@ def run(
             f"HTTP {ERROR_STATUS['NoCapacity']}), errors {len(errors)}, in "
             f"{result.direct_seconds:.1f} s"
         )
-        result.occupancy_after_burst = _occupancy(ddb, table, limit_for=lambda m: limit)
+        result.occupancy_after_burst = _occupancy(ddb, table, limit)
         out.line()
         _print_occupancy(out, result.occupancy_after_burst)
 
         # 3. the provisioning layer: read the request, deploy, announce the cell
-        burst_messages = _drain(sqs, queue_url)
+        burst_messages = drain(sqs, queue_url)
         result.messages.extend(burst_messages)
         out.line()
         out.line(f"Provisioning queue: {len(burst_messages)} message(s).")
@@ -371,9 +377,9 @@ def run(
             endpoints,
             out,
         )
-        api_messages = _drain(sqs, queue_url)
+        api_messages = drain(sqs, queue_url)
         result.messages.extend(api_messages)
-        result.occupancy_final = _occupancy(ddb, table, limit_for=lambda m: limit)
+        result.occupancy_final = _occupancy(ddb, table, limit)
         untouched_after = {
             c: _item(ddb, table, m, c)
             for m, c in ((market, impaired_cell), (other_market, foreign_cell))
@@ -541,23 +547,6 @@ def run(
 # --------------------------------------------------------------------------- #
 # Steps
 # --------------------------------------------------------------------------- #
-def assignable_limit(capacity: int, buffer: Decimal) -> int:
-    from handlers.cell_router.placement import assignable_limit as limit
-
-    return limit(capacity, buffer)
-
-
-class _Counter:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.value = 0
-
-    def next(self) -> int:
-        with self._lock:
-            self.value += 1
-            return self.value
-
-
 def _handler(function: DeployedFunction) -> Callable[[Any], Any]:
     handler = function.load()
 
@@ -568,7 +557,7 @@ def _handler(function: DeployedFunction) -> Callable[[Any], Any]:
 
 
 def _sign_up(
-    handlers: dict[str, Callable[[Any], Any]], email: str, order: _Counter, phase: str
+    handlers: dict[str, Callable[[Any], Any]], email: str, order: Iterator[int], phase: str
 ) -> SignUp:
     from handlers.cell_router.errors import NoCapacity
 
@@ -576,11 +565,11 @@ def _sign_up(
     try:
         placed = handlers["dispatcher"](event)
     except NoCapacity:
-        return SignUp(order.next(), email, phase, None)
+        return SignUp(next(order), email, phase, None)
     except Exception as exc:  # reported by the "no unexpected errors" check
-        return SignUp(order.next(), email, phase, None, error=type(exc).__name__)
+        return SignUp(next(order), email, phase, None, error=type(exc).__name__)
     # Ordered by when the placement was made, not when the scaler finished.
-    placed_as = order.next()
+    placed_as = next(order)
     try:
         scaled = handlers["scaler"](placed)
     except Exception:
@@ -642,9 +631,8 @@ def _register(
     return registrar(_cell_ready_event(detail, region_1))
 
 
-def _create_queues(session: DrillSession, queue: Any, dead_letters: Any) -> str:
+def _create_queues(sqs: Any, queue: Any, dead_letters: Any) -> str:
     """The provisioning queue and its DLQ, with the attributes the stack sets."""
-    sqs = session.client("sqs")
     dlq_url = sqs.create_queue(
         QueueName=str(dead_letters.outputs["name"]),
         Attributes=_queue_attributes(dead_letters.inputs),
@@ -685,7 +673,8 @@ def _queue_attributes(inputs: dict[str, Any]) -> dict[str, str]:
     return attributes
 
 
-def _drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+def drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Receive and delete every message on the queue; their JSON bodies."""
     bodies = []
     while True:
         received = sqs.receive_message(
@@ -729,7 +718,7 @@ def _mappings(ddb: Any, table: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def _occupancy(ddb: Any, table: str, limit_for: Callable[[str], int]) -> list[CellRow]:
+def _occupancy(ddb: Any, table: str, assignable: int) -> list[CellRow]:
     items = _scan(ddb, table)
     mapped = collections.Counter(
         i["assignedCellId"] for i in items if str(i["marketId"]).startswith(_PREFIX_USER)
@@ -741,7 +730,7 @@ def _occupancy(ddb: Any, table: str, limit_for: Callable[[str], int]) -> list[Ce
             healthy=i.get("IsHealthy") is True,
             users=int(i.get("currentCapacity", 0)),
             mappings=mapped.get(str(i["cellId"]), 0),
-            assignable=limit_for(str(i["marketId"])),
+            assignable=assignable,
             max_capacity=int(i.get("maxCapacity", 0)),
         )
         for i in items
@@ -853,7 +842,7 @@ def _run_api(
     stack: Any,
     functions: dict[str, DeployedFunction],
     result: CellsResult,
-    order: _Counter,
+    order: Iterator[int],
     emails: list[str],
     retried: set[str],
     known: SignUp | None,
@@ -895,18 +884,18 @@ def _run_api(
             out.line(f"  POST {path:<9} {label:<33} -> {status}  {_summary(answer)}")
             return api_call
 
-        room = {"left": result.assignable_limit}
+        room = result.assignable_limit
         for email in emails:
             # The new cell takes its assignable share; after that, NoCapacity.
-            expected = 200 if room["left"] > 0 else ERROR_STATUS["NoCapacity"]
+            expected = 200 if room > 0 else ERROR_STATUS["NoCapacity"]
             who = email.split("@")[0]
             label = f"sign-up {who}" + (" (refused before)" if email in retried else "")
             made = call(label, "/cells", email, {}, expected)
-            room["left"] -= 1
+            room -= 1
             body = made.body if isinstance(made.body, dict) else {}
             result.sign_ups.append(
                 SignUp(
-                    order.next(),
+                    next(order),
                     email,
                     "api",
                     body.get("cellId") if made.status == 200 else None,
@@ -919,7 +908,7 @@ def _run_api(
             )
             body = again.body if isinstance(again.body, dict) else {}
             result.sign_ups.append(
-                SignUp(order.next(), known.email, "api", body.get("cellId"), False)
+                SignUp(next(order), known.email, "api", body.get("cellId"), False)
             )
             result.repeat_sign_up = (known.cell_id, body)
             call(f"{known.email.split('@')[0]}'s cell", "/mapper", known.email, {}, 200)

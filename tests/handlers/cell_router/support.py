@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 
 from components.schemas import ROUTER_TABLE
+from drill.cells import drain
 
 TABLE = "tbl_router_test"
 QUEUE = "CellProvisioning-test"
@@ -78,18 +79,7 @@ class Router:
         ).get("Item")
 
     def messages(self) -> list[dict[str, Any]]:
-        bodies = []
-        while True:
-            received = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            ).get("Messages", [])
-            if not received:
-                return bodies
-            for message in received:
-                bodies.append(json.loads(message["Body"]))
-                self.sqs.delete_message(
-                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
+        return drain(self.sqs, self.queue_url)
 
 
 def build_router() -> Router:
