@@ -25,7 +25,7 @@ from pulumi.runtime.config import CONFIG, get_config_env
 from components.cell_router_api import check_domain_prefix
 from components.function import ARCHITECTURES, RUNTIMES
 from components.probe_loop_asl import SCHEDULE_PERIOD_SECONDS
-from components.router_data import BILLING_MODES
+from components.tables import BILLING_MODES
 from handlers.cell_router.validation import MARKET_ID_PATTERN
 
 PROJECT = "resilient-routing"

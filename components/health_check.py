@@ -61,6 +61,7 @@ from components.iam_lex import (
 )
 from components.probe_loop_asl import build_probe_loop_definition, to_json
 from components.schemas import LEX_STATE_TABLE
+from components.tables import table_arguments
 from handlers.lex_dr import telemetry
 
 #: EventBridge's finest schedule; the probe loop fills the minute.
@@ -247,14 +248,7 @@ class HealthCheck(pulumi.ComponentResource):
         # --- state ---------------------------------------------------------
         self.table = aws.dynamodb.Table(
             f"{name}-{schema.logical_name}",
-            billing_mode="PAY_PER_REQUEST",
-            hash_key=schema.hash_key.name,
-            attributes=[
-                aws.dynamodb.TableAttributeArgs(name=a.name, type=a.type) for a in schema.attributes
-            ],
-            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
-            deletion_protection_enabled=args.deletion_protection,
+            **table_arguments(schema, deletion_protection=args.deletion_protection),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.state_item = aws.dynamodb.TableItem(

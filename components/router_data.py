@@ -21,8 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.schemas import ROUTER_INDEX_NAME, ROUTER_TABLE
-
-BILLING_MODES = ("PAY_PER_REQUEST", "PROVISIONED")
+from components.tables import BILLING_MODES, table_arguments
 
 #: Longest SQS allows: a dead letter is evidence, keep it for the investigation.
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
@@ -61,49 +60,6 @@ class RouterDataArgs:
             raise ValueError("alarm_topic_arn is required: alarms go to the stack's topic")
 
 
-def table_arguments(args: RouterDataArgs) -> dict:
-    """``aws.dynamodb.Table`` keyword arguments from the schema (pure)."""
-    schema = ROUTER_TABLE
-    provisioned = args.billing_mode == "PROVISIONED"
-    capacity = (
-        {"read_capacity": args.read_capacity, "write_capacity": args.write_capacity}
-        if provisioned
-        else {}
-    )
-    return {
-        "billing_mode": args.billing_mode,
-        "hash_key": schema.hash_key.name,
-        "range_key": schema.range_key.name if schema.range_key else None,
-        "attributes": [
-            aws.dynamodb.TableAttributeArgs(name=a.name, type=a.type) for a in schema.attributes
-        ],
-        "global_secondary_indexes": [
-            aws.dynamodb.TableGlobalSecondaryIndexArgs(
-                name=index.name,
-                key_schemas=[
-                    aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
-                        attribute_name=attribute, key_type=key_type
-                    )
-                    for attribute, key_type in (
-                        (index.hash_key, "HASH"),
-                        (index.range_key, "RANGE"),
-                    )
-                    if attribute is not None
-                ],
-                projection_type=index.projection_type,
-                **capacity,
-            )
-            for index in schema.global_indexes
-        ],
-        "point_in_time_recovery": aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
-        # enabled=True: the AWS managed key (aws/dynamodb), whose use CloudTrail
-        # records; callers need no KMS grant for it.
-        "server_side_encryption": aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
-        "deletion_protection_enabled": args.deletion_protection,
-        **capacity,
-    }
-
-
 class RouterData(pulumi.ComponentResource):
     """The routing table, the provisioning queue, its DLQ and their alarms."""
 
@@ -125,7 +81,15 @@ class RouterData(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         self.table = aws.dynamodb.Table(
-            f"{name}-{ROUTER_TABLE.logical_name}", **table_arguments(args), opts=child
+            f"{name}-{ROUTER_TABLE.logical_name}",
+            **table_arguments(
+                ROUTER_TABLE,
+                deletion_protection=args.deletion_protection,
+                billing_mode=args.billing_mode,
+                read_capacity=args.read_capacity,
+                write_capacity=args.write_capacity,
+            ),
+            opts=child,
         )
 
         self.dead_letter_queue = aws.sqs.Queue(
