@@ -55,7 +55,7 @@ from components.orchestrator_asl import (
 from components.schemas import ROUTER_TABLE
 from drill import sfn
 from drill.emulator import SerialMotoServer
-from drill.environment import scoped_environ
+from drill.environment import handler_environment, scoped_environ
 from drill.report import Check, Checked, Report
 from drill.session import DrillSession
 from drill.stack import DeployedFunction
@@ -230,10 +230,7 @@ def run(
     sqs = session.client("sqs")
     ddb.create_table(**ROUTER_TABLE.create_table_request(table))
     queue_url = _create_queues(sqs, stack.queue("CellProvisioning"), stack.queue("dlq"))
-    environment: dict[str, str] = {}
-    for function in functions.values():
-        environment.update(function.environment)
-    environment.pop("POWERTOOLS_LOG_LEVEL", None)
+    environment = handler_environment(*(f.environment for f in functions.values()))
     environment["PROVISIONING_QUEUE_URL"] = queue_url
     handlers = {name: _handler(function) for name, function in functions.items()}
 

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from drill.emulator import FAKE_CREDENTIALS, scoped_environ  # noqa: F401 (re-exported)
@@ -59,6 +59,17 @@ def offline_environment(region: str) -> dict[str, str | None]:
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_DEV": "false",
     }
+
+
+def handler_environment(*environments: Mapping[str, str]) -> dict[str, str]:
+    """The stack's function environments (merged, later ones win) as the drill
+    runs the handlers with them: without ``POWERTOOLS_LOG_LEVEL``, so the
+    stack's INFO does not override the quiet level of ``offline_environment``."""
+    merged: dict[str, str] = {}
+    for environment in environments:
+        merged.update(environment)
+    merged.pop("POWERTOOLS_LOG_LEVEL", None)
+    return merged
 
 
 @contextmanager

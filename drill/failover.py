@@ -35,7 +35,7 @@ from typing import Any
 from components.probe_loop_asl import SCHEDULE_PERIOD_SECONDS, SCHEDULE_ROUNDS
 from components.schemas import LEX_STATE_TABLE
 from drill import lex_sim
-from drill.environment import scoped_environ
+from drill.environment import handler_environment, scoped_environ
 from drill.report import Check, Checked, Report
 from drill.session import DrillSession
 from drill.stack import DeployedFunction
@@ -178,181 +178,184 @@ def run(
         expected_response=check_fn.environment["EXPECTED_RESPONSE"],
         sample_utterance=check_fn.environment.get("SAMPLE_UTTERANCE"),
     ).install()
-    health_check = _invoker(check_fn, check_env)
-    get_region = _invoker(lookup_fn, dict(lookup_fn.environment))
+    try:
+        health_check = _invoker(check_fn, check_env)
+        get_region = _invoker(lookup_fn, dict(lookup_fn.environment))
 
-    out.heading(f"Lex failover -- stack {stack.name}: {primary} (primary) / {secondary}")
-    out.line(
-        f"State table {table} on the emulator, seeded as the stack seeds it "
-        f"({_describe_seed(seeds)})."
-    )
-    out.line(
-        f"Health check {check_fn.physical_name} ({check_fn.handler_path}): one round at "
-        f"offsets {', '.join(map(str, offsets))} s of every minute (the probe loop's "
-        f"definition); fail over after {result.failover_threshold} failed rounds, fail back "
-        f"after {result.failback_threshold} good rounds of the primary, auto failback "
-        f"{'on' if result.auto_failback else 'off'}, {result.probe_attempts} attempts per probe "
-        f"({check_fn.environment.get('TEST_METHOD')})."
-    )
-    out.line(
-        "Lex V2 runtime: SIMULATED at the botocore level (drill/lex_sim.py; moto has no "
-        "lexv2-runtime). Clock: simulated."
-    )
-    if fault:
-        out.line(f"SELF-TEST: fault {fault!r} injected -- the checks below must fail.")
-    out.line()
-    header = ("t (s)", "what", primary, secondary, "lexRegion", "lookup -> callers go to")
-    rows: list[tuple[str, ...]] = []
-
-    clock = RoundClock(offsets)
-    impaired: dict[str, tuple[float, str]] = {}
-
-    def lookup() -> dict[str, str]:
-        event = {
-            "Name": "ContactFlowEvent",
-            "Details": {
-                "ContactData": {"Channel": "VOICE", "InitiationMethod": "INBOUND"},
-                "Parameters": {"region": check_fn.environment["CONNECT_REGION"]},
-            },
-        }
-        return get_region(event)
-
-    def item() -> dict[str, Any]:
-        return ddb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item", {})
-
-    def caller_note(region: str) -> str:
-        return f"{region} (calls fail)" if region in impaired else region
-
-    def do_round() -> Round:
-        t = clock.next()
-        answer = health_check({})
-        found = lookup()
-        stored = item()
-        regions = stored.get("regions", {}).get("M", {})
-        streaks = {
-            r: (
-                int(regions.get(r, {}).get("M", {}).get("okStreak", {}).get("N", 0)),
-                int(regions.get(r, {}).get("M", {}).get("failStreak", {}).get("N", 0)),
-            )
-            for r in (primary, secondary)
-        }
-        reason = stored.get("lastSwitchReason", {}).get("S") if answer["switched"] else None
-        record = Round(
-            number=len(result.rounds) + 1,
-            t=t,
-            healthy=dict(answer["healthy"]),
-            streaks=streaks,
-            active=answer["activeRegion"],
-            switched=bool(answer["switched"]),
-            reason=reason,
-            version=int(stored.get("version", {}).get("N", 0)),
-            lookup_region=found["primaryCode"],
-            lookup_arn=found["botAliasArn"],
-            lookup_status=found["statusCode"],
+        out.heading(f"Lex failover -- stack {stack.name}: {primary} (primary) / {secondary}")
+        out.line(
+            f"State table {table} on the emulator, seeded as the stack seeds it "
+            f"({_describe_seed(seeds)})."
         )
-        result.rounds.append(record)
-        probe_cells = []
-        for r in (primary, secondary):
-            ok_streak, fail_streak = streaks[r]
-            probe_cells.append(
-                f"ok ({ok_streak})" if record.healthy[r] else f"FAIL ({fail_streak})"
-            )
-        rows.append(
-            (
-                f"{t:6.1f}",
-                f"round {record.number}",
-                *probe_cells,
-                record.active,
-                caller_note(record.lookup_region)
-                + (f"   SWITCH ({reason})" if record.switched else ""),
-            )
+        out.line(
+            f"Health check {check_fn.physical_name} ({check_fn.handler_path}): one round at "
+            f"offsets {', '.join(map(str, offsets))} s of every minute (the probe loop's "
+            f"definition); fail over after {result.failover_threshold} failed rounds, fail back "
+            f"after {result.failback_threshold} good rounds of the primary, auto failback "
+            f"{'on' if result.auto_failback else 'off'}, {result.probe_attempts} attempts per "
+            f"probe ({check_fn.environment.get('TEST_METHOD')})."
         )
-        return record
-
-    def happen(t: float, text: str, action: Callable[[], None], with_lookup: bool = False) -> None:
-        action()
-        found = lookup()["primaryCode"] if with_lookup else None
-        result.events.append(Event(t, text, found))
-        suffix = f"  lookup now -> {caller_note(found)}" if found else ""
-        rows.append((f"{t:6.1f}", f">> {text}{suffix}"))
-
-    def impair(region: str, kind: str, t: float, error_code: str = "") -> None:
-        def action() -> None:
-            if kind == lex_sim.ERROR:
-                sim.set(region, kind, error_code=error_code)
-            else:
-                sim.set(region, kind)
-            impaired[region] = (t, kind)
-
-        what = f"error {error_code}" if kind == lex_sim.ERROR else kind.replace("_", " ")
-        happen(t, f"{region} bot impaired (simulated: {what})", action)
-
-    def recover(region: str, t: float) -> None:
-        def action() -> None:
-            sim.set(region, lex_sim.OK)
-            since, kind = impaired.pop(region)
-            result.impairments.append((region, since, t, kind))
-
-        happen(t, f"{region} bot answers again", action)
-
-    def rounds_until(done: Callable[[Round], bool], limit: int) -> Round | None:
-        for _ in range(limit):
-            record = do_round()
-            if done(record):
-                return record
-        return None
-
-    # 1. steady state
-    steady = [do_round(), do_round()]
-    # 2. the primary's alias disappears just after a round started
-    outage_at = (clock.last or 0.0) + AFTER_ROUND
-    impair(primary, lex_sim.ERROR, outage_at, "ResourceNotFoundException")
-    failover_round = rounds_until(lambda r: r.switched, result.failover_threshold + 3)
-    failing_rounds: list[Round] = []
-    if failover_round is not None:
-        result.detection_seconds = failover_round.t - outage_at
-        failing_rounds = [r for r in result.rounds if outage_at < r.t <= failover_round.t]
-    # 3. the secondary stops answering too: nothing to fail over to
-    both_down_at = (clock.last or 0.0) + AFTER_ROUND
-    impair(secondary, lex_sim.TIMEOUT, both_down_at)
-    both_down = [do_round() for _ in range(result.failover_threshold + 1)]
-    # 4. both recover
-    recovered_at = (clock.last or 0.0) + AFTER_ROUND
-    recover(secondary, recovered_at)
-    recover(primary, recovered_at)
-    if result.auto_failback:
-        failback_round = rounds_until(lambda r: r.switched, result.failback_threshold + 3)
-        if failback_round is not None:
-            result.failback_seconds = failback_round.t - recovered_at
-        after_recovery = [r for r in result.rounds if r.t > recovered_at]
-    else:
-        failback_round = None
-        after_recovery = [do_round() for _ in range(result.failback_threshold + 1)]
-    # 5. an operator pins the region, then lets go
-    before_override = result.rounds[-1].active
-    target = secondary if before_override == primary else primary
-    override_at = (clock.last or 0.0) + AFTER_ROUND
-
-    def set_override() -> None:
-        ddb.update_item(
-            TableName=table,
-            Key=key,
-            UpdateExpression="SET overrideRegion = :r",
-            ExpressionAttributeValues={":r": {"S": target}},
+        out.line(
+            "Lex V2 runtime: SIMULATED at the botocore level (drill/lex_sim.py; moto has no "
+            "lexv2-runtime). Clock: simulated."
         )
+        if fault:
+            out.line(f"SELF-TEST: fault {fault!r} injected -- the checks below must fail.")
+        out.line()
+        header = ("t (s)", "what", primary, secondary, "lexRegion", "lookup -> callers go to")
+        rows: list[tuple[str, ...]] = []
 
-    happen(override_at, f"operator sets overrideRegion = {target}", set_override, True)
-    override_lookup = result.events[-1].lookup_region
-    override_round = do_round()
-    cleared_at = (clock.last or 0.0) + AFTER_ROUND
+        clock = RoundClock(offsets)
+        impaired: dict[str, tuple[float, str]] = {}
 
-    def clear_override() -> None:
-        ddb.update_item(TableName=table, Key=key, UpdateExpression="REMOVE overrideRegion")
+        def lookup() -> dict[str, str]:
+            event = {
+                "Name": "ContactFlowEvent",
+                "Details": {
+                    "ContactData": {"Channel": "VOICE", "InitiationMethod": "INBOUND"},
+                    "Parameters": {"region": check_fn.environment["CONNECT_REGION"]},
+                },
+            }
+            return get_region(event)
 
-    happen(cleared_at, "operator removes overrideRegion", clear_override)
-    after_override = rounds_until(lambda r: r.active == primary, 2) or result.rounds[-1]
+        def item() -> dict[str, Any]:
+            return ddb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item", {})
 
-    sim.uninstall()
+        def caller_note(region: str) -> str:
+            return f"{region} (calls fail)" if region in impaired else region
+
+        def do_round() -> Round:
+            t = clock.next()
+            answer = health_check({})
+            found = lookup()
+            stored = item()
+            regions = stored.get("regions", {}).get("M", {})
+            streaks = {
+                r: (
+                    int(regions.get(r, {}).get("M", {}).get("okStreak", {}).get("N", 0)),
+                    int(regions.get(r, {}).get("M", {}).get("failStreak", {}).get("N", 0)),
+                )
+                for r in (primary, secondary)
+            }
+            reason = stored.get("lastSwitchReason", {}).get("S") if answer["switched"] else None
+            record = Round(
+                number=len(result.rounds) + 1,
+                t=t,
+                healthy=dict(answer["healthy"]),
+                streaks=streaks,
+                active=answer["activeRegion"],
+                switched=bool(answer["switched"]),
+                reason=reason,
+                version=int(stored.get("version", {}).get("N", 0)),
+                lookup_region=found["primaryCode"],
+                lookup_arn=found["botAliasArn"],
+                lookup_status=found["statusCode"],
+            )
+            result.rounds.append(record)
+            probe_cells = []
+            for r in (primary, secondary):
+                ok_streak, fail_streak = streaks[r]
+                probe_cells.append(
+                    f"ok ({ok_streak})" if record.healthy[r] else f"FAIL ({fail_streak})"
+                )
+            rows.append(
+                (
+                    f"{t:6.1f}",
+                    f"round {record.number}",
+                    *probe_cells,
+                    record.active,
+                    caller_note(record.lookup_region)
+                    + (f"   SWITCH ({reason})" if record.switched else ""),
+                )
+            )
+            return record
+
+        def happen(
+            t: float, text: str, action: Callable[[], None], with_lookup: bool = False
+        ) -> None:
+            action()
+            found = lookup()["primaryCode"] if with_lookup else None
+            result.events.append(Event(t, text, found))
+            suffix = f"  lookup now -> {caller_note(found)}" if found else ""
+            rows.append((f"{t:6.1f}", f">> {text}{suffix}"))
+
+        def impair(region: str, kind: str, t: float, error_code: str = "") -> None:
+            def action() -> None:
+                if kind == lex_sim.ERROR:
+                    sim.set(region, kind, error_code=error_code)
+                else:
+                    sim.set(region, kind)
+                impaired[region] = (t, kind)
+
+            what = f"error {error_code}" if kind == lex_sim.ERROR else kind.replace("_", " ")
+            happen(t, f"{region} bot impaired (simulated: {what})", action)
+
+        def recover(region: str, t: float) -> None:
+            def action() -> None:
+                sim.set(region, lex_sim.OK)
+                since, kind = impaired.pop(region)
+                result.impairments.append((region, since, t, kind))
+
+            happen(t, f"{region} bot answers again", action)
+
+        def rounds_until(done: Callable[[Round], bool], limit: int) -> Round | None:
+            for _ in range(limit):
+                record = do_round()
+                if done(record):
+                    return record
+            return None
+
+        # 1. steady state
+        steady = [do_round(), do_round()]
+        # 2. the primary's alias disappears just after a round started
+        outage_at = (clock.last or 0.0) + AFTER_ROUND
+        impair(primary, lex_sim.ERROR, outage_at, "ResourceNotFoundException")
+        failover_round = rounds_until(lambda r: r.switched, result.failover_threshold + 3)
+        failing_rounds: list[Round] = []
+        if failover_round is not None:
+            result.detection_seconds = failover_round.t - outage_at
+            failing_rounds = [r for r in result.rounds if outage_at < r.t <= failover_round.t]
+        # 3. the secondary stops answering too: nothing to fail over to
+        both_down_at = (clock.last or 0.0) + AFTER_ROUND
+        impair(secondary, lex_sim.TIMEOUT, both_down_at)
+        both_down = [do_round() for _ in range(result.failover_threshold + 1)]
+        # 4. both recover
+        recovered_at = (clock.last or 0.0) + AFTER_ROUND
+        recover(secondary, recovered_at)
+        recover(primary, recovered_at)
+        if result.auto_failback:
+            failback_round = rounds_until(lambda r: r.switched, result.failback_threshold + 3)
+            if failback_round is not None:
+                result.failback_seconds = failback_round.t - recovered_at
+            after_recovery = [r for r in result.rounds if r.t > recovered_at]
+        else:
+            failback_round = None
+            after_recovery = [do_round() for _ in range(result.failback_threshold + 1)]
+        # 5. an operator pins the region, then lets go
+        before_override = result.rounds[-1].active
+        target = secondary if before_override == primary else primary
+        override_at = (clock.last or 0.0) + AFTER_ROUND
+
+        def set_override() -> None:
+            ddb.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET overrideRegion = :r",
+                ExpressionAttributeValues={":r": {"S": target}},
+            )
+
+        happen(override_at, f"operator sets overrideRegion = {target}", set_override, True)
+        override_lookup = result.events[-1].lookup_region
+        override_round = do_round()
+        cleared_at = (clock.last or 0.0) + AFTER_ROUND
+
+        def clear_override() -> None:
+            ddb.update_item(TableName=table, Key=key, UpdateExpression="REMOVE overrideRegion")
+
+        happen(cleared_at, "operator removes overrideRegion", clear_override)
+        after_override = rounds_until(lambda r: r.active == primary, 2) or result.rounds[-1]
+    finally:
+        sim.uninstall()
     out.timeline(header, rows)
     for region, since, kind in [(r, s, k) for r, (s, k) in impaired.items()]:
         result.impairments.append((region, since, None, kind))
@@ -511,8 +514,7 @@ def worst_case_detection(interval: int, failover_threshold: int, attempts: int) 
 
 def _invoker(function: DeployedFunction, environment: Mapping[str, str]) -> Callable[[Any], Any]:
     """Call the handler the way Lambda would: its own environment, a context."""
-    # The stack asks for INFO logs; the drill keeps the handlers quiet.
-    env = {k: v for k, v in environment.items() if k != "POWERTOOLS_LOG_LEVEL"}
+    env = handler_environment(environment)
     handler = function.load()
 
     def invoke(event: Any) -> Any:
