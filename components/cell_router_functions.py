@@ -56,6 +56,7 @@ from components.orchestrator_asl import (
     DEFAULT_SCALER_TIMEOUT_SECONDS,
     DEFAULT_TASK_TIMEOUT_SECONDS,
 )
+from components.router_data import SQS_MAX_RETENTION_SECONDS, queue_depth_alarm
 from handlers.cell_router.events import CELL_READY_EVENT_PATTERN
 
 FAMILY = "cell_router"
@@ -75,7 +76,7 @@ REGISTRAR_RETRY_ATTEMPTS = 2
 #: worth doing, and an expired event goes to CellReady-failed too.
 REGISTRAR_MAX_EVENT_AGE_SECONDS = 6 * 3600
 #: Longest SQS allows: a lost CellReady is evidence, and its replay input.
-FAILED_RETENTION_SECONDS = 14 * 24 * 3600
+FAILED_RETENTION_SECONDS = SQS_MAX_RETENTION_SECONDS
 
 Statement = dict[str, Any]
 
@@ -406,25 +407,18 @@ class CellRouterFunctions(pulumi.ComponentResource):
         # minute of it landing; a 5-minute period would only delay that, with
         # no noise to smooth -- nothing drains this queue but an operator.
         # notBreaching: an idle queue publishes no data points.
-        aws.cloudwatch.MetricAlarm(
+        queue_depth_alarm(
             f"{name}-CellReady-failed-depth",
-            alarm_description=(
+            failed_queue.name,
+            description=(
                 "A CellReady event was not recorded and sits in CellReady-failed: "
                 "the market's scale-out episode stays open, so no new cell is "
                 "requested until the scaler's takeover. Fix the cause, then "
                 "replay the event (send it again to the default bus)."
             ),
-            namespace="AWS/SQS",
-            metric_name="ApproximateNumberOfMessagesVisible",
-            dimensions={"QueueName": failed_queue.name},
-            statistic="Maximum",
-            period=60,
-            evaluation_periods=1,
             threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=[args.alarm_topic_arn],
-            ok_actions=[args.alarm_topic_arn],
+            minutes=1,
+            topic_arn=args.alarm_topic_arn,
             opts=pulumi.ResourceOptions(parent=self),
         )
 

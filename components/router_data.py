@@ -24,7 +24,8 @@ from components.schemas import ROUTER_INDEX_NAME, ROUTER_TABLE
 from components.tables import BILLING_MODES, table_arguments
 
 #: Longest SQS allows: a dead letter is evidence, keep it for the investigation.
-DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
+SQS_MAX_RETENTION_SECONDS = 14 * 24 * 3600
+DEAD_LETTER_RETENTION_SECONDS = SQS_MAX_RETENTION_SECONDS
 #: A request the provisioning layer failed to handle this often is poison.
 MAX_RECEIVE_COUNT = 5
 
@@ -58,6 +59,36 @@ class RouterDataArgs:
             raise ValueError("queue_alarm_minutes must be at least 1")
         if self.alarm_topic_arn is None:
             raise ValueError("alarm_topic_arn is required: alarms go to the stack's topic")
+
+
+def queue_depth_alarm(
+    resource_name: str,
+    queue_name: pulumi.Input[str],
+    *,
+    description: str,
+    threshold: int,
+    minutes: int,
+    topic_arn: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> aws.cloudwatch.MetricAlarm:
+    """Alarm (and all-clear) when a queue has held ``threshold`` visible
+    messages for ``minutes`` one-minute periods (SQS reports every minute)."""
+    return aws.cloudwatch.MetricAlarm(
+        resource_name,
+        alarm_description=description,
+        namespace="AWS/SQS",
+        metric_name="ApproximateNumberOfMessagesVisible",
+        dimensions={"QueueName": queue_name},
+        statistic="Maximum",
+        period=60,
+        evaluation_periods=minutes,
+        threshold=threshold,
+        comparison_operator="GreaterThanOrEqualToThreshold",
+        treat_missing_data="notBreaching",
+        alarm_actions=[topic_arn],
+        ok_actions=[topic_arn],
+        opts=opts,
+    )
 
 
 class RouterData(pulumi.ComponentResource):
@@ -121,43 +152,29 @@ class RouterData(pulumi.ComponentResource):
 
         topic_arn = pulumi.Output.from_input(args.alarm_topic_arn)
 
-        aws.cloudwatch.MetricAlarm(
+        queue_depth_alarm(
             f"{name}-CellProvisioning-backlog",
-            alarm_description=(
+            self.queue.name,
+            description=(
                 f"CellProvisioning has held at least {args.queue_alarm_depth} visible "
                 f"requests for {args.queue_alarm_minutes} minutes: the provisioning "
                 "layer is not consuming them, and markets may run out of cells."
             ),
-            namespace="AWS/SQS",
-            metric_name="ApproximateNumberOfMessagesVisible",
-            dimensions={"QueueName": self.queue.name},
-            statistic="Maximum",
-            period=60,
-            evaluation_periods=args.queue_alarm_minutes,
             threshold=args.queue_alarm_depth,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=[topic_arn],
-            ok_actions=[topic_arn],
+            minutes=args.queue_alarm_minutes,
+            topic_arn=topic_arn,
             opts=child,
         )
-        aws.cloudwatch.MetricAlarm(
+        queue_depth_alarm(
             f"{name}-CellProvisioning-dlq-depth",
-            alarm_description=(
+            self.dead_letter_queue.name,
+            description=(
                 "A cell provisioning request was given up on and sits in the "
                 "dead-letter queue: a market asked for a cell it may never get."
             ),
-            namespace="AWS/SQS",
-            metric_name="ApproximateNumberOfMessagesVisible",
-            dimensions={"QueueName": self.dead_letter_queue.name},
-            statistic="Maximum",
-            period=60,
-            evaluation_periods=1,
             threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=[topic_arn],
-            ok_actions=[topic_arn],
+            minutes=1,
+            topic_arn=topic_arn,
             opts=child,
         )
 
