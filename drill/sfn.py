@@ -258,23 +258,21 @@ def ensure_role(name: str = "inprocess-lambda-role", *, region: str = DEFAULT_RE
 
 
 def create_functions(
-    names: Mapping[str, float] | list[str] | tuple[str, ...],
+    names: Mapping[str, float] | list[str],
     *,
     role_arn: str,
     region: str = DEFAULT_REGION,
-    runtime: str = "python3.12",
-    default_timeout: int = 10,
 ) -> dict[str, str]:
-    """Create moto Lambda functions; ``names`` may map name -> timeout seconds.
-    Returns name -> function ARN."""
-    timeouts = dict(names) if isinstance(names, Mapping) else dict.fromkeys(names, default_timeout)
+    """Create moto Lambda functions; ``names`` may map name -> timeout seconds
+    (a list: 10 s each). Returns name -> function ARN."""
+    timeouts = dict(names) if isinstance(names, Mapping) else dict.fromkeys(names, 10)
     client = boto3.client("lambda", region_name=region)
     package = lambda_zip()
     arns = {}
     for name, timeout in timeouts.items():
         arns[name] = client.create_function(
             FunctionName=name,
-            Runtime=runtime,
+            Runtime="python3.12",
             Role=role_arn,
             Handler="index.handler",
             Code={"ZipFile": package},
@@ -289,14 +287,13 @@ def create_state_machine(
     name: str,
     role_arn: str,
     region: str = DEFAULT_REGION,
-    sm_type: str = "EXPRESS",
 ) -> str:
-    """Create a state machine (moto validates the definition with its parser)."""
+    """Create an Express state machine (moto validates the definition with its parser)."""
     body = definition if isinstance(definition, str) else json.dumps(definition)
     client = boto3.client("stepfunctions", region_name=region)
-    return client.create_state_machine(name=name, definition=body, roleArn=role_arn, type=sm_type)[
-        "stateMachineArn"
-    ]
+    return client.create_state_machine(
+        name=name, definition=body, roleArn=role_arn, type="EXPRESS"
+    )["stateMachineArn"]
 
 
 @dataclass(frozen=True)
@@ -391,10 +388,10 @@ class LocalStepFunctions:
 
     ``start_moto=False`` reuses a moto already started by the caller (tables
     created before stay visible); otherwise a ``mock_aws`` is started, nested
-    mocks keep the outer one's data. ``function_timeouts`` sets the moto
-    functions' Timeout (what ``context.get_remaining_time_in_millis`` counts
-    down from). The interpreter's own ERROR logs (an AST dump per failed
-    state) are silenced while active unless ``quiet_interpreter=False``.
+    mocks keep the outer one's data. The moto functions' Timeout (what
+    ``context.get_remaining_time_in_millis`` counts down from) is 10 s. The
+    interpreter's own ERROR logs (an AST dump per failed state) are silenced
+    while active.
     """
 
     def __init__(
@@ -402,15 +399,11 @@ class LocalStepFunctions:
         functions: Mapping[str, Handler],
         *,
         region: str = DEFAULT_REGION,
-        function_timeouts: Mapping[str, int] | None = None,
         start_moto: bool = True,
-        quiet_interpreter: bool = True,
     ) -> None:
         self._functions = dict(functions)
         self.region = region
-        self._timeouts = {name: (function_timeouts or {}).get(name, 10) for name in functions}
         self._start_moto = start_moto
-        self._quiet = quiet_interpreter
         self._stack = ExitStack()
         self.function_arns: dict[str, str] = {}
         self.role_arn = ""
@@ -423,12 +416,11 @@ class LocalStepFunctions:
                 self._stack.enter_context(
                     mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
                 )
-            if self._quiet:
-                self._stack.enter_context(_silenced(_INTERPRETER_LOGGER))
+            self._stack.enter_context(_silenced(_INTERPRETER_LOGGER))
             self.invocations = self._stack.enter_context(inprocess_lambdas(self._functions))
             self.role_arn = ensure_role(region=self.region)
             self.function_arns = create_functions(
-                self._timeouts, role_arn=self.role_arn, region=self.region
+                list(self._functions), role_arn=self.role_arn, region=self.region
             )
         except BaseException:
             self._stack.close()
