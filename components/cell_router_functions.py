@@ -58,15 +58,17 @@ from components.orchestrator_asl import (
 )
 from components.router_data import SQS_MAX_RETENTION_SECONDS, queue_depth_alarm
 from handlers.cell_router.events import CELL_READY_EVENT_PATTERN
+from handlers.cell_router.model import (
+    METRICS_NAMESPACE,
+    SCALE_PREFIX,
+    SERVICE_NAME,
+    USER_PREFIX,
+)
 
 FAMILY = "cell_router"
-SERVICE_NAME = "cell-router"
-METRICS_NAMESPACE = "ResilientRouting/CellRouter"
-
-#: Partition prefixes of the router table's helper items
-#: (``handlers/cell_router/store.py``; a test keeps them equal).
-USER_PARTITIONS = "USER#*"
-SCALE_PARTITIONS = "SCALE#*"
+#: Partition prefixes of the router table's helper items, as IAM patterns.
+USER_PARTITIONS = USER_PREFIX + "*"
+SCALE_PARTITIONS = SCALE_PREFIX + "*"
 
 #: The registrar is invoked asynchronously by EventBridge, off the API path.
 REGISTRAR_TIMEOUT_SECONDS = 10

@@ -6,6 +6,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+#: Powertools service name and metric namespace of every router function
+#: (the component sets them; the handlers' defaults for local runs match).
+SERVICE_NAME = "cell-router"
+METRICS_NAMESPACE = "ResilientRouting/CellRouter"
+
+#: Partition prefixes of the table's helper items. ``#`` cannot occur in a
+#: market id, so these never collide with cells or show up in a market query.
+USER_PREFIX = "USER#"
+SCALE_PREFIX = "SCALE#"
+
 STATUS_ACTIVE = "ACTIVE"
 STATUS_DRAINING = "DRAINING"
 STATUS_DISABLED = "DISABLED"

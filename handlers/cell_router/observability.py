@@ -14,11 +14,13 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "cell-router")
+from handlers.cell_router.model import METRICS_NAMESPACE, SERVICE_NAME
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE_NAME)
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(
-    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ResilientRouting/CellRouter"),
+    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", METRICS_NAMESPACE),
     service=SERVICE,
 )
 tracer = Tracer(service=SERVICE)

@@ -29,7 +29,14 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from handlers.cell_router import aws_clients
-from handlers.cell_router.model import STATUS_ACTIVE, Cell, Endpoint, Mapping
+from handlers.cell_router.model import (
+    SCALE_PREFIX,
+    STATUS_ACTIVE,
+    USER_PREFIX,
+    Cell,
+    Endpoint,
+    Mapping,
+)
 from handlers.cell_router.validation import CellReady
 
 # The table's keys and index; tests assert these equal components.schemas.
@@ -38,9 +45,7 @@ SORT_KEY = "cellId"
 CAPACITY_INDEX = "marketId-currentCapacity-index"
 CAPACITY_ATTRIBUTE = "currentCapacity"
 
-USER_PREFIX = "USER#"
 MAPPING_SORT_KEY = "MAPPING"
-SCALE_PREFIX = "SCALE#"
 EPISODE_SORT_KEY = "SCALE_OUT"
 EPISODE_OPEN = "OPEN"
 EPISODE_CLOSED = "CLOSED"
