@@ -62,7 +62,7 @@ def _lambda_function(r: RecordedResource, _: ProgramContext) -> dict[str, Any]:
     i = r.inputs
     logging = i.get("loggingConfig") or {}
     return {
-        # The archive is validated by check_lambda_package; a stand-in here.
+        # The archive is validated by lambda_package (handler + imports); a stand-in here.
         "Code": {"S3Bucket": "pulumi-asset", "S3Key": "code.zip"},
         "Role": i.get("role"),
         "Runtime": i.get("runtime"),
