@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
@@ -25,9 +24,9 @@ from components.orchestrator_asl import (
     FUNCTION_ERRORS,
     build_orchestrator_definition,
 )
-from components.schemas import ROUTER_TABLE
 from drill.sfn import ExecutionResult, LocalStepFunctions
 from handlers.cell_router import aws_clients, dispatcher, errors, mapper, scaler, validator
+from tests.handlers.cell_router.support import Router, build_router, request
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 
@@ -45,61 +44,17 @@ ROUTER_ENV = (
 
 
 @dataclass
-class CellRouter:
-    local: LocalStepFunctions
-    ddb: Any
-    sqs: Any
-    queue_url: str
+class CellRouter(Router):
+    """The router test table and queue, plus the Orchestrator to call."""
 
-    def put_cell(
-        self,
-        cell_id: str,
-        *,
-        market: str = "europe",
-        current: int = 0,
-        maximum: int = 10,
-        healthy: bool = True,
-        urls: tuple[str, str] | None = None,
-    ) -> tuple[str, str]:
-        urls = urls or (f"https://{cell_id}-a.example.com", f"https://{cell_id}-b.example.com")
-        self.ddb.put_item(
-            TableName=TABLE,
-            Item={
-                "marketId": {"S": market},
-                "cellId": {"S": cell_id},
-                "currentCapacity": {"N": str(current)},
-                "maxCapacity": {"N": str(maximum)},
-                "endPoint_1": {"S": urls[0]},
-                "endPoint_2": {"S": urls[1]},
-                "regionCode_1": {"S": "eu-west-1"},
-                "regionCode_2": {"S": "eu-central-1"},
-                "IsHealthy": {"BOOL": healthy},
-            },
-        )
-        return urls
+    local: LocalStepFunctions | None = None
 
-    def load(self, cell_id: str, market: str = "europe") -> int:
-        item = self.ddb.get_item(
-            TableName=TABLE, Key={"marketId": {"S": market}, "cellId": {"S": cell_id}}
-        )["Item"]
-        return int(item["currentCapacity"]["N"])
-
-    def snapshot(self) -> str:
-        items = self.ddb.scan(TableName=TABLE)["Items"]
-        return json.dumps(sorted(items, key=json.dumps), sort_keys=True)
-
-    def messages(self) -> list[dict[str, Any]]:
-        received = self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-        )
-        return [json.loads(m["Body"]) for m in received.get("Messages", [])]
+    def put_cell(self, cell_id: str, *, maximum: int = 10, **kwargs: Any) -> tuple[str, str]:
+        return super().put_cell(cell_id, maximum=maximum, **kwargs)
 
     def call(self, path: str, email: Any = "ada@example.com", body: Any = None) -> ExecutionResult:
-        event: dict[str, Any] = {"path": path, "httpMethod": "POST"}
-        event["body"] = {} if body is None else body
-        if email is not None:
-            event["email"] = email
-        return self.local.run(event)
+        assert self.local is not None
+        return self.local.run(request(email, body, path))
 
 
 @pytest.fixture
@@ -109,12 +64,9 @@ def cell_router(monkeypatch: pytest.MonkeyPatch) -> Iterator[CellRouter]:
     monkeypatch.setenv("VALIDATOR_DEEP_CHECK", "false")
     aws_clients.reset()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        ddb = boto3.client("dynamodb")
-        ddb.create_table(**ROUTER_TABLE.create_table_request(TABLE))
-        sqs = boto3.client("sqs")
-        queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
+        router = build_router(TABLE, QUEUE)
         monkeypatch.setenv("TABLE_NAME", TABLE)
-        monkeypatch.setenv("PROVISIONING_QUEUE_URL", queue_url)
+        monkeypatch.setenv("PROVISIONING_QUEUE_URL", router.queue_url)
         handlers = {
             "dispatcher": dispatcher.handler,
             "scaler": scaler.handler,
@@ -131,7 +83,7 @@ def cell_router(monkeypatch: pytest.MonkeyPatch) -> Iterator[CellRouter]:
                     validator_arn=arns["validator"],
                 )
             )
-            yield CellRouter(local=local, ddb=ddb, sqs=sqs, queue_url=queue_url)
+            yield CellRouter(**vars(router), local=local)
     aws_clients.reset()
 
 

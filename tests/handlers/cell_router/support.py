@@ -24,6 +24,7 @@ class Router:
     ddb: Any
     sqs: Any
     queue_url: str
+    table: str = TABLE
 
     def put_cell(
         self,
@@ -36,7 +37,7 @@ class Router:
         status: str | None = None,
         urls: tuple[str, str] | None = None,
         regions: tuple[str, str] = ("eu-west-1", "eu-central-1"),
-    ) -> None:
+    ) -> tuple[str, str]:
         urls = urls or (f"https://{cell_id}-a.example.com", f"https://{cell_id}-b.example.com")
         item: dict[str, Any] = {
             "marketId": {"S": market},
@@ -51,10 +52,11 @@ class Router:
         }
         if status is not None:
             item["status"] = {"S": status}
-        self.ddb.put_item(TableName=TABLE, Item=item)
+        self.ddb.put_item(TableName=self.table, Item=item)
+        return urls
 
     def items(self) -> list[dict[str, Any]]:
-        pages = self.ddb.get_paginator("scan").paginate(TableName=TABLE)
+        pages = self.ddb.get_paginator("scan").paginate(TableName=self.table)
         items = list(itertools.chain.from_iterable(page["Items"] for page in pages))
         return sorted(items, key=lambda i: (i["marketId"]["S"], i["cellId"]["S"]))
 
@@ -63,7 +65,7 @@ class Router:
 
     def cell(self, cell_id: str, market: str = "europe") -> dict[str, Any]:
         return self.ddb.get_item(
-            TableName=TABLE, Key={"marketId": {"S": market}, "cellId": {"S": cell_id}}
+            TableName=self.table, Key={"marketId": {"S": market}, "cellId": {"S": cell_id}}
         )["Item"]
 
     def load(self, cell_id: str, market: str = "europe") -> int:
@@ -74,7 +76,7 @@ class Router:
 
     def marker(self, market: str = "europe") -> dict[str, Any] | None:
         return self.ddb.get_item(
-            TableName=TABLE,
+            TableName=self.table,
             Key={"marketId": {"S": f"SCALE#{market}"}, "cellId": {"S": "SCALE_OUT"}},
         ).get("Item")
 
@@ -82,14 +84,14 @@ class Router:
         return drain(self.sqs, self.queue_url)
 
 
-def build_router() -> Router:
+def build_router(table: str = TABLE, queue: str = QUEUE) -> Router:
     """Create the table (from the shared schema) and the queue on whatever
     AWS the environment points at; call inside a mock or a moto server."""
     ddb = boto3.client("dynamodb")
-    ddb.create_table(**ROUTER_TABLE.create_table_request(TABLE))
+    ddb.create_table(**ROUTER_TABLE.create_table_request(table))
     sqs = boto3.client("sqs")
-    queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
-    return Router(ddb=ddb, sqs=sqs, queue_url=queue_url)
+    queue_url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+    return Router(ddb=ddb, sqs=sqs, queue_url=queue_url, table=table)
 
 
 def request(email: str | None = "ada@example.com", body: Any = None, path: str = "/cells") -> dict:
