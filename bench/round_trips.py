@@ -140,6 +140,8 @@ def _seed(users: int, cells: int, max_capacity: int) -> None:
                 "regionCode_1": {"S": "eu-west-1"},
                 "regionCode_2": {"S": "eu-central-1"},
                 "IsHealthy": {"BOOL": True},
+                # In the placeable index, as the registrar leaves a new cell.
+                store.PLACEABLE_ATTRIBUTE: {"S": MARKET},
             }
         )
     user = 0

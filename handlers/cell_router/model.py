@@ -46,6 +46,8 @@ class Cell:
     status: str = STATUS_ACTIVE
     # endPoint_1 first: clients try them in this order.
     endpoints: tuple[Endpoint, ...] = ()
+    #: Whether the item is in the sparse placeable-cells index.
+    listed: bool = False
 
     @property
     def active(self) -> bool:
