@@ -17,6 +17,7 @@ from components.health_check import HealthCheck, HealthCheckArgs
 from components.lex_bot import MultiRegionLexBot, MultiRegionLexBotArgs
 from components.orchestrator import Orchestrator, OrchestratorArgs
 from components.providers import region_providers
+from components.router_alarms import RouterAlarms, RouterAlarmsArgs
 from components.router_data import RouterData, RouterDataArgs
 from config import load_settings
 
@@ -160,6 +161,17 @@ if settings.cell_router.enabled:
             mapper_arn=router_functions.mapper_arn,
             validator_arn=router_functions.validator_arn,
             log_retention_days=settings.lambda_.log_retention_days,
+        ),
+        opts=primary.opts(),
+    )
+    # Alarms for what the router absorbs: NoCapacity, lost or resent scale-out
+    # requests, function errors and throttles, failed/timed-out executions.
+    RouterAlarms(
+        "cell-router",
+        RouterAlarmsArgs(
+            function_names=router_functions.function_names,
+            state_machine_arn=orchestrator.arn,
+            alarm_topic_arn=health_check.alarm_topic_arn,
         ),
         opts=primary.opts(),
     )

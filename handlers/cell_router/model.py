@@ -11,10 +11,25 @@ from typing import Any
 SERVICE_NAME = "cell-router"
 METRICS_NAMESPACE = "ResilientRouting/CellRouter"
 
+#: Metric names the alarms (``components/router_alarms.py``) and dashboards
+#: read: namespace ``METRICS_NAMESPACE``, dimension ``service``.
+METRIC_NO_CAPACITY = "NoCapacity"
+METRIC_UNKNOWN_MARKET = "UnknownMarket"
+METRIC_SERVICE_UNAVAILABLE = "ServiceUnavailable"
+METRIC_UNEXPECTED_ERROR = "UnexpectedError"
+METRIC_INDEX_REPAIRED = "PlaceableIndexRepaired"
+METRIC_DANGLING_MAPPING_REPAIRED = "DanglingMappingRepaired"
+METRIC_PROVISIONING_REQUESTED = "ProvisioningRequested"
+METRIC_SCALE_OUT_RESENT = "ScaleOutResent"
+METRIC_PROVISIONING_FAILED = "ProvisioningFailed"
+METRIC_SCALE_OUT_DEDUPLICATED = "ScaleOutDeduplicated"
+
 #: Partition prefixes of the table's helper items. ``#`` cannot occur in a
 #: market id, so these never collide with cells or show up in a market query.
 USER_PREFIX = "USER#"
 SCALE_PREFIX = "SCALE#"
+#: The one partition of the known-market items (sort key: the market id).
+MARKET_PARTITION = "MARKET#"
 
 STATUS_ACTIVE = "ACTIVE"
 STATUS_DRAINING = "DRAINING"

@@ -15,16 +15,51 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from handlers.cell_router.errors import ServiceUnavailable
-from handlers.cell_router.model import METRICS_NAMESPACE, SERVICE_NAME
+from handlers.cell_router.errors import (
+    InvalidRequest,
+    NoCapacity,
+    ProvisioningUnavailable,
+    ServiceUnavailable,
+    UnknownMarket,
+    UserNotFound,
+    WrongRegion,
+)
+from handlers.cell_router.model import (
+    METRIC_DANGLING_MAPPING_REPAIRED,
+    METRIC_INDEX_REPAIRED,
+    METRIC_NO_CAPACITY,
+    METRIC_SERVICE_UNAVAILABLE,
+    METRIC_UNEXPECTED_ERROR,
+    METRIC_UNKNOWN_MARKET,
+    METRICS_NAMESPACE,
+    SERVICE_NAME,
+)
 
-#: Metric names the alarms and the dashboard read (namespace METRICS_NAMESPACE,
-#: dimension ``service``). Scale-out metrics are in ``scaleout``.
-METRIC_NO_CAPACITY = "NoCapacity"
-METRIC_UNKNOWN_MARKET = "UnknownMarket"
-METRIC_SERVICE_UNAVAILABLE = "ServiceUnavailable"
-METRIC_INDEX_REPAIRED = "PlaceableIndexRepaired"
-METRIC_DANGLING_MAPPING_REPAIRED = "DanglingMappingRepaired"
+__all__ = [
+    "METRIC_DANGLING_MAPPING_REPAIRED",
+    "METRIC_INDEX_REPAIRED",
+    "METRIC_NO_CAPACITY",
+    "METRIC_SERVICE_UNAVAILABLE",
+    "METRIC_UNEXPECTED_ERROR",
+    "METRIC_UNKNOWN_MARKET",
+    "count",
+    "lambda_handler",
+    "logger",
+    "metrics",
+    "tracer",
+]
+
+#: Errors that are answers to the caller (or counted where raised), not
+#: crashes: everything else is counted as ``UnexpectedError``.
+ANSWERS: tuple[type[Exception], ...] = (
+    InvalidRequest,
+    UserNotFound,
+    NoCapacity,
+    UnknownMarket,
+    WrongRegion,
+    ServiceUnavailable,
+    ProvisioningUnavailable,
+)
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE_NAME)
 
@@ -42,14 +77,14 @@ def count(name: str, value: int = 1) -> None:
 
 def lambda_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
     """Logger context, tracing and metric flushing, the same for every handler;
-    a ``ServiceUnavailable`` answer is counted."""
-    handler = _count_unavailable(handler)
+    ``ServiceUnavailable`` answers and unexpected errors are counted."""
+    handler = _count_failures(handler)
     handler = metrics.log_metrics(raise_on_empty_metrics=False)(handler)
     handler = tracer.capture_lambda_handler(capture_response=False)(handler)
     return logger.inject_lambda_context(clear_state=True)(handler)
 
 
-def _count_unavailable(handler: Callable[..., Any]) -> Callable[..., Any]:
+def _count_failures(handler: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(handler)
     def counted(event: Any, context: Any) -> Any:
         try:
@@ -57,6 +92,13 @@ def _count_unavailable(handler: Callable[..., Any]) -> Callable[..., Any]:
         except ServiceUnavailable:
             count(METRIC_SERVICE_UNAVAILABLE)
             logger.warning("answered ServiceUnavailable: AWS kept failing until the deadline")
+            raise
+        except ANSWERS:
+            raise
+        except Exception as error:
+            # ConfigurationError included: a broken setting is an incident.
+            count(METRIC_UNEXPECTED_ERROR)
+            logger.exception("unexpected error", extra={"errorType": type(error).__name__})
             raise
 
     return counted

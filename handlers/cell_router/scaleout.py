@@ -27,15 +27,21 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers.cell_router import aws_clients, budget, events
 from handlers.cell_router.errors import ServiceUnavailable
-from handlers.cell_router.model import utc_timestamp
+from handlers.cell_router.model import (
+    METRIC_PROVISIONING_FAILED,
+    METRIC_PROVISIONING_REQUESTED,
+    METRIC_SCALE_OUT_DEDUPLICATED,
+    METRIC_SCALE_OUT_RESENT,
+    utc_timestamp,
+)
 from handlers.cell_router.observability import count, logger
 from handlers.cell_router.store import Episode, RouterStore
 
-#: Metric names (the dashboard and the alarms read these constants).
-METRIC_REQUESTED = "ProvisioningRequested"
-METRIC_RESENT = "ScaleOutResent"
-METRIC_FAILED = "ProvisioningFailed"
-METRIC_DEDUPLICATED = "ScaleOutDeduplicated"
+#: Metric names (defined in ``model``, read by the alarms and dashboards).
+METRIC_REQUESTED = METRIC_PROVISIONING_REQUESTED
+METRIC_RESENT = METRIC_SCALE_OUT_RESENT
+METRIC_FAILED = METRIC_PROVISIONING_FAILED
+METRIC_DEDUPLICATED = METRIC_SCALE_OUT_DEDUPLICATED
 
 REASON_THRESHOLD = "threshold"
 REASON_NO_CAPACITY = "no-capacity"

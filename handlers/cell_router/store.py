@@ -48,6 +48,7 @@ from botocore.exceptions import ClientError
 from handlers.cell_router import aws_clients, budget
 from handlers.cell_router.budget import Deadline
 from handlers.cell_router.model import (
+    MARKET_PARTITION,
     SCALE_PREFIX,
     STATUS_ACTIVE,
     USER_PREFIX,
@@ -65,7 +66,6 @@ CAPACITY_ATTRIBUTE = "currentCapacity"
 #: The sparse index of placeable cells (see the module docstring).
 PLACEABLE_INDEX = "placeable-cells-index"
 PLACEABLE_ATTRIBUTE = "placeableMarketId"
-MARKET_PARTITION = "MARKET#"
 
 MAPPING_SORT_KEY = "MAPPING"
 EPISODE_SORT_KEY = "SCALE_OUT"
