@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -97,6 +98,22 @@ class Router:
 
     def messages(self) -> list[dict[str, Any]]:
         return drain(self.sqs, self.queue_url)
+
+
+class SimulatedClock:
+    """A ``budget.Clock`` whose sleeps take no real time (thread-safe)."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self._now += max(0.0, seconds)
 
 
 def build_router(table: str = TABLE, queue: str = QUEUE) -> Router:
