@@ -229,9 +229,15 @@ class RouterStore:
     ) -> None:
         self.table_name = table_name
         self._client = client
-        self.deadline = deadline or Deadline(budget.DEFAULT_BUDGET_SECONDS)
+        self._deadline = deadline
         #: Retries made so far (throttles, conflicts, transient faults).
         self.retries = 0
+
+    @property
+    def deadline(self) -> Deadline:
+        """The invocation's deadline; without one, each call gets
+        ``budget.DEFAULT_BUDGET_SECONDS`` of its own."""
+        return self._deadline or Deadline(budget.DEFAULT_BUDGET_SECONDS)
 
     @property
     def client(self) -> Any:
