@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -71,15 +72,38 @@ metrics = Metrics(
 tracer = Tracer(service=SERVICE)
 
 
+#: Powertools' metric set is one per process and not thread-safe. Lambda runs
+#: one invocation per process at a time (the lock is then uncontended); the
+#: tests and the drill run many at once in one process.
+_metrics_lock = threading.Lock()
+
+
 def count(name: str, value: int = 1) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    with _metrics_lock:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def _flush_metrics(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """What ``metrics.log_metrics`` does (flush after every invocation, even
+    a failed one; no error when none were recorded), under the lock."""
+
+    @functools.wraps(handler)
+    def flushed(event: Any, context: Any) -> Any:
+        try:
+            return handler(event, context)
+        finally:
+            with _metrics_lock:
+                if metrics.metric_set:
+                    metrics.flush_metrics()
+
+    return flushed
 
 
 def lambda_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
     """Logger context, tracing and metric flushing, the same for every handler;
     ``ServiceUnavailable`` answers and unexpected errors are counted."""
     handler = _count_failures(handler)
-    handler = metrics.log_metrics(raise_on_empty_metrics=False)(handler)
+    handler = _flush_metrics(handler)
     handler = tracer.capture_lambda_handler(capture_response=False)(handler)
     return logger.inject_lambda_context(clear_state=True)(handler)
 

@@ -486,16 +486,21 @@ class RouterStore:
                 else " AND (#cap = :load OR attribute_not_exists(#cap))"
             )
             values.update({":load": exact_load, ":next": exact_load + 1})
+        # The same token on a retry after a timeout or a server error, so a
+        # transaction that did commit is not applied twice; a new one after a
+        # cancellation, which certainly did not commit.
+        token = [uuid.uuid4().hex]
+        # Names this assignment in the mapping: when a retry finds the user
+        # already mapped by this very assignment (a commit whose answer was
+        # lost, where the token did not make the retry a no-op), it is ours.
+        assignment_id = token[0]
         mapping_item = {
             **mapping_key(mapping.user_key),
             "assignedMarketId": mapping.market_id,
             "assignedCellId": mapping.cell_id,
             "assignedAt": mapping.assigned_at,
+            "assignmentId": assignment_id,
         }
-        # The same token on a retry after a timeout or a server error, so a
-        # transaction that did commit is not applied twice; a new one after a
-        # cancellation, which certainly did not commit.
-        token = [uuid.uuid4().hex]
 
         def renew_token(error: BaseException) -> None:
             if budget.error_code(error) == "TransactionCanceledException":
@@ -534,7 +539,10 @@ class RouterStore:
         except ClientError as error:
             if _code(error) != "TransactionCanceledException":
                 raise
-            return _cancelled(error, cell, limit)
+            result = _cancelled(error, cell, limit)
+            if result.outcome is AssignOutcome.ALREADY_MAPPED and _is_ours(error, assignment_id):
+                return AssignResult(AssignOutcome.PLACED, mapping)
+            return result
         return AssignResult(AssignOutcome.PLACED, mapping)
 
     def forget_mapping(self, mapping: Mapping) -> bool:
@@ -780,6 +788,12 @@ _PLACEABLE_NAMES = {
     "#st": "status",
     "#cap": CAPACITY_ATTRIBUTE,
 }
+
+
+def _is_ours(error: ClientError, assignment_id: str) -> bool:
+    reasons = error.response.get("CancellationReasons") or []
+    old = (reasons[0].get("Item") or {}) if reasons else {}
+    return old.get("assignmentId", {}).get("S") == assignment_id
 
 
 def _cancelled(error: ClientError, cell: Cell, limit: int) -> AssignResult:

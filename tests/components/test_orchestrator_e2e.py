@@ -237,7 +237,7 @@ def test_aws_throttling_past_the_deadline_is_service_unavailable(
     assert _outcome(result) == ("FAILED", "ServiceUnavailable"), result.cause
     assert "retry in 1 s" in (result.error_message or "")
     assert injector.total_injected > 3  # retried, not given up at once
-    assert clock.now() <= 3.0  # the in-process function has 3 s: never past them
+    assert clock.now() <= 10.0  # the in-process functions have 10 s: never past them
 
 
 # --------------------------------------------------------------------------

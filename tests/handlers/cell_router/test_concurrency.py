@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from drill.faults import FaultInjector
+from drill.sfn import FakeLambdaContext
 from handlers.cell_router import aws_clients, dispatcher, scaler
 from handlers.cell_router.errors import NoCapacity, ServiceUnavailable, UnknownMarket
 from tests.handlers.cell_router.support import build_router, request
@@ -25,7 +26,7 @@ USERS = 150
 
 
 @pytest.mark.slow
-def test_sixteen_threads_sign_up_150_users(serial_moto, lambda_context, monkeypatch) -> None:
+def test_sixteen_threads_sign_up_150_users(serial_moto, monkeypatch) -> None:
     router = build_router()
     monkeypatch.setenv("PROVISIONING_QUEUE_URL", router.queue_url)
     for cell_id in ("c1", "c2", "c3"):
@@ -37,10 +38,10 @@ def test_sixteen_threads_sign_up_150_users(serial_moto, lambda_context, monkeypa
     def sign_up(email: str) -> dict | None:
         # What the state machine does for /cells: Dispatcher, then Scaler.
         try:
-            placed = dispatcher.handler(request(email), lambda_context)
+            placed = dispatcher.handler(request(email), FakeLambdaContext())
         except NoCapacity:
             return None
-        scaled = scaler.handler(placed, lambda_context)
+        scaled = scaler.handler(placed, FakeLambdaContext())
         return {**placed, **scaled}
 
     emails = [f"user{i}@example.com" for i in range(USERS)]
@@ -90,9 +91,7 @@ FAULTS = (
 
 
 @pytest.mark.slow
-def test_sixteen_threads_under_conflicts_and_throttling(
-    serial_moto, lambda_context, monkeypatch
-) -> None:
+def test_sixteen_threads_under_conflicts_and_throttling(serial_moto, monkeypatch) -> None:
     router = build_router()
     monkeypatch.setenv("PROVISIONING_QUEUE_URL", router.queue_url)
     for cell_id in ("c1", "c2", "c3"):
@@ -107,8 +106,10 @@ def test_sixteen_threads_under_conflicts_and_throttling(
         started = next(ticks)
         outcome, result = "placed", None
         try:
-            result = dispatcher.handler(request(email), lambda_context)
-            result = {**result, **scaler.handler(result, lambda_context)}
+            # A fresh context per invocation, as Lambda gives (30 s: the
+            # serial emulator is far slower than DynamoDB).
+            result = dispatcher.handler(request(email), FakeLambdaContext())
+            result = {**result, **scaler.handler(result, FakeLambdaContext())}
         except (NoCapacity, ServiceUnavailable, UnknownMarket) as error:
             outcome = type(error).__name__
         except Exception as error:  # an untrue answer: a 500
