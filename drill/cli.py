@@ -74,7 +74,7 @@ def _shared_options(*, top_level: bool) -> tuple[argparse.ArgumentParser, argpar
         type=_fault_spec,
         default=default,
         help=(
-            "AWS failure modes injected at the botocore level (drill/faults.py), e.g. "
+            "AWS failure modes at the botocore level (drill/faults.py syntax), e.g. "
             "'dynamodb:TransactWriteItems=cancel:TransactionConflict@0.3,"
             "dynamodb=ThrottlingException@0.1,sqs:SendMessage=timeout@1'; "
             "the invariants must hold all the same"
@@ -85,7 +85,7 @@ def _shared_options(*, top_level: bool) -> tuple[argparse.ArgumentParser, argpar
         metavar="N",
         type=int,
         default=default,
-        help="seed of the fault injector's draws (default 0)",
+        help="seed of the random draws of --faults (default 0)",
     )
     # A self-test of the drill's own checks: breaks the system on purpose in
     # this process so that an invariant must fail. Deliberately not in --help.
