@@ -8,7 +8,7 @@ A call must fit in the time its function has left (``budget``): each client
 is made for one (connect, read) timeout pair of
 ``budget.ATTEMPT_TIMEOUTS`` and never retries by itself (one attempt);
 ``budget.retrying`` decides whether another attempt fits. Without a budget
-the longest pair is used. There are at most five clients per service.
+the longest pair is used. There are at most six clients per service.
 """
 
 from __future__ import annotations

@@ -42,8 +42,10 @@ RESERVE_SECONDS = 0.25
 DEFAULT_BUDGET_SECONDS = 5.0
 #: (connect, read) timeouts of one attempt, longest first; an attempt uses the
 #: first pair whose sum fits in the time left. DynamoDB and SQS answer in
-#: milliseconds, so even the shortest pair is generous for a healthy call.
+#: milliseconds, so even the shortest pair is generous for a healthy call;
+#: the longest only serves functions with a long budget (the sweeper's 30 s).
 ATTEMPT_TIMEOUTS: tuple[tuple[float, float], ...] = (
+    (2.0, 10.0),
     (1.0, 3.0),
     (0.5, 1.5),
     (0.25, 0.75),

@@ -92,7 +92,9 @@ FAULTS = (
 
 @pytest.mark.slow
 def test_sixteen_threads_under_conflicts_and_throttling(serial_moto, monkeypatch) -> None:
-    router = build_router()
+    # Its own table and queue: the emulator outlives the test before.
+    router = build_router("tbl_router_faults", "CellProvisioning-faults")
+    monkeypatch.setenv("TABLE_NAME", router.table)
     monkeypatch.setenv("PROVISIONING_QUEUE_URL", router.queue_url)
     for cell_id in ("c1", "c2", "c3"):
         router.put_cell(cell_id, maximum=50)
