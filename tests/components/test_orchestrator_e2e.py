@@ -422,3 +422,39 @@ class _Ok(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+def test_wrong_region_keeps_its_name_through_the_state_machine_and_is_421() -> None:
+    """#11 defines WrongRegion (the two-region work raises it later): the
+    Orchestrator must neither retry nor rename it, and the API answers 421
+    with the handler's message (which names the region and router URL)."""
+    from components.api_templates import ERROR_STATUS
+
+    def wrong_region(event: Any, context: Any) -> Any:
+        raise errors.WrongRegion(
+            "market europe is written in eu-central-1: call https://router.eu-central-1.example",
+            region="eu-central-1",
+            router_url="https://router.eu-central-1.example",
+        )
+
+    def unused(event: Any, context: Any) -> Any:
+        raise AssertionError("not on this path")
+
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        handlers = {"dispatcher": wrong_region, "scaler": unused, "mapper": unused,
+                    "validator": unused}  # fmt: skip
+        with LocalStepFunctions(handlers, start_moto=False) as local:
+            arns = local.function_arns
+            local.deploy(
+                build_orchestrator_definition(
+                    dispatcher_arn=arns["dispatcher"],
+                    scaler_arn=arns["scaler"],
+                    mapper_arn=arns["mapper"],
+                    validator_arn=arns["validator"],
+                )
+            )
+            result = local.run(request())
+            assert _outcome(result) == ("FAILED", "WrongRegion"), result.cause
+            assert "eu-central-1" in (result.error_message or "")
+            assert local.invocations.count("dispatcher") == 1
+    assert ERROR_STATUS["WrongRegion"] == 421
