@@ -597,12 +597,10 @@ class RouterStore:
         opened_at_epoch: int,
         reason: str = "threshold",
         trigger_load: tuple[int, int] | None = None,
-        stale_before_epoch: int | None = None,
     ) -> bool:
         """Open the market's scale-out episode, not yet sent, unless one is
-        already open. True when this call opened it. (``stale_before_epoch``
-        is accepted for callers of the former takeover and ignored: a stale
-        episode is resent, with its own id, by whoever finds it due.)"""
+        already open. True when this call opened it. (A stale episode is not
+        taken over: it is resent, with its own id, by whoever finds it due.)"""
         opened, _ = self.open_or_get_episode(
             market_id=market_id,
             episode_id=episode_id,
