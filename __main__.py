@@ -209,7 +209,7 @@ if settings.cell_router.enabled:
         function_names={m: f.name for m, f in router_functions.functions.items()},
     )
 dashboard = StackDashboard(
-    f"dashboard-{settings.primary_region}",
+    "dashboard-primary",
     StackDashboardArgs(
         dashboard_name=f"{settings.project}-{settings.stack}-{settings.primary_region}",
         settings=DashboardSettings(
