@@ -195,6 +195,7 @@ def _handler_series(
     namespace: str,
     name: str,
     dimension_table: Mapping[str, tuple[str, ...]],
+    service_dimension: str,
     service: str,
     *,
     stat: str,
@@ -211,7 +212,6 @@ def _handler_series(
         raise ValueError(
             f"metric {name!r} is not declared in the {namespace} dimension table"
         ) from None
-    service_dimension = lex_metrics.SERVICE_DIMENSION
     if names == (service_dimension,):
         return metric(
             namespace,
@@ -238,6 +238,7 @@ def lex(name: str, *, stat: str, label: str, expression_id: str = "") -> list[An
         lex_metrics.METRIC_NAMESPACE,
         name,
         lex_metrics.METRIC_DIMENSIONS,
+        lex_metrics.SERVICE_DIMENSION,
         lex_metrics.METRIC_SERVICE[name],
         stat=stat,
         label=label,
@@ -251,6 +252,7 @@ def router(name: str, *, stat: str = "Sum", label: str = "", expression_id: str 
         router_metrics.METRICS_NAMESPACE,
         name,
         router_metrics.METRIC_DIMENSIONS,
+        router_metrics.SERVICE_DIMENSION,
         router_metrics.SERVICE_NAME,
         stat=stat,
         label=label,

@@ -373,3 +373,76 @@ ROUTER = RouterResources(
     cell_ready_failed_queue_name="failed",
     function_names={f: f for f in dashboard.ROUTER_FUNCTIONS},
 )
+
+
+# --------------------------------------------------------------------------- #
+# Static read of the emitting code (paths the capture may not drive)
+# --------------------------------------------------------------------------- #
+#: Functions whose first argument (or ``name=``) is a metric name.
+EMITTERS = {"count", "emit", "add_metric", "_emit_region_metric", "single_metric"}
+
+
+def metric_names_in_source(path: Path) -> list[tuple[int, str]]:
+    """(line, how the name is written) of every metric emission in a file:
+    a dotted constant such as ``model.METRIC_X``, or ``literal:<text>``."""
+    import ast
+
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if called not in EMITTERS:
+            continue
+        argument = next((k.value for k in node.keywords if k.arg == "name"), None)
+        if argument is None and node.args:
+            argument = node.args[0]
+        if argument is None:
+            continue
+        if isinstance(argument, ast.Constant):
+            found.append((node.lineno, f"literal:{argument.value}"))
+        else:
+            found.append((node.lineno, ast.unparse(argument)))
+    return found
+
+
+def test_handlers_name_every_metric_by_a_declared_constant():
+    """A metric emitted as a string literal, or by a constant missing from
+    its module's METRIC_DIMENSIONS, would escape the dashboard checks on a
+    path the capture does not take; this static read catches it."""
+    declared = {
+        "telemetry": telemetry.METRIC_DIMENSIONS,
+        "model": router_metrics.METRIC_DIMENSIONS,
+    }
+    modules = {"telemetry": telemetry, "model": router_metrics}
+    problems = []
+    emissions = 0
+    for path in sorted((ROOT / "handlers").rglob("*.py")):
+        for line, written in metric_names_in_source(path):
+            where = f"{path.relative_to(ROOT)}:{line}"
+            if written.startswith("literal:"):
+                problems.append(f"{where}: metric {written[8:]!r} is a string literal")
+                continue
+            emissions += 1
+            owner, _, constant = written.rpartition(".")
+            if owner in modules:
+                value = getattr(modules[owner], constant, None)
+                if value not in declared[owner]:
+                    problems.append(f"{where}: {written} is not in {owner}.METRIC_DIMENSIONS")
+            elif owner or not constant.islower():
+                problems.append(f"{where}: metric name {written} is not a declared constant")
+    assert emissions > 20
+    assert problems == [], (
+        "hoist metric names to handlers/lex_dr/telemetry.py or handlers/cell_router/model.py "
+        "and declare their dimensions there:\n" + "\n".join(problems)
+    )
+
+
+def test_the_static_read_sees_a_literal(tmp_path):
+    source = tmp_path / "handler.py"
+    source.write_text('count("SweeperResent")\nemit(name=model.METRIC_X, dimensions={})\n')
+    assert metric_names_in_source(source) == [
+        (1, "literal:SweeperResent"),
+        (2, "model.METRIC_X"),
+    ]
