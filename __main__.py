@@ -195,10 +195,10 @@ if settings.cell_router.enabled:
 # One per region where control-plane functions run (today the primary): every
 # alarm of the stack, the failover and the cell router, from the components'
 # own resources.
-alarm_owners: list = [health_check]
+stack_alarms = list(health_check.alarms.values())
 dashboard_router = None
 if settings.cell_router.enabled:
-    alarm_owners += [router_data, router_functions]
+    stack_alarms += [*router_data.alarms.values(), *router_functions.alarms.values()]
     dashboard_router = RouterResources(
         api_name=router_api.rest_api.name,
         api_stage=router_api.stage.stage_name,
@@ -228,7 +228,7 @@ dashboard = StackDashboard(
             probe_state_machine_arn=health_check.state_machine_arn,
         ),
         router=dashboard_router,
-        alarm_arns=[a.arn for owner in alarm_owners for a in owner.alarms.values()],
+        alarm_arns=[alarm.arn for alarm in stack_alarms],
     ),
     opts=primary.opts(),
 )

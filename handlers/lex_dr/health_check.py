@@ -137,6 +137,7 @@ def _emit_probe_metrics(probes: dict[str, probe.ProbeResult]) -> None:
 
 
 def _emit_region_metric(name: str, values: dict[str, int]) -> None:
+    """One data point per region, dimensions service + region (see above)."""
     for region, value in values.items():
         region_metrics = EphemeralMetrics(
             namespace=telemetry.METRIC_NAMESPACE, service=telemetry.HEALTH_CHECK_SERVICE
