@@ -23,7 +23,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import placement, scaleout, settings, validation
+from handlers.cell_router import model, placement, scaleout, settings, validation
 from handlers.cell_router.budget import Deadline, unavailable
 from handlers.cell_router.errors import NoCapacity, ServiceUnavailable, UnknownMarket
 from handlers.cell_router.model import Cell, Mapping, routing_result, utc_timestamp
@@ -32,7 +32,9 @@ from handlers.cell_router.observability import (
     METRIC_INDEX_REPAIRED,
     METRIC_NO_CAPACITY,
     METRIC_UNKNOWN_MARKET,
+    cell_occupancy,
     count,
+    emit,
     lambda_handler,
     logger,
 )
@@ -80,7 +82,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 def _existing(cell: Cell) -> dict[str, Any]:
     """A placed user keeps their cell, whatever market the body names."""
-    count("UserKnown")
+    count(model.METRIC_USER_KNOWN)
     return routing_result(
         cell,
         ttl_seconds=settings.endpoint_ttl_seconds(),
@@ -117,7 +119,7 @@ def _assign(
             if placed is not None:
                 return placed
             rejected.add(cell.cell_id)
-            count("AssignmentRetry")
+            count(model.METRIC_ASSIGNMENT_RETRY)
             logger.info("cell rejected the assignment", extra={"cellId": cell.cell_id})
     # Every round lost its cells to concurrent sign-ups: capacity may well
     # exist, so this is contention, not NoCapacity.
@@ -154,11 +156,13 @@ def _place(
     for _ in range(MAX_EXACT_RETRIES):
         if result.outcome is not AssignOutcome.STALE_LOAD or result.observed_capacity is None:
             break
-        count("StaleLoadCorrected")
+        count(model.METRIC_STALE_LOAD_CORRECTED)
         known_load = result.observed_capacity
         result = store.assign(mapping, cell, limit, exact_load=known_load)
     if result.outcome is AssignOutcome.PLACED:
-        count("UserAssigned")
+        count(model.METRIC_USER_ASSIGNED)
+        emit(model.METRIC_SIGN_UP_PLACED, {model.MARKET_DIMENSION: market_id})
+        cell_occupancy(market_id, cell.cell_id, known_load + 1, cell.max_capacity)
         logger.info("user assigned", extra={"marketId": market_id, "cellId": cell.cell_id})
         # At least one above the last load we know the cell had; when that is
         # below the scale-out point the transaction proved it.
@@ -211,9 +215,12 @@ def _refusal_path(store: RouterStore, market_id: str, buffer: Any) -> list[Cell]
 
     if not cells and not _market_known(store, market_id):
         count(METRIC_UNKNOWN_MARKET)
+        _refused(model.MARKET_WITHOUT_CELLS, UnknownMarket.__name__)
         raise UnknownMarket(_unknown_market_message(store, market_id))
 
     count(METRIC_NO_CAPACITY)
+    healthy_cells = any(cell.healthy and cell.active for cell in cells)
+    _refused(market_id if healthy_cells else model.MARKET_WITHOUT_CELLS, NoCapacity.__name__)
     healthy = sum(1 for cell in cells if cell.healthy and cell.active)
     logger.warning(
         "no placeable cell",
@@ -233,6 +240,16 @@ def _refusal_path(store: RouterStore, market_id: str, buffer: Any) -> list[Cell]
     raise NoCapacity(
         f"no cell of market {market_id} can take a new user; a new cell has been "
         "requested, retry in a few minutes"
+    )
+
+
+def _refused(market_dimension: str, reason: str) -> None:
+    """``SignUpRefused`` per market and reason. A market with no healthy,
+    active cell is reported as ``MARKET_WITHOUT_CELLS``: its name may be
+    only the caller's input and must not mint a metric."""
+    emit(
+        model.METRIC_SIGN_UP_REFUSED,
+        {model.MARKET_DIMENSION: market_dimension, model.REASON_DIMENSION: reason},
     )
 
 

@@ -6,6 +6,7 @@ Shared by the dispatcher (a known user), the mapper and the validator, so the
 
 from __future__ import annotations
 
+from handlers.cell_router import model
 from handlers.cell_router.errors import UserNotFound
 from handlers.cell_router.model import Cell, Mapping
 from handlers.cell_router.observability import count, logger
@@ -16,7 +17,7 @@ def require_mapping(store: RouterStore, user_key: str) -> Mapping:
     """The caller's mapping, or ``UserNotFound``."""
     mapping = store.get_mapping(user_key)
     if mapping is None:
-        count("UserNotFound")
+        count(model.METRIC_USER_NOT_FOUND)
         raise UserNotFound("you have no cell yet; sign up through /cells")
     return mapping
 
@@ -34,7 +35,7 @@ def require_cell(store: RouterStore, mapping: Mapping, known: Cell | None = None
     cell = store.get_cell(mapping.market_id, mapping.cell_id)
     if cell is None:
         logger.error("mapped cell is missing", extra={"cellId": mapping.cell_id})
-        count("DanglingMapping")
+        count(model.METRIC_DANGLING_MAPPING)
         raise UserNotFound(
             f"your cell {mapping.cell_id} no longer exists; sign up again through /cells "
             "to be placed in a new cell"

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from handlers.cell_router import model
 from handlers.cell_router.errors import (
     InvalidRequest,
     NoCapacity,
@@ -43,7 +44,9 @@ __all__ = [
     "METRIC_SERVICE_UNAVAILABLE",
     "METRIC_UNEXPECTED_ERROR",
     "METRIC_UNKNOWN_MARKET",
+    "cell_occupancy",
     "count",
+    "emit",
     "lambda_handler",
     "logger",
     "metrics",
@@ -97,6 +100,33 @@ def _flush_metrics(handler: Callable[..., Any]) -> Callable[..., Any]:
                     metrics.flush_metrics()
 
     return flushed
+
+
+def emit(
+    name: str, dimensions: dict[str, str], value: float = 1, unit: MetricUnit = MetricUnit.Count
+) -> None:
+    """One data point with its own dimensions besides ``service`` (the
+    handler-wide ``metrics`` has only ``service``), written at once."""
+    with single_metric(
+        name=name,
+        unit=unit,
+        value=value,
+        namespace=metrics.namespace,
+        default_dimensions={model.SERVICE_DIMENSION: SERVICE},
+    ) as metric:
+        for key, dimension_value in dimensions.items():
+            metric.add_dimension(name=key, value=dimension_value)
+
+
+def cell_occupancy(market_id: str, cell_id: str, users: int, max_capacity: int) -> None:
+    """``CellOccupancy``: users as a percentage of ``maxCapacity``, per cell."""
+    percent = 100.0 * users / max_capacity if max_capacity > 0 else 0.0
+    emit(
+        model.METRIC_CELL_OCCUPANCY,
+        {model.MARKET_DIMENSION: market_id, model.CELL_DIMENSION: cell_id},
+        round(percent, 2),
+        MetricUnit.Percent,
+    )
 
 
 def lambda_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
