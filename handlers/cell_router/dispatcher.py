@@ -28,10 +28,6 @@ from handlers.cell_router.budget import Deadline, unavailable
 from handlers.cell_router.errors import NoCapacity, ServiceUnavailable, UnknownMarket
 from handlers.cell_router.model import Cell, Mapping, routing_result, utc_timestamp
 from handlers.cell_router.observability import (
-    METRIC_DANGLING_MAPPING_REPAIRED,
-    METRIC_INDEX_REPAIRED,
-    METRIC_NO_CAPACITY,
-    METRIC_UNKNOWN_MARKET,
     cell_occupancy,
     count,
     emit,
@@ -72,7 +68,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # The mapped cell was deleted: the mapping can never work again.
         # Forget it (only while it still names that cell) and place anew.
         if store.forget_mapping(mapping):
-            count(METRIC_DANGLING_MAPPING_REPAIRED)
+            count(model.METRIC_DANGLING_MAPPING_REPAIRED)
             logger.warning(
                 "mapping to a deleted cell removed; placing the user anew",
                 extra={"marketId": mapping.market_id, "cellId": mapping.cell_id},
@@ -189,7 +185,7 @@ def _unlist_stale(store: RouterStore, cells: list[Cell], buffer: Any) -> None:
         if cell.listed and not placement.is_placeable(cell, buffer):
             limit = placement.assignable_limit(cell.max_capacity, buffer)
             if store.unlist_cell(cell, limit):
-                count(METRIC_INDEX_REPAIRED)
+                count(model.METRIC_INDEX_REPAIRED)
                 logger.info(
                     "unplaceable cell taken out of the index", extra={"cellId": cell.cell_id}
                 )
@@ -206,7 +202,7 @@ def _refusal_path(store: RouterStore, market_id: str, buffer: Any) -> list[Cell]
         if not cell.listed and store.list_cell(
             cell, placement.assignable_limit(cell.max_capacity, buffer)
         ):
-            count(METRIC_INDEX_REPAIRED)
+            count(model.METRIC_INDEX_REPAIRED)
             logger.warning(
                 "placeable cell was missing from the index", extra={"cellId": cell.cell_id}
             )
@@ -214,11 +210,11 @@ def _refusal_path(store: RouterStore, market_id: str, buffer: Any) -> list[Cell]
         return placement.order_candidates(placeable, buffer, _rng)
 
     if not cells and not _market_known(store, market_id):
-        count(METRIC_UNKNOWN_MARKET)
+        count(model.METRIC_UNKNOWN_MARKET)
         _refused(model.MARKET_WITHOUT_CELLS, UnknownMarket.__name__)
         raise UnknownMarket(_unknown_market_message(store, market_id))
 
-    count(METRIC_NO_CAPACITY)
+    count(model.METRIC_NO_CAPACITY)
     healthy_cells = any(cell.healthy and cell.active for cell in cells)
     _refused(market_id if healthy_cells else model.MARKET_WITHOUT_CELLS, NoCapacity.__name__)
     healthy = sum(1 for cell in cells if cell.healthy and cell.active)

@@ -144,14 +144,14 @@ def _count_failures(handler: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return handler(event, context)
         except ServiceUnavailable:
-            count(METRIC_SERVICE_UNAVAILABLE)
+            count(model.METRIC_SERVICE_UNAVAILABLE)
             logger.warning("answered ServiceUnavailable: AWS kept failing until the deadline")
             raise
         except ANSWERS:
             raise
         except Exception as error:
             # ConfigurationError included: a broken setting is an incident.
-            count(METRIC_UNEXPECTED_ERROR)
+            count(model.METRIC_UNEXPECTED_ERROR)
             logger.exception("unexpected error", extra={"errorType": type(error).__name__})
             raise
 

@@ -25,23 +25,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handlers.cell_router import aws_clients, budget, events
+from handlers.cell_router import aws_clients, budget, events, model
 from handlers.cell_router.errors import ServiceUnavailable
-from handlers.cell_router.model import (
-    METRIC_PROVISIONING_FAILED,
-    METRIC_PROVISIONING_REQUESTED,
-    METRIC_SCALE_OUT_DEDUPLICATED,
-    METRIC_SCALE_OUT_RESENT,
-    utc_timestamp,
-)
+from handlers.cell_router.model import utc_timestamp
 from handlers.cell_router.observability import count, logger
 from handlers.cell_router.store import Episode, RouterStore
-
-#: Metric names (defined in ``model``, read by the alarms and dashboards).
-METRIC_REQUESTED = METRIC_PROVISIONING_REQUESTED
-METRIC_RESENT = METRIC_SCALE_OUT_RESENT
-METRIC_FAILED = METRIC_PROVISIONING_FAILED
-METRIC_DEDUPLICATED = METRIC_SCALE_OUT_DEDUPLICATED
 
 REASON_THRESHOLD = "threshold"
 REASON_NO_CAPACITY = "no-capacity"
@@ -125,7 +113,7 @@ def request_capacity(
             opened_at=opened_at,
         )
         send(store, episode, queue_url)
-        count(METRIC_REQUESTED)
+        count(model.METRIC_PROVISIONING_REQUESTED)
         return Outcome(sent=True, episode_id=episode_id)
 
     if (
@@ -134,7 +122,7 @@ def request_capacity(
         and resend(store, existing, queue_url, now, timing)
     ):
         return Outcome(sent=True, resent=True, episode_id=existing.episode_id)
-    count(METRIC_DEDUPLICATED)
+    count(model.METRIC_SCALE_OUT_DEDUPLICATED)
     return Outcome(
         sent=False, deduplicated=True, episode_id=existing.episode_id if existing else None
     )
@@ -149,7 +137,7 @@ def resend(
     if not store.claim_resend(episode, int(now), int(now) - wait + 1):
         return False
     send(store, episode, queue_url)
-    count(METRIC_RESENT)
+    count(model.METRIC_SCALE_OUT_RESENT)
     logger.warning(
         "scale-out request resent",
         extra={
@@ -198,7 +186,7 @@ def send(store: RouterStore, episode: Episode, queue_url: str) -> None:
     try:
         budget.retrying(attempt, store.deadline, what="the provisioning queue")
     except (ClientError, BotoCoreError, ServiceUnavailable) as error:
-        count(METRIC_FAILED)
+        count(model.METRIC_PROVISIONING_FAILED)
         logger.exception(
             "provisioning request not sent; it stays due for a resend",
             extra={"marketId": episode.market_id, "episodeId": episode.episode_id},
