@@ -307,8 +307,10 @@ def run_program(
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     mocks = mocks if mocks is not None else RecordingMocks()
+    # Unqualified keys are ours; a qualified one ("aws:region", a misspelt
+    # "resilient-routng:x") reaches the program as written, as the CLI would.
     pulumi.runtime.set_all_config(
-        {f"{PROJECT}:{k}": _config_value(v) for k, v in config.items()}, []
+        {(k if ":" in k else f"{PROJECT}:{k}"): _config_value(v) for k, v in config.items()}, []
     )
     pulumi_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(
@@ -342,14 +344,12 @@ def run_program(
 
 
 def stack_file_config(path: Path) -> dict[str, Any]:
-    """The ``resilient-routing:*`` values of a ``Pulumi.<stack>.yaml``."""
-    import yaml
+    """The config values of a ``Pulumi.<stack>.yaml``, read as the Pulumi CLI
+    reads them (YAML 1.2 core schema; ``drill.stack_file``): ours unqualified,
+    other namespaces' keys qualified. Raises ``StackFileError``."""
+    from drill.stack_file import project_values, read_stack_file
 
-    data = yaml.safe_load(path.read_text()) or {}
-    prefix = f"{PROJECT}:"
-    return {
-        k[len(prefix) :]: v for k, v in (data.get("config") or {}).items() if k.startswith(prefix)
-    }
+    return project_values(read_stack_file(path))
 
 
 def types_of(resources: Iterable[Recorded]) -> set[str]:

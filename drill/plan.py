@@ -11,6 +11,7 @@ graph, not of a diff: the mock engine knows nothing about what already exists.
 from __future__ import annotations
 
 import collections
+import json
 import textwrap
 from dataclasses import dataclass, field
 
@@ -33,6 +34,8 @@ class Plan:
     providers: list[Recorded] = field(default_factory=list)
     components: list[Recorded] = field(default_factory=list)
     outputs: dict[str, object] = field(default_factory=dict)
+    #: (key, value, "stack file" | "default") for every declared setting
+    settings: list[tuple[str, object, str]] = field(default_factory=list)
 
     @property
     def resource_count(self) -> int:
@@ -40,6 +43,21 @@ class Plan:
 
     def regions(self) -> list[str]:
         return list(self.by_region)
+
+
+def effective_settings(raw: dict[str, object]) -> list[tuple[str, object, str]]:
+    """Every declared setting with the value the program runs with: the stack
+    file's where it sets one, else the default from ``config.SETTINGS``."""
+    from config import SETTINGS
+
+    rows = []
+    for setting in SETTINGS:
+        given = raw.get(setting.key)
+        if given is None or given == "":
+            rows.append((setting.key, setting.default, "default"))
+        else:
+            rows.append((setting.key, given, "stack file"))
+    return rows
 
 
 def component_label(resource: Recorded) -> str:
@@ -57,6 +75,7 @@ def build_plan(model: StackModel) -> Plan:
         providers=[r for r in run.resources if r.type.startswith("pulumi:providers:")],
         components=run.components(),
         outputs=dict(run.outputs),
+        settings=effective_settings(model.raw_config),
     )
     ordered_regions = [model.primary, model.secondary]
     grouped: dict[str, dict[tuple[str, ...], list[Recorded]]] = collections.defaultdict(
@@ -89,6 +108,13 @@ def print_plan(plan: Plan, out: Report, *, verbose: bool = False) -> None:
         "Offline preview from the Pulumi mock engine (no AWS, no Pulumi CLI): what `pulumi up` "
         "declares on an empty stack, by region and creating component."
     )
+    out.line()
+    out.line("Effective settings (* = set in the stack file, else the default):")
+    width = max((len(key) for key, _, _ in plan.settings), default=0)
+    for key, value, source in plan.settings:
+        mark = "*" if source == "stack file" else " "
+        shown = (value or "(empty)") if isinstance(value, str) else json.dumps(value)
+        out.line(f"  {mark} {key:<{width}}  {shown}")
     for region, groups in plan.by_region.items():
         role = {plan.primary: "primary", plan.secondary: "secondary"}.get(region, "")
         count = sum(len(rs) for rs in groups.values())
