@@ -731,3 +731,64 @@ def markdown_reference() -> str:
         default = "*(required)*" if s.default is None else f"`{json.dumps(s.default)}`"
         rows.append(f"| `{s.key}` | {s.type} | {default} | {s.description} |")
     return "\n".join(rows)
+
+
+# --------------------------------------------------------------------------- #
+# Lex topology of an existing stack
+# --------------------------------------------------------------------------- #
+#: Stack output recording which Lex topology the stack deployed.
+LEX_TOPOLOGY_OUTPUT = "lexTopology"
+INDEPENDENT_BOTS = "independent-bots"
+GLOBAL_RESILIENCY = "global-resiliency"
+
+
+def lex_topology(settings: Settings) -> str:
+    return GLOBAL_RESILIENCY if settings.lex.global_resiliency else INDEPENDENT_BOTS
+
+
+def topology_change_problem(previous: object, requested: str) -> str | None:
+    """Why switching ``lexGlobalResiliency`` on a deployed stack is refused.
+
+    Pulumi would update it in place, wrongly both ways: turning replication
+    on changes only the bot's write-only ``replication`` while the version and
+    alias keep identical inputs and are not re-created (only versions and
+    aliases created after replication is on reach the replica), and the same
+    update deletes the secondary bot and points the health check, lookup and
+    flow at a replica alias that does not exist yet; turning it off deletes
+    the replica before a secondary bot exists. ``previous`` is the stack's
+    last ``lexTopology`` output (None: never deployed, or destroyed)."""
+    if previous is None or previous == "" or previous == requested:
+        return None
+    wanted = "true" if requested == GLOBAL_RESILIENCY else "false"
+    return (
+        f"{PROJECT}:lexGlobalResiliency: this stack is deployed with Lex topology "
+        f"{previous!r}; setting lexGlobalResiliency to {wanted} would switch it to "
+        f"{requested!r} in place, which Pulumi cannot do safely (versions and aliases created "
+        "before replication never reach the replica; the other bot is deleted before its "
+        "replacement exists). Nothing was changed. Set it back, or follow the README's "
+        "'Changing lexGlobalResiliency on a deployed stack' procedure (a new stack with the "
+        "other topology, move callers, destroy the old one)."
+    )
+
+
+def lex_topology_guard(settings: Settings) -> pulumi.Output[pulumi.Resource]:
+    """A dependency for the providers that fails the update, before any
+    resource is touched, when it would switch the deployed Lex topology.
+
+    Config alone cannot tell a new stack from a deployed one, so the program
+    reads its own stack's previous outputs through a ``StackReference`` to
+    itself (``organization/project/stack``; a stack that was never deployed,
+    or was destroyed, has none). Every resource uses one of the providers,
+    which depend on the returned output, so nothing is registered when the
+    check raises."""
+    own = pulumi.StackReference(
+        f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+    )
+    requested = lex_topology(settings)
+
+    def check(previous: object) -> pulumi.Resource:
+        if problem := topology_change_problem(previous, requested):
+            raise ConfigError(problem)
+        return own
+
+    return own.get_output(LEX_TOPOLOGY_OUTPUT).apply(check)

@@ -158,7 +158,10 @@ def _computed_outputs(typ: str, name: str, inputs: Mapping[str, Any], region: st
 class RecordingMocks(pulumi.runtime.Mocks):
     """Mocks that record every resource and answer the invokes we use."""
 
-    def __init__(self) -> None:
+    def __init__(self, stack_outputs: Mapping[str, Any] | None = None) -> None:
+        #: what a ``StackReference`` reads as outputs: the stack's previous
+        #: deployment (empty: never deployed)
+        self.stack_outputs = dict(stack_outputs or {})
         self.resources: list[Recorded] = []
         self.provider_regions: dict[str, str] = {}
         self.invokes: list[tuple[str, dict, str | None]] = []
@@ -172,7 +175,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
         inputs = dict(args.inputs)
         urn, parent = getattr(_registration, "current", (None, None))
         rid = f"{args.name}-id"
-        if args.typ.startswith("pulumi:providers:"):
+        if args.typ == "pulumi:pulumi:StackReference":
+            region = None
+            outputs = {"name": inputs.get("name"), "outputs": dict(self.stack_outputs)}
+        elif args.typ.startswith("pulumi:providers:"):
             self.provider_regions[rid] = inputs.get("region")
             region = inputs.get("region")
             outputs = inputs
