@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from importlib import metadata
 
+from drill.argtypes import integer_in
 from drill.environment import offline_environment, scoped_environ
 from drill.report import Check, Report
 from handlers.cell_router.validation import MAX_CAPACITY as _REGISTRAR_MAX_CAPACITY
@@ -284,19 +285,3 @@ MAX_CELLS = 200
 MAX_CAPACITY = _REGISTRAR_MAX_CAPACITY
 MAX_THREADS = 64
 MAX_API_USERS = 200
-
-
-def integer_in(low: int, high: int) -> Callable[[str], int]:
-    """An argparse ``type``: an integer from ``low`` to ``high`` inclusive."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be from {low} to {high:,}, got {value:,}")
-        return value
-
-    parse.__name__ = "integer"  # argparse names the type in its own messages
-    return parse
