@@ -34,7 +34,10 @@ from handlers.cell_router.validation import MARKET_ID_PATTERN
 
 PROJECT = "resilient-routing"
 
-REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}$")
+#: Any partition's region name shape (us-east-1, us-gov-west-1, us-isob-east-1,
+#: eusc-de-east-1); which partition, and whether botocore knows it, is
+#: ``regions.partition_problem``'s question.
+REGION_PATTERN = re.compile(r"^[a-z]{2,5}(-[a-z]+)+-\d{1,2}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: AWS::Connect::Instance InstanceAlias: 1-45 characters, no "d-" prefix.
 CONNECT_ALIAS_PATTERN = re.compile(r"^(?!d-)([\da-zA-Z]+)([-]*[\da-zA-Z])*$")
@@ -781,9 +784,9 @@ def lex_topology_guard(settings: Settings) -> pulumi.Output[pulumi.Resource]:
     or was destroyed, has none). Every resource uses one of the providers,
     which depend on the returned output, so nothing is registered when the
     check raises."""
-    own = pulumi.StackReference(
-        f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-    )
+    # DIY backends (pulumi login --local, s3://) name every org "organization".
+    organization = pulumi.get_organization() or "organization"
+    own = pulumi.StackReference(f"{organization}/{pulumi.get_project()}/{pulumi.get_stack()}")
     requested = lex_topology(settings)
 
     def check(previous: object) -> pulumi.Resource:

@@ -72,6 +72,13 @@ def _shared_options(*, top_level: bool) -> tuple[argparse.ArgumentParser, argpar
         default=default,
         help='stack whose Pulumi.<NAME>.yaml to read (default: $PULUMI_STACK, else "dev")',
     )
+    common.add_argument(
+        "--config-file",
+        metavar="PATH",
+        default=default,
+        help="read the stack's configuration from PATH instead of Pulumi.<NAME>.yaml "
+        "(as `pulumi up --config-file`)",
+    )
     scenario = argparse.ArgumentParser(add_help=False)
     scenario.add_argument("--plot", metavar="FILE.png", default=default, help=PLOT_HELP)
     # A self-test of the drill's own checks: breaks the system on purpose in
@@ -179,7 +186,7 @@ def _run(args: argparse.Namespace, report: Report) -> int:
         if args.command == "plan":
             from drill import plan
 
-            plan.run(args.stack, report=report, verbose=args.verbose)
+            plan.run(args.stack, report=report, verbose=args.verbose, config_file=args.config_file)
             return 0
         return _scenarios(args, report, started)
     except EngineFailure as exc:
@@ -193,6 +200,7 @@ def _run(args: argparse.Namespace, report: Report) -> int:
 def _scenarios(args: argparse.Namespace, report: Report, started: float) -> int:
     from drill import cells, failover
     from drill.session import DrillSession
+    from drill.stack import load_stack
 
     command = args.command
     fault = args.fault
@@ -201,7 +209,8 @@ def _scenarios(args: argparse.Namespace, report: Report, started: float) -> int:
             print(f"drill: fault {fault!r} belongs to the {name} scenario", file=sys.stderr)
             return 2
 
-    with DrillSession.open(args.stack, report=report) as session:
+    model = load_stack(args.stack, config_file=args.config_file)
+    with DrillSession.open(model, report=report) as session:
         stack = session.stack
         router_deployed = stack.settings.cell_router.enabled
         if command == "cells" and not router_deployed:

@@ -323,6 +323,10 @@ def run_program(
         mocks, project=PROJECT, stack=stack, preview=False, monitor=_UrnRecordingMonitor(mocks)
     )
     pulumi_settings.SETTINGS.rpc_manager.clear()
+    # Output tasks a previous run left pending when it raised (its loop is
+    # closed now); awaiting them would fail this run with "Event loop is closed".
+    with pulumi_settings.SETTINGS.lock:
+        pulumi_settings.SETTINGS.outputs.clear()
     outputs: dict[str, Any] = {}
 
     def run_main() -> None:

@@ -14,6 +14,7 @@ import collections
 import json
 import textwrap
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from drill.mock_engine import Recorded
 from drill.report import Report
@@ -148,8 +149,14 @@ def print_plan(plan: Plan, out: Report, *, verbose: bool = False) -> None:
     out.line("Stack outputs: " + ", ".join(sorted(plan.outputs)))
 
 
-def run(stack: str | None = None, *, report: Report | None = None, verbose: bool = False) -> Plan:
+def run(
+    stack: str | None = None,
+    *,
+    report: Report | None = None,
+    verbose: bool = False,
+    config_file: str | Path | None = None,
+) -> Plan:
     out = report or Report()
-    plan = build_plan(load_stack(stack))
+    plan = build_plan(load_stack(stack, config_file=config_file))
     print_plan(plan, out, verbose=verbose)
     return plan

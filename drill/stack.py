@@ -163,11 +163,16 @@ class StackModel:
         return json.loads(found[0].inputs["definition"])
 
 
-def read_stack_config(stack: str) -> tuple[dict[str, Any], str]:
-    """The config values of ``Pulumi.<stack>.yaml`` (ours unqualified) and where they came from."""
+def read_stack_config(
+    stack: str, config_file: str | Path | None = None
+) -> tuple[dict[str, Any], str]:
+    """The config values of ``Pulumi.<stack>.yaml`` (or ``config_file``; ours
+    unqualified) and where they came from."""
     from drill.stack_file import StackFileError
 
-    path = stack_file(stack)
+    path = Path(config_file) if config_file is not None else stack_file(stack)
+    if config_file is not None and not path.is_file():
+        raise StackError(f"no config file {path}")
     if path.exists():
         try:
             return stack_file_config(path), path.name
@@ -182,12 +187,12 @@ def known_stacks() -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
 
 
-def load_stack(stack: str | None = None) -> StackModel:
+def load_stack(stack: str | None = None, *, config_file: str | Path | None = None) -> StackModel:
     """Parse the stack's settings and run its program under the mock engine."""
     from config import ConfigError, parse_settings
 
     name = stack or default_stack()
-    raw, source = read_stack_config(name)
+    raw, source = read_stack_config(name, config_file)
     try:
         settings = parse_settings(raw, stack=name, project=PROJECT)
     except ConfigError as exc:
