@@ -240,6 +240,15 @@ class _UrnRecordingMonitor(MockMonitor):
         finally:
             _registration.current = (None, None)
 
+    def ReadResource(self, request: Any) -> Any:
+        """Reads (a ``StackReference``) are recorded like registrations."""
+        urn = self.make_urn(request.parent, request.type, request.name)
+        _registration.current = (urn, request.parent or None)
+        try:
+            return super().ReadResource(request)
+        finally:
+            _registration.current = (None, None)
+
 
 @dataclass
 class ProgramRun:

@@ -359,7 +359,12 @@ def test_a_stack_with_every_name_at_its_cap_passes_the_offline_validators():
         "connectMode": "create",
         **{key: _valid_value(key, limit) for key, (limit, _) in NAME_LIMITS.items()},
     }
+    # Texts that land in Lambda environments, at their caps: the 4 KB
+    # environment quota (check_lambda_limits) must still hold.
     raw["healthCheckSampleUtterance"] = "I would like " + "x" * 1000
+    raw["supportContact"] = "s" * 256
+    raw["incidentNotice"] = "n" * 1024
+    raw["healthCheckTestUser"] = "u" * 80
     parse_settings(raw, stack="dev")
     run = run_program(raw)
     artifacts = ProgramArtifacts(run, ACCOUNT)
