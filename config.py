@@ -641,7 +641,9 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
 
 
 #: Services every stack declares (or calls) in both regions, as botocore
-#: endpoint prefixes (``regions.SERVICE_NAMES``), with why. Both regions get
+#: endpoint prefixes (``regions.SERVICE_NAMES``), with why. A component that
+#: starts using another service adds it here (or to ROUTER_SERVICES):
+#: tests/foundation/test_stack_rejections.py fails until it does. Both regions get
 #: the whole set: a region pair must be able to run every part in either
 #: region (SPEC: both regions serve), and commercial regions that have Lex V2
 #: have all of these.

@@ -41,6 +41,8 @@ SERVICE_NAMES: Mapping[str, str] = {
     "cognito-idp": "Amazon Cognito user pools (cognito-idp)",
     "apigateway": "Amazon API Gateway (apigateway)",
     "secretsmanager": "AWS Secrets Manager (secretsmanager)",
+    "scheduler": "Amazon EventBridge Scheduler (scheduler)",
+    "application-autoscaling": "Application Auto Scaling (application-autoscaling)",
 }
 
 #: Pulumi resource type (``package:module/resource``, or a prefix of it) ->
@@ -54,16 +56,17 @@ RESOURCE_SERVICES: Mapping[str, str | None] = {
     "aws:lambda/": "lambda",
     "aws:sfn/": "states",
     "aws:dynamodb/": "dynamodb",
-    "aws:cloudwatch/eventRule:": "events",
-    "aws:cloudwatch/eventTarget:": "events",
-    "aws:cloudwatch/logGroup:": "logs",
-    "aws:cloudwatch/metricAlarm:": "monitoring",
+    "aws:cloudwatch/": "monitoring",  # alarms, dashboards, composite alarms
+    "aws:cloudwatch/event": "events",  # eventRule, eventTarget, eventBus, ...
+    "aws:cloudwatch/log": "logs",  # logGroup, logMetricFilter, ...
     "aws:sns/": "sns",
     "aws:sqs/": "sqs",
     "aws:kms/": "kms",
     "aws:cognito/": "cognito-idp",
     "aws:apigateway/": "apigateway",
     "aws:secretsmanager/": "secretsmanager",
+    "aws:scheduler/": "scheduler",
+    "aws:appautoscaling/": "application-autoscaling",
     "aws:iam/": None,
 }
 
