@@ -33,7 +33,13 @@ def sqs() -> Any:
     return boto3.session.Session().client("sqs", config=_CONFIG)
 
 
+@functools.cache
+def secretsmanager() -> Any:
+    return boto3.session.Session().client("secretsmanager", config=_CONFIG)
+
+
 def reset() -> None:
     """Forget cached clients (tests start a new moto per test)."""
     dynamodb.cache_clear()
     sqs.cache_clear()
+    secretsmanager.cache_clear()

@@ -4,17 +4,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from handlers.cell_router import events
+from handlers.cell_router import events, identity
 from handlers.cell_router.errors import InvalidRequest
 from handlers.cell_router.model import Endpoint
 
-MAX_EMAIL_LENGTH = 254
 MAX_URL_LENGTH = 2048
 MAX_CAPACITY = 1_000_000
 MARKET_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -25,9 +23,18 @@ REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
 @dataclass(frozen=True)
 class Caller:
-    """The authenticated caller. Only the hash of the email is kept."""
+    """The authenticated caller: only the keyed hash of the subject is kept
+    (see ``identity``)."""
 
     user_key: str
+
+
+@dataclass(frozen=True)
+class RouterEvent:
+    """The orchestrator input, checked: the token's subject and the body."""
+
+    user_id: str
+    body: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -60,30 +67,29 @@ class CellReady:
     episode_id: str | None
 
 
-def user_key(email: str) -> str:
-    """sha256 hex of the normalised email: the only form we store or log."""
-    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+def parse_router_event(event: Any) -> RouterEvent:
+    """The orchestrator input ``{"path", "httpMethod", "userId", "body"}`` (pure).
 
-
-def parse_router_request(event: Any) -> RouterRequest:
-    """The orchestrator input ``{"path", "httpMethod", "email", "body"}``.
-
-    ``email`` is filled by the API from the token's claim; an identity in the
-    body is ignored — a caller can only ever act as themselves.
+    ``userId`` is filled by the API from the token's ``sub`` claim; an
+    identity in the body is ignored -- a caller can only act as themselves.
     """
     if not isinstance(event, dict):
         raise InvalidRequest("event must be a JSON object")
-    email = event.get("email")
-    if not isinstance(email, str) or not email.strip():
-        raise InvalidRequest("email claim is missing or empty")
-    if len(email.strip()) > MAX_EMAIL_LENGTH:
-        raise InvalidRequest(f"email claim is longer than {MAX_EMAIL_LENGTH} characters")
+    user_id = identity.require_user_id(event.get("userId"))
     body = event.get("body")
     if body is None:
         body = {}
     if not isinstance(body, dict):
         raise InvalidRequest("body must be a JSON object")
-    return RouterRequest(caller=Caller(user_key(email)), body=body)
+    return RouterEvent(user_id=user_id, body=body)
+
+
+def parse_router_request(event: Any) -> RouterRequest:
+    """``parse_router_event``, then the caller's user key (the first call in
+    a container reads the key's secret: after every check, so bad input
+    still fails before any AWS call)."""
+    parsed = parse_router_event(event)
+    return RouterRequest(caller=Caller(identity.user_key(parsed.user_id)), body=parsed.body)
 
 
 def market_id(body: dict[str, Any], default: str) -> str:

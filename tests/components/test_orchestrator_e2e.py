@@ -25,7 +25,15 @@ from components.orchestrator_asl import (
     build_orchestrator_definition,
 )
 from drill.sfn import ExecutionResult, LocalStepFunctions
-from handlers.cell_router import aws_clients, dispatcher, errors, mapper, scaler, validator
+from handlers.cell_router import (
+    aws_clients,
+    dispatcher,
+    errors,
+    identity,
+    mapper,
+    scaler,
+    validator,
+)
 from tests.handlers.cell_router.support import Router, build_router, request
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
@@ -52,9 +60,9 @@ class CellRouter(Router):
     def put_cell(self, cell_id: str, *, maximum: int = 10, **kwargs: Any) -> tuple[str, str]:
         return super().put_cell(cell_id, maximum=maximum, **kwargs)
 
-    def call(self, path: str, email: Any = "ada@example.com", body: Any = None) -> ExecutionResult:
+    def call(self, path: str, user_id: Any = "ada", body: Any = None) -> ExecutionResult:
         assert self.local is not None
-        return self.local.run(request(email, body, path))
+        return self.local.run(request(user_id, body, path))
 
 
 @pytest.fixture
@@ -63,10 +71,12 @@ def cell_router(monkeypatch: pytest.MonkeyPatch) -> Iterator[CellRouter]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("VALIDATOR_DEEP_CHECK", "false")
     aws_clients.reset()
+    identity.reset()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         router = build_router(TABLE, QUEUE)
         monkeypatch.setenv("TABLE_NAME", TABLE)
         monkeypatch.setenv("PROVISIONING_QUEUE_URL", router.queue_url)
+        monkeypatch.setenv("USER_KEY_SECRET_ARN", router.secret_arn)
         handlers = {
             "dispatcher": dispatcher.handler,
             "scaler": scaler.handler,
@@ -85,6 +95,7 @@ def cell_router(monkeypatch: pytest.MonkeyPatch) -> Iterator[CellRouter]:
             )
             yield CellRouter(**vars(router), local=local)
     aws_clients.reset()
+    identity.reset()
 
 
 def _succeeded(result: ExecutionResult) -> Any:
@@ -141,15 +152,15 @@ def test_market_defaults_to_europe(cell_router: CellRouter) -> None:
     cell_router.put_cell("us-1", market="americas")
 
     assert _succeeded(cell_router.call("/cells"))["cellId"] == "eu-1"
-    other = _succeeded(cell_router.call("/cells", "bob@example.com", {"marketId": "americas"}))
+    other = _succeeded(cell_router.call("/cells", "bob", {"marketId": "americas"}))
     assert other["cellId"] == "us-1"
 
 
 def test_crossing_the_threshold_requests_a_cell_once(cell_router: CellRouter) -> None:
     cell_router.put_cell("cell-1", current=6, maximum=10)  # 7th user reaches 70 %
 
-    _succeeded(cell_router.call("/cells", "u1@example.com"))
-    _succeeded(cell_router.call("/cells", "u2@example.com"))
+    _succeeded(cell_router.call("/cells", "u1"))
+    _succeeded(cell_router.call("/cells", "u2"))
 
     messages = cell_router.messages()
     assert len(messages) == 1
@@ -211,9 +222,9 @@ def test_mapper_returns_the_callers_cell(cell_router: CellRouter) -> None:
 
 def test_mapper_for_an_unknown_user_is_user_not_found(cell_router: CellRouter) -> None:
     cell_router.put_cell("cell-1")
-    _succeeded(cell_router.call("/cells", "ada@example.com"))
+    _succeeded(cell_router.call("/cells", "ada"))
 
-    result = cell_router.call("/mapper", "eve@example.com")
+    result = cell_router.call("/mapper", "eve")
     assert _outcome(result) == ("FAILED", "UserNotFound"), result.cause
 
 
@@ -294,7 +305,7 @@ def test_validate_for_an_unknown_user_is_user_not_found(cell_router: CellRouter)
         "cellUrl": "https://cell-1-a.example.com",
         "cellUrl2": "https://cell-1-b.example.com",
     }
-    result = cell_router.call("/validate", "nobody@example.com", body)
+    result = cell_router.call("/validate", "nobody", body)
     assert _outcome(result) == ("FAILED", "UserNotFound"), result.cause
 
 
@@ -304,40 +315,42 @@ def test_validate_for_an_unknown_user_is_user_not_found(cell_router: CellRouter)
 
 
 @pytest.mark.parametrize(
-    ("path", "email", "body"),
+    ("path", "user_id", "body"),
     [
         ("/cells", None, {}),
         ("/cells", "", {}),
         ("/cells", "   ", {}),
-        ("/cells", "a" * 250 + "@x.io", {}),
-        ("/cells", "ada@example.com", ["not", "an", "object"]),
-        ("/cells", "ada@example.com", {"marketId": "eu rope"}),
-        ("/cells", "ada@example.com", {"marketId": "x" * 65}),
-        ("/cells", "ada@example.com", {"marketId": None}),
+        ("/cells", "a" * 129, {}),
+        ("/cells", "ada@example.com", {}),
+        ("/cells", "ada", ["not", "an", "object"]),
+        ("/cells", "ada", {"marketId": "eu rope"}),
+        ("/cells", "ada", {"marketId": "x" * 65}),
+        ("/cells", "ada", {"marketId": None}),
         ("/mapper", "", {}),
-        ("/validate", "ada@example.com", {"cellId": "cell-1", "cellUrl": "https://a.example"}),
+        ("/validate", "ada", {"cellId": "cell-1", "cellUrl": "https://a.example"}),
         (
             "/validate",
-            "ada@example.com",
+            "ada",
             {"cellId": "cell 1", "cellUrl": "https://a.example", "cellUrl2": "https://b.example"},
         ),
         (
             "/validate",
-            "ada@example.com",
+            "ada",
             {"cellId": "cell-1", "cellUrl": "ftp://a.example", "cellUrl2": "https://b.example"},
         ),
-        ("/nowhere", "ada@example.com", {}),
+        ("/nowhere", "ada", {}),
     ],
     ids=[
-        "no-email",
-        "empty-email",
-        "blank-email",
-        "long-email",
+        "no-user-id",
+        "empty-user-id",
+        "blank-user-id",
+        "long-user-id",
+        "address-as-user-id",
         "body-not-object",
         "market-space",
         "market-too-long",
         "market-null",
-        "mapper-empty-email",
+        "mapper-empty-user-id",
         "validate-missing-url",
         "validate-bad-cell-id",
         "validate-bad-scheme",
@@ -345,12 +358,12 @@ def test_validate_for_an_unknown_user_is_user_not_found(cell_router: CellRouter)
     ],
 )
 def test_bad_input_is_invalid_request_and_writes_nothing(
-    cell_router: CellRouter, path: str, email: Any, body: Any
+    cell_router: CellRouter, path: str, user_id: Any, body: Any
 ) -> None:
     cell_router.put_cell("cell-1")
     before = cell_router.snapshot()
 
-    result = cell_router.call(path, email, body)
+    result = cell_router.call(path, user_id, body)
     assert _outcome(result) == ("FAILED", "InvalidRequest"), result.cause
     message = result.error_message or ""
 

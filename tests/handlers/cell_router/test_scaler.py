@@ -119,7 +119,7 @@ def test_failed_send_keeps_the_user_placed_and_releases_the_episode(
     assert len(router.mappings()) == 1
     # The next sign-up past the threshold asks again, and this time it works.
     monkeypatch.setenv("PROVISIONING_QUEUE_URL", good_queue)
-    second = dispatcher.handler(request("bob@example.com"), lambda_context)
+    second = dispatcher.handler(request("bob"), lambda_context)
     assert scaler.handler(second, lambda_context)["provisioningRequested"] is True
     assert len(router.messages()) == 1
 

@@ -16,8 +16,8 @@ from tests.handlers.cell_router.support import request
 A, B = "https://c1-a.example.com", "https://c1-b.example.com"
 
 
-def validate(email: str = "ada@example.com", **body) -> dict:
-    return request(email, body, path="/validate")
+def validate(user_id: str = "ada", **body) -> dict:
+    return request(user_id, body, path="/validate")
 
 
 def cached(cell_id: str = "c1", url1: str = A, url2: str = B) -> dict:
@@ -30,7 +30,7 @@ def placed(router, lambda_context, monkeypatch):
     check is off unless a test turns it on against a local server)."""
     monkeypatch.setenv("VALIDATOR_DEEP_CHECK", "false")
     router.put_cell("c1")
-    dispatcher.handler(request("ada@example.com"), lambda_context)
+    dispatcher.handler(request("ada"), lambda_context)
     return router
 
 
@@ -123,26 +123,20 @@ def test_deep_check_probes_each_endpoint(router, lambda_context, monkeypatch, ht
     up, moved, down = f"{http_server}/up", f"{http_server}/moved", f"{http_server}/down"
     router.put_cell("c1", urls=(up, moved))
     router.put_cell("c2", urls=(up, down), current=30)
-    dispatcher.handler(request("ada@example.com"), lambda_context)
+    dispatcher.handler(request("ada"), lambda_context)
     router.put_cell("c1", urls=(up, moved), current=35)
-    dispatcher.handler(request("bob@example.com"), lambda_context)
+    dispatcher.handler(request("bob"), lambda_context)
 
-    healthy = validator.handler(
-        validate("ada@example.com", **cached("c1", up, moved)), lambda_context
-    )
+    healthy = validator.handler(validate("ada", **cached("c1", up, moved)), lambda_context)
     assert (healthy["valid"], healthy["healthy"], healthy["remediation"]) == (True, True, None)
 
-    impaired = validator.handler(
-        validate("bob@example.com", **cached("c2", up, down)), lambda_context
-    )
+    impaired = validator.handler(validate("bob", **cached("c2", up, down)), lambda_context)
     assert (impaired["valid"], impaired["healthy"]) == (True, False)
     assert impaired["remediation"]["action"] == "wait"
     assert down in impaired["remediation"]["message"]
 
     monkeypatch.setenv("VALIDATOR_DEEP_CHECK", "false")
-    shallow = validator.handler(
-        validate("bob@example.com", **cached("c2", up, down)), lambda_context
-    )
+    shallow = validator.handler(validate("bob", **cached("c2", up, down)), lambda_context)
     assert shallow["healthy"] is True
 
 
@@ -171,13 +165,11 @@ def test_timeout_counts_as_down(router, lambda_context, monkeypatch, http_server
 
 def test_callers_are_judged_against_their_own_mapping(placed, lambda_context) -> None:
     placed.put_cell("c2", current=20, urls=("https://b1.example.com", "https://b2.example.com"))
-    dispatcher.handler(request("bob@example.com"), lambda_context)
+    dispatcher.handler(request("bob"), lambda_context)
     # ada presents bob's cell and URLs: not valid for her, and she learns
     # nothing about bob's cell beyond what she sent.
     result = validator.handler(
-        validate(
-            "ada@example.com", **cached("c2", "https://b1.example.com", "https://b2.example.com")
-        ),
+        validate("ada", **cached("c2", "https://b1.example.com", "https://b2.example.com")),
         lambda_context,
     )
     assert (result["cellId"], result["valid"]) == ("c1", False)
@@ -186,7 +178,7 @@ def test_callers_are_judged_against_their_own_mapping(placed, lambda_context) ->
 
 def test_unknown_user(placed, lambda_context) -> None:
     with pytest.raises(UserNotFound):
-        validator.handler(validate("eve@example.com", **cached()), lambda_context)
+        validator.handler(validate("eve", **cached()), lambda_context)
 
 
 @pytest.mark.parametrize(
