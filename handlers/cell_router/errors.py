@@ -35,3 +35,8 @@ class ProvisioningUnavailable(CellRouterError):
 
 class ConfigurationError(CellRouterError):
     """An environment variable holds a value the function cannot use."""
+
+
+class CellLimitReached(CellRouterError):
+    """The market already has ``MAX_CELLS_PER_MARKET`` cells; the registrar
+    records no more (the event goes to ``CellReady-failed``; an alarm fires)."""

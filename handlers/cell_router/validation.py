@@ -5,16 +5,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from handlers.cell_router import events, identity
+from handlers.cell_router import endpoint_check, endpoint_policy, events, identity
 from handlers.cell_router.errors import InvalidRequest
 from handlers.cell_router.model import Endpoint
 
 MAX_URL_LENGTH = 2048
 MAX_CAPACITY = 1_000_000
+MAX_REVISION = 2**53
 MARKET_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 CELL_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 EPISODE_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -65,6 +67,10 @@ class CellReady:
     max_capacity: int
     endpoints: tuple[Endpoint, Endpoint]
     episode_id: str | None
+    #: Provisioning's version of this cell's description; ``None`` means the
+    #: event may only create the cell, never change an existing one.
+    revision: int | None = None
+    router_id: str | None = None
 
 
 def parse_router_event(event: Any) -> RouterEvent:
@@ -166,8 +172,15 @@ def parse_scale_request(event: Any) -> ScaleRequest:
     return ScaleRequest(market, cell, new_assignment, current, maximum)
 
 
-def parse_cell_ready(event: Any) -> CellReady:
-    """An EventBridge CellReady event (see ``events``)."""
+def parse_cell_ready(
+    event: Any, allowed_domains: Sequence[str] = (), router_id: str | None = None
+) -> CellReady:
+    """An EventBridge CellReady event (see ``events``).
+
+    Endpoints must pass ``endpoint_policy.check_endpoint_url`` against
+    ``allowed_domains`` and be two distinct URLs; with ``router_id`` the
+    event must name that router (``detail.routerId``).
+    """
     if not isinstance(event, dict):
         raise InvalidRequest("event must be an EventBridge event object")
     if event.get("source") != events.CELL_READY_SOURCE:
@@ -188,7 +201,24 @@ def parse_cell_ready(event: Any) -> CellReady:
         region = raw.get("region")
         if not isinstance(region, str) or not REGION_PATTERN.fullmatch(region):
             raise InvalidRequest(f"{field}.region must be an AWS region code")
-        endpoints.append(Endpoint(require_url(raw.get("url"), f"{field}.url"), region))
+        url = endpoint_policy.check_endpoint_url(raw.get("url"), f"{field}.url", allowed_domains)
+        endpoints.append(Endpoint(url, region))
+    if endpoint_check.normalise_url(endpoints[0].url) == endpoint_check.normalise_url(
+        endpoints[1].url
+    ):
+        raise InvalidRequest("detail.endpoints must be two distinct URLs")
+    revision = detail.get("revision")
+    if revision is not None and (
+        isinstance(revision, bool)
+        or not isinstance(revision, int)
+        or not 1 <= revision <= MAX_REVISION
+    ):
+        # Epoch seconds or milliseconds are fine revisions; JSON numbers stay
+        # exact up to 2**53.
+        raise InvalidRequest(f"detail.revision must be an integer between 1 and {MAX_REVISION}")
+    named_router = detail.get("routerId")
+    if router_id is not None and named_router != router_id:
+        raise InvalidRequest(f"detail.routerId must be {router_id!r}: this event is not for us")
     episode_id = detail.get("episodeId")
     if episode_id is not None and (
         not isinstance(episode_id, str) or not EPISODE_ID_PATTERN.fullmatch(episode_id)
@@ -200,4 +230,6 @@ def parse_cell_ready(event: Any) -> CellReady:
         max_capacity=require_count(detail.get("maxCapacity"), "detail.maxCapacity", low=1),
         endpoints=(endpoints[0], endpoints[1]),
         episode_id=episode_id,
+        revision=revision,
+        router_id=named_router if isinstance(named_router, str) else None,
     )
