@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
+from drill.cell_network import simulated_cells
 from handlers.cell_router import dispatcher, validator
 from handlers.cell_router.errors import InvalidRequest, UserNotFound
 from tests.handlers.cell_router.support import request
@@ -34,29 +34,13 @@ def placed(router, lambda_context, monkeypatch):
     return router
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        path = self.path.split("?")[0]
-        status = {"/up": 200, "/moved": 302, "/down": 503, "/slow": 200}[path]
-        if path == "/slow":
-            time.sleep(1.0)
-        self.send_response(status)
-        if status == 302:
-            self.send_header("Location", "/nowhere")
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
-def http_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+def cells() -> Iterator[Any]:
+    """HTTPS cells on 127.0.0.1 behind the probe's simulated network
+    (``drill.cell_network``): names resolve to public stand-ins, TLS is
+    verified against a throw-away CA."""
+    with simulated_cells() as simulated:
+        yield simulated
 
 
 def test_current_cache_is_valid_in_either_order(placed, lambda_context) -> None:
@@ -118,9 +102,9 @@ def test_inactive_cell_means_contact_support(placed, lambda_context, status) -> 
     assert result["remediation"]["supportContact"]
 
 
-def test_deep_check_probes_each_endpoint(router, lambda_context, monkeypatch, http_server) -> None:
+def test_deep_check_probes_each_endpoint(router, lambda_context, monkeypatch, cells) -> None:
     monkeypatch.setenv("VALIDATOR_DEEP_CHECK", "true")
-    up, moved, down = f"{http_server}/up", f"{http_server}/moved", f"{http_server}/down"
+    up, moved, down = cells.url("a", "up"), cells.url("b", "moved"), cells.url("c", "down")
     router.put_cell("c1", urls=(up, moved))
     router.put_cell("c2", urls=(up, down), current=30)
     dispatcher.handler(request("ada"), lambda_context)
@@ -133,7 +117,9 @@ def test_deep_check_probes_each_endpoint(router, lambda_context, monkeypatch, ht
     impaired = validator.handler(validate("bob", **cached("c2", up, down)), lambda_context)
     assert (impaired["valid"], impaired["healthy"]) == (True, False)
     assert impaired["remediation"]["action"] == "wait"
-    assert down in impaired["remediation"]["message"]
+    # Which endpoint failed, by position: the URL itself is not echoed.
+    assert "endpoint 2" in impaired["remediation"]["message"]
+    assert "https://" not in impaired["remediation"]["message"]
 
     monkeypatch.setenv("VALIDATOR_DEEP_CHECK", "false")
     shallow = validator.handler(validate("bob", **cached("c2", up, down)), lambda_context)
@@ -141,10 +127,10 @@ def test_deep_check_probes_each_endpoint(router, lambda_context, monkeypatch, ht
 
 
 def test_probes_run_concurrently_within_the_timeout(
-    router, lambda_context, monkeypatch, http_server
+    router, lambda_context, monkeypatch, cells
 ) -> None:
     monkeypatch.setenv("VALIDATOR_TIMEOUT_SECONDS", "3")
-    slow = f"{http_server}/slow"
+    slow = cells.url("a", "slow")
     router.put_cell("c1", urls=(slow, slow + "?2"))
     dispatcher.handler(request(), lambda_context)
     started = time.monotonic()
@@ -153,13 +139,12 @@ def test_probes_run_concurrently_within_the_timeout(
     assert time.monotonic() - started < 1.9
 
 
-def test_timeout_counts_as_down(router, lambda_context, monkeypatch, http_server) -> None:
+def test_timeout_counts_as_down(router, lambda_context, monkeypatch, cells) -> None:
     monkeypatch.setenv("VALIDATOR_TIMEOUT_SECONDS", "0.2")
-    router.put_cell("c1", urls=(f"{http_server}/slow", f"{http_server}/up"))
+    slow, up = cells.url("a", "slow"), cells.url("b", "up")
+    router.put_cell("c1", urls=(slow, up))
     dispatcher.handler(request(), lambda_context)
-    result = validator.handler(
-        validate(**cached("c1", f"{http_server}/slow", f"{http_server}/up")), lambda_context
-    )
+    result = validator.handler(validate(**cached("c1", slow, up)), lambda_context)
     assert result["healthy"] is False
 
 
