@@ -108,6 +108,24 @@ HANDLER_MESSAGE_ERRORS: tuple[str, ...] = (
     "CellUnavailable",
 )
 
+#: The request validator's model (JSON Schema draft 4, as API Gateway takes
+#: it): a JSON object of the members the handlers read, each bounded, so no
+#: body near Step Functions' 256 KiB input limit can reach an execution.
+#: Everything else -- not JSON, not an object, an unknown member, a value too
+#: long -- is a 400 from API Gateway before the integration runs.
+REQUEST_BODY_SCHEMA: dict = {
+    "$schema": "http://json-schema.org/draft-04/schema#",
+    "title": "CellRouterRequest",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "marketId": {"type": "string", "maxLength": 64},
+        "cellId": {"type": "string", "maxLength": 128},
+        "cellUrl": {"type": "string", "maxLength": 2048},
+        "cellUrl2": {"type": "string", "maxLength": 2048},
+    },
+}
+
 #: Members of the execution input the request template writes; equal to what
 #: ``handlers/cell_router/validation.parse_router_request`` reads plus the
 #: ``path`` the state machine routes on.

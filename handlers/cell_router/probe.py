@@ -111,7 +111,7 @@ def probe_all_results(
     for url, future in futures.items():
         try:
             results[url] = future.result(timeout=max(deadline.remaining(), 0) + 0.05)
-        except Exception:  # noqa: BLE001 - a stuck or failed probe is "down"
+        except Exception:  # a stuck or failed probe is "down"
             results[url] = ProbeResult(False, "deadline")
     return results
 
@@ -164,7 +164,7 @@ def _resolve(host: str, port: int, deadline: Deadline) -> list[str]:
     def lookup() -> None:
         try:
             outcome["addresses"] = network.resolve(host, port)
-        except Exception as error:  # noqa: BLE001 - handed to the caller below
+        except Exception as error:  # handed to the caller below
             outcome["error"] = error
         finally:
             done.set()

@@ -6,7 +6,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from handlers.cell_router import dispatcher, store, validation
+from handlers.cell_router import dispatcher, store
 from handlers.cell_router.errors import CellUnavailable, InvalidRequest, NoCapacity
 from handlers.cell_router.model import Cell
 from tests.handlers.cell_router.support import TABLE, request, user_key
