@@ -58,6 +58,8 @@ class Recorded:
     #: this resource's URN and its parent's (None for the stack's children)
     urn: str | None = None
     parent: str | None = None
+    #: the ``retain_on_delete`` resource option (left in the cloud on destroy)
+    retain_on_delete: bool = False
 
     @property
     def package(self) -> str:
@@ -204,6 +206,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 region=region,
                 urn=urn,
                 parent=parent,
+                retain_on_delete=getattr(_registration, "retain_on_delete", False),
             )
         )
         return rid, outputs
@@ -240,6 +243,7 @@ class _UrnRecordingMonitor(MockMonitor):
     def RegisterResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
         _registration.current = (urn, request.parent or None)
+        _registration.retain_on_delete = bool(getattr(request, "retainOnDelete", False))
         try:
             return super().RegisterResource(request)
         finally:
