@@ -25,26 +25,27 @@ USERS = 150
 def test_sixteen_threads_sign_up_150_users(serial_moto, lambda_context, monkeypatch) -> None:
     router = build_router()
     monkeypatch.setenv("PROVISIONING_QUEUE_URL", router.queue_url)
+    monkeypatch.setenv("USER_KEY_SECRET_ARN", router.secret_arn)
     for cell_id in ("c1", "c2", "c3"):
         router.put_cell(cell_id, maximum=50)
     router.put_cell("sick", maximum=50, healthy=False)
     router.put_cell("asia-1", market="asia", maximum=50)
     untouched = (router.cell("sick"), router.cell("asia-1", "asia"))
 
-    def sign_up(email: str) -> dict | None:
+    def sign_up(user_id: str) -> dict | None:
         # What the state machine does for /cells: Dispatcher, then Scaler.
         try:
-            placed = dispatcher.handler(request(email), lambda_context)
+            placed = dispatcher.handler(request(user_id), lambda_context)
         except NoCapacity:
             return None
         scaled = scaler.handler(placed, lambda_context)
         return {**placed, **scaled}
 
-    emails = [f"user{i}" for i in range(USERS)]
+    user_ids = [f"user{i}" for i in range(USERS)]
     with ThreadPoolExecutor(THREADS) as pool:
-        results = dict(zip(emails, pool.map(sign_up, emails), strict=True))
+        results = dict(zip(user_ids, pool.map(sign_up, user_ids), strict=True))
 
-    placed = {email: r for email, r in results.items() if r is not None}
+    placed = {user: r for user, r in results.items() if r is not None}
     assert len(placed) == 120
     assert all(r["newAssignment"] for r in placed.values())
     loads = {c: router.load(c) for c in ("c1", "c2", "c3")}
@@ -63,11 +64,11 @@ def test_sixteen_threads_sign_up_150_users(serial_moto, lambda_context, monkeypa
     repeat = list(placed)[:48] * 2
     with ThreadPoolExecutor(8) as pool:
         again = list(pool.map(sign_up, repeat))
-    for email, result in zip(repeat, again, strict=True):
+    for user, result in zip(repeat, again, strict=True):
         assert result is not None
         assert result["newAssignment"] is False
         assert result["provisioningRequested"] is False
-        assert result["cellId"] == placed[email]["cellId"]
+        assert result["cellId"] == placed[user]["cellId"]
     assert router.snapshot() == before
 
     messages = router.messages()
