@@ -18,13 +18,13 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.cell_router.endpoint_policy import normalise_domain
-from handlers.cell_router.errors import CellRouterError, ConfigurationError
+from handlers.cell_router.errors import ConfigurationError
 from handlers.cell_router.observability import count, lambda_handler, logger
 
 ADMIN_CREATE_USER = "PreSignUp_AdminCreateUser"
 
 
-class SignUpRefused(CellRouterError):
+class SignUpRefused(Exception):
     """The e-mail domain may not self sign-up (Cognito refuses the sign-up)."""
 
 

@@ -356,8 +356,9 @@ def test_step_functions_refusing_the_call(service_error, status):
 
 def test_every_routing_error_the_handlers_raise_has_a_status():
     raised = {cls.__name__ for cls in errors.CellRouterError.__subclasses__()}
-    # A misconfigured function is our fault: 500 on purpose.
-    assert raised - set(ERROR_STATUS) == {"ConfigurationError"}
+    # A misconfigured function is our fault: 500 on purpose. CellLimitReached
+    # is the registrar's (EventBridge), never on the API's path.
+    assert raised - set(ERROR_STATUS) == {"ConfigurationError", "CellLimitReached"}
     assert set(FUNCTION_ERRORS) <= set(ERROR_STATUS)
 
 
@@ -383,3 +384,73 @@ def test_gateway_responses_render_json():
                                "messageString": json.dumps("Unauthorized")}}}
     )  # fmt: skip
     assert json.loads(rendered) == {"error": "UNAUTHORIZED", "message": "Unauthorized"}
+
+
+# --------------------------------------------------------------------------- #
+# request body validation (issue #10: oversize and non-JSON bodies)
+# --------------------------------------------------------------------------- #
+#: Step Functions' maximum execution input (256 KiB, UTF-8).
+STEP_FUNCTIONS_INPUT_LIMIT = 256 * 1024
+
+
+def _body_allowed(body: str) -> bool:
+    """What API Gateway's body validator decides for ``body`` (JSON Schema
+    draft 4, as API Gateway applies the model); not JSON is refused."""
+    import jsonschema
+
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return False
+    validator = jsonschema.Draft4Validator(api_templates.REQUEST_BODY_SCHEMA)
+    return validator.is_valid(document)
+
+
+def test_the_body_model_is_a_valid_draft4_schema():
+    import jsonschema
+
+    jsonschema.Draft4Validator.check_schema(api_templates.REQUEST_BODY_SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{}",
+        '{"marketId": "europe"}',
+        '{"cellId": "c1", "cellUrl": "https://a.example.com", "cellUrl2": "https://b.example.com"}',
+    ],
+)
+def test_the_bodies_clients_send_are_allowed(body):
+    assert _body_allowed(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # The review's demonstration: a body over Step Functions' input limit
+        # reached StartSyncExecution and came back as a 500.
+        json.dumps({"marketId": "x" * 300_000}),
+        json.dumps({"padding": "x" * 300_000}),
+        json.dumps({"cellUrl": "https://a.example.com/" + "a" * 2048}),
+        "marketId=europe",
+        "{not json",
+        "[1, 2]",
+        '"text"',
+        '{"marketId": 7}',
+    ],
+    ids=["oversize-member", "oversize-unknown", "long-url", "form", "broken", "list", "string",
+         "number"],
+)  # fmt: skip
+def test_oversize_and_malformed_bodies_are_refused_before_any_execution(body):
+    assert not _body_allowed(body)
+
+
+def test_the_largest_allowed_body_fits_a_step_functions_input():
+    # Every member at its maximum length, made of the character the two
+    # escaping rounds inflate most (a backslash: 1 -> 4 bytes).
+    schema = api_templates.REQUEST_BODY_SCHEMA["properties"]
+    largest = {name: "\\" * spec["maxLength"] for name, spec in schema.items()}
+    body = json.dumps(largest)
+    assert _body_allowed(body)
+    request = render_request(body, {"sub": SUB})
+    assert len(request["input"].encode("utf-8")) < STEP_FUNCTIONS_INPUT_LIMIT
