@@ -209,4 +209,5 @@ if settings.cell_router.enabled:
     pulumi.export("provisioningBusName", router_functions.provisioning_bus_name)
     pulumi.export("provisioningBusArn", router_functions.provisioning_bus_arn)
     pulumi.export("routerId", router_functions.router_id)
+    pulumi.export("userKeySecretArn", router_data.user_key_secret_arn)
     pulumi.export("orchestratorArn", orchestrator.arn)
