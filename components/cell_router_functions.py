@@ -14,7 +14,8 @@ dispatcher     GetItem (mapping, cell); Query on the capacity index;
                ``DISPATCHER_CELL_ATTRIBUTES``). A transaction is authorised
                per item action; there is no separate transaction permission.
                GetSecretValue on the user-key secret.
-scaler         GetItem (cell); PutItem/DeleteItem of the market's scale-out
+scaler         GetItem (cell); Query of a market's cells (its cap, only when a
+               scale-out is due); PutItem/DeleteItem of the market's scale-out
                marker (``SCALE#`` partitions only); sqs:SendMessage on
                CellProvisioning (SSE-SQS: no KMS grant needed).
 mapper         GetItem (own mapping, its cell); GetSecretValue (user key).
@@ -185,6 +186,14 @@ def scaler_statements(table_arn: Any, queue_arn: Any) -> list[Statement]:
             "Effect": "Allow",
             "Action": ["dynamodb:GetItem"],
             "Resource": table_arn,
+        },
+        {
+            # The market's cell count, against maxCellsPerMarket.
+            "Sid": "CountMarketCells",
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query"],
+            "Resource": table_arn,
+            "Condition": _never_partitions(USER_PARTITIONS, SCALE_PARTITIONS),
         },
         {
             "Sid": "OpenAndReleaseScaleOutEpisodes",
@@ -409,6 +418,11 @@ class CellRouterFunctions(pulumi.ComponentResource):
         secret_arn = args.user_key_secret_arn
         keyed: Mapping[str, pulumi.Input[str]] = {**table, "USER_KEY_SECRET_ARN": secret_arn}
         domains = json.dumps([normalise_domain(d) for d in args.cell_endpoint_domains])
+        cap: Mapping[str, str] = (
+            {"MAX_CELLS_PER_MARKET": str(args.max_cells_per_market)}
+            if args.max_cells_per_market is not None
+            else {}
+        )
         specs: dict[str, tuple[str, list[Statement], Mapping[str, pulumi.Input[str]], int]] = {
             "dispatcher": (
                 "Assigns a caller to the least-loaded healthy cell of their market (/cells)",
@@ -431,6 +445,7 @@ class CellRouterFunctions(pulumi.ComponentResource):
                     **table,
                     "SCALE_OUT_THRESHOLD": _number(args.scale_out_threshold),
                     "PROVISIONING_QUEUE_URL": args.queue_url,
+                    **cap,
                 },
                 args.scaler_timeout_seconds,
             ),
@@ -461,11 +476,7 @@ class CellRouterFunctions(pulumi.ComponentResource):
                     **table,
                     "CELL_ENDPOINT_DOMAINS": domains,
                     "CELL_READY_ROUTER_ID": args.router_id,
-                    **(
-                        {"MAX_CELLS_PER_MARKET": str(args.max_cells_per_market)}
-                        if args.max_cells_per_market is not None
-                        else {}
-                    ),
+                    **cap,
                 },
                 REGISTRAR_TIMEOUT_SECONDS,
             ),

@@ -21,7 +21,23 @@ from handlers.cell_router import aws_clients, events, placement, settings, valid
 from handlers.cell_router.errors import ProvisioningUnavailable
 from handlers.cell_router.model import utc_timestamp
 from handlers.cell_router.observability import count, lambda_handler, logger
+from handlers.cell_router.registration import market_cell_count
 from handlers.cell_router.store import RouterStore
+
+
+def _market_at_cap(market_id: str) -> bool:
+    """``MAX_CELLS_PER_MARKET`` reached: asking for a cell the registrar
+    would refuse only costs the provisioning layer a deployment (issue #10).
+    One Query, only when a scale-out is due."""
+    cap = settings.max_cells_per_market()
+    if cap is None:
+        return False
+    cells = market_cell_count(aws_clients.dynamodb(), settings.table_name(), market_id)
+    if cells < cap:
+        return False
+    count("CellLimitReached")
+    logger.warning("market at its cell cap: no cell requested", extra={"marketId": market_id})
+    return True
 
 
 @lambda_handler
@@ -43,6 +59,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, bool]:
         return {"provisioningRequested": False}
 
     queue_url = settings.provisioning_queue_url()
+    if _market_at_cap(request.market_id):
+        return {"provisioningRequested": False}
     now = time.time()
     requested_at = utc_timestamp(now)
     episode_id = uuid.uuid4().hex

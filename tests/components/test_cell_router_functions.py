@@ -87,6 +87,10 @@ def test_scaler_statements_exactly(dev_run: ProgramRun):
     assert _statements(dev_run, "scaler") == [
         {"Sid": "ReadCells", "Effect": "Allow", "Action": ["dynamodb:GetItem"],
          "Resource": arns["table"]},
+        {"Sid": "CountMarketCells", "Effect": "Allow", "Action": ["dynamodb:Query"],
+         "Resource": arns["table"],
+         "Condition": {"ForAllValues:StringNotLike":
+                       {"dynamodb:LeadingKeys": ["USER#*", "SCALE#*"]}}},
         {"Sid": "OpenAndReleaseScaleOutEpisodes", "Effect": "Allow",
          "Action": ["dynamodb:PutItem", "dynamodb:DeleteItem"], "Resource": arns["table"],
          "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["SCALE#*"]}}},
@@ -176,6 +180,7 @@ def test_environment_comes_from_config(run_stack):
         "TABLE_NAME": table_name,
         "SCALE_OUT_THRESHOLD": "0.6",
         "PROVISIONING_QUEUE_URL": queue_url,
+        "MAX_CELLS_PER_MARKET": "9",
     }
     assert env("mapper") == {
         "TABLE_NAME": table_name,

@@ -50,7 +50,19 @@ def test_a_sign_up_flood_stops_at_the_market_cap(router, lambda_context, monkeyp
     # 3 cells of 10 with a 20% buffer: 8 assignable each.
     assert placed == 24
     assert refused == 34 - 24
-    assert capped >= 1
+    # The scaler stops asking once the market is at its cap, so the
+    # provisioning layer never deploys a cell the registrar would refuse.
+    assert capped == 0
+
+
+def test_the_registrar_still_refuses_past_the_cap(router, lambda_context, monkeypatch):
+    # A provisioning layer that deploys anyway (or an older scaler) is
+    # refused at registration.
+    monkeypatch.setenv("MAX_CELLS_PER_MARKET", "1")
+    router.put_cell("c1", maximum=10)
+    with pytest.raises(CellLimitReached):
+        registrar.handler(cell_ready("c2"), lambda_context)
+    assert [i["cellId"]["S"] for i in router.items()] == ["c1"]
 
 
 def test_without_a_cap_the_flood_keeps_buying_cells(router, lambda_context):
