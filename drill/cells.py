@@ -647,9 +647,8 @@ def _register(
         max_capacity=capacity,
         endpoints=[{"url": url_1, "region": region_1}, {"url": url_2, "region": region_2}],
         episode_id=episode_id,
+        router_id=router_id,
     )
-    if router_id is not None:
-        detail["routerId"] = router_id
     return registrar(_cell_ready_event(detail, region_1, pattern))
 
 

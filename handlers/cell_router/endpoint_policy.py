@@ -36,9 +36,12 @@ _NUMERIC_LABEL = re.compile(r"(0x[0-9a-f]*|[0-9]+)")
 
 
 def normalise_domain(suffix: str) -> str:
-    """A configured suffix, lowercased and without dots at either end; it
-    must be a DNS name of at least two labels (``example.com``)."""
-    value = suffix.strip().strip(".").lower()
+    """A configured suffix, lowercased, without dots at either end or a
+    leading ``*.``; it must be a DNS name of at least two labels
+    (``example.com``), which then admits that name and every name below it."""
+    value = suffix.strip().lower()
+    # "*.example.com" and ".example.com" mean what "example.com" means here.
+    value = value.removeprefix("*.").strip(".")
     labels = value.split(".")
     if len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
         raise ValueError(f"{suffix!r} is not a domain suffix such as 'cells.example.com'")
