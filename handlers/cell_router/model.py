@@ -54,7 +54,8 @@ class Cell:
 
 @dataclass(frozen=True)
 class Mapping:
-    """Where one user lives. ``user_key`` is the hash, never the email."""
+    """Where one user lives. ``user_key`` is the keyed hash of the token's
+    subject (``identity``), never the subject itself."""
 
     user_key: str
     market_id: str
