@@ -129,21 +129,27 @@ BODY_MODEL_NAME = "CellRouterRequest"
 
 
 def api_role_trust_policy(
-    account_id: str | None = None, source_arn: str | None = None
+    account_id: str | None = None, source_arns: Sequence[str] = ()
 ) -> dict[str, Any]:
-    """API Gateway may assume the role; with ``account_id``/``source_arn``
+    """API Gateway may assume the role; with ``account_id``/``source_arns``
     only on behalf of that account and that API (confused-deputy guard)."""
     conditions: dict[str, Any] = {}
     if account_id is not None:
         conditions["StringEquals"] = {"aws:SourceAccount": account_id}
-    if source_arn is not None:
-        conditions["ArnLike"] = {"aws:SourceArn": source_arn}
+    if source_arns:
+        conditions["ArnLike"] = {"aws:SourceArn": list(source_arns)}
     return service_assume_role_policy("apigateway.amazonaws.com", conditions or None)
 
 
-def rest_api_source_arn(region: str, account_id: str, rest_api_id: str) -> str:
-    """Every stage, method and path of one REST API, as ``aws:SourceArn``."""
-    return f"arn:aws:execute-api:{region}:{account_id}:{rest_api_id}/*"
+def rest_api_source_arns(region: str, account_id: str, rest_api_id: str) -> list[str]:
+    """One REST API as ``aws:SourceArn``: its execute-api ARN (every stage,
+    method and path) and its management ARN. Both name only this API; which
+    form API Gateway sends when it assumes an integration role is only
+    visible on a deployed API, so either is accepted."""
+    return [
+        f"arn:aws:execute-api:{region}:{account_id}:{rest_api_id}/*",
+        f"arn:aws:apigateway:{region}::/restapis/{rest_api_id}*",
+    ]
 
 
 def rate_limit_rules(limit: int) -> list[dict[str, Any]]:
@@ -371,7 +377,7 @@ class CellRouterApi(pulumi.ComponentResource):
             description=f"Lets the {name} API start its Orchestrator synchronously, nothing else",
             assume_role_policy=pulumi.Output.all(identity.account_id, self.rest_api.id).apply(
                 lambda v: json.dumps(
-                    api_role_trust_policy(v[0], rest_api_source_arn(args.region, v[0], v[1]))
+                    api_role_trust_policy(v[0], rest_api_source_arns(args.region, v[0], v[1]))
                 )
             ),
             opts=child,
@@ -541,9 +547,8 @@ class CellRouterApi(pulumi.ComponentResource):
                     "API Gateway account-level role for CloudWatch logging (region-wide; "
                     "retained when the stack that created it is destroyed)"
                 ),
-                assume_role_policy=identity.account_id.apply(
-                    lambda account: json.dumps(api_role_trust_policy(account))
-                ),
+                # Unconditioned, as AWS documents it: it is shared by every API.
+                assume_role_policy=json.dumps(api_role_trust_policy()),
                 opts=retained,
             )
             attachment = aws.iam.RolePolicyAttachment(

@@ -225,8 +225,9 @@ def test_integration_role_may_only_start_the_orchestrator(dev_run: ProgramRun):
                        "Action": "sts:AssumeRole",
                        "Condition": {
                            "StringEquals": {"aws:SourceAccount": ACCOUNT},
-                           "ArnLike": {"aws:SourceArn":
-                                       f"arn:aws:execute-api:us-east-1:{ACCOUNT}:{api_id}/*"}}}],
+                           "ArnLike": {"aws:SourceArn": [
+                               f"arn:aws:execute-api:us-east-1:{ACCOUNT}:{api_id}/*",
+                               f"arn:aws:apigateway:us-east-1::/restapis/{api_id}*"]}}}],
     }  # fmt: skip
     policy = dev_run.named(f"{API}-integration-policy")
     assert policy.inputs["role"] == role.id
