@@ -9,9 +9,7 @@ environment the component sets, and each Lambda task calls the real
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +22,7 @@ from components.orchestrator_asl import (
     FUNCTION_ERRORS,
     build_orchestrator_definition,
 )
+from drill.cell_network import simulated_cells
 from drill.sfn import ExecutionResult, LocalStepFunctions
 from handlers.cell_router import (
     aws_clients,
@@ -277,21 +276,19 @@ def test_validate_accepts_current_endpoints_and_flags_stale_ones(
 def test_validate_deep_check_probes_the_cells_endpoints(
     cell_router: CellRouter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        base = f"http://127.0.0.1:{server.server_address[1]}"
-        urls = cell_router.put_cell("cell-1", urls=(f"{base}/a", f"{base}/b"))
+    # HTTPS cells on 127.0.0.1 behind the probe's simulated network: the
+    # probe refuses loopback URLs themselves (issue #10).
+    with simulated_cells() as cells:
+        urls = cell_router.put_cell(
+            "cell-1", urls=(cells.url("cell-1-a", "cell-1/a"), cells.url("cell-1-b", "cell-1/b"))
+        )
         _succeeded(cell_router.call("/cells"))
         monkeypatch.setenv("VALIDATOR_DEEP_CHECK", "true")
         body = {"cellId": "cell-1", "cellUrl": urls[0], "cellUrl2": urls[1]}
 
         up = _succeeded(cell_router.call("/validate", body=body))
-    finally:
-        server.shutdown()
-        server.server_close()
-    down = _succeeded(cell_router.call("/validate", body=body))  # connection refused
+        cells.server.impaired.add("cell-1")  # the cell now answers 503
+        down = _succeeded(cell_router.call("/validate", body=body))
 
     assert (up["valid"], up["healthy"]) == (True, True)
     assert (down["valid"], down["healthy"]) == (True, False)
@@ -370,12 +367,3 @@ def test_bad_input_is_invalid_request_and_writes_nothing(
     assert message
     assert cell_router.snapshot() == before
     assert cell_router.local.invocations.count("scaler") == 0
-
-
-class _Ok(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
