@@ -78,6 +78,7 @@ from components.router_data import SQS_MAX_RETENTION_SECONDS, queue_depth_alarm
 from handlers.cell_router.endpoint_policy import normalise_domain
 from handlers.cell_router.events import CELL_READY_EVENT_PATTERN
 from handlers.cell_router.model import (
+    METRIC_CELL_LIMIT_REACHED,
     METRICS_NAMESPACE,
     SCALE_PREFIX,
     SERVICE_NAME,
@@ -104,7 +105,7 @@ Statement = dict[str, Any]
 #: Who may be a provisioning principal: an IAM role or user, by ARN.
 PRINCIPAL_ARN_PATTERN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}")
 #: The registrar's metric when a market is at its cap (and the alarm's).
-CELL_LIMIT_METRIC = "CellLimitReached"
+CELL_LIMIT_METRIC = METRIC_CELL_LIMIT_REACHED
 
 
 def _only_partitions(*patterns: str) -> dict[str, Any]:
@@ -604,7 +605,9 @@ class CellRouterFunctions(pulumi.ComponentResource):
         # minute of it landing; a 5-minute period would only delay that, with
         # no noise to smooth -- nothing drains this queue but an operator.
         # notBreaching: an idle queue publishes no data points.
-        queue_depth_alarm(
+        # Every alarm is exposed (``alarms``): the stack's dashboard lists them all.
+        self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
+        self.alarms["CellReady-failed-depth"] = queue_depth_alarm(
             f"{name}-CellReady-failed-depth",
             failed_queue.name,
             description=(
@@ -622,7 +625,7 @@ class CellRouterFunctions(pulumi.ComponentResource):
         # A market at its cell cap: the registrar refused a cell (the event is
         # in CellReady-failed too). Raise the cap or retire cells, then replay.
         if args.max_cells_per_market is not None:
-            aws.cloudwatch.MetricAlarm(
+            self.alarms["cell-limit-reached"] = aws.cloudwatch.MetricAlarm(
                 f"{name}-cell-limit-reached",
                 alarm_description=(
                     f"A market reached maxCellsPerMarket ({args.max_cells_per_market}) and "

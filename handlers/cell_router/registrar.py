@@ -19,10 +19,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import aws_clients, settings, validation
+from handlers.cell_router import aws_clients, model, settings, validation
 from handlers.cell_router.errors import CellLimitReached
 from handlers.cell_router.model import utc_timestamp
-from handlers.cell_router.observability import count, lambda_handler, logger
+from handlers.cell_router.observability import cell_occupancy, count, lambda_handler, logger
 from handlers.cell_router.registration import Registration, register_cell
 from handlers.cell_router.store import RouterStore
 
@@ -42,7 +42,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         outcome = register_cell(aws_clients.dynamodb(), table, ready, now, max_cells)
     except CellLimitReached:
-        count("CellLimitReached")
+        count(model.METRIC_CELL_LIMIT_REACHED)
         logger.error(
             "market is at its cell cap",
             extra={"marketId": ready.market_id, "cellId": ready.cell_id, "cap": max_cells},
@@ -52,7 +52,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     episode_closed = False
     if ready.episode_id is not None or created:
         episode_closed = store.close_episode(ready.market_id, ready.episode_id, ready.cell_id, now)
-    count("CellRegistered" if outcome is not Registration.UNCHANGED else "CellReadyUnchanged")
+    if outcome is Registration.UNCHANGED:
+        count(model.METRIC_CELL_READY_UNCHANGED)
+    else:
+        count(model.METRIC_CELL_REGISTERED)
+    if created:  # a refreshed cell keeps its users; its load did not change here
+        cell_occupancy(ready.market_id, ready.cell_id, 0, ready.max_capacity)
     logger.info(
         "cell registered" if outcome is not Registration.UNCHANGED else "cell ready ignored",
         extra={

@@ -17,6 +17,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from handlers.cell_router import model
 from handlers.cell_router.endpoint_policy import normalise_domain
 from handlers.cell_router.errors import ConfigurationError
 from handlers.cell_router.observability import count, lambda_handler, logger
@@ -55,8 +56,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return event
     email = str(((event.get("request") or {}).get("userAttributes") or {}).get("email", ""))
     if not domain_allowed(email, domains):
-        count("SignUpRefused")
+        count(model.METRIC_SELF_SIGN_UP_REFUSED)
         logger.info("sign-up refused", extra={"emailDomain": email.rpartition("@")[2].lower()})
         raise SignUpRefused("sign-up is open to addresses of the allowed domains only")
-    count("SignUpAllowed")
+    count(model.METRIC_SELF_SIGN_UP_ALLOWED)
     return event

@@ -20,7 +20,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import endpoint_check, lookup, probe, settings, validation
+from handlers.cell_router import endpoint_check, lookup, model, probe, settings, validation
 from handlers.cell_router.observability import count, lambda_handler, logger
 from handlers.cell_router.store import RouterStore
 
@@ -67,7 +67,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         healthy = bool(endpoint_up) and all(endpoint_up.values())
         for url, result in results.items():
             if not result.up:
-                count("EndpointRefused" if result.reason.startswith("refused") else "EndpointDown")
+                if result.reason.startswith("refused"):
+                    count(model.METRIC_ENDPOINT_REFUSED)
+                else:
+                    count(model.METRIC_ENDPOINT_DOWN)
                 logger.warning(
                     "cell endpoint down",
                     extra={
@@ -77,11 +80,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                     },
                 )
 
-    count("EndpointsValidated")
+    count(model.METRIC_ENDPOINTS_VALIDATED)
     if not valid:
-        count("CachedEndpointsStale")
+        count(model.METRIC_CACHED_ENDPOINTS_STALE)
     if not healthy:
-        count("CellUnhealthy")
+        count(model.METRIC_CELL_UNHEALTHY)
     logger.info(
         "cached endpoints checked",
         extra={"cellId": mapping.cell_id, "valid": valid, "healthy": healthy},
