@@ -130,7 +130,9 @@ class LocalCA:
 class CellServer:
     """HTTPS on 127.0.0.1. The first path segment picks the answer:
     ``up`` 200, ``moved`` 302, ``down`` 503, ``slow`` 200 after
-    ``slow_seconds``, ``drip`` a status line one byte every ``drip_seconds``;
+    ``slow_seconds``, ``drip`` a status line one byte every ``drip_seconds``,
+    ``pair`` 200 only when two ``pair`` requests are in flight together (a
+    barrier: proves probes overlap without timing them), else 503;
     anything else 200, or 503 when its first segment is in ``impaired``."""
 
     def __init__(self, ca: LocalCA, *, slow_seconds: float = 1.0, drip_seconds: float = 1.0):
@@ -139,6 +141,7 @@ class CellServer:
         self.drip_bytes_sent = 0
         self.slow_seconds = slow_seconds
         self.drip_seconds = drip_seconds
+        self.pair = threading.Barrier(2, timeout=2.0)
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -160,6 +163,11 @@ class CellServer:
                 status = {"up": 200, "moved": 302, "down": 503}.get(
                     first, 503 if first in owner.impaired else 200
                 )
+                if first == "pair":
+                    try:
+                        owner.pair.wait()
+                    except threading.BrokenBarrierError:
+                        status = 503
                 self.send_response(status)
                 if status == 302:
                     self.send_header("Location", "https://elsewhere.invalid/")

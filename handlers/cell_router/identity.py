@@ -24,7 +24,6 @@ import os
 import re
 from typing import Any
 
-from handlers.cell_router import aws_clients
 from handlers.cell_router.errors import ConfigurationError, InvalidRequest
 
 USER_KEY_SECRET_ARN = "USER_KEY_SECRET_ARN"
@@ -72,7 +71,11 @@ def _secret_arn() -> str:
 @functools.cache
 def _secret_key(arn: str) -> bytes:
     # Cached per ARN: one read per container (and a test that points the
-    # function at another secret gets that secret, not a stale key).
+    # function at another secret gets that secret, not a stale key). boto3 is
+    # imported here, not at module level: the Pulumi program imports this
+    # package's pure validation, and the deploy venv has no boto3.
+    from handlers.cell_router import aws_clients
+
     value = aws_clients.secretsmanager().get_secret_value(SecretId=arn).get("SecretString")
     if not isinstance(value, str) or len(value) < 16:
         raise ConfigurationError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -81,6 +82,9 @@ METRIC_DIMENSIONS: dict[str, tuple[str, ...]] = {
     METRIC_SIGN_UP_REFUSED: (SERVICE_DIMENSION, MARKET_DIMENSION, REASON_DIMENSION),
     METRIC_CELL_OCCUPANCY: (SERVICE_DIMENSION, MARKET_DIMENSION, CELL_DIMENSION),
 }
+
+#: A market id: the partition key of its cells, so never a helper prefix.
+MARKET_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 #: Partition prefixes of the table's helper items. ``#`` cannot occur in a
 #: market id, so these never collide with cells or show up in a market query.

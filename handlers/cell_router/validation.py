@@ -12,12 +12,11 @@ from urllib.parse import urlsplit
 
 from handlers.cell_router import endpoint_check, endpoint_policy, events, identity
 from handlers.cell_router.errors import InvalidRequest
-from handlers.cell_router.model import Endpoint
+from handlers.cell_router.model import MARKET_ID_PATTERN, Endpoint
 
 MAX_URL_LENGTH = 2048
 MAX_CAPACITY = 1_000_000
 MAX_REVISION = 2**53
-MARKET_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 CELL_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 EPISODE_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -130,13 +129,12 @@ def test_probes_run_concurrently_within_the_timeout(
     router, lambda_context, monkeypatch, cells
 ) -> None:
     monkeypatch.setenv("VALIDATOR_TIMEOUT_SECONDS", "3")
-    slow = cells.url("a", "slow")
-    router.put_cell("c1", urls=(slow, slow + "?2"))
+    pair = cells.url("a", "pair")
+    router.put_cell("c1", urls=(pair, pair + "?2"))
     dispatcher.handler(request(), lambda_context)
-    started = time.monotonic()
-    result = validator.handler(validate(**cached("c1", slow, slow + "?2")), lambda_context)
+    result = validator.handler(validate(**cached("c1", pair, pair + "?2")), lambda_context)
+    # Both endpoints answered 200 only because both probes were in flight together.
     assert result["healthy"] is True
-    assert time.monotonic() - started < 1.9
 
 
 def test_timeout_counts_as_down(router, lambda_context, monkeypatch, cells) -> None:
