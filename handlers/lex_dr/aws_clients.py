@@ -9,6 +9,7 @@ health check probes both regions from two threads, hence the lock.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from typing import Any
 
@@ -41,22 +42,66 @@ def lex_runtime(region: str) -> Any:
         return boto3.client("lexv2-runtime", region_name=region, config=LEX_CLIENT_CONFIG)
 
 
-@functools.cache
+# The lookup's second chance: the other region's replica, one quick attempt.
+PEER_LOOKUP_DYNAMODB_CONFIG = Config(
+    connect_timeout=0.5,
+    read_timeout=0.5,
+    retries={"total_max_attempts": 1},
+)
+
+
+def _own_region() -> str | None:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+
+
 def dynamodb() -> Any:
     """DynamoDB in the function's own region (standard retries)."""
-    with _lock:
-        return boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))
+    return _dynamodb(_own_region())
 
 
 @functools.cache
-def lookup_dynamodb() -> Any:
-    """DynamoDB for the latency-sensitive region lookup."""
+def _dynamodb(region: str | None) -> Any:
     with _lock:
-        return boto3.client("dynamodb", config=LOOKUP_DYNAMODB_CONFIG)
+        return boto3.client(
+            "dynamodb", region_name=region, config=Config(retries={"mode": "standard"})
+        )
+
+
+def lookup_dynamodb() -> Any:
+    """DynamoDB for the latency-sensitive region lookup (its own region)."""
+    return _lookup_dynamodb(_own_region())
+
+
+@functools.cache
+def _lookup_dynamodb(region: str | None) -> Any:
+    with _lock:
+        return boto3.client("dynamodb", region_name=region, config=LOOKUP_DYNAMODB_CONFIG)
+
+
+@functools.cache
+def peer_lookup_dynamodb(region: str) -> Any:
+    """DynamoDB of another region's replica, for a lookup whose own replica
+    cannot be read."""
+    with _lock:
+        return boto3.client("dynamodb", region_name=region, config=PEER_LOOKUP_DYNAMODB_CONFIG)
+
+
+def own_region() -> str | None:
+    """The region the function runs in (``AWS_REGION`` in Lambda)."""
+    return _own_region()
+
+
+#: The last decision the lookup read in this container: (region, epoch,
+#: when read). It lives and dies with the clients: a new container, or a
+#: test's ``reset()``, starts without one.
+last_decision: dict[str, tuple[str, int, float]] = {}
 
 
 def reset() -> None:
-    """Forget every client (tests call this after changing the environment)."""
+    """Forget every client and the lookup's last decision (tests call this
+    after changing the environment)."""
     lex_runtime.cache_clear()
-    dynamodb.cache_clear()
-    lookup_dynamodb.cache_clear()
+    _dynamodb.cache_clear()
+    _lookup_dynamodb.cache_clear()
+    peer_lookup_dynamodb.cache_clear()
+    last_decision.clear()
