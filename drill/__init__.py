@@ -13,7 +13,10 @@
 * ``cells``: concurrent sign-ups, scale-out, a new cell, and API requests
   through the Orchestrator on moto's Step Functions interpreter (``sfn``);
 * ``plan``: the resources a stack declares, per region and component;
-* ``report`` and ``plot``: the text a person reads and the optional chart.
+* ``report`` and ``plot``: the text a person reads and the optional chart;
+* ``faults``: a botocore-level fault injector (AWS errors, throttling,
+  cancelled transactions, latency, timeouts; per service, operation and
+  region; seeded rates) shared by the drill and the tests.
 
 Every scenario returns a result with its checks; the command exits non-zero
 with the reasons when one fails.
