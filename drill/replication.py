@@ -154,7 +154,9 @@ class GlobalTableEmulator:
                 boto3.setup_default_session()
             session = boto3.DEFAULT_SESSION
         events = session.events
-        events.register("before-parameter-build.dynamodb", self._before_call, unique_id=_HOOK_ID + "-b")
+        events.register(
+            "before-parameter-build.dynamodb", self._before_call, unique_id=_HOOK_ID + "-b"
+        )
         events.register("after-call.dynamodb", self._after_call, unique_id=_HOOK_ID + "-a")
         self._sessions.append(session)
         return self
