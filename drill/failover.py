@@ -593,6 +593,8 @@ class FailoverPlane:
         self.checkers: dict[str, Callable[[Any], Any]] = {}
         self.lookups: dict[str, Callable[[Any], Any]] = {}
         self.connect_region = ""
+        self.clients: dict[str, Any] = {}
+        self._operators: dict[str, Any] = {}
         self._exit = ExitStack()
 
     @classmethod
@@ -622,10 +624,12 @@ class FailoverPlane:
             sample_utterance=checks[primary].environment.get("SAMPLE_UTTERANCE"),
         ).install()
         plane._exit.callback(plane.sim.uninstall)
+        clients = {r: session.client("dynamodb", r) for r in plane.regions}
+        plane.clients = clients
         plane.replication = GlobalTableEmulator(
             regions=plane.regions,
             key_attributes={plane.table: (LEX_STATE_TABLE.hash_key.name,)},
-            client_for=lambda r: session.client("dynamodb", r),
+            client_for=clients.__getitem__,
             clock=plane.now,
             lag_seconds=REPLICATION_LAG_SECONDS,
         ).attach(plane.sim._session)
@@ -686,12 +690,14 @@ class FailoverPlane:
         and replicated like the handlers'."""
         import boto3
 
-        return boto3.client(
-            "dynamodb", region_name=region, endpoint_url=self.session.server.endpoint_url
-        )
+        if region not in self._operators:
+            self._operators[region] = boto3.client(
+                "dynamodb", region_name=region, endpoint_url=self.session.server.endpoint_url
+            )
+        return self._operators[region]
 
     def read(self, region: str, key: Mapping[str, Any]) -> dict[str, Any]:
-        client = self.session.client("dynamodb", region)
+        client = self.clients[region]
         return client.get_item(TableName=self.table, Key=dict(key), ConsistentRead=True).get(
             "Item", {}
         )
