@@ -46,7 +46,10 @@ from drill.stack import DeployedFunction
 #: health check runs with a failover threshold two rounds higher than the
 #: stack's, so the "failover after N failed rounds" check must fail.
 FAULT_SLOW_FAILOVER = "slow-failover"
-FAULTS = (FAULT_SLOW_FAILOVER,)
+#: Self-test of the single-writer check: the secondary's checker writes the
+#: primary's item (as a one-item design would), so the check must fail.
+FAULT_SHARED_ITEM = "shared-item"
+FAULTS = (FAULT_SLOW_FAILOVER, FAULT_SHARED_ITEM)
 
 #: Simulated seconds between a round and a scripted change of the world:
 #: just after a round started, i.e. the worst moment for detection.
@@ -186,7 +189,11 @@ def run(
     if fault == FAULT_SLOW_FAILOVER:
         check_env["FAILOVER_THRESHOLD"] = str(hc_settings.failover_threshold + 2)
     plane = FailoverPlane.open(
-        session, env_overrides={k: v for k, v in check_env.items() if k == "FAILOVER_THRESHOLD"}
+        session,
+        env_overrides={k: v for k, v in check_env.items() if k == "FAILOVER_THRESHOLD"},
+        checker_env={secondary: {"CHECKER_REGION": primary}}
+        if fault == FAULT_SHARED_ITEM
+        else None,
     )
     seeds = plane.seeds
     ddb = plane.operator(primary)
@@ -599,7 +606,11 @@ class FailoverPlane:
 
     @classmethod
     def open(
-        cls, session: DrillSession, *, env_overrides: Mapping[str, str] | None = None
+        cls,
+        session: DrillSession,
+        *,
+        env_overrides: Mapping[str, str] | None = None,
+        checker_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> FailoverPlane:
         from handlers.lex_dr import aws_clients
         from handlers.lex_dr import clock as handler_clock
@@ -638,7 +649,11 @@ class FailoverPlane:
         plane._exit.callback(aws_clients.reset)
         plane._exit.enter_context(handler_clock.simulated(plane.now))
         for region in plane.regions:
-            env = {**checks[region].environment, **(env_overrides or {})}
+            env = {
+                **checks[region].environment,
+                **(env_overrides or {}),
+                **((checker_env or {}).get(region) or {}),
+            }
             plane.checkers[region] = _invoker(checks[region], env)
             plane.lookups[region] = _invoker(lookups[region], dict(lookups[region].environment))
         # The stack seeds the primary's replica; the global table copies it.

@@ -134,6 +134,7 @@ class GlobalTableEmulator:
     _pending: list[_Delivery] = field(default_factory=list)
     _stamps: dict[tuple[str, str, Key], _Stamp] = field(default_factory=dict)
     _isolated: set[str] = field(default_factory=set)
+    _lost_marks: set[tuple[str, Key, int]] = field(default_factory=set)
     _seq: Any = field(default_factory=itertools.count)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _sessions: list[Any] = field(default_factory=list)
@@ -306,20 +307,26 @@ class GlobalTableEmulator:
         )
         return response.get("Item")
 
+    def _lost(self, now: float, delivery: _Delivery, loser: _Stamp, winner_region: str) -> None:
+        """Record a write that lost to another region's (once per write)."""
+        mark = (delivery.table, delivery.key, loser.seq)
+        if mark in self._lost_marks:
+            return
+        self._lost_marks.add(mark)
+        self.lost_updates.append(
+            LostUpdate(now, delivery.table, delivery.key, loser.region, winner_region)
+        )
+
     def _deliver(self, delivery: _Delivery, now: float) -> int:
         slot = (delivery.destination, delivery.table, delivery.key)
         current = self._stamps.get(slot)
         if current is not None and current.order() >= delivery.stamp.order():
             if current.region != delivery.origin:
-                self.lost_updates.append(
-                    LostUpdate(now, delivery.table, delivery.key, delivery.origin, current.region)
-                )
+                self._lost(now, delivery, delivery.stamp, current.region)
             return 0
         if current is not None and current.region == delivery.destination != delivery.origin:
             # the destination's own, older write is overwritten everywhere
-            self.lost_updates.append(
-                LostUpdate(now, delivery.table, delivery.key, delivery.destination, delivery.origin)
-            )
+            self._lost(now, delivery, current, delivery.origin)
         client = self.client_for(delivery.destination)
         if delivery.item is None:
             client.delete_item(TableName=delivery.table, Key=_key_value(delivery.key))
