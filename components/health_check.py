@@ -76,10 +76,10 @@ from handlers.lex_dr.decision import DEFAULT_STALENESS_SECONDS
 #: EventBridge's finest schedule; the probe loop fills the minute.
 SCHEDULE_EXPRESSION = "rate(1 minute)"
 
-#: Worst case of one Lex runtime call in the probe (connect 1 s + read 2 s,
+#: Worst case of one Lex runtime call in the probe (connect 0.5 s + read 1.5 s,
 #: no botocore retries): ``handlers/lex_dr/aws_clients.LEX_CALL_TIMEOUT_SECONDS``.
 #: Not imported, because that module imports boto3; a test keeps them equal.
-LEX_CALL_TIMEOUT_SECONDS = 3
+LEX_CALL_TIMEOUT_SECONDS = 2
 #: The original ``lexDRTest`` function's timeout; never go below it.
 MIN_PROBE_TIMEOUT_SECONDS = 15
 

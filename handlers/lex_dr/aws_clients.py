@@ -17,10 +17,13 @@ import boto3
 from botocore.config import Config
 
 # Lex calls fail fast; the health check retries inside the round itself
-# (PROBE_ATTEMPTS), so botocore must not retry on top of that.
+# (PROBE_ATTEMPTS), so botocore must not retry on top of that. 0.5 s + 1.5 s:
+# a round that times out in every attempt lasts 3 x 2 s + backoff = 6.3 s, so
+# detection including cold start, invoke latency and schedule jitter stays
+# under 30 s (bench/failover_sim.py); a healthy Lex answers in well under 1 s.
 LEX_CLIENT_CONFIG = Config(
-    connect_timeout=1,
-    read_timeout=2,
+    connect_timeout=0.5,
+    read_timeout=1.5,
     retries={"total_max_attempts": 1},
 )
 #: Worst case of one Lex call with the settings above (connect + read timeout).

@@ -61,7 +61,8 @@ DEFAULT_FAILOVER_THRESHOLD = 2
 #: Consecutive good rounds of the primary before failing back.
 DEFAULT_FAILBACK_THRESHOLD = 3
 #: A peer checker whose latest round is older than this no longer votes.
-#: Two 10 s rounds plus a slow round (9.3 s) and replication lag fit inside,
+#: A 10 s interval plus a slow round (6.3 s), cold start, schedule jitter and
+#: replication lag fit inside,
 #: so a live peer is never taken for dead; see bench/failover_sim.py.
 DEFAULT_STALENESS_SECONDS = 25.0
 

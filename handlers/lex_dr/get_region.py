@@ -124,7 +124,7 @@ def _read_state(settings: GetRegionSettings, connect_region: str) -> list[dict[s
     causes = []
     try:
         return state_store.read_items(
-            aws_clients.lookup_dynamodb(), settings.table_name, keys, consistent=False
+            aws_clients.lookup_dynamodb(), settings.table_name, keys, consistent=True
         )
     except (ClientError, BotoCoreError) as exc:
         causes.append(f"{own or 'own region'}: {_error_code(exc)}")

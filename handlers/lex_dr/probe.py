@@ -9,8 +9,8 @@ Test sessions are deleted after the state write (:func:`delete_sessions`, all
 in parallel, best effort), and only for attempts where Lex answered: an attempt
 that timed out or was refused created no session worth a second slow call (Lex
 expires idle sessions anyway), and deleting afterwards keeps cleanup off the
-path to a failover decision. Worst case of a round: attempts x 3 s + backoff
-(9.3 s with the defaults) + state I/O + one 3 s cleanup call.
+path to a failover decision. Worst case of a round: attempts x 2 s + backoff
+(6.3 s with the defaults) + state I/O + one 2 s cleanup call.
 """
 
 from __future__ import annotations
