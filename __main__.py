@@ -144,6 +144,26 @@ if settings.connect.mode != "none":
     if connect.phone_number is not None:
         pulumi.export("connectPhoneNumber", connect.phone_number)
 
+    # Amazon Connect Global Resiliency: the replica instance in the secondary
+    # gets both aliases, the secondary's lookup and the same flow.
+    if settings.connect.replica_instance_id:
+        connect_replica = ConnectIntegration(
+            "lex-connect-replica",
+            ConnectIntegrationArgs(
+                mode="existing",
+                primary_region=settings.primary_region,
+                secondary_region=settings.secondary_region,
+                lookup_function_arn=health_check_secondary.lookup_function_arn,
+                alias_arns=lex_bot.alias_arns,
+                instance_id=settings.connect.replica_instance_id,
+                instance_region=settings.secondary_region,
+                flow_name=settings.connect.contact_flow_name,
+            ),
+            opts=secondary.opts(),
+        )
+        pulumi.export("connectReplicaInstanceArn", connect_replica.instance_arn)
+        pulumi.export("connectReplicaContactFlowId", connect_replica.contact_flow_id)
+
 # --- cell router --------------------------------------------------------------
 # Everything in the primary region: table + provisioning queue, the five
 # functions, the EXPRESS Orchestrator, and the authenticated API in front.

@@ -174,3 +174,30 @@ def test_the_two_checkers_write_different_items(run):
         keys.append(layout.checker_key(settings.connect_region, settings.checker_region))
     assert keys == [regions["primary"], f"{regions['primary']}#checker#{regions['secondary']}"]
     assert {layout.writer_region(k) for k in keys} == set(regions.values())
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("failoverStalenessSeconds", 5),  # below two probe intervals: a live peer looks dead
+        ("probeLivenessMethod", "ping"),
+        ("deepProbeIntervalSeconds", 45),  # not a multiple of the 10 s interval
+        ("deepProbeIntervalSeconds", 5),
+        ("connectReplicaInstanceId", "not-a-uuid"),
+        ("connectReplicaInstanceId", "1a2b3c4d-5e6f-4789-8abc-0123456789ab"),  # connectMode none
+    ],
+)
+def test_bad_two_region_settings_name_the_key(key, value):
+    from config import ConfigError, parse_settings
+    from tests.pulumi_harness import DEV_CONFIG
+
+    with pytest.raises(ConfigError, match=key):
+        parse_settings({**DEV_CONFIG, key: value}, stack="dev")
+
+
+def test_liveness_none_means_every_round_deep(run_stack):
+    run = run_stack(probeLivenessMethod="none")
+    probe = run.one(FUNCTION, lambda f: _in("secondary", f) and f.name.endswith("-lexDRTest"))
+    env = probe.inputs["environment"]["variables"]
+    assert "LIVENESS_METHOD" not in env
+    assert HealthCheckSettings.from_env(env).liveness_method is None
