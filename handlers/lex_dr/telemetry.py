@@ -29,6 +29,11 @@ metric                 unit          dimensions            value
                                                            checker disagreed, else 0
 ``PeerCheckersAlive``  Count         ``service``           alive peer checkers that voted
                                                            this round (0 = deciding alone)
+``RegionActive``       Count         ``service, region``   1 for the region callers are
+                                                           sent to after this round, else 0
+``OverrideActive``     Count         ``service``           1 if an operator's
+                                                           ``overrideRegion`` decided this
+                                                           round, else 0
 =====================  ============  ====================  ==============================
 
 Every checker emits these in its own region (CloudWatch is regional), so the
@@ -68,12 +73,16 @@ METRIC_PROBE_SUCCEEDED = "ProbeSucceeded"
 METRIC_PROBE_FAILED = "ProbeFailed"
 METRIC_PROBE_LATENCY = "ProbeLatency"
 
+# Health check, dimensions service + region, after the decision.
+METRIC_REGION_ACTIVE = "RegionActive"
+
 # Health check, dimension service only.
 METRIC_REGION_SWITCHED = "RegionSwitched"
 METRIC_ALL_REGIONS_FAILING = "AllRegionsFailing"
 METRIC_ROUND_SKIPPED = "RoundSkipped"
 METRIC_SWITCH_VETOED = "SwitchVetoed"
 METRIC_PEER_CHECKERS_ALIVE = "PeerCheckersAlive"
+METRIC_OVERRIDE_ACTIVE = "OverrideActive"
 
 # Region lookup, dimension service only.
 METRIC_LOOKUP_FAILED_OPEN = "LookupFailedOpen"
@@ -89,6 +98,8 @@ METRIC_DIMENSIONS: dict[str, tuple[str, ...]] = {
     METRIC_ROUND_SKIPPED: (SERVICE_DIMENSION,),
     METRIC_SWITCH_VETOED: (SERVICE_DIMENSION,),
     METRIC_PEER_CHECKERS_ALIVE: (SERVICE_DIMENSION,),
+    METRIC_REGION_ACTIVE: (SERVICE_DIMENSION, REGION_DIMENSION),
+    METRIC_OVERRIDE_ACTIVE: (SERVICE_DIMENSION,),
     METRIC_LOOKUP_FAILED_OPEN: (SERVICE_DIMENSION,),
     METRIC_LOOKUP_SERVED_LAST_KNOWN: (SERVICE_DIMENSION,),
 }
@@ -103,6 +114,8 @@ METRIC_SERVICE: dict[str, str] = {
     METRIC_ROUND_SKIPPED: HEALTH_CHECK_SERVICE,
     METRIC_SWITCH_VETOED: HEALTH_CHECK_SERVICE,
     METRIC_PEER_CHECKERS_ALIVE: HEALTH_CHECK_SERVICE,
+    METRIC_REGION_ACTIVE: HEALTH_CHECK_SERVICE,
+    METRIC_OVERRIDE_ACTIVE: HEALTH_CHECK_SERVICE,
     METRIC_LOOKUP_FAILED_OPEN: GET_REGION_SERVICE,
     METRIC_LOOKUP_SERVED_LAST_KNOWN: GET_REGION_SERVICE,
 }
