@@ -290,3 +290,30 @@ dashboard = StackDashboard(
     opts=primary.opts(),
 )
 pulumi.export("dashboardUrl", dashboard.url)
+# The secondary runs its own checker and lookup (issue 12): its dashboard shows
+# them and their alarms, and stays readable when the primary region is lost.
+dashboard_secondary = StackDashboard(
+    "dashboard-secondary",
+    StackDashboardArgs(
+        dashboard_name=f"{settings.project}-{settings.stack}-{settings.secondary_region}",
+        settings=DashboardSettings(
+            region=settings.secondary_region,
+            primary_region=settings.primary_region,
+            secondary_region=settings.secondary_region,
+            stack=settings.stack,
+            probe_interval_seconds=settings.health_check.probe_interval_seconds,
+            capacity_buffer=settings.cell_router.capacity_buffer,
+            scale_out_threshold=settings.cell_router.scale_out_threshold,
+            queue_alarm_depth=settings.cell_router.provisioning_queue_alarm_depth,
+        ),
+        failover=FailoverResources(
+            probe_function_name=health_check_secondary.probe.name,
+            lookup_function_name=health_check_secondary.lookup_function_name,
+            probe_state_machine_arn=health_check_secondary.state_machine_arn,
+        ),
+        router=None,
+        alarm_arns=[alarm.arn for alarm in health_check_secondary.alarms.values()],
+    ),
+    opts=secondary.opts(),
+)
+pulumi.export("dashboardSecondaryUrl", dashboard_secondary.url)
