@@ -1,4 +1,16 @@
-"""Failover scenario: the real health check and lookup on a simulated clock.
+"""Failover scenarios: the real checkers and lookups of both regions on a
+simulated clock.
+
+Since issue 12 both regions serve: every scenario runs both regions'
+checkers and lookups (``FailoverPlane``) on two replicas of the state table
+kept in step by ``drill.replication.GlobalTableEmulator`` (1 s lag, per-item
+last-writer-wins, every write recorded with its region), and checks that no
+item is written from both regions and that the replicas converge. After the
+story below come two more scenarios: ``region_loss`` (every primary-region
+service faulted with ``drill.faults``, replication cut; the secondary decides
+and its lookup answers within 40 s; convergence after the region returns)
+and ``partitioned_checker`` (a checker that reaches neither bot causes no
+failover).
 
 The health-check function (``handlers/lex_dr/health_check.py``) runs one
 probe round per invocation, at the offsets of the stack's own probe-loop
