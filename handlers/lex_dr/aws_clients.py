@@ -29,9 +29,10 @@ LEX_CLIENT_CONFIG = Config(
 #: Worst case of one Lex call with the settings above (connect + read timeout).
 LEX_CALL_TIMEOUT_SECONDS = float(LEX_CLIENT_CONFIG.connect_timeout + LEX_CLIENT_CONFIG.read_timeout)
 
-# Amazon Connect waits at most 8 s for the lookup; fail open well before that.
+# Amazon Connect waits at most 8 s for the lookup; fail open well before that:
+# own replica <= 2 x (0.5 + 1) s, the other replica <= 1 s, inside the 5 s timeout.
 LOOKUP_DYNAMODB_CONFIG = Config(
-    connect_timeout=1,
+    connect_timeout=0.5,
     read_timeout=1,
     retries={"mode": "standard", "total_max_attempts": 2},
 )
