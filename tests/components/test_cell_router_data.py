@@ -95,7 +95,10 @@ def test_depth_alarms_go_to_the_stacks_one_alarm_topic(run_stack):
         assert alarm["statistic"] == "Maximum"
         assert alarm["alarmActions"] == [topic.outputs["arn"]]
         assert alarm["treatMissingData"] == "notBreaching"
-    subscription = run.one("aws:sns/topicSubscription:TopicSubscription").inputs
+    subscription = run.one(
+        "aws:sns/topicSubscription:TopicSubscription",
+        lambda s: s.name == "lex-failover-alarms-email",
+    ).inputs
     assert subscription["endpoint"] == "ops@example.com"
     assert subscription["topic"] == topic.outputs["arn"]
 
