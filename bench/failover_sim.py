@@ -763,7 +763,7 @@ class TwoRegionReport:
 
 
 def _s(x: float | None) -> str:
-    return "-" if x is None else f"{x:.2f} s"
+    return "n/a" if x is None else f"{x:.2f} s"
 
 
 def simulate_two_regions(cfg: SimConfig, *, samples: int = 2_000, seed: int = 7) -> TwoRegionReport:
