@@ -38,6 +38,7 @@ out).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -162,8 +163,17 @@ def run(
     *,
     fault: str | None = None,
     report: Report | None = None,
+    faults: str | None = None,
+    fault_seed: int = 0,
 ) -> FailoverResult:
-    """Run the failover story on ``session``'s emulator and check it."""
+    """Run the failover story on ``session``'s emulator and check it.
+
+    ``faults`` (``drill.faults`` syntax, e.g. ``dynamodb=ThrottlingException@0.2``
+    or ``lexv2-runtime[us-west-2]=timeout@0.5``) applies AWS failure modes to
+    every call of the health check and the lookup; the same invariants are
+    checked. Injected timeouts cost no simulated time (the drill's clock
+    advances per round, not per call).
+    """
     if fault is not None and fault not in FAULTS:
         raise ValueError(f"unknown failover fault {fault!r}")
     out = report or session.report
@@ -212,7 +222,17 @@ def run(
     key = {LEX_STATE_TABLE.hash_key.name: {"S": check_fn.environment["CONNECT_REGION"]}}
     alias_arns = json.loads(lookup_fn.environment["BOT_ALIAS_ARNS"])
     sim = plane.sim
+    injector = None
+    injection: Any = contextlib.nullcontext()
+    if faults:
+        from drill.faults import FaultInjector
+        from handlers.lex_dr import aws_clients as lex_clients
+
+        injector = FaultInjector(faults, seed=fault_seed, sleep=lambda _: None)
+        lex_clients.reset()
+        injection = injector.active()
     try:
+        injection.__enter__()
 
         def health_check(event: Any) -> dict[str, Any]:
             answer = plane.run_checker(primary, event)
@@ -398,8 +418,19 @@ def run(
         plane.replication.flush()
         replica_checks = [plane.single_writer_check(), plane.convergence_check("at the end")]
     finally:
+        injection.__exit__(None, None, None)
         plane.close()
     out.timeline(header, rows)
+    if injector is not None:
+        injected = ", ".join(
+            f"{n} x {service}:{operation}={label}"
+            for (service, operation, label), n in sorted(injector.injected.items())
+        )
+        out.line(
+            "AWS faults (drill.faults): "
+            + ", ".join(str(rule) for rule in injector.rules)
+            + f"; injected: {injected or 'none'}"
+        )
     for region, since, kind in [(r, s, k) for r, (s, k) in impaired.items()]:
         result.impairments.append((region, since, None, kind))
     result.lex_calls = {r: sim.count(r) for r in (primary, secondary)}
