@@ -14,7 +14,8 @@ from components.cell_router_api import CellRouterApi, CellRouterApiArgs
 from components.cell_router_functions import CellRouterFunctions, CellRouterFunctionsArgs
 from components.connect import ConnectIntegration, ConnectIntegrationArgs
 from components.dashboard import DashboardSettings, FailoverResources, RouterResources
-from components.health_check import HealthCheck, HealthCheckArgs
+from components.health_check import HealthCheck, HealthCheckArgs, StateTableRef
+from components.iam_lex import replica_arn
 from components.lex_bot import MultiRegionLexBot, MultiRegionLexBotArgs
 from components.orchestrator import Orchestrator, OrchestratorArgs
 from components.providers import region_providers
@@ -37,8 +38,9 @@ pulumi.export("primaryRegion", settings.primary_region)
 pulumi.export("secondaryRegion", settings.secondary_region)
 
 # --- lex failover -----------------------------------------------------------
-# The bot in both regions; the health check (table, lookup, probe loop,
-# alarms) in the primary, where Connect lives; Connect unless mode is none.
+# The bot in both regions; a health check (checker: probe function, probe
+# loop, alarms; and a lookup) in each region, on a global state table;
+# Connect unless mode is none.
 
 lex_bot = MultiRegionLexBot(
     "lex-bot",
@@ -56,30 +58,61 @@ lex_bot = MultiRegionLexBot(
         global_resiliency=settings.lex.global_resiliency,
     ),
 )
+hc = settings.health_check
+# Deep probes: each checker probes each bot with healthCheckTestMethod every
+# deepProbeIntervalSeconds, the two checkers half a period apart; the rounds
+# in between use the unbilled liveness probe (README: "Probe cost").
+deep_rounds = hc.deep_probe_interval_seconds // hc.probe_interval_seconds
+health_check_common = dict(
+    primary_region=settings.primary_region,
+    secondary_region=settings.secondary_region,
+    bots_env=lex_bot.bots_env,
+    alias_arns=lex_bot.alias_arns,
+    test_method=hc.test_method,
+    sample_utterance=hc.sample_utterance,
+    expected_response=hc.expected_response,
+    test_user=hc.test_user,
+    failover_threshold=hc.failover_threshold,
+    failback_threshold=hc.failback_threshold,
+    auto_failback=hc.auto_failback,
+    probe_interval_seconds=hc.probe_interval_seconds,
+    probe_attempts=hc.probe_attempts,
+    lambda_runtime=settings.lambda_.runtime,
+    lambda_architecture=settings.lambda_.architecture,
+    powertools_layer_version=settings.lambda_.powertools_layer_version,
+    log_retention_days=settings.lambda_.log_retention_days,
+    alarm_email=settings.alarm_email,
+    deletion_protection=settings.table_deletion_protection,
+    staleness_seconds=hc.staleness_seconds,
+    liveness_method=hc.liveness_method,
+    deep_probe_every_seconds=hc.deep_probe_interval_seconds if hc.liveness_method else None,
+)
+# Both regions serve: the primary's checker and lookup, with the state table
+# as a global table replicated to the secondary ...
 health_check = HealthCheck(
     "lex-failover",
     HealthCheckArgs(
-        primary_region=settings.primary_region,
-        secondary_region=settings.secondary_region,
-        bots_env=lex_bot.bots_env,
-        alias_arns=lex_bot.alias_arns,
-        test_method=settings.health_check.test_method,
-        sample_utterance=settings.health_check.sample_utterance,
-        expected_response=settings.health_check.expected_response,
-        test_user=settings.health_check.test_user,
-        failover_threshold=settings.health_check.failover_threshold,
-        failback_threshold=settings.health_check.failback_threshold,
-        auto_failback=settings.health_check.auto_failback,
-        probe_interval_seconds=settings.health_check.probe_interval_seconds,
-        probe_attempts=settings.health_check.probe_attempts,
-        lambda_runtime=settings.lambda_.runtime,
-        lambda_architecture=settings.lambda_.architecture,
-        powertools_layer_version=settings.lambda_.powertools_layer_version,
-        log_retention_days=settings.lambda_.log_retention_days,
-        alarm_email=settings.alarm_email,
-        deletion_protection=settings.table_deletion_protection,
+        **health_check_common,
+        replica_regions=(settings.secondary_region,),
+        deep_probe_phase=0,
     ),
     opts=primary.opts(),
+)
+# ... and the secondary's own checker, lookup and alarms on its replica.
+health_check_secondary = HealthCheck(
+    "lex-failover-secondary",
+    HealthCheckArgs(
+        **health_check_common,
+        region=settings.secondary_region,
+        state_table=StateTableRef(
+            name=health_check.table_name,
+            arn=health_check.table_arn.apply(
+                lambda arn: replica_arn(arn, settings.secondary_region)
+            ),
+        ),
+        deep_probe_phase=deep_rounds // 2,
+    ),
+    opts=secondary.opts(depends_on=[health_check]),
 )
 pulumi.export("lexBotIds", lex_bot.bot_ids)
 pulumi.export("lexBotAliasIds", lex_bot.alias_ids)
@@ -89,6 +122,10 @@ pulumi.export("lexLookupFunctionArn", health_check.lookup_function_arn)
 pulumi.export("lexProbeFunctionArn", health_check.probe_function_arn)
 pulumi.export("lexProbeStateMachineArn", health_check.state_machine_arn)
 pulumi.export("lexAlarmTopicArn", health_check.alarm_topic_arn)
+pulumi.export("lexSecondaryLookupFunctionArn", health_check_secondary.lookup_function_arn)
+pulumi.export("lexSecondaryProbeFunctionArn", health_check_secondary.probe_function_arn)
+pulumi.export("lexSecondaryProbeStateMachineArn", health_check_secondary.state_machine_arn)
+pulumi.export("lexSecondaryAlarmTopicArn", health_check_secondary.alarm_topic_arn)
 
 if settings.connect.mode != "none":
     connect = ConnectIntegration(
@@ -113,6 +150,26 @@ if settings.connect.mode != "none":
     pulumi.export("connectContactFlowId", connect.contact_flow_id)
     if connect.phone_number is not None:
         pulumi.export("connectPhoneNumber", connect.phone_number)
+
+    # Amazon Connect Global Resiliency: the replica instance in the secondary
+    # gets both aliases, the secondary's lookup and the same flow.
+    if settings.connect.replica_instance_id:
+        connect_replica = ConnectIntegration(
+            "lex-connect-replica",
+            ConnectIntegrationArgs(
+                mode="existing",
+                primary_region=settings.primary_region,
+                secondary_region=settings.secondary_region,
+                lookup_function_arn=health_check_secondary.lookup_function_arn,
+                alias_arns=lex_bot.alias_arns,
+                instance_id=settings.connect.replica_instance_id,
+                instance_region=settings.secondary_region,
+                flow_name=settings.connect.contact_flow_name,
+            ),
+            opts=secondary.opts(),
+        )
+        pulumi.export("connectReplicaInstanceArn", connect_replica.instance_arn)
+        pulumi.export("connectReplicaContactFlowId", connect_replica.contact_flow_id)
 
 # --- cell router --------------------------------------------------------------
 # Everything in the primary region: table + provisioning queue, the five
@@ -276,3 +333,30 @@ dashboard = StackDashboard(
     opts=primary.opts(),
 )
 pulumi.export("dashboardUrl", dashboard.url)
+# The secondary runs its own checker and lookup (issue 12): its dashboard shows
+# them and their alarms, and stays readable when the primary region is lost.
+dashboard_secondary = StackDashboard(
+    "dashboard-secondary",
+    StackDashboardArgs(
+        dashboard_name=f"{settings.project}-{settings.stack}-{settings.secondary_region}",
+        settings=DashboardSettings(
+            region=settings.secondary_region,
+            primary_region=settings.primary_region,
+            secondary_region=settings.secondary_region,
+            stack=settings.stack,
+            probe_interval_seconds=settings.health_check.probe_interval_seconds,
+            capacity_buffer=settings.cell_router.capacity_buffer,
+            scale_out_threshold=settings.cell_router.scale_out_threshold,
+            queue_alarm_depth=settings.cell_router.provisioning_queue_alarm_depth,
+        ),
+        failover=FailoverResources(
+            probe_function_name=health_check_secondary.probe.name,
+            lookup_function_name=health_check_secondary.lookup_function_name,
+            probe_state_machine_arn=health_check_secondary.state_machine_arn,
+        ),
+        router=None,
+        alarm_arns=[alarm.arn for alarm in health_check_secondary.alarms.values()],
+    ),
+    opts=secondary.opts(),
+)
+pulumi.export("dashboardSecondaryUrl", dashboard_secondary.url)

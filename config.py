@@ -262,6 +262,31 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("wafEnabled", "boolean", False, "Put a WAF web ACL with a rate-based rule on the API."),
     Setting("wafRateLimit", "integer", 300, "Requests per client IP per 5 minutes (wafEnabled)."),
+    # Lex failover in both regions (issue 12) ------------------------------------
+    Setting(
+        "failoverStalenessSeconds",
+        "integer",
+        25,
+        "A checker whose latest round is older than this stops voting (the other decides alone).",
+    ),
+    Setting(
+        "probeLivenessMethod",
+        "string",
+        "put_session",
+        "Unbilled probe between deep probes: put_session, or none (every round deep).",
+    ),
+    Setting(
+        "deepProbeIntervalSeconds",
+        "integer",
+        60,
+        "Seconds between deep (healthCheckTestMethod) probes of a bot by one checker.",
+    ),
+    Setting(
+        "connectReplicaInstanceId",
+        "string",
+        "",
+        "Existing Connect Global Resiliency replica instance in the secondary (empty: none).",
+    ),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}
@@ -297,6 +322,10 @@ class HealthCheckSettings:
     auto_failback: bool
     probe_interval_seconds: int
     probe_attempts: int
+    staleness_seconds: int = 25
+    #: None: every round uses ``test_method``
+    liveness_method: str | None = "put_session"
+    deep_probe_interval_seconds: int = 60
 
 
 @dataclass(frozen=True)
@@ -308,6 +337,8 @@ class ConnectSettings:
     phone_number_country_code: str
     phone_number_type: str
     contact_flow_name: str
+    #: an existing Connect Global Resiliency replica instance in the secondary
+    replica_instance_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -557,7 +588,18 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
         auto_failback=r.boolean("autoFailback"),
         probe_interval_seconds=interval,
         probe_attempts=r.integer("probeAttempts", 1, 5),
+        staleness_seconds=r.integer("failoverStalenessSeconds", 2 * interval, 600),
+        liveness_method=_liveness(
+            r.string("probeLivenessMethod", _one_of("put_session", "recognize_text", "none"))
+        ),
+        deep_probe_interval_seconds=r.integer("deepProbeIntervalSeconds", interval, 3600),
     )
+    if health_check.deep_probe_interval_seconds % interval:
+        r.fail(
+            "deepProbeIntervalSeconds",
+            f"must be a multiple of probeIntervalSeconds ({interval}), "
+            f"got {health_check.deep_probe_interval_seconds}",
+        )
 
     mode = r.string("connectMode", _one_of("create", "existing", "none"))
     instance_id = r.string("connectInstanceId") or None
@@ -594,7 +636,19 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
         ),
         phone_number_type=r.string("phoneNumberType", _one_of("DID", "TOLL_FREE")),
         contact_flow_name=r.string("contactFlowName", _non_empty(127)),
+        replica_instance_id=r.string("connectReplicaInstanceId") or None,
     )
+    if connect.replica_instance_id is not None:
+        if not INSTANCE_ID_PATTERN.fullmatch(connect.replica_instance_id):
+            r.fail(
+                "connectReplicaInstanceId",
+                f"{connect.replica_instance_id!r} is not a Connect instance id (a UUID)",
+            )
+        if mode == "none":
+            r.fail(
+                "connectReplicaInstanceId",
+                "needs a Connect instance in the primary (connectMode create or existing)",
+            )
 
     buffer_pct = r.integer("capacityBufferPercent", 0, 90)
     threshold_pct = r.integer("scaleOutThresholdPercent", 1, 100)
@@ -765,6 +819,10 @@ def _non_empty(max_len: int) -> Callable[[str], str | None]:
         return None
 
     return check
+
+
+def _liveness(value: str) -> str | None:
+    return None if value == "none" else value
 
 
 def load_settings() -> Settings:

@@ -24,6 +24,14 @@ Then, on that instance:
   checked by ``check_contact_flow`` before it is sent;
 * optionally a claimed phone number pointed at the flow
   (``aws.connect.PhoneNumberContactFlowAssociation``).
+
+Amazon Connect Global Resiliency (ACGR): the program builds a second
+``ConnectIntegration`` for an existing replica instance in the secondary
+(``instance_region``), on the secondary's providers, with the secondary's
+lookup. ACGR is allow-listed: the account must be enabled by AWS, the
+replica is created with ``ReplicateInstance`` outside this stack, and phone
+numbers move between the two instances through traffic distribution groups,
+not through this component (README: "Amazon Connect Global Resiliency").
 """
 
 from __future__ import annotations
@@ -89,6 +97,12 @@ class ConnectIntegrationArgs:
     claim_phone_number: bool = False
     phone_number_country_code: str = "US"
     phone_number_type: str = "DID"
+    #: the region the instance lives in (default: the primary). An Amazon
+    #: Connect Global Resiliency replica instance lives in the secondary: it
+    #: gets both aliases, the secondary's lookup, and the same flow (which
+    #: still asks for the primary's state items: the lookup key is the
+    #: Connect region of the pair, not of the instance).
+    instance_region: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode == "create" and not self.instance_alias:
@@ -135,7 +149,7 @@ class ConnectIntegration(pulumi.ComponentResource):
         else:
             self.instance = None
             existing_id = args.instance_id or ""
-            region = args.primary_region
+            region = args.instance_region or args.primary_region
             self.instance_id = pulumi.Output.from_input(existing_id)
             self.instance_arn = pulumi.Output.all(partition.partition, identity.account_id).apply(
                 lambda v: instance_arn(v[0], region, v[1], existing_id)

@@ -56,6 +56,19 @@ NOT_SHOWN: dict[tuple[str, str], str] = {
     (lex_metrics.METRIC_NAMESPACE, lex_metrics.METRIC_PROBE_FAILED): (
         "always 1 - ProbeSucceeded for the same round; the success ratio widget shows it"
     ),
+    # Issue 12 (both regions serve): each is alarmed, and the alarm widget shows the alarm.
+    (lex_metrics.METRIC_NAMESPACE, lex_metrics.METRIC_LOOKUP_SERVED_LAST_KNOWN): (
+        "alarmed (lookup-serving-last-known); the alarm widget shows it"
+    ),
+    (lex_metrics.METRIC_NAMESPACE, lex_metrics.METRIC_SWITCH_VETOED): (
+        "alarmed (vantage-points-disagree); the alarm widget shows it"
+    ),
+    (lex_metrics.METRIC_NAMESPACE, lex_metrics.METRIC_PEER_CHECKERS_ALIVE): (
+        "alarmed (peer-checker-silent); the alarm widget shows it"
+    ),
+    (lex_metrics.METRIC_NAMESPACE, lex_metrics.METRIC_ROUND_SKIPPED): (
+        "diagnostic, 0 unless a round was retried or duplicated; each skip is logged"
+    ),
     # Failure-mode counters of #11: each is alarmed (components/router_alarms.py,
     # shown in the alarm widget) or is a repair that needs no graph.
     **{

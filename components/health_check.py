@@ -1,13 +1,20 @@
 """``HealthCheck``: the Lex failover's state, its two functions, the probe
-cadence and the alarms. Deployed in the primary region, next to Connect.
+cadence and the alarms, in one region. The program deploys one per region
+(both regions serve): the primary's creates the state table as a DynamoDB
+global table with a replica in the secondary; the secondary's uses that
+replica (``state_table``).
 
 What it creates:
 
-* the state table (``LEX_STATE_TABLE``, auto-named from ``lexDR``): on
-  demand, point-in-time recovery, encryption at rest, optional deletion
-  protection; its item for the Connect region is seeded with the primary
-  once and then **never touched by Pulumi again** (``ignore_changes``), so a
-  later ``pulumi up`` cannot undo a live failover;
+* (primary only) the state table (``LEX_STATE_TABLE``, auto-named from
+  ``lexDR``): on demand, point-in-time recovery, encryption at rest,
+  deletion protection as configured, streams on (global tables need them)
+  and a replica per ``replica_regions`` with the same PITR and deletion
+  protection (encrypted at rest with that region's AWS managed key); its item
+  for the Connect region is seeded with the primary once and then **never
+  touched by Pulumi again** (``ignore_changes``), so a later ``pulumi up``
+  cannot undo a live failover. Which region writes which item:
+  ``handlers/lex_dr/layout.py``;
 * ``lexDRGetRegion`` (``handlers/lex_dr/get_region.py``) and ``lexDRTest``
   (``handlers/lex_dr/health_check.py``) via ``PythonFunction``, each with its
   own role holding exactly the statements of ``components/iam_lex.py``;
@@ -57,21 +64,23 @@ from components.iam_lex import (
     probe_loop_policy,
     probe_loop_trust_policy,
     probe_statements,
+    replica_arn,
     scheduler_assume_role_policy,
     scheduler_policy,
 )
 from components.probe_loop_asl import build_probe_loop_definition, to_json
 from components.schemas import LEX_STATE_TABLE
 from components.tables import table_arguments
-from handlers.lex_dr import telemetry
+from handlers.lex_dr import layout, telemetry
+from handlers.lex_dr.decision import DEFAULT_STALENESS_SECONDS
 
 #: EventBridge's finest schedule; the probe loop fills the minute.
 SCHEDULE_EXPRESSION = "rate(1 minute)"
 
-#: Worst case of one Lex runtime call in the probe (connect 1 s + read 2 s,
+#: Worst case of one Lex runtime call in the probe (connect 0.5 s + read 1.5 s,
 #: no botocore retries): ``handlers/lex_dr/aws_clients.LEX_CALL_TIMEOUT_SECONDS``.
 #: Not imported, because that module imports boto3; a test keeps them equal.
-LEX_CALL_TIMEOUT_SECONDS = 3
+LEX_CALL_TIMEOUT_SECONDS = 2
 #: The original ``lexDRTest`` function's timeout; never go below it.
 MIN_PROBE_TIMEOUT_SECONDS = 15
 
@@ -112,11 +121,57 @@ def _handler_dimensions(metric: str) -> dict[str, str]:
     return {telemetry.SERVICE_DIMENSION: telemetry.METRIC_SERVICE[metric]}
 
 
-def failover_alarm_specs(probe_function_name: Any, state_machine_arn: Any) -> list[AlarmSpec]:
-    """The failover's alarms: a switch, both regions down, the health check
-    silent or failing, the lookup failing open."""
+def failover_alarm_specs(
+    probe_function_name: Any, state_machine_arn: Any, *, has_peer: bool = False
+) -> list[AlarmSpec]:
+    """The failover's alarms in one region: a switch, both regions down, the
+    health check silent or failing, the lookup failing open or serving its
+    last known decision, and (with a peer checker) the peer silent or the
+    vantage points disagreeing."""
     namespace = telemetry.METRIC_NAMESPACE
+    peer_alarms = [
+        AlarmSpec(
+            key="peer-checker-silent",
+            description=(
+                "This checker decided alone for 3 minutes: the other region's checker "
+                "reports nothing (its region, Lambda, Step Functions or replication is down)."
+            ),
+            namespace=namespace,
+            metric_name=telemetry.METRIC_PEER_CHECKERS_ALIVE,
+            dimensions=_handler_dimensions(telemetry.METRIC_PEER_CHECKERS_ALIVE),
+            statistic="Maximum",
+            comparison="LessThanThreshold",
+            threshold=1,
+            evaluation_periods=3,
+            datapoints_to_alarm=3,
+            treat_missing_data="breaching",
+        ),
+        AlarmSpec(
+            key="vantage-points-disagree",
+            description=(
+                "The checkers disagreed on a switch in 2 of the last 3 minutes: one of them "
+                "cannot reach a bot the other reaches (a network fault near one checker)."
+            ),
+            namespace=namespace,
+            metric_name=telemetry.METRIC_SWITCH_VETOED,
+            dimensions=_handler_dimensions(telemetry.METRIC_SWITCH_VETOED),
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+        ),
+    ]
     return [
+        *(peer_alarms if has_peer else []),
+        AlarmSpec(
+            key="lookup-serving-last-known",
+            description=(
+                "The region lookup could read no replica of the state table and answered "
+                "the last decision it had seen."
+            ),
+            namespace=namespace,
+            metric_name=telemetry.METRIC_LOOKUP_SERVED_LAST_KNOWN,
+            dimensions=_handler_dimensions(telemetry.METRIC_LOOKUP_SERVED_LAST_KNOWN),
+            period_seconds=300,
+        ),
         AlarmSpec(
             key="region-switched",
             description="The Lex failover switched the active region (failover or failback).",
@@ -182,6 +237,14 @@ def failover_alarm_specs(probe_function_name: Any, state_machine_arn: Any) -> li
 # The component
 # --------------------------------------------------------------------------- #
 @dataclass(frozen=True)
+class StateTableRef:
+    """A replica of the state table in the instance's region."""
+
+    name: pulumi.Input[str]
+    arn: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
 class HealthCheckArgs:
     """Arguments of ``HealthCheck``.
 
@@ -210,21 +273,71 @@ class HealthCheckArgs:
     log_retention_days: int = 30
     alarm_email: str | None = None
     deletion_protection: bool = False
+    #: the region this checker and lookup run in (default: the primary); the
+    #: resources land on the providers given in ``opts``, which must be this
+    #: region's
+    region: str | None = None
+    #: an existing replica of the state table in ``region`` (the secondary's
+    #: instance gets the primary's); None: create the table here
+    state_table: StateTableRef | None = None
+    #: when creating the table: regions to replicate it to (a global table)
+    replica_regions: tuple[str, ...] = ()
+    #: a peer checker whose latest round is older than this no longer votes
+    staleness_seconds: int = int(DEFAULT_STALENESS_SECONDS)
+    #: cheap probe for the rounds that are not deep (None: every round deep)
+    liveness_method: str | None = None
+    #: deep probe (``test_method``) of each region every this many seconds
+    deep_probe_every_seconds: int | None = None
+    #: offset of this checker's deep probes, in rounds (the two interleave)
+    deep_probe_phase: int = 0
 
     def __post_init__(self) -> None:
         if self.primary_region == self.secondary_region:
             raise ValueError("primary and secondary region must differ")
         if self.test_method not in PROBE_ACTIONS:
             raise ValueError(f"test_method must be one of {', '.join(PROBE_ACTIONS)}")
+        if self.liveness_method is not None and self.liveness_method not in PROBE_ACTIONS:
+            raise ValueError(f"liveness_method must be one of {', '.join(PROBE_ACTIONS)} or None")
         if not 1 <= self.probe_attempts <= 10:
             raise ValueError("probe_attempts must be between 1 and 10")
+        if self.region is not None and self.region not in (
+            self.primary_region,
+            self.secondary_region,
+        ):
+            raise ValueError("region must be the primary or the secondary region")
+        if self.state_table is not None and self.replica_regions:
+            raise ValueError("replica_regions only applies when this instance creates the table")
+        for replica in self.replica_regions:
+            if replica == self.home_region:
+                raise ValueError("a table cannot replicate into its own region")
+        if not 1 <= self.staleness_seconds <= 3600:
+            raise ValueError("staleness_seconds must be between 1 and 3600")
+        every = self.deep_probe_every_seconds
+        if every is not None and (
+            every < self.probe_interval_seconds or every % self.probe_interval_seconds
+        ):
+            raise ValueError(
+                "deep_probe_every_seconds must be a multiple of probe_interval_seconds "
+                f"({self.probe_interval_seconds}), got {every}"
+            )
+
+    @property
+    def home_region(self) -> str:
+        return self.region or self.primary_region
+
+    @property
+    def deep_probe_every_rounds(self) -> int:
+        if self.deep_probe_every_seconds is None:
+            return 1
+        return self.deep_probe_every_seconds // self.probe_interval_seconds
 
 
 class HealthCheck(pulumi.ComponentResource):
     """State table, lookup and probe functions, probe loop, alarms."""
 
-    table: aws.dynamodb.Table
-    state_item: aws.dynamodb.TableItem
+    table: aws.dynamodb.Table | None
+    state_item: aws.dynamodb.TableItem | None
+    region: str
     lookup: PythonFunction
     probe: PythonFunction
     state_machine: aws.sfn.StateMachine
@@ -245,28 +358,60 @@ class HealthCheck(pulumi.ComponentResource):
         super().__init__("resilient-routing:components:HealthCheck", name, None, opts)
         schema = LEX_STATE_TABLE
         primary, secondary = args.primary_region, args.secondary_region
+        region = args.home_region
+        other = secondary if region == primary else primary
+        # The Connect region is the primary: its checker owns the SPEC's item.
+        own_key = layout.checker_key(primary, region)
 
         # --- state ---------------------------------------------------------
-        self.table = aws.dynamodb.Table(
-            f"{name}-{schema.logical_name}",
-            **table_arguments(schema, deletion_protection=args.deletion_protection),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.state_item = aws.dynamodb.TableItem(
-            f"{name}-{schema.logical_name}-seed",
-            table_name=self.table.name,
-            hash_key=self.table.hash_key,
-            item=json.dumps({schema.hash_key.name: {"S": primary}, "lexRegion": {"S": primary}}),
-            # Seeded once; from then on the health check owns the item. A later
-            # `pulumi up` must never put lexRegion back to the primary.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["item"]),
-        )
+        self.table = None
+        self.state_item = None
+        if args.state_table is None:
+            table_args = table_arguments(schema, deletion_protection=args.deletion_protection)
+            if args.replica_regions:
+                table_args.update(
+                    # Global tables (2019.11.21) replicate through the stream.
+                    stream_enabled=True,
+                    stream_view_type="NEW_AND_OLD_IMAGES",
+                    replicas=[
+                        aws.dynamodb.TableReplicaArgs(
+                            region_name=replica,
+                            point_in_time_recovery=True,
+                            deletion_protection_enabled=args.deletion_protection,
+                            propagate_tags=True,
+                        )
+                        for replica in args.replica_regions
+                    ],
+                )
+            self.table = aws.dynamodb.Table(
+                f"{name}-{schema.logical_name}",
+                **table_args,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.state_item = aws.dynamodb.TableItem(
+                f"{name}-{schema.logical_name}-seed",
+                table_name=self.table.name,
+                hash_key=self.table.hash_key,
+                item=json.dumps(
+                    {schema.hash_key.name: {"S": primary}, "lexRegion": {"S": primary}}
+                ),
+                # Seeded once; from then on the health check owns the item. A later
+                # `pulumi up` must never put lexRegion back to the primary.
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["item"]),
+            )
+            table_name: pulumi.Output[str] = self.table.name
+            table_arn: pulumi.Output[str] = self.table.arn
+        else:
+            table_name = pulumi.Output.from_input(args.state_table.name)
+            table_arn = pulumi.Output.from_input(args.state_table.arn)
+        other_replica_arn = table_arn.apply(lambda arn: replica_arn(arn, other))
+        has_peer = bool(args.replica_regions) or args.state_table is not None
 
         # --- functions -----------------------------------------------------
         alias_arns = pulumi.Output.from_input(args.alias_arns)
         common = dict(
             family="lex_dr",
-            region=primary,
+            region=region,
             metrics_namespace=telemetry.METRIC_NAMESPACE,
             runtime=args.lambda_runtime,
             architecture=args.lambda_architecture,
@@ -279,9 +424,11 @@ class HealthCheck(pulumi.ComponentResource):
                 handler="get_region.handler",
                 description="Amazon Connect asks which region's Lex bot to use",
                 service_name=telemetry.GET_REGION_SERVICE,
-                policy_statements=lookup_statements(self.table.arn),
+                policy_statements=lookup_statements(
+                    table_arn, [other_replica_arn] if has_peer else []
+                ),
                 environment={
-                    "TABLE_NAME": self.table.name,
+                    "TABLE_NAME": table_name,
                     "PRIMARY_REGION": primary,
                     "BOT_ALIAS_ARNS": alias_arns.apply(
                         lambda a: json.dumps(dict(a), sort_keys=True)
@@ -301,18 +448,32 @@ class HealthCheck(pulumi.ComponentResource):
                 description="One probe round of the Lex bots in both regions",
                 service_name=telemetry.HEALTH_CHECK_SERVICE,
                 policy_statements=probe_statements(
-                    self.table.arn,
+                    table_arn,
                     [
                         alias_arns.apply(lambda a: a[primary]),
                         alias_arns.apply(lambda a: a[secondary]),
                     ],
                     args.test_method,
+                    own_key=own_key,
+                    liveness_method=args.liveness_method,
                 ),
                 environment={
-                    "TABLE_NAME": self.table.name,
+                    "TABLE_NAME": table_name,
                     "PRIMARY_REGION": primary,
                     "SECONDARY_REGION": secondary,
                     "CONNECT_REGION": args.primary_region,
+                    "CHECKER_REGION": region,
+                    "STALENESS_SECONDS": str(args.staleness_seconds),
+                    "PROBE_INTERVAL_SECONDS": str(args.probe_interval_seconds),
+                    **(
+                        {
+                            "LIVENESS_METHOD": args.liveness_method,
+                            "DEEP_PROBE_EVERY": str(args.deep_probe_every_rounds),
+                            "DEEP_PROBE_PHASE": str(args.deep_probe_phase),
+                        }
+                        if args.liveness_method
+                        else {}
+                    ),
                     "BOTS": args.bots_env,
                     "TEST_METHOD": args.test_method,
                     "SAMPLE_UTTERANCE": args.sample_utterance,
@@ -461,11 +622,14 @@ class HealthCheck(pulumi.ComponentResource):
                 ok_actions=[self.topic.arn],
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[topic_policy]),
             )
-            for spec in failover_alarm_specs(self.probe.name, self.state_machine.arn)
+            for spec in failover_alarm_specs(
+                self.probe.name, self.state_machine.arn, has_peer=has_peer
+            )
         }
 
-        self.table_name = self.table.name
-        self.table_arn = self.table.arn
+        self.region = region
+        self.table_name = table_name
+        self.table_arn = table_arn
         self.lookup_function_arn = self.lookup.arn
         self.lookup_function_name = self.lookup.name
         self.probe_function_arn = self.probe.arn

@@ -4,12 +4,17 @@ Each function takes the exact ARNs it grants on and returns plain dicts, so
 the tests compare whole documents and a reviewer reads one place. The actions
 are the ones the handlers actually call (``handlers/lex_dr``):
 
-* ``get_region``: ``GetItem`` on the state table;
-* ``health_check``: ``GetItem`` + ``UpdateItem`` (conditional, versioned
-  writes; it never calls ``PutItem``) on the state table, the Lex V2 runtime
-  call of the configured probe method plus ``DeleteSession`` on the two bot
-  aliases (the Lex V2 runtime's IAM resource is the alias ARN). Metrics go
-  out as embedded metric format in the function's logs, so no
+* ``get_region``: ``BatchGetItem`` on its own region's replica of the state
+  table, and on the other region's replica (read only: its fallback when
+  its own replica cannot be read);
+* ``health_check``: ``BatchGetItem`` on its own region's replica and
+  ``UpdateItem`` (conditional, versioned writes; it never calls ``PutItem``)
+  **only on its own item**: the ``dynamodb:LeadingKeys`` condition names the
+  one partition key this checker writes (``handlers/lex_dr/layout.py``), so
+  IAM itself keeps every item single-writer; the Lex V2 runtime calls of the
+  configured probe methods plus ``DeleteSession`` on the two bot aliases (the
+  Lex V2 runtime's IAM resource is the alias ARN). Metrics go out as
+  embedded metric format in the function's logs, so no
   ``cloudwatch:PutMetricData``.
 """
 
@@ -30,39 +35,68 @@ PROBE_ACTIONS = {
 Statement = dict[str, Any]
 
 
-def lookup_statements(table_arn: Any) -> list[Statement]:
-    """``lexDRGetRegion``: read the state item, nothing else."""
+def lookup_statements(table_arn: Any, other_replica_arns: Sequence[Any] = ()) -> list[Statement]:
+    """``lexDRGetRegion``: read the state items (its own replica, then the
+    other region's replica as a fallback), nothing else."""
+    resources = [table_arn, *other_replica_arns]
     return [
         {
             "Sid": "ReadFailoverState",
             "Effect": "Allow",
-            "Action": ["dynamodb:GetItem"],
-            "Resource": table_arn,
+            "Action": ["dynamodb:BatchGetItem"],
+            "Resource": resources if len(resources) > 1 else table_arn,
         }
     ]
 
 
 def probe_statements(
-    table_arn: Any, alias_arns: Sequence[Any], test_method: str
+    table_arn: Any,
+    alias_arns: Sequence[Any],
+    test_method: str,
+    *,
+    own_key: str,
+    liveness_method: str | None = None,
 ) -> list[Statement]:
-    """``lexDRTest``: read and conditionally update the state item; probe the
-    two aliases with the configured method and delete the test sessions."""
-    if test_method not in PROBE_ACTIONS:
-        raise ValueError(f"unknown test method {test_method!r}")
+    """``lexDRTest``: read the state items of its region's replica, update
+    only its own item (``own_key``); probe the two aliases with the
+    configured methods and delete the test sessions."""
+    methods = [test_method] + ([liveness_method] if liveness_method else [])
+    for method in methods:
+        if method not in PROBE_ACTIONS:
+            raise ValueError(f"unknown test method {method!r}")
+    if not own_key:
+        raise ValueError("own_key must name the checker's item")
+    actions = list(dict.fromkeys(PROBE_ACTIONS[m] for m in methods))
     return [
         {
-            "Sid": "ReadAndUpdateFailoverState",
+            "Sid": "ReadFailoverState",
             "Effect": "Allow",
-            "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+            "Action": ["dynamodb:BatchGetItem"],
             "Resource": table_arn,
+        },
+        {
+            "Sid": "UpdateOwnCheckerItem",
+            "Effect": "Allow",
+            "Action": ["dynamodb:UpdateItem"],
+            "Resource": table_arn,
+            "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [own_key]}},
         },
         {
             "Sid": "ProbeBotAliases",
             "Effect": "Allow",
-            "Action": [PROBE_ACTIONS[test_method], "lex:DeleteSession"],
+            "Action": [*actions, "lex:DeleteSession"],
             "Resource": list(alias_arns),
         },
     ]
+
+
+def replica_arn(table_arn: str, region: str) -> str:
+    """The ARN of a global table's replica in ``region`` (same name, same account)."""
+    parts = table_arn.split(":", 5)
+    if len(parts) != 6 or parts[2] != "dynamodb":
+        raise ValueError(f"not a DynamoDB table ARN: {table_arn!r}")
+    parts[3] = region
+    return ":".join(parts)
 
 
 def probe_loop_policy(probe_function_arn: str) -> dict[str, Any]:

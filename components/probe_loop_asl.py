@@ -55,6 +55,9 @@ DEFAULT_WINDOW_SECONDS = 60
 #: The original ``lexDRTest`` function had a 15 s timeout.
 DEFAULT_ROUND_TIMEOUT_SECONDS = 15
 
+#: What each round passes the probe function (``health_check.round_slot``).
+ROUND_PAYLOAD = {"executionStartTime.$": "$$.Execution.StartTime", "offset.$": "$.offset"}
+
 # State names (stable: they appear in execution history).
 SCHEDULE_ROUNDS = "ScheduleRounds"
 RUN_ROUNDS = "RunRounds"
@@ -161,9 +164,14 @@ def _round_states(probe_function_arn: str, round_timeout_seconds: int) -> dict[s
         },
         PROBE_ROUND: {
             "Type": "Task",
-            "Comment": "An invocation with event {} performs exactly one probe round.",
+            "Comment": (
+                "One invocation performs exactly one probe round. The payload names the "
+                "round's scheduled time (execution start + offset): its slot, which the "
+                "checker applies once and in order, so a retried or duplicated round "
+                "never counts twice."
+            ),
             "Resource": LAMBDA_INVOKE,
-            "Parameters": {"FunctionName": probe_function_arn, "Payload": {}},
+            "Parameters": {"FunctionName": probe_function_arn, "Payload": ROUND_PAYLOAD},
             "ResultSelector": {"ok": True, "result.$": "$.Payload"},
             "ResultPath": "$.outcome",
             "TimeoutSeconds": round_timeout_seconds,

@@ -38,7 +38,11 @@ SIMULATED at the botocore level (moto has no lexv2-runtime). Story: healthy;
 the primary's alias disappears -> failover after failoverThreshold failed
 rounds (detection time printed); both regions down -> state kept (fail open);
 recovery -> failback after failbackThreshold good rounds; an operator sets and
-clears overrideRegion."""
+clears overrideRegion. Both regions' checkers and lookups run on two replicas of
+the state table (global table emulated: lag, last-writer-wins). Then: the whole
+primary region is lost (every service faulted) and returns; one checker is
+partitioned from both bots. Every DynamoDB write is checked: no item is written
+from both regions."""
 
 CELLS_HELP = """\
 Cell router: cells registered through the registrar (CellReady events), N

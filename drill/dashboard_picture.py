@@ -121,7 +121,11 @@ def picture(stack: str | None, path: str | Path) -> Path:
     from drill.stack import load_stack
 
     model = load_stack(stack)
-    body = json.loads(model.run.one(DASHBOARD).inputs["dashboardBody"])
+    # The primary's dashboard (since issue 12 the secondary has one too).
+    primary = model.settings.primary_region
+    body = json.loads(
+        model.run.one(DASHBOARD, lambda d: d.region == primary).inputs["dashboardBody"]
+    )
     settings = model.settings
     alarms = [w for w in body["widgets"] if w["type"] == "alarm"]
     arns = [a for w in alarms for a in w["properties"]["alarms"]]

@@ -1,4 +1,16 @@
-"""Failover scenario: the real health check and lookup on a simulated clock.
+"""Failover scenarios: the real checkers and lookups of both regions on a
+simulated clock.
+
+Since issue 12 both regions serve: every scenario runs both regions'
+checkers and lookups (``FailoverPlane``) on two replicas of the state table
+kept in step by ``drill.replication.GlobalTableEmulator`` (1 s lag, per-item
+last-writer-wins, every write recorded with its region), and checks that no
+item is written from both regions and that the replicas converge. After the
+story below come two more scenarios: ``region_loss`` (every primary-region
+service faulted with ``drill.faults``, replication cut; the secondary decides
+and its lookup answers within 40 s; convergence after the region returns)
+and ``partitioned_checker`` (a checker that reaches neither bot causes no
+failover).
 
 The health-check function (``handlers/lex_dr/health_check.py``) runs one
 probe round per invocation, at the offsets of the stack's own probe-loop
@@ -30,6 +42,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +50,7 @@ from components.probe_loop_asl import SCHEDULE_PERIOD_SECONDS, SCHEDULE_ROUNDS
 from components.schemas import LEX_STATE_TABLE
 from drill import lex_sim
 from drill.environment import handler_environment, scoped_environ
+from drill.replication import GlobalTableEmulator
 from drill.report import Check, Checked, Report
 from drill.session import DrillSession
 from drill.stack import DeployedFunction
@@ -45,13 +59,18 @@ from drill.stack import DeployedFunction
 #: health check runs with a failover threshold two rounds higher than the
 #: stack's, so the "failover after N failed rounds" check must fail.
 FAULT_SLOW_FAILOVER = "slow-failover"
-FAULTS = (FAULT_SLOW_FAILOVER,)
+#: Self-test of the single-writer check: the secondary's checker writes the
+#: primary's item (as a one-item design would), so the check must fail.
+FAULT_SHARED_ITEM = "shared-item"
+FAULTS = (FAULT_SLOW_FAILOVER, FAULT_SHARED_ITEM)
 
 #: Simulated seconds between a round and a scripted change of the world:
 #: just after a round started, i.e. the worst moment for detection.
 AFTER_ROUND = 1.0
 
-PROBE_LOOP_SUFFIX = "probe-loop"
+#: The primary's probe loop (the secondary's is ``lex-failover-secondary-probe-loop``;
+#: both have the same offsets).
+PROBE_LOOP_SUFFIX = "lex-failover-probe-loop"
 SPEC_DETECTION_TARGET_SECONDS = 30.0
 
 
@@ -98,22 +117,39 @@ class FailoverResult(Checked):
     lex_calls: dict[str, int] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
     elapsed_seconds: float = 0.0
+    scenarios: list[ScenarioResult] = field(default_factory=list)
+
+
+@dataclass
+class ScenarioResult(Checked):
+    """One two-region scenario: its timeline rows and its checks."""
+
+    name: str
+    rows: list[tuple[str, ...]] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    #: simulated seconds from the region loss to the secondary lookup answering it
+    takeover_seconds: float | None = None
+    #: simulated seconds from the region's return to both lookups agreeing again
+    convergence_seconds: float | None = None
 
 
 class RoundClock:
-    """Round start times: the probe loop's offsets, every schedule period."""
+    """Round start times: the probe loop's offsets, every schedule period.
+    ``window_start`` is the start of the current execution (the schedule's
+    firing), from which a round's slot is derived."""
 
     def __init__(self, offsets: list[int], period: int = SCHEDULE_PERIOD_SECONDS) -> None:
         if not offsets:
             raise ValueError("the probe loop has no rounds")
         self._times = self._generate(sorted(offsets), period)
         self.last: float | None = None
+        self.window_start = 0.0
 
-    @staticmethod
-    def _generate(offsets: list[int], period: int) -> Iterator[float]:
+    def _generate(self, offsets: list[int], period: int) -> Iterator[float]:
         window = 0
         while True:
             for offset in offsets:
+                self.window_start = float(window * period)
                 yield float(window * period + offset)
             window += 1
 
@@ -144,9 +180,9 @@ def run(
     started = time.monotonic()
     stack = session.stack
     hc_settings = stack.settings.health_check
-    check_fn = stack.function("lex_dr", "health_check")
-    lookup_fn = stack.function("lex_dr", "get_region")
     primary, secondary = stack.primary, stack.secondary
+    check_fn = regional_function(stack, "health_check", primary)
+    lookup_fn = regional_function(stack, "get_region", primary)
     offsets = [
         int(o)
         for o in stack.state_machine_definition(PROBE_LOOP_SUFFIX)["States"][SCHEDULE_ROUNDS][
@@ -171,25 +207,23 @@ def run(
 
     # --- the data plane on the emulator -------------------------------------
     table = check_fn.environment["TABLE_NAME"]
-    ddb = session.client("dynamodb")
-    ddb.create_table(**LEX_STATE_TABLE.create_table_request(table))
-    seeds = stack.seed_items(table)
-    for item in seeds:
-        ddb.put_item(TableName=table, Item=item)
-    key = {LEX_STATE_TABLE.hash_key.name: {"S": check_fn.environment["CONNECT_REGION"]}}
-
     check_env = dict(check_fn.environment)
     if fault == FAULT_SLOW_FAILOVER:
         check_env["FAILOVER_THRESHOLD"] = str(hc_settings.failover_threshold + 2)
-    bots = json.loads(check_fn.environment["BOTS"])
+    plane = FailoverPlane.open(
+        session,
+        env_overrides={k: v for k, v in check_env.items() if k == "FAILOVER_THRESHOLD"},
+        checker_env={secondary: {"CHECKER_REGION": primary}}
+        if fault == FAULT_SHARED_ITEM
+        else None,
+    )
+    seeds = plane.seeds
+    ddb = plane.operator(primary)
+    key = {LEX_STATE_TABLE.hash_key.name: {"S": check_fn.environment["CONNECT_REGION"]}}
     alias_arns = json.loads(lookup_fn.environment["BOT_ALIAS_ARNS"])
-    sim = lex_sim.LexSimulator(
-        bots,
-        expected_response=check_fn.environment["EXPECTED_RESPONSE"],
-        sample_utterance=check_fn.environment.get("SAMPLE_UTTERANCE"),
-    ).install()
+    sim = plane.sim
     injector = None
-    injection = contextlib.nullcontext()
+    injection: Any = contextlib.nullcontext()
     if faults:
         from drill.faults import FaultInjector
         from handlers.lex_dr import aws_clients as lex_clients
@@ -199,8 +233,13 @@ def run(
         injection = injector.active()
     try:
         injection.__enter__()
-        health_check = _invoker(check_fn, check_env)
-        get_region = _invoker(lookup_fn, dict(lookup_fn.environment))
+
+        def health_check(event: Any) -> dict[str, Any]:
+            answer = plane.run_checker(primary, event)
+            plane.run_checker(secondary, event)
+            return answer
+
+        get_region = plane.lookups[primary]
 
         out.heading(f"Lex failover -- stack {stack.name}: {primary} (primary) / {secondary}")
         out.line(
@@ -239,14 +278,15 @@ def run(
             return get_region(event)
 
         def item() -> dict[str, Any]:
-            return ddb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item", {})
+            return plane.read(primary, key)
 
         def caller_note(region: str) -> str:
             return f"{region} (calls fail)" if region in impaired else region
 
         def do_round() -> Round:
             t = clock.next()
-            answer = health_check({})
+            plane.advance_to(t)
+            answer = health_check(plane.round_event(t, clock.window_start))
             found = lookup()
             stored = item()
             regions = stored.get("regions", {}).get("M", {})
@@ -293,6 +333,7 @@ def run(
         def happen(
             t: float, text: str, action: Callable[[], None], with_lookup: bool = False
         ) -> None:
+            plane.advance_to(t)
             action()
             found = lookup()["primaryCode"] if with_lookup else None
             result.events.append(Event(t, text, found))
@@ -374,9 +415,11 @@ def run(
 
         happen(cleared_at, "operator removes overrideRegion", clear_override)
         after_override = rounds_until(lambda r: r.active == primary, 2) or result.rounds[-1]
+        plane.replication.flush()
+        replica_checks = [plane.single_writer_check(), plane.convergence_check("at the end")]
     finally:
         injection.__exit__(None, None, None)
-        sim.uninstall()
+        plane.close()
     out.timeline(header, rows)
     if injector is not None:
         injected = ", ".join(
@@ -503,6 +546,7 @@ def run(
             f"versions {result.rounds[0].version}..{result.rounds[-1].version}",
         )
     )
+    checks.extend(replica_checks)
 
     out.line()
     out.line(
@@ -528,6 +572,12 @@ def run(
         + " (probes with retries, and session deletions)."
     )
     out.checks(checks)
+
+    # --- both regions serve: the region-loss and partition scenarios --------------
+    for scenario in (region_loss, partitioned_checker):
+        outcome = scenario(session, out)
+        result.scenarios.append(outcome)
+        checks.extend(Check(f"{outcome.name}: {c.name}", c.ok, c.detail) for c in outcome.checks)
     result.elapsed_seconds = time.monotonic() - started
     return result
 
@@ -543,9 +593,23 @@ def worst_case_detection(interval: int, failover_threshold: int, attempts: int) 
     return failover_threshold * interval + attempts * LEX_CALL_TIMEOUT_SECONDS + backoff
 
 
+def regional_function(stack: Any, module: str, region: str) -> DeployedFunction:
+    """The ``handlers.lex_dr.<module>`` function the stack deploys in ``region``."""
+    path = f"handlers.lex_dr.{module}.handler"
+    found = [f for f in stack.functions.values() if f.handler_path == path and f.region == region]
+    if len(found) != 1:
+        raise ValueError(f"expected one {path} in {region}, found {len(found)}")
+    return found[0]
+
+
 def _invoker(function: DeployedFunction, environment: Mapping[str, str]) -> Callable[[Any], Any]:
-    """Call the handler the way Lambda would: its own environment, a context."""
-    env = handler_environment(environment)
+    """Call the handler the way Lambda would: its own environment (and its
+    region's ``AWS_REGION``), a context."""
+    env: dict[str, str | None] = {
+        **handler_environment(environment),
+        "AWS_REGION": function.region,
+        "AWS_DEFAULT_REGION": function.region,
+    }
     handler = function.load()
 
     def invoke(event: Any) -> Any:
@@ -553,6 +617,190 @@ def _invoker(function: DeployedFunction, environment: Mapping[str, str]) -> Call
             return handler(event, function.context())
 
     return invoke
+
+
+#: Simulated wall-clock time of t = 0 (the handlers record ISO times from it).
+EPOCH_BASE = 1_800_000_000.0
+#: Replication lag of the emulated global table: AWS's "usually within one second".
+REPLICATION_LAG_SECONDS = 1.0
+
+
+class FailoverPlane:
+    """Both regions' failover data plane on the emulator, on a simulated clock.
+
+    One state table per region (the global table's replicas) kept in step by
+    ``drill.replication.GlobalTableEmulator`` (lag, per-item last-writer-wins,
+    every write recorded with its region); each region's checker and lookup
+    run with that region's environment and clients; the Lex V2 runtime is
+    ``drill.lex_sim``; ``handlers.lex_dr.clock`` follows the simulated time.
+    """
+
+    def __init__(self) -> None:
+        self.regions: tuple[str, str] = ("", "")
+        self.table = ""
+        self.t = 0.0
+        self.seeds: list[dict[str, Any]] = []
+        self.checkers: dict[str, Callable[[Any], Any]] = {}
+        self.lookups: dict[str, Callable[[Any], Any]] = {}
+        self.connect_region = ""
+        self.clients: dict[str, Any] = {}
+        self._operators: dict[str, Any] = {}
+        self._exit = ExitStack()
+
+    @classmethod
+    def open(
+        cls,
+        session: DrillSession,
+        *,
+        env_overrides: Mapping[str, str] | None = None,
+        checker_env: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> FailoverPlane:
+        from handlers.lex_dr import aws_clients
+        from handlers.lex_dr import clock as handler_clock
+
+        plane = cls()
+        stack = session.stack
+        plane.session = session
+        primary, secondary = stack.primary, stack.secondary
+        plane.regions = (primary, secondary)
+        checks = {r: regional_function(stack, "health_check", r) for r in plane.regions}
+        lookups = {r: regional_function(stack, "get_region", r) for r in plane.regions}
+        plane.table = checks[primary].environment["TABLE_NAME"]
+        plane.connect_region = checks[primary].environment["CONNECT_REGION"]
+        for region in plane.regions:
+            client = session.client("dynamodb", region)
+            client.create_table(**LEX_STATE_TABLE.create_table_request(plane.table))
+            # Each scenario starts from the stack's seed, as if just deployed.
+            plane._exit.callback(client.delete_table, TableName=plane.table)
+        plane.sim = lex_sim.LexSimulator(
+            json.loads(checks[primary].environment["BOTS"]),
+            expected_response=checks[primary].environment["EXPECTED_RESPONSE"],
+            sample_utterance=checks[primary].environment.get("SAMPLE_UTTERANCE"),
+        ).install()
+        plane._exit.callback(plane.sim.uninstall)
+        clients = {r: session.client("dynamodb", r) for r in plane.regions}
+        plane.clients = clients
+        plane.replication = GlobalTableEmulator(
+            regions=plane.regions,
+            key_attributes={plane.table: (LEX_STATE_TABLE.hash_key.name,)},
+            client_for=clients.__getitem__,
+            clock=plane.now,
+            lag_seconds=REPLICATION_LAG_SECONDS,
+        ).attach(plane.sim._session)
+        plane._exit.callback(plane.replication.detach)
+        aws_clients.reset()  # clients made from now on carry both hooks
+        plane._exit.callback(aws_clients.reset)
+        plane._exit.enter_context(handler_clock.simulated(plane.now))
+        for region in plane.regions:
+            env = {
+                **checks[region].environment,
+                **(env_overrides or {}),
+                **((checker_env or {}).get(region) or {}),
+            }
+            plane.checkers[region] = _invoker(checks[region], env)
+            plane.lookups[region] = _invoker(lookups[region], dict(lookups[region].environment))
+        # The stack seeds the primary's replica; the global table copies it.
+        plane.seeds = stack.seed_items(plane.table)
+        for item in plane.seeds:
+            plane.operator(primary).put_item(TableName=plane.table, Item=item)
+        plane.replication.flush()
+        return plane
+
+    def close(self) -> None:
+        self._exit.close()
+
+    # -- time -----------------------------------------------------------------
+
+    def now(self) -> float:
+        return EPOCH_BASE + self.t
+
+    def advance_to(self, t: float) -> None:
+        self.t = max(self.t, t)
+        self.replication.pump()
+
+    def round_event(self, t: float, window_start: float) -> dict[str, Any]:
+        """What the probe loop passes a round: its execution's start and offset."""
+        from handlers.lex_dr import clock as handler_clock
+
+        return {
+            "executionStartTime": handler_clock.iso(EPOCH_BASE + window_start),
+            "offset": t - window_start,
+        }
+
+    # -- the functions ----------------------------------------------------------
+
+    def run_checker(self, region: str, event: Any) -> dict[str, Any]:
+        return self.checkers[region](event)
+
+    def lookup_invoker(self, region: str) -> Callable[[], dict[str, str]]:
+        def lookup() -> dict[str, str]:
+            return self.lookups[region](connect_event(self.connect_region))
+
+        return lookup
+
+    def lookup(self, region: str) -> dict[str, str]:
+        return self.lookup_invoker(region)()
+
+    # -- operators and inspection -------------------------------------------------
+
+    def operator(self, region: str) -> Any:
+        """An operator's DynamoDB client in ``region``; its writes are recorded
+        and replicated like the handlers'."""
+        import boto3
+
+        if region not in self._operators:
+            self._operators[region] = boto3.client(
+                "dynamodb", region_name=region, endpoint_url=self.session.server.endpoint_url
+            )
+        return self._operators[region]
+
+    def read(self, region: str, key: Mapping[str, Any]) -> dict[str, Any]:
+        client = self.clients[region]
+        return client.get_item(TableName=self.table, Key=dict(key), ConsistentRead=True).get(
+            "Item", {}
+        )
+
+    def single_writer_check(self) -> Check:
+        from handlers.lex_dr import layout
+
+        writers = self.replication.writers()
+        violations = self.replication.multi_writer_items()
+        wrong = {
+            k: v
+            for k, v in writers.items()
+            if v != {layout.writer_region(k[1][0][2])} and k not in violations
+        }
+        lost = self.replication.lost_updates
+        return Check(
+            "no item written from both regions (single writer), no lost update",
+            bool(writers) and not violations and not wrong and not lost,
+            f"{len(self.replication.writes)} writes to {len(writers)} items"
+            + (f"; written from two regions: {_keys(violations)}" if violations else "")
+            + (f"; written by the wrong region: {_keys(wrong)}" if wrong else "")
+            + (f"; {len(lost)} lost updates" if lost else ""),
+        )
+
+    def convergence_check(self, what: str) -> Check:
+        diverged = self.replication.divergence(self.table)
+        return Check(
+            f"replicas converge {what}",
+            not diverged and self.replication.pending == 0,
+            "identical items in both regions" if not diverged else f"differ: {', '.join(diverged)}",
+        )
+
+
+def connect_event(connect_region: str) -> dict[str, Any]:
+    return {
+        "Name": "ContactFlowEvent",
+        "Details": {
+            "ContactData": {"Channel": "VOICE", "InitiationMethod": "INBOUND"},
+            "Parameters": {"region": connect_region},
+        },
+    }
+
+
+def _keys(items: Mapping[tuple[str, Any], Any]) -> str:
+    return ", ".join(k[1][0][2] for k in items)
 
 
 def _describe_seed(seeds: list[dict[str, Any]]) -> str:
@@ -565,3 +813,224 @@ def _describe_seed(seeds: list[dict[str, Any]]) -> str:
 
 def _seconds(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} s"
+
+
+#: The issue's target: the secondary decides and its lookup answers within 40 s.
+REGION_LOSS_TARGET_SECONDS = 40.0
+
+
+def _region_row(plane: FailoverPlane, t: float, what: str, answers: Mapping[str, Any]) -> tuple:
+    primary, secondary = plane.regions
+    cells = []
+    for region in (primary, secondary):
+        answer = answers.get(region)
+        if answer is None:
+            cells.append("-")
+        elif isinstance(answer, str):
+            cells.append(answer)
+        else:
+            healthy = answer["healthy"]
+            seen = "/".join("ok" if healthy[r] else "FAIL" for r in (primary, secondary))
+            cells.append(f"{seen} -> {answer['activeRegion']}")
+    return (f"{t:6.1f}", what, *cells, answers.get("lookups", ""))
+
+
+def _lookups(plane: FailoverPlane, down: set[str]) -> str:
+    parts = []
+    for region in plane.regions:
+        if region in down:
+            parts.append(f"{region}: down")
+        else:
+            parts.append(f"{region}: {plane.lookup(region)['primaryCode']}")
+    return ", ".join(parts)
+
+
+def region_loss(session: DrillSession, out: Report) -> ScenarioResult:
+    """The whole primary region is lost (bot, checker, table replica, lookup),
+    then returns. Every primary-region AWS call fails at the botocore level
+    (``drill.faults``: DynamoDB, Lex runtime, Lambda, Step Functions connect
+    timeouts), replication into and out of the primary stops; the primary's
+    checker keeps being invoked to show it can neither read nor write."""
+    from drill.faults import FaultInjector
+
+    result = ScenarioResult("primary region lost")
+    stack = session.stack
+    primary, secondary = stack.primary, stack.secondary
+    interval = stack.settings.health_check.probe_interval_seconds
+    staleness = stack.settings.health_check.staleness_seconds
+    plane = FailoverPlane.open(session)
+    rows = result.rows
+    header = ("t (s)", "what", f"checker {primary}", f"checker {secondary}", "lookups")
+    spec = ",".join(
+        f"{service}[{primary}]=connect-timeout"
+        for service in ("dynamodb", "lexv2-runtime", "lambda", "stepfunctions")
+    )
+    injector = FaultInjector(spec, seed=1, sleep=lambda _: None)
+    down: set[str] = set()
+    clock = RoundClock([int(o) for o in range(0, SCHEDULE_PERIOD_SECONDS, interval)])
+    try:
+
+        def round_of_both(label: str = "round") -> dict[str, Any]:
+            t = clock.next()
+            plane.advance_to(t)
+            event = plane.round_event(t, clock.window_start)
+            answers: dict[str, Any] = {}
+            for region in (primary, secondary):
+                try:
+                    answers[region] = plane.run_checker(region, event)
+                except Exception as exc:  # the lost region's checker cannot record
+                    answers[region] = f"round failed: {type(exc).__name__}"
+            answers["lookups"] = _lookups(plane, down)
+            rows.append(_region_row(plane, t, label, answers))
+            return answers
+
+        for _ in range(2):
+            round_of_both()
+        lost_at = (clock.last or 0.0) + AFTER_ROUND
+        plane.advance_to(lost_at)
+        # Every service of the primary region fails at once.
+        stack_guard = ExitStack()
+        stack_guard.enter_context(injector.active())
+        from handlers.lex_dr import aws_clients
+
+        aws_clients.reset()  # Lambda's clients are new after the fault: make them see it
+        plane.replication.isolate(primary)
+        plane.sim.set(primary, lex_sim.TIMEOUT)
+        down.add(primary)
+        rows.append((f"{lost_at:6.1f}", f">> {primary} region lost: every service fails"))
+        vetoed_rounds = 0
+        takeover_round: float | None = None
+        for _ in range(8):
+            answers = round_of_both()
+            t = clock.last or 0.0
+            looked_up = plane.lookup(secondary)["primaryCode"]
+            active = answers[secondary]["activeRegion"]
+            if takeover_round is None and active == secondary == looked_up:
+                takeover_round = t
+            if takeover_round is None:
+                vetoed_rounds += 1
+        if takeover_round is not None:
+            result.takeover_seconds = takeover_round - lost_at
+        writes_while_lost = [
+            w
+            for w in plane.replication.writes
+            if w.region == primary and w.t - EPOCH_BASE > lost_at
+        ]
+        # The region returns.
+        back_at = (clock.last or 0.0) + AFTER_ROUND
+        plane.advance_to(back_at)
+        stack_guard.close()
+        aws_clients.reset()
+        plane.replication.restore(primary)
+        plane.sim.set(primary, lex_sim.OK)
+        down.clear()
+        plane.replication.pump()
+        rows.append((f"{back_at:6.1f}", f">> {primary} region returns; replication resumes"))
+        agreed_at: float | None = None
+        for _ in range(6):
+            round_of_both()
+            plane.advance_to((clock.last or 0.0) + REPLICATION_LAG_SECONDS)
+            looked = {r: plane.lookup(r)["primaryCode"] for r in plane.regions}
+            if agreed_at is None and looked[primary] == looked[secondary] == primary:
+                agreed_at = clock.last
+        if agreed_at is not None:
+            result.convergence_seconds = agreed_at - back_at
+        plane.replication.flush()
+        single_writer = plane.single_writer_check()
+        converged = plane.convergence_check("after the region returns")
+    finally:
+        plane.close()
+
+    out.heading(f"Both regions serve: {primary} region lost ({stack.name})")
+    out.line(
+        f"Two checkers and two lookups, one per region, on two replicas of the state table "
+        f"(global table emulated: {REPLICATION_LAG_SECONDS:g} s lag, per-item last-writer-wins, "
+        f"drill/replication.py). Region loss: faults {spec!r} (drill/faults.py), replication "
+        f"to and from {primary} stopped. Staleness bound {staleness} s."
+    )
+    out.timeline(header, rows)
+    checks = result.checks
+    checks.append(
+        Check(
+            f"the secondary decides alone and its lookup answers {secondary} within "
+            f"{REGION_LOSS_TARGET_SECONDS:g} s",
+            result.takeover_seconds is not None
+            and result.takeover_seconds <= REGION_LOSS_TARGET_SECONDS,
+            f"{_seconds(result.takeover_seconds)} of simulated time after the loss",
+        )
+    )
+    checks.append(
+        Check(
+            "no takeover while the lost checker's last round was fresh",
+            vetoed_rounds >= 1,
+            f"{vetoed_rounds} round(s) held back by the last fresh observation",
+        )
+    )
+    checks.append(
+        Check(
+            "the lost region wrote nothing while lost",
+            not writes_while_lost,
+            f"{len(writes_while_lost)} writes from {primary} after the loss"
+            + "".join(
+                f"; t={w.t - EPOCH_BASE:.1f} {w.operation} {w.key_text}" for w in writes_while_lost
+            ),
+        )
+    )
+    checks.append(
+        Check(
+            "after the return both lookups agree (failback to the primary)",
+            result.convergence_seconds is not None,
+            f"{_seconds(result.convergence_seconds)} after the region returned",
+        )
+    )
+    checks.append(single_writer)
+    checks.append(converged)
+    out.checks(checks)
+    return result
+
+
+def partitioned_checker(session: DrillSession, out: Report) -> ScenarioResult:
+    """The secondary's checker cannot reach either bot (its network path is
+    cut: its Lex calls time out) while the primary's sees both healthy."""
+    result = ScenarioResult("partitioned checker")
+    stack = session.stack
+    primary, secondary = stack.primary, stack.secondary
+    interval = stack.settings.health_check.probe_interval_seconds
+    plane = FailoverPlane.open(session)
+    rows = result.rows
+    header = ("t (s)", "what", f"checker {primary}", f"checker {secondary}", "lookups")
+    clock = RoundClock([int(o) for o in range(0, SCHEDULE_PERIOD_SECONDS, interval)])
+    switches = 0
+    lookups_seen: set[str] = set()
+    try:
+        for number in range(10):
+            t = clock.next()
+            plane.advance_to(t)
+            event = plane.round_event(t, clock.window_start)
+            answers: dict[str, Any] = {}
+            for region in (primary, secondary):
+                partitioned = number >= 2 and region == secondary
+                for bot in plane.regions:
+                    plane.sim.set(bot, lex_sim.TIMEOUT if partitioned else lex_sim.OK)
+                answers[region] = plane.run_checker(region, event)
+                switches += bool(answers[region]["switched"])
+            answers["lookups"] = _lookups(plane, set())
+            lookups_seen.update(plane.lookup(r)["primaryCode"] for r in plane.regions)
+            label = "round" + (f" ({secondary} checker cut off)" if number >= 2 else "")
+            rows.append(_region_row(plane, t, label, answers))
+        plane.replication.flush()
+        single_writer = plane.single_writer_check()
+    finally:
+        plane.close()
+    out.heading(f"Both regions serve: the {secondary} checker is partitioned ({stack.name})")
+    out.timeline(header, rows)
+    result.checks.append(
+        Check(
+            "a checker that reaches neither bot causes no failover",
+            switches == 0 and lookups_seen == {primary},
+            f"{switches} switches; lookups answered {', '.join(sorted(lookups_seen))}",
+        )
+    )
+    result.checks.append(single_writer)
+    out.checks(result.checks)
+    return result

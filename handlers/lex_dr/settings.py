@@ -16,6 +16,7 @@ from typing import Literal
 from handlers.lex_dr.decision import (
     DEFAULT_FAILBACK_THRESHOLD,
     DEFAULT_FAILOVER_THRESHOLD,
+    DEFAULT_STALENESS_SECONDS,
     Policy,
 )
 
@@ -33,6 +34,8 @@ PROBE_METHODS: dict[str, ProbeMethod] = {
 DEFAULT_PROBE_ATTEMPTS = 3
 DEFAULT_PROBE_BACKOFF_MS = 100
 DEFAULT_TEST_USER = "lex-dr-health-check"
+#: The probe loop's cadence; a round's slot id is its scheduled time / this.
+DEFAULT_PROBE_INTERVAL_SECONDS = 10
 
 
 class ConfigurationError(Exception):
@@ -60,6 +63,27 @@ class HealthCheckSettings:
     test_user: str
     probe_attempts: int
     probe_backoff_seconds: float
+    #: region this checker runs in; it writes only its own item (layout.py)
+    checker_region: str = ""
+    probe_interval_seconds: int = DEFAULT_PROBE_INTERVAL_SECONDS
+    #: cheap liveness method for rounds that are not deep (None: every round
+    #: uses ``method``, as the SPEC's single-region health check does)
+    liveness_method: ProbeMethod | None = None
+    #: a region gets ``method`` (the deep probe) in every Nth slot ...
+    deep_probe_every: int = 1
+    #: ... counted from this phase (the two checkers interleave)
+    deep_probe_phase: int = 0
+
+    def method_for(self, region: str, slot: int, last_failed: bool) -> ProbeMethod:
+        """The probe method of ``region`` in round ``slot``: the deep method
+        when no liveness method is set, in the region's deep slots, and in
+        every round after a failed one (escalation, so a bot that answers
+        sessions but replies wrongly fails consecutive rounds)."""
+        if self.liveness_method is None or last_failed:
+            return self.method
+        if (slot + self.deep_probe_phase) % self.deep_probe_every == 0:
+            return self.method
+        return self.liveness_method
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> HealthCheckSettings:
@@ -74,21 +98,42 @@ class HealthCheckSettings:
             failover_threshold=_int(env, "FAILOVER_THRESHOLD", DEFAULT_FAILOVER_THRESHOLD, 1, 100),
             failback_threshold=_int(env, "FAILBACK_THRESHOLD", DEFAULT_FAILBACK_THRESHOLD, 1, 100),
             auto_failback=_bool(env, "AUTO_FAILBACK", True),
+            staleness_seconds=float(
+                _int(env, "STALENESS_SECONDS", int(DEFAULT_STALENESS_SECONDS), 1, 3600)
+            ),
         )
         method_name = env.get("TEST_METHOD", "recognize_text").strip() or "recognize_text"
         if method_name not in PROBE_METHODS:
             allowed = ", ".join(sorted(PROBE_METHODS))
             raise ConfigurationError(f"TEST_METHOD must be one of {allowed}, got {method_name!r}")
         method = PROBE_METHODS[method_name]
+        liveness_name = env.get("LIVENESS_METHOD", "").strip()
+        if liveness_name and liveness_name not in PROBE_METHODS:
+            allowed = ", ".join(sorted(PROBE_METHODS))
+            raise ConfigurationError(
+                f"LIVENESS_METHOD must be one of {allowed} or unset, got {liveness_name!r}"
+            )
+        liveness = PROBE_METHODS[liveness_name] if liveness_name else None
+        deep_every = _int(env, "DEEP_PROBE_EVERY", 1, 1, 360)
         sample_utterance = env.get("SAMPLE_UTTERANCE", "")
         expected_response = env.get("EXPECTED_RESPONSE", "")
         if method == "recognize_text" and not (sample_utterance.strip() and expected_response):
             raise ConfigurationError(
                 "SAMPLE_UTTERANCE and EXPECTED_RESPONSE are required for TEST_METHOD recognize_text"
             )
+        connect_region = _region(env, "CONNECT_REGION", default=primary)
+        checker_region = _region(
+            env,
+            "CHECKER_REGION",
+            default=connect_region if connect_region in policy.regions else primary,
+        )
+        if checker_region not in policy.regions:
+            raise ConfigurationError(
+                f"CHECKER_REGION must be PRIMARY_REGION or SECONDARY_REGION, got {checker_region}"
+            )
         return cls(
             table_name=_required(env, "TABLE_NAME"),
-            connect_region=_region(env, "CONNECT_REGION", default=primary),
+            connect_region=connect_region,
             policy=policy,
             bots=_bots(env, policy.regions),
             method=method,
@@ -98,6 +143,13 @@ class HealthCheckSettings:
             probe_attempts=_int(env, "PROBE_ATTEMPTS", DEFAULT_PROBE_ATTEMPTS, 1, 10),
             probe_backoff_seconds=_int(env, "PROBE_BACKOFF_MS", DEFAULT_PROBE_BACKOFF_MS, 0, 2000)
             / 1000,
+            checker_region=checker_region,
+            probe_interval_seconds=_int(
+                env, "PROBE_INTERVAL_SECONDS", DEFAULT_PROBE_INTERVAL_SECONDS, 1, 60
+            ),
+            liveness_method=liveness,
+            deep_probe_every=deep_every,
+            deep_probe_phase=_int(env, "DEEP_PROBE_PHASE", 0, 0, 359),
         )
 
 

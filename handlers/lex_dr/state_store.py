@@ -1,46 +1,64 @@
-"""The failover state item in DynamoDB: read, decide, conditional write, retry.
+"""This checker's state item in the replicated table: read, decide,
+conditional write, retry.
 
-One item per Amazon Connect region (key ``connectRegion``). Attributes this
-module writes (it never writes ``overrideRegion``, which belongs to operators):
+Which items exist and who writes each: ``handlers/lex_dr/layout.py``. A
+checker reads every item of its Connect region from its local replica in one
+``BatchGetItem`` (strongly consistent: it is about to conditionally update
+its own item) and writes **only its own item**. Attributes it writes:
 
-- ``lexRegion`` (S): the region callers should use;
-- ``version`` (N): incremented by every write of the health check;
-- ``regions`` (M): per region ``{okStreak N, failStreak N, lastOk BOOL,
-  lastProbeAt S, lastLatencyMs N, lastError S (only after a failure)}``;
+- ``lexRegion`` (S): the region callers should use, in this checker's view;
+- ``epoch`` (N): the decision's epoch (see ``layout``): the highest read, +1
+  on a switch;
+- ``version`` (N): incremented by every write of this checker;
+- ``regions`` (M): per probed region ``{okStreak N, failStreak N, lastOk
+  BOOL, lastProbeAt S, lastLatencyMs N, lastMethod S, lastError S (only after
+  a failure)}`` as seen from this checker's region (its vantage point);
+- ``checkerRegion`` (S), ``observedAt`` (S, ISO) and ``observedAtEpoch`` (N,
+  seconds): when this round was recorded; peers judge staleness by it;
+- ``lastSlot`` (N): the latest probe-loop slot applied (rounds carry their
+  slot; a slot is applied once, in order);
 - ``updatedAt`` (S), and on a switch ``lastSwitchAt`` (S),
   ``lastSwitchReason`` (S: failover | failback | override), ``lastSwitchFrom`` (S).
 
-Every write is conditional on the ``version`` and the ``overrideRegion`` read
-(``attribute_not_exists`` when absent), so a concurrent round or operator
-change is never overwritten: the loser re-reads and re-applies its own probe
-results to the winner's state.
+It never writes ``overrideRegion``, which belongs to operators. Every write is
+conditional on the ``version`` read, on the legacy ``overrideRegion`` read
+(home item only; ``attribute_not_exists`` when absent) and, for a round with
+a slot, on ``lastSlot`` being older; a concurrent round or operator change is
+never overwritten: the loser re-reads and re-applies its own probe results,
+or drops its round when its slot was applied meanwhile.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from handlers.lex_dr.decision import Decision, HealthState, Policy, RegionStreak
+from handlers.lex_dr import clock, layout
+from handlers.lex_dr.decision import Decision, HealthState, PeerView, Policy, RegionStreak
+from handlers.lex_dr.layout import KEY_ATTRIBUTE, checker_key, state_keys
 
-#: Partition key of the state table (``components/schemas.py`` is the source).
-KEY_ATTRIBUTE = "connectRegion"
 MAX_WRITE_ATTEMPTS = 8
+MAX_BATCH_GET_ATTEMPTS = 3
 
 _NAMES = {
     "#lex": "lexRegion",
     "#version": "version",
+    "#epoch": "epoch",
     "#regions": "regions",
     "#override": "overrideRegion",
     "#updated": "updatedAt",
     "#switchAt": "lastSwitchAt",
     "#switchReason": "lastSwitchReason",
     "#switchFrom": "lastSwitchFrom",
+    "#checker": "checkerRegion",
+    "#observed": "observedAt",
+    "#observedEpoch": "observedAtEpoch",
+    "#slot": "lastSlot",
 }
 
 
@@ -50,11 +68,28 @@ class StateConflictError(Exception):
 
 @dataclass(frozen=True)
 class StoredState:
+    """What a checker read before a round.
+
+    ``state``: ``lex_region`` is the effective decision (the winning
+    checker item, see ``layout``), ``streaks`` and ``version`` are this
+    checker's own, ``override_region`` the winning override.
+    """
+
     state: HealthState
-    #: ``overrideRegion`` exactly as read (any type), or None when absent
+    #: legacy ``overrideRegion`` on this checker's own item exactly as read
     raw_override: Mapping[str, Any] | None
-    #: ``version`` exactly as read, or None when absent (a seeded or new item)
+    #: ``version`` of this checker's item exactly as read, None when absent
     raw_version: Mapping[str, Any] | None = None
+    #: this checker's item key
+    key: str = ""
+    #: highest decision epoch read (the epoch ``state.lex_region`` belongs to)
+    epoch: int = 0
+    #: latest slot this checker applied, None when none recorded
+    last_slot: int | None = None
+    #: the other checkers' latest rounds (alive or not: ``decide`` filters)
+    peers: tuple[PeerView, ...] = field(default_factory=tuple)
+    #: this checker's last round failed the region (probe escalation)
+    last_failed: Mapping[str, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -64,33 +99,99 @@ class RegionObservation:
     ok: bool
     latency_ms: int
     error: str | None = None
+    method: str | None = None
 
 
-def load(client: Any, table_name: str, connect_region: str, policy: Policy) -> StoredState:
-    """Read the item (strongly consistent: it is about to be conditionally updated)."""
-    response = client.get_item(
-        TableName=table_name,
-        Key={KEY_ATTRIBUTE: {"S": connect_region}},
-        ConsistentRead=True,
-    )
-    item = response.get("Item") or {}
-    raw_override = item.get("overrideRegion")
-    override = raw_override.get("S") if raw_override else None
-    regions = item.get("regions", {}).get("M", {})
-    streaks = {}
-    for region in policy.regions:
-        entry = regions.get(region, {}).get("M", {})
-        streaks[region] = RegionStreak(
-            ok=_int(entry.get("okStreak")), fail=_int(entry.get("failStreak"))
+def read_items(
+    client: Any, table_name: str, keys: Sequence[str], consistent: bool = True
+) -> list[dict[str, Any]]:
+    """Every existing item of ``keys``, in one ``BatchGetItem`` (retrying
+    unprocessed keys a few times; raises ``ClientError`` on failure)."""
+    pending = [{KEY_ATTRIBUTE: {"S": k}} for k in keys]
+    found: list[dict[str, Any]] = []
+    for _ in range(MAX_BATCH_GET_ATTEMPTS):
+        response = client.batch_get_item(
+            RequestItems={table_name: {"Keys": pending, "ConsistentRead": consistent}}
         )
-    lex_region = item.get("lexRegion", {}).get("S") or policy.primary
+        found.extend(response.get("Responses", {}).get(table_name, []))
+        pending = response.get("UnprocessedKeys", {}).get(table_name, {}).get("Keys", [])
+        if not pending:
+            return found
+    raise ClientError(
+        {"Error": {"Code": "UnprocessedKeys", "Message": f"{len(pending)} keys unread"}},
+        "BatchGetItem",
+    )
+
+
+def load(
+    client: Any,
+    table_name: str,
+    connect_region: str,
+    policy: Policy,
+    checker_region: str | None = None,
+    now: float | None = None,
+) -> StoredState:
+    """Read every item of ``connect_region`` and make this checker's view."""
+    checker = checker_region or connect_region
+    at = clock.now() if now is None else now
+    own_key = checker_key(connect_region, checker)
+    items = read_items(client, table_name, state_keys(connect_region, policy.regions))
+    by_key = {item[KEY_ATTRIBUTE]["S"]: item for item in items}
+    own = by_key.get(own_key, {})
+    peers = []
+    for region in policy.regions:
+        key = checker_key(connect_region, region)
+        if key == own_key or key not in by_key:
+            continue
+        peer = by_key[key]
+        observed = layout.float_attribute(peer.get("observedAtEpoch"))
+        peers.append(
+            PeerView(
+                checker_region=region,
+                last_results=_last_results(peer, policy),
+                age_seconds=float("inf") if observed is None else at - observed,
+            )
+        )
+    view = layout.view(items)
+    decision = view.decision
+    lex_region = decision.lex_region if decision else policy.primary
+    own_entries = own.get("regions", {}).get("M", {})
+    streaks = {}
+    last_failed = {}
+    for region in policy.regions:
+        entry = own_entries.get(region, {}).get("M", {})
+        streaks[region] = RegionStreak(
+            ok=layout.int_attribute(entry.get("okStreak")),
+            fail=layout.int_attribute(entry.get("failStreak")),
+        )
+        last_failed[region] = entry.get("lastOk", {}).get("BOOL") is False
     state = HealthState(
         lex_region=lex_region,
         streaks=streaks,
-        version=_int(item.get("version")),
-        override_region=override,
+        version=layout.int_attribute(own.get("version")),
+        override_region=view.override.region if view.override else None,
     )
-    return StoredState(state=state, raw_override=raw_override, raw_version=item.get("version"))
+    raw_slot = own.get("lastSlot")
+    return StoredState(
+        state=state,
+        raw_override=own.get("overrideRegion"),
+        raw_version=own.get("version"),
+        key=own_key,
+        epoch=decision.epoch if decision else 0,
+        last_slot=layout.int_attribute(raw_slot) if raw_slot else None,
+        peers=tuple(peers),
+        last_failed=last_failed,
+    )
+
+
+def _last_results(item: Mapping[str, Any], policy: Policy) -> dict[str, bool]:
+    entries = item.get("regions", {}).get("M", {})
+    results = {}
+    for region in policy.regions:
+        ok = entries.get(region, {}).get("M", {}).get("lastOk", {}).get("BOOL")
+        if isinstance(ok, bool):
+            results[region] = ok
+    return results
 
 
 def save(
@@ -101,19 +202,38 @@ def save(
     decision: Decision,
     observations: Mapping[str, RegionObservation],
     now: str,
+    *,
+    now_epoch: float | None = None,
+    checker_region: str | None = None,
+    slot: int | None = None,
 ) -> int:
-    """Write the decision if the item is still as read. Returns the new version.
+    """Write the decision to this checker's own item if it is still as read.
+    Returns the new version.
 
     Raises ``ConditionalCheckFailedException`` (a ``ClientError``) otherwise.
     """
     new_version = stored.state.version + 1
+    epoch = stored.epoch + (1 if decision.switched else 0)
     values: dict[str, Any] = {
         ":lex": {"S": decision.state.lex_region},
         ":version": {"N": str(new_version)},
+        ":epoch": {"N": str(epoch)},
         ":regions": {"M": _regions_value(decision, observations, now)},
         ":now": {"S": now},
+        ":checker": {"S": checker_region or connect_region},
     }
-    sets = ["#lex = :lex", "#version = :version", "#regions = :regions", "#updated = :now"]
+    sets = [
+        "#lex = :lex",
+        "#version = :version",
+        "#epoch = :epoch",
+        "#regions = :regions",
+        "#updated = :now",
+        "#checker = :checker",
+        "#observed = :now",
+    ]
+    if now_epoch is not None:
+        sets.append("#observedEpoch = :observedEpoch")
+        values[":observedEpoch"] = {"N": f"{now_epoch:.3f}"}
     if decision.switched:
         sets += ["#switchAt = :now", "#switchReason = :reason", "#switchFrom = :from"]
         values[":reason"] = {"S": decision.reason or "unknown"}
@@ -129,11 +249,15 @@ def save(
     else:
         conditions.append("#override = :override")
         values[":override"] = dict(stored.raw_override)
+    if slot is not None:
+        sets.append("#slot = :slot")
+        values[":slot"] = {"N": str(slot)}
+        conditions.append("(attribute_not_exists(#slot) OR #slot < :slot)")
 
     used = " ".join(sets + conditions)
     client.update_item(
         TableName=table_name,
-        Key={KEY_ATTRIBUTE: {"S": connect_region}},
+        Key={KEY_ATTRIBUTE: {"S": stored.key or connect_region}},
         UpdateExpression="SET " + ", ".join(sets),
         ConditionExpression=" AND ".join(conditions),
         ExpressionAttributeNames={k: v for k, v in _NAMES.items() if k in used},
@@ -145,9 +269,15 @@ def save(
 @dataclass(frozen=True)
 class RoundOutcome:
     stored: StoredState
-    decision: Decision
+    decision: Decision | None
     version: int
     conflicts: int
+    #: the round's slot had already been applied (a duplicate or late round)
+    skipped: bool = False
+
+
+def slot_already_applied(stored: StoredState, slot: int | None) -> bool:
+    return slot is not None and stored.last_slot is not None and stored.last_slot >= slot
 
 
 def apply_round(
@@ -155,18 +285,39 @@ def apply_round(
     table_name: str,
     connect_region: str,
     policy: Policy,
-    decide: Callable[[HealthState], Decision],
+    decide: Callable[[HealthState], Decision]
+    | Callable[[HealthState, Sequence[PeerView]], Decision],
     observations: Mapping[str, RegionObservation],
     now: Callable[[], str],
     sleep: Callable[[float], None] = time.sleep,
+    *,
+    checker_region: str | None = None,
+    slot: int | None = None,
+    now_epoch: Callable[[], float] | None = None,
+    with_peers: bool = False,
 ) -> RoundOutcome:
-    """Read, decide, write conditionally; on a conflict re-read and decide again."""
+    """Read, decide, write conditionally; on a conflict re-read and decide
+    again. A round whose ``slot`` was applied meanwhile is dropped
+    (``skipped``), never counted twice. ``with_peers``: ``decide`` takes
+    ``(state, peers)``."""
     for attempt in range(MAX_WRITE_ATTEMPTS):
-        stored = load(client, table_name, connect_region, policy)
-        decision = decide(stored.state)
+        at = now_epoch() if now_epoch else None
+        stored = load(client, table_name, connect_region, policy, checker_region, at)
+        if slot_already_applied(stored, slot):
+            return RoundOutcome(stored, None, stored.state.version, attempt, skipped=True)
+        decision = decide(stored.state, stored.peers) if with_peers else decide(stored.state)
         try:
             version = save(
-                client, table_name, connect_region, stored, decision, observations, now()
+                client,
+                table_name,
+                connect_region,
+                stored,
+                decision,
+                observations,
+                now(),
+                now_epoch=at,
+                checker_region=checker_region,
+                slot=slot,
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
@@ -194,14 +345,9 @@ def _regions_value(
             "lastProbeAt": {"S": now},
             "lastLatencyMs": {"N": str(seen.latency_ms)},
         }
+        if seen.method:
+            entry["lastMethod"] = {"S": seen.method}
         if seen.error:
             entry["lastError"] = {"S": seen.error}
         value[region] = {"M": entry}
     return value
-
-
-def _int(attribute: Mapping[str, Any] | None) -> int:
-    try:
-        return int(attribute["N"]) if attribute else 0
-    except (KeyError, TypeError, ValueError):
-        return 0

@@ -21,12 +21,24 @@ metric                 unit          dimensions            value
                                                            this round, else 0
 ``AllRegionsFailing``  Count         ``service``           1 if every region failed this
                                                            round (fail open), else 0
+``RoundSkipped``       Count         ``service``           1 if the round's slot had already
+                                                           been applied (duplicate or late
+                                                           round; not counted again), else 0
+``SwitchVetoed``       Count         ``service``           1 if this checker alone would
+                                                           have switched but an alive peer
+                                                           checker disagreed, else 0
+``PeerCheckersAlive``  Count         ``service``           alive peer checkers that voted
+                                                           this round (0 = deciding alone)
 ``RegionActive``       Count         ``service, region``   1 for the region callers are
                                                            sent to after this round, else 0
 ``OverrideActive``     Count         ``service``           1 if an operator's
                                                            ``overrideRegion`` decided this
                                                            round, else 0
 =====================  ============  ====================  ==============================
+
+Every checker emits these in its own region (CloudWatch is regional), so the
+two checkers' series never mix: a dashboard or alarm picks the region of the
+checker it means.
 
 Zeros are emitted on purpose so the series are continuous: an alarm on
 ``RegionSwitched``/``AllRegionsFailing`` can use ``Sum >= 1`` and treat missing
@@ -39,6 +51,9 @@ Region lookup (``service`` = :data:`GET_REGION_SERVICE`), once per invocation:
                                                            primary because of an error
                                                            (bad input, unreadable table,
                                                            bad configuration), else 0
+``LookupServedLastKnown``  Count     ``service``           1 if the lookup could not read
+                                                           any replica and answered the
+                                                           last decision it had seen, else 0
 =====================  ============  ====================  ==============================
 """
 
@@ -64,10 +79,14 @@ METRIC_REGION_ACTIVE = "RegionActive"
 # Health check, dimension service only.
 METRIC_REGION_SWITCHED = "RegionSwitched"
 METRIC_ALL_REGIONS_FAILING = "AllRegionsFailing"
+METRIC_ROUND_SKIPPED = "RoundSkipped"
+METRIC_SWITCH_VETOED = "SwitchVetoed"
+METRIC_PEER_CHECKERS_ALIVE = "PeerCheckersAlive"
 METRIC_OVERRIDE_ACTIVE = "OverrideActive"
 
 # Region lookup, dimension service only.
 METRIC_LOOKUP_FAILED_OPEN = "LookupFailedOpen"
+METRIC_LOOKUP_SERVED_LAST_KNOWN = "LookupServedLastKnown"
 
 #: metric name -> exact dimension names, for the alarm builder.
 METRIC_DIMENSIONS: dict[str, tuple[str, ...]] = {
@@ -76,9 +95,13 @@ METRIC_DIMENSIONS: dict[str, tuple[str, ...]] = {
     METRIC_PROBE_LATENCY: (SERVICE_DIMENSION, REGION_DIMENSION),
     METRIC_REGION_SWITCHED: (SERVICE_DIMENSION,),
     METRIC_ALL_REGIONS_FAILING: (SERVICE_DIMENSION,),
+    METRIC_ROUND_SKIPPED: (SERVICE_DIMENSION,),
+    METRIC_SWITCH_VETOED: (SERVICE_DIMENSION,),
+    METRIC_PEER_CHECKERS_ALIVE: (SERVICE_DIMENSION,),
     METRIC_REGION_ACTIVE: (SERVICE_DIMENSION, REGION_DIMENSION),
     METRIC_OVERRIDE_ACTIVE: (SERVICE_DIMENSION,),
     METRIC_LOOKUP_FAILED_OPEN: (SERVICE_DIMENSION,),
+    METRIC_LOOKUP_SERVED_LAST_KNOWN: (SERVICE_DIMENSION,),
 }
 
 #: metric name -> the service whose ``service`` dimension value it carries.
@@ -88,7 +111,11 @@ METRIC_SERVICE: dict[str, str] = {
     METRIC_PROBE_LATENCY: HEALTH_CHECK_SERVICE,
     METRIC_REGION_SWITCHED: HEALTH_CHECK_SERVICE,
     METRIC_ALL_REGIONS_FAILING: HEALTH_CHECK_SERVICE,
+    METRIC_ROUND_SKIPPED: HEALTH_CHECK_SERVICE,
+    METRIC_SWITCH_VETOED: HEALTH_CHECK_SERVICE,
+    METRIC_PEER_CHECKERS_ALIVE: HEALTH_CHECK_SERVICE,
     METRIC_REGION_ACTIVE: HEALTH_CHECK_SERVICE,
     METRIC_OVERRIDE_ACTIVE: HEALTH_CHECK_SERVICE,
     METRIC_LOOKUP_FAILED_OPEN: GET_REGION_SERVICE,
+    METRIC_LOOKUP_SERVED_LAST_KNOWN: GET_REGION_SERVICE,
 }

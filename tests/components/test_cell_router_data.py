@@ -89,8 +89,10 @@ def test_queue_is_standard_encrypted_and_redrives_to_its_dlq(dev_run: ProgramRun
 
 def test_depth_alarms_go_to_the_stacks_one_alarm_topic(run_stack):
     run = run_stack(provisioningQueueAlarmDepth=42, alarmEmail="ops@example.com")
-    # The stack has one topic (the health check's) so one e-mail confirms all.
-    topic = run.one("aws:sns/topic:Topic")
+    # The stack has one topic per region (issue 12: the secondary's checker
+    # alarms need a topic in their own region); the router's alarms go to the
+    # primary's, the health check's, so one e-mail per region confirms all.
+    topic = run.one("aws:sns/topic:Topic", lambda t: t.name == "lex-failover-alarms")
     backlog = run.named("cell-router-CellProvisioning-backlog").inputs
     dead = run.named("cell-router-CellProvisioning-dlq-depth").inputs
     assert backlog["threshold"] == 42
@@ -103,7 +105,10 @@ def test_depth_alarms_go_to_the_stacks_one_alarm_topic(run_stack):
         assert alarm["statistic"] == "Maximum"
         assert alarm["alarmActions"] == [topic.outputs["arn"]]
         assert alarm["treatMissingData"] == "notBreaching"
-    subscription = run.one("aws:sns/topicSubscription:TopicSubscription").inputs
+    subscription = run.one(
+        "aws:sns/topicSubscription:TopicSubscription",
+        lambda s: s.name == "lex-failover-alarms-email",
+    ).inputs
     assert subscription["endpoint"] == "ops@example.com"
     assert subscription["topic"] == topic.outputs["arn"]
 

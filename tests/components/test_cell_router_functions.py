@@ -355,7 +355,8 @@ def test_failed_registrar_invocations_go_to_the_failed_queue(dev_run: ProgramRun
 
 def test_a_failed_cell_ready_event_raises_the_stacks_alarm(run_stack):
     run = run_stack(alarmEmail="ops@example.com")
-    topic = run.one("aws:sns/topic:Topic").outputs["arn"]
+    # the primary's topic (issue 12 added the secondary's own)
+    topic = run.one("aws:sns/topic:Topic", lambda t: t.name == "lex-failover-alarms").outputs["arn"]
     alarm = run.named("cell-router-CellReady-failed-depth").inputs
     description = alarm.pop("alarmDescription")
     assert "CellReady-failed" in description and "replay" in description

@@ -171,3 +171,57 @@ def test_global_resiliency_associates_the_replica_alias(run_stack):
     assert sorted(a.inputs["integrationArn"] for a in run.of_type(ASSOCIATION)) == sorted(
         [primary_arn, primary_arn.replace(":us-east-1:", ":us-west-2:")]
     )
+
+
+# --- Amazon Connect Global Resiliency (issue 12) ------------------------------------------
+
+REPLICA_ID = "1a2b3c4d-5e6f-4789-8abc-0123456789ab"
+
+
+@pytest.fixture(scope="module")
+def acgr_run() -> ProgramRun:
+    from tests.pulumi_harness import DEV_CONFIG, run_program
+
+    return run_program(
+        {
+            **DEV_CONFIG,
+            "connectMode": "existing",
+            "connectInstanceId": EXISTING_ID,
+            "connectReplicaInstanceId": REPLICA_ID,
+        }
+    )
+
+
+def test_replica_instance_gets_both_aliases_the_secondary_lookup_and_the_flow(acgr_run):
+    run = acgr_run
+    secondary = run.outputs["secondaryRegion"]
+    replica_arn = run.outputs["connectReplicaInstanceArn"]
+    assert replica_arn == f"arn:aws:connect:{secondary}:123456789012:instance/{REPLICA_ID}"
+    replica = [r for r in _connect_resources(run) if r.name.startswith("lex-connect-replica-")]
+    assert replica, "no replica resources"
+    for resource in replica:
+        assert resource.region == secondary, resource.name
+        assert "secondary-aws" in resource.provider, resource.name
+    associations = [a for a in run.of_type(ASSOCIATION) if a.name.startswith("lex-connect-replica")]
+    assert sorted(a.inputs["integrationArn"] for a in associations) == sorted(
+        run.outputs["lexBotAliasArns"].values()
+    )
+    assert {a.inputs["instanceId"] for a in associations} == {replica_arn}
+    lookup = run.one(LAMBDA_ASSOCIATION, lambda a: a.name.startswith("lex-connect-replica"))
+    assert lookup.inputs["functionArn"] == run.outputs["lexSecondaryLookupFunctionArn"]
+    assert lookup.inputs["instanceId"] == REPLICA_ID
+    flow = json.loads(
+        run.one(FLOW, lambda f: f.name.startswith("lex-connect-replica")).inputs["content"]
+    )
+    assert check_contact_flow(flow) == []
+    assert lambda_arns_in(flow) == [run.outputs["lexSecondaryLookupFunctionArn"]]
+    invoke = next(a for a in flow["Actions"] if a["Type"] == "InvokeLambdaFunction")
+    # the same lookup key as the primary's flow: the pair's Connect region
+    assert invoke["Parameters"]["LambdaInvocationAttributes"] == {
+        "region": run.outputs["primaryRegion"]
+    }
+
+
+def test_replica_is_off_by_default(existing_run):
+    assert "connectReplicaInstanceArn" not in existing_run.outputs
+    assert not [r for r in _connect_resources(existing_run) if "replica" in r.name]

@@ -29,11 +29,14 @@ SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 
 
 def _ours(resource) -> bool:
-    return resource.name.startswith("lex-failover-")
+    """The primary region's health check (the secondary's: ``lex-failover-secondary-``)."""
+    return resource.name.startswith("lex-failover-") and not resource.name.startswith(
+        "lex-failover-secondary-"
+    )
 
 
 def _function(run: ProgramRun, seed: str):
-    return run.one(FUNCTION, lambda f: f.name.endswith(f"-{seed}"))
+    return run.one(FUNCTION, lambda f: _ours(f) and f.name.endswith(f"-{seed}"))
 
 
 def _role_of(run: ProgramRun, arn: str):
@@ -120,12 +123,17 @@ def test_lookup_function_env_and_role(dev_run):
     settings = GetRegionSettings.from_env(env)
     assert settings.bot_alias_arns == dev_run.outputs["lexBotAliasArns"]
     role = _role_of(dev_run, fn.inputs["role"])
+    # Changed by issue 12: every state item in one BatchGetItem, from its own
+    # replica and, as a fallback, the other region's replica (read only).
     assert policy_statements(dev_run, role) == [
         {
             "Sid": "ReadFailoverState",
             "Effect": "Allow",
-            "Action": ["dynamodb:GetItem"],
-            "Resource": table.outputs["arn"],
+            "Action": ["dynamodb:BatchGetItem"],
+            "Resource": [
+                table.outputs["arn"],
+                table.outputs["arn"].replace(":us-east-1:", ":us-west-2:"),
+            ],
         },
         *_log_statements(dev_run, fn),
     ]
@@ -141,17 +149,27 @@ def test_probe_function_role_is_exactly_table_and_the_two_aliases(run_stack, met
     fn = _function(run, "lexDRTest")
     table = run.one(TABLE, lambda t: _ours(t) and "lexDR" in t.name)
     role = _role_of(run, fn.inputs["role"])
+    # Changed by issue 12: reads every item, updates only its own (IAM keeps
+    # the item single-writer); the unbilled put_session liveness probe too.
+    actions = list(dict.fromkeys([lex_action, "lex:PutSession"]))
     assert policy_statements(run, role) == [
         {
-            "Sid": "ReadAndUpdateFailoverState",
+            "Sid": "ReadFailoverState",
             "Effect": "Allow",
-            "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+            "Action": ["dynamodb:BatchGetItem"],
             "Resource": table.outputs["arn"],
+        },
+        {
+            "Sid": "UpdateOwnCheckerItem",
+            "Effect": "Allow",
+            "Action": ["dynamodb:UpdateItem"],
+            "Resource": table.outputs["arn"],
+            "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["us-east-1"]}},
         },
         {
             "Sid": "ProbeBotAliases",
             "Effect": "Allow",
-            "Action": [lex_action, "lex:DeleteSession"],
+            "Action": [*actions, "lex:DeleteSession"],
             "Resource": _alias_arns(run),
         },
         *_log_statements(run, fn),
@@ -375,9 +393,11 @@ def test_probe_error_alarms_watch_the_probe_function_and_loop(dev_run):
 
 
 def test_every_alarm_notifies_the_topic(dev_run):
-    topic = dev_run.one(TOPIC, lambda t: "lex-failover" in t.name)
-    alarms = [a for a in dev_run.of_type(ALARM) if a.name.startswith("lex-failover-")]
-    assert len(alarms) == 7
+    topic = dev_run.one(TOPIC, _ours)
+    alarms = [a for a in dev_run.of_type(ALARM) if _ours(a)]
+    # Changed by issue 12: + peer checker silent, vantage points disagree,
+    # lookup serving its last known decision.
+    assert len(alarms) == 10
     for alarm in alarms:
         assert alarm.region == "us-east-1"
         assert alarm.inputs["alarmActions"] == [topic.outputs["arn"]]
@@ -386,8 +406,8 @@ def test_every_alarm_notifies_the_topic(dev_run):
 
 
 def test_topic_is_encrypted_with_a_key_cloudwatch_may_use(dev_run):
-    topic = dev_run.one(TOPIC, lambda t: "lex-failover" in t.name)
-    key = dev_run.one("aws:kms/key:Key", lambda k: "lex-failover" in k.name)
+    topic = dev_run.one(TOPIC, _ours)
+    key = dev_run.one("aws:kms/key:Key", _ours)
     assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
     assert key.inputs["enableKeyRotation"] is True
     key_statements = json.loads(key.inputs["policy"])["Statement"]
@@ -424,7 +444,7 @@ def test_email_subscription_only_when_configured(dev_run, run_stack):
     assert [s for s in dev_run.of_type(SUBSCRIPTION) if _ours(s)] == []
     run = run_stack(alarmEmail="oncall@example.com")
     (subscription,) = [s for s in run.of_type(SUBSCRIPTION) if _ours(s)]
-    topic = run.one(TOPIC, lambda t: "lex-failover" in t.name)
+    topic = run.one(TOPIC, _ours)
     assert subscription.inputs == {
         "topic": topic.outputs["arn"],
         "protocol": "email",
@@ -432,8 +452,13 @@ def test_email_subscription_only_when_configured(dev_run, run_stack):
     }
 
 
-def test_health_check_lives_in_the_primary_region(eu_run):
-    names = ("lex-failover-",)
+def test_each_region_has_its_own_health_check(eu_run):
+    """Changed by issue 12: the primary's in eu-west-2, the secondary's in eu-central-1."""
+    seen = {"eu-west-2": 0, "eu-central-1": 0}
     for resource in eu_run.cloud_resources():
-        if resource.name.startswith(names) and not resource.type.startswith("aws:iam/"):
-            assert resource.region == "eu-west-2", resource.name
+        if not resource.name.startswith("lex-failover-") or resource.type.startswith("aws:iam/"):
+            continue
+        expected = "eu-west-2" if _ours(resource) else "eu-central-1"
+        assert resource.region == expected, resource.name
+        seen[expected] += 1
+    assert seen["eu-west-2"] > 0 and seen["eu-central-1"] > 0

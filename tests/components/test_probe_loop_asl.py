@@ -26,6 +26,7 @@ from components.probe_loop_asl import (
     to_json,
 )
 from drill.sfn import LambdaServiceError, LocalStepFunctions
+from handlers.lex_dr.health_check import round_slot
 
 PROBE_ARN = "arn:aws:lambda:us-east-1:123456789012:function:health-check"
 #: moto creates a boto3 client per task attempt, which can cost a few hundred
@@ -69,13 +70,17 @@ def test_defaults_probe_every_ten_seconds_for_a_minute() -> None:
     assert run["ItemProcessor"]["ProcessorConfig"] == {"Mode": "INLINE"}
 
 
-def test_each_round_waits_for_its_offset_then_probes_with_an_empty_event() -> None:
+def test_each_round_waits_for_its_offset_then_probes_with_its_slot() -> None:
     states = _iteration_states(build_probe_loop_definition(probe_function_arn=PROBE_ARN))
     assert states[WAIT_FOR_OFFSET]["SecondsPath"] == "$.offset"
     assert states[WAIT_FOR_OFFSET]["Next"] == PROBE_ROUND
     probe = states[PROBE_ROUND]
     assert probe["Resource"] == LAMBDA_INVOKE
-    assert probe["Parameters"] == {"FunctionName": PROBE_ARN, "Payload": {}}
+    # Changed by issue 12 / 11.6: the round's slot travels with the invocation.
+    assert probe["Parameters"] == {
+        "FunctionName": PROBE_ARN,
+        "Payload": {"executionStartTime.$": "$$.Execution.StartTime", "offset.$": "$.offset"},
+    }
     assert probe["TimeoutSeconds"] == 15
 
 
@@ -194,14 +199,20 @@ def _start_offsets(local: LocalStepFunctions) -> list[float]:
     return [s - starts[0] for s in starts]
 
 
-def test_one_round_per_interval_with_an_empty_event(probe_loop) -> None:
+def test_one_round_per_interval_each_with_its_slot(probe_loop) -> None:
     local, probe = probe_loop
 
     result = local.run({})
 
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert probe.calls == 3
-    assert [i.event for i in local.invocations.of("health-check")] == [{}, {}, {}]
+    # Changed by issue 12 / 11.6: each round carries the execution's start
+    # and its own offset, from which the checker derives one slot per round.
+    events = [i.event for i in local.invocations.of("health-check")]
+    assert sorted(e["offset"] for e in events) == [0, 1, 2]
+    assert len({e["executionStartTime"] for e in events}) == 1
+    slots = {round_slot(e, 1) for e in events}
+    assert len(slots) == 3, "three distinct slots, one per round"
     assert [r["offset"] for r in result.output["rounds"]] == [0, 1, 2]
     assert all(r["outcome"]["ok"] for r in result.output["rounds"])
     assert result.output["rounds"][0]["outcome"]["result"]["activeRegion"] == "us-east-1"

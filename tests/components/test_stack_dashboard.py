@@ -50,9 +50,14 @@ def _function(run: ProgramRun, name: str):
     return run.one("aws:lambda/function:Function", lambda r: r.name == name)
 
 
+def _primary(run: ProgramRun):
+    """Since issue 12 the secondary has a dashboard of its own too."""
+    return run.one(DASHBOARD, lambda d: d.region == run.outputs["primaryRegion"])
+
+
 def test_one_dashboard_in_the_primary_region_under_the_component(dev_run: ProgramRun):
-    dashboard = dev_run.one(DASHBOARD)
-    component = dev_run.one(COMPONENT)
+    dashboard = _primary(dev_run)
+    component = dev_run.one(COMPONENT, lambda c: c.name == "dashboard-primary")
     assert dev_run.parent_of(dashboard) is component
     assert dashboard.region == DEV_CONFIG["primaryRegion"]
     assert dashboard.inputs["dashboardName"] == "resilient-routing-dev-us-east-1"
@@ -63,7 +68,7 @@ def test_one_dashboard_in_the_primary_region_under_the_component(dev_run: Progra
 
 
 def test_the_dashboard_names_the_stacks_own_resources(dev_run: ProgramRun):
-    body = dev_run.one(DASHBOARD).inputs["dashboardBody"]
+    body = _primary(dev_run).inputs["dashboardBody"]
     api = dev_run.one("aws:apigateway/restApi:RestApi")
     probe = _function(dev_run, "lex-failover-lexDRTest")
     assert f'"ApiName","{api.outputs["name"]}"' in body
@@ -75,14 +80,35 @@ def test_the_dashboard_names_the_stacks_own_resources(dev_run: ProgramRun):
 
 def test_without_the_cell_router_only_failover_widgets_and_alarms(run_stack):
     run = run_stack(cellRouterEnabled=False)
-    body = json.loads(run.one(DASHBOARD).inputs["dashboardBody"])
+    body = json.loads(_primary(run).inputs["dashboardBody"])
     assert check_dashboard_body(body) == []
     titles = [w["properties"].get("title", "") for w in body["widgets"]]
     assert "Active region (1 = callers are sent there)" in titles
     assert not any("Cell occupancy" in t for t in titles)
     alarms = [a for w in body["widgets"] if w["type"] == "alarm" for a in w["properties"]["alarms"]]
-    recorded = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    primary = run.outputs["primaryRegion"]
+    recorded = [
+        a for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if a.region == primary
+    ]
     assert sorted(alarms) == sorted(a.outputs["arn"] for a in recorded)
+
+
+def test_the_secondary_has_its_own_dashboard_with_its_alarms(dev_run: ProgramRun):
+    """Issue 12: the secondary's checker and lookup, readable when the primary is lost."""
+    secondary = dev_run.outputs["secondaryRegion"]
+    dashboard = dev_run.one(DASHBOARD, lambda d: d.region == secondary)
+    assert "secondary-aws::" in dashboard.provider
+    body = json.loads(dashboard.inputs["dashboardBody"])
+    assert check_dashboard_body(body) == []
+    alarms = [a for w in body["widgets"] if w["type"] == "alarm" for a in w["properties"]["alarms"]]
+    recorded = [
+        a
+        for a in dev_run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a.region == secondary
+    ]
+    assert recorded and sorted(alarms) == sorted(a.outputs["arn"] for a in recorded)
+    probe = _function(dev_run, "lex-failover-secondary-lexDRTest")
+    assert f'"FunctionName","{probe.outputs["name"]}"' in dashboard.inputs["dashboardBody"]
 
 
 def test_widgets_tile_the_grid_without_overlap():

@@ -59,9 +59,11 @@ def test_plan_groups_both_regions_by_component(dev_stack, eu_stack) -> None:
         assert built.regions() == [primary, secondary]
         assert built.resource_count == len(model.run.cloud_resources())
         secondary_groups = built.by_region[secondary]
-        assert list(secondary_groups) == [
-            ("MultiRegionLexBot lex-bot", "RegionalLexBot lex-bot-secondary")
-        ]
+        # Changed by issue 12: the secondary has its own health check too.
+        assert ("MultiRegionLexBot lex-bot", "RegionalLexBot lex-bot-secondary") in list(
+            secondary_groups
+        )
+        assert "HealthCheck lex-failover-secondary" in {path[-1] for path in secondary_groups}
         primary_groups = {path[-1] for path in built.by_region[primary]}
         assert {
             "HealthCheck lex-failover",

@@ -89,7 +89,8 @@ def _no_problems(problems: list[str]) -> None:
 # --------------------------------------------------------------------------- #
 def test_every_kind_of_artifact_is_collected(connect_run: ProgramRun):
     found = ProgramArtifacts(connect_run, ACCOUNT)
-    assert len(found.state_machines()) == 2  # probe loop, Orchestrator
+    # Changed by issue 12: a probe loop per region, and the Orchestrator.
+    assert len(found.state_machines()) == 3
     assert len(found.functions()) >= 7
     assert len(found.policies()) >= 25
     assert {p.kind for p in found.policies()} == {"identity", "trust", "resource", "key"}

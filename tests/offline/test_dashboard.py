@@ -67,8 +67,11 @@ def emitted(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     return json.loads(out.read_text())
 
 
-def _body(run: ProgramRun) -> dict[str, Any]:
-    return json.loads(run.one(DASHBOARD).inputs["dashboardBody"])
+def _body(run: ProgramRun, region: str | None = None) -> dict[str, Any]:
+    """The dashboard of ``region`` (default: the primary's; since issue 12 the
+    secondary has its own, for its own checker and lookup)."""
+    where = region or run.outputs["primaryRegion"]
+    return json.loads(run.one(DASHBOARD, lambda d: d.region == where).inputs["dashboardBody"])
 
 
 def _custom(records: list[dict[str, Any]]) -> set[tuple[str, str, tuple[str, ...]]]:
@@ -140,11 +143,14 @@ def test_every_alarm_reads_an_emitted_metric_and_is_on_the_dashboard(dev_run, em
     alarms = dev_run.of_type(ALARM)
     assert alarms
     assert check_reads(alarm_reads(alarms), emitted, dev_run.resources) == []
+    # Changed by issue 12: each region's dashboard shows that region's alarms.
     shown = {
         arn
-        for w in _body(dev_run)["widgets"]
+        for region in (dev_run.outputs["primaryRegion"], dev_run.outputs["secondaryRegion"])
+        for w in _body(dev_run, region)["widgets"]
         if w["type"] == "alarm"
         for arn in w["properties"]["alarms"]
+        if f":{region}:" in arn
     }
     missing = [a.name for a in alarms if a.outputs["arn"] not in shown]
     assert missing == [], (

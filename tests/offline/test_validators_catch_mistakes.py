@@ -130,11 +130,15 @@ def _lookup_policy(found: ProgramArtifacts) -> PolicyDocument:
 def test_misspelt_iam_action(found: ProgramArtifacts):
     policy = _lookup_policy(found)
     assert check_policy(policy) == []
-    text = json.dumps(policy.document).replace('"dynamodb:GetItem"', '"dynamodb:GetItems"')
+    # The lookup's action is BatchGetItem since issue 12.
+    text = json.dumps(policy.document).replace(
+        '"dynamodb:BatchGetItem"', '"dynamodb:BatchGetItems"'
+    )
+    assert text != json.dumps(policy.document), "the planted mistake was not planted"
     assert not _unreported(
         check_policy(replace(policy, document=json.loads(text))),
         "UNKNOWN_ACTION",
-        "dynamodb:GetItems",
+        "dynamodb:BatchGetItems",
     )
 
 

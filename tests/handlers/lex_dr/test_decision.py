@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from handlers.lex_dr.decision import (
     Decision,
     HealthState,
+    PeerView,
     Policy,
     RegionStreak,
     decide,
@@ -247,3 +249,85 @@ def test_alternating_failures_never_reach_a_threshold_above_one(threshold, n):
     policy = Policy(P, S, failover_threshold=threshold)
     seq = [(i % 2 == 1, True) for i in range(n)]
     assert not any(d.switched for d in rounds(state(), seq, policy))
+
+
+# --- vantage points: agreement of the alive checkers ------------------------------------
+
+FRESH, STALE = 5.0, POLICY.staleness_seconds + 0.001
+
+
+def peer(p_ok: bool, s_ok: bool, age: float = FRESH) -> PeerView:
+    return PeerView("peer-region", {P: p_ok, S: s_ok}, age)
+
+
+def test_fresh_peer_that_sees_the_active_region_pass_vetoes_failover():
+    before = state(P, p=(0, 1))
+    d = decide(before, {P: False, S: True}, POLICY, [peer(True, True)])
+    assert not d.switched and d.vetoed == "failover" and d.vantage_points == 2
+    agreed = decide(before, {P: False, S: True}, POLICY, [peer(False, True)])
+    assert agreed.switched and agreed.reason == "failover" and agreed.vetoed is None
+
+
+def test_stale_or_absent_peer_does_not_vote():
+    before = state(P, p=(0, 1))
+    stale = decide(before, {P: False, S: True}, POLICY, [peer(True, True, STALE)])
+    assert stale.switched and stale.vantage_points == 1
+    at_the_bound = decide(
+        before, {P: False, S: True}, POLICY, [peer(True, True, POLICY.staleness_seconds)]
+    )
+    assert not at_the_bound.switched, "a peer exactly at the bound is still alive"
+    incomplete = PeerView("peer-region", {P: True}, FRESH)
+    assert decide(before, {P: False, S: True}, POLICY, [incomplete]).switched
+
+
+def test_failback_needs_the_alive_peer_to_see_the_primary_pass():
+    before = state(S, p=(2, 0))
+    assert decide(before, {P: True, S: True}, POLICY, [peer(False, True)]).vetoed == "failback"
+    assert decide(before, {P: True, S: True}, POLICY, [peer(True, True)]).reason == "failback"
+
+
+def test_partitioned_checker_alone_never_switches():
+    """A checker that reaches neither bot: every round is all-failing."""
+    current = state(P)
+    for _ in range(20):
+        d = decide(current, {P: False, S: False}, POLICY, [peer(True, True)])
+        assert not d.switched and d.all_failing
+        current = d.state
+
+
+PEERS = [
+    None,
+    *(peer(a, b, age) for a in (True, False) for b in (True, False) for age in (FRESH, STALE)),
+]
+
+
+@pytest.mark.parametrize("policy", [POLICY, Policy(P, S, 1, 1), Policy(P, S, 3, 2, False)])
+def test_exhaustive_with_a_peer(policy):
+    """Every small state x outcome x peer view: a peer can only hold a switch
+    back, never cause one; a dead peer changes nothing; an agreeing peer
+    changes nothing."""
+    checked = 0
+    for before in all_states(4):
+        for primary_ok, secondary_ok in OUTCOMES:
+            results = {P: primary_ok, S: secondary_ok}
+            alone = decide(before, results, policy)
+            for view in PEERS:
+                d = decide(before, results, policy, [] if view is None else [view])
+                assert d.state.streaks == alone.state.streaks, "a peer never edits own streaks"
+                alive = view is not None and view.alive(policy)
+                if not alive:
+                    assert d == replace(alone, vantage_points=1)
+                    continue
+                assert d.vantage_points == 2
+                if d.switched:
+                    assert alone.switched and d.active_region == alone.active_region
+                if alone.reason == "failover":
+                    agrees = not view.last_results[alone.previous_region]
+                    assert d.switched == agrees and (d.vetoed == "failover") != agrees
+                elif alone.reason == "failback":
+                    agrees = view.last_results[P]
+                    assert d.switched == agrees and (d.vetoed == "failback") != agrees
+                else:
+                    assert d == replace(alone, vantage_points=2)
+                checked += 1
+    assert checked > 0
