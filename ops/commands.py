@@ -62,25 +62,26 @@ class RegionView:
     error: str = ""
 
 
-def read_view(clients: Clients, table: str, region: str, market_id: str) -> RegionView:
+def read_view(clients: Clients, outputs: StackOutputs, region: str, market_id: str) -> RegionView:
+    """The region's local copies of the market's writer record and of both
+    regions' heartbeats (one BatchGetItem, strongly consistent)."""
     client = clients(region)
+    table = outputs.require_router()
+    keys = [writer.writer_key(market_id)] + [writer.heartbeat_key(r) for r in outputs.regions]
     try:
-        response = client.query(
-            TableName=table,
-            KeyConditionExpression="marketId = :pk",
-            ExpressionAttributeValues=_dump({":pk": writer.WRITER_PREFIX + market_id}),
-            ConsistentRead=True,
+        response = client.batch_get_item(
+            RequestItems={table: {"Keys": [_dump(k) for k in keys], "ConsistentRead": True}}
         )
     except (ClientError, BotoCoreError) as error:
         return RegionView(region, reachable=False, error=str(error))
     record = None
     heartbeats: dict[str, Heartbeat] = {}
-    for raw in response.get("Items", []):
+    for raw in response.get("Responses", {}).get(table, []):
         item = _load(raw)
         if item["cellId"] == writer.WRITER_SORT_KEY:
             record = writer.record_from_item(item)
-        elif str(item["cellId"]).startswith(writer.HEARTBEAT_SORT_PREFIX):
-            beat = writer.heartbeat_from_item(item)
+        elif item["cellId"] == writer.HEARTBEAT_SORT_KEY:
+            beat = writer.market_heartbeat(item, market_id)
             heartbeats[beat.region] = beat
     return RegionView(region, reachable=True, record=record, heartbeats=heartbeats)
 
@@ -111,11 +112,11 @@ def writer_status(
 ) -> list[dict[str, Any]]:
     """Per market and region: the writer, epoch, heartbeat ages and the
     verdict that region's router would give a sign-up now."""
-    table = outputs.require_router()
+    outputs.require_router()
     rows = []
     for market in markets:
         for region in outputs.regions:
-            view = read_view(clients, table, region, market)
+            view = read_view(clients, outputs, region, market)
             row: dict[str, Any] = {"marketId": market, "region": region}
             if not view.reachable:
                 row.update(reachable=False, error=view.error)
@@ -182,14 +183,14 @@ def promote(
             f"--to {target_region!r} is not one of the stack's regions {list(outputs.regions)}"
         )
     now = time.time() if now is None else now
-    target = read_view(clients, table, target_region, market_id)
+    target = read_view(clients, outputs, target_region, market_id)
     if not target.reachable:
         raise OpsError(
             f"cannot read the writer record in {target_region} ({target.error}); "
             "a promotion is written in the new writer's region"
         )
     if not force:
-        other = read_view(clients, table, outputs.other(target_region), market_id)
+        other = read_view(clients, outputs, outputs.other(target_region), market_id)
         if not other.reachable:
             raise OpsError(
                 f"{outputs.other(target_region)} does not answer ({other.error}). If that region "
@@ -238,7 +239,7 @@ def heal(
     acknowledged the current epoch (its heartbeat, replicated to the writer)."""
     table = outputs.require_router()
     # The writer's region holds the authoritative record; try both to find it.
-    views = [read_view(clients, table, region, market_id) for region in outputs.regions]
+    views = [read_view(clients, outputs, region, market_id) for region in outputs.regions]
     holders = [view for view in views if view.reachable and view.record is not None]
     if not holders:
         raise OpsError(f"no writer record for {market_id!r} is readable; nothing to heal")
@@ -271,23 +272,26 @@ def _epoch(record: WriterRecord | None) -> int:
 
 
 def _put_record(client: Any, table: str, item: dict[str, Any], read: WriterRecord | None) -> None:
+    """Write the record only if it is still what was read, and list its
+    market in this region's registry (so heartbeats read it), atomically."""
+    put: dict[str, Any] = {"TableName": table, "Item": _dump(item)}
     if read is None:
-        condition = "attribute_not_exists(marketId)"
-        values: dict[str, Any] | None = None
+        put["ConditionExpression"] = "attribute_not_exists(marketId)"
     else:
-        condition = "epoch = :epoch AND writerRegion = :region"
-        values = _dump({":epoch": read.epoch, ":region": read.region})
-    request: dict[str, Any] = {
+        put["ConditionExpression"] = "epoch = :epoch AND writerRegion = :region"
+        put["ExpressionAttributeValues"] = _dump({":epoch": read.epoch, ":region": read.region})
+    register = {
         "TableName": table,
-        "Item": _dump(item),
-        "ConditionExpression": condition,
+        "Key": _dump(writer.registry_key(str(item["writerRegion"]))),
+        "UpdateExpression": "ADD markets :market",
+        "ExpressionAttributeValues": {
+            ":market": {"SS": [str(item["marketId"]).removeprefix(writer.WRITER_PREFIX)]}
+        },
     }
-    if values:
-        request["ExpressionAttributeValues"] = values
     try:
-        client.put_item(**request)
+        client.transact_write_items(TransactItems=[{"Put": put}, {"Update": register}])
     except ClientError as error:
-        if _code(error) == "ConditionalCheckFailedException":
+        if _code(error) == "TransactionCanceledException":
             raise OpsError(
                 "the writer record changed since it was read (another operator or a "
                 "promotion replicated meanwhile); nothing was written - run the command again"
@@ -367,7 +371,7 @@ def set_cell_status(
 
 
 def _writer_region(clients: Clients, outputs: StackOutputs, table: str, market_id: str) -> str:
-    views = [read_view(clients, table, region, market_id) for region in outputs.regions]
+    views = [read_view(clients, outputs, region, market_id) for region in outputs.regions]
     readable = [view for view in views if view.reachable]
     if not readable:
         raise OpsError(

@@ -18,12 +18,18 @@ never show up in a market query or the capacity index):
   required until an operator heals it). Written only by the operator tool
   (``python -m ops promote``), conditional on the epoch it read, in the new
   writer's region.
-* heartbeat — ``marketId="WRITER#<market>"``, ``cellId="HEARTBEAT#<region>"``:
-  ``region`` S, ``seenEpoch`` N (the writer epoch this region's own table held
-  when it wrote the heartbeat), ``seenEpochAt`` N (when it first saw that
-  epoch, i.e. stopped placing under older ones), ``heartbeatAt`` N (epoch
-  seconds). Written only
-  by its own region, so no item is ever written from both regions at once.
+* heartbeat — one item per region, ``marketId="HEARTBEAT#<region>"``,
+  ``cellId="HEARTBEAT"``: ``region`` S, ``heartbeatAt`` N (epoch seconds) and
+  ``seenEpochs`` M, per market with a writer record ``{"epoch": N, "since":
+  N}``: the epoch this region's own table held when it wrote the heartbeat,
+  and when it first held it (i.e. stopped placing under older ones). A market
+  missing from the map is at epoch 0. Written only by its own region
+  (``heartbeat.py``, once a minute), so no item is ever written from both
+  regions at once. One item per region (not per market) keeps the partition
+  signal independent of how many markets exist.
+* market registry — ``marketId="WRITERS#<region>"``, ``cellId="MARKETS"``,
+  ``markets`` SS: markets whose writer record the operator tool wrote in that
+  region, so the heartbeat knows which records to read without a Scan.
 
 Rules (``decide``), for a sign-up reaching region ``local``:
 
@@ -69,7 +75,10 @@ from typing import Any
 
 WRITER_PREFIX = "WRITER#"
 WRITER_SORT_KEY = "WRITER"
-HEARTBEAT_SORT_PREFIX = "HEARTBEAT#"
+HEARTBEAT_PREFIX = "HEARTBEAT#"
+HEARTBEAT_SORT_KEY = "HEARTBEAT"
+REGISTRY_PREFIX = "WRITERS#"
+REGISTRY_SORT_KEY = "MARKETS"
 
 #: Seconds the new writer waits after the old writer's acknowledgement (or,
 #: forced, after the promotion): a request in flight when the record flipped
@@ -175,8 +184,12 @@ def writer_key(market_id: str) -> dict[str, str]:
     return {"marketId": WRITER_PREFIX + market_id, "cellId": WRITER_SORT_KEY}
 
 
-def heartbeat_key(market_id: str, region: str) -> dict[str, str]:
-    return {"marketId": WRITER_PREFIX + market_id, "cellId": HEARTBEAT_SORT_PREFIX + region}
+def heartbeat_key(region: str) -> dict[str, str]:
+    return {"marketId": HEARTBEAT_PREFIX + region, "cellId": HEARTBEAT_SORT_KEY}
+
+
+def registry_key(region: str) -> dict[str, str]:
+    return {"marketId": REGISTRY_PREFIX + region, "cellId": REGISTRY_SORT_KEY}
 
 
 def effective_writer(
@@ -381,23 +394,43 @@ def record_from_item(item: Mapping[str, Any]) -> WriterRecord:
     )
 
 
-def heartbeat_item(market_id: str, heartbeat: Heartbeat) -> dict[str, Any]:
+def heartbeat_item(region: str, at: float, seen: Mapping[str, tuple[int, float]]) -> dict[str, Any]:
+    """A region's heartbeat item; ``seen`` = market -> (epoch, since)."""
     return {
-        **heartbeat_key(market_id, heartbeat.region),
-        "region": heartbeat.region,
-        "seenEpoch": heartbeat.seen_epoch,
-        "heartbeatAt": int(heartbeat.heartbeat_at),
-        "seenEpochAt": int(heartbeat.seen_epoch_at),
+        **heartbeat_key(region),
+        "region": region,
+        "heartbeatAt": int(at),
+        "seenEpochs": {
+            market: {"epoch": epoch, "since": int(since)} for market, (epoch, since) in seen.items()
+        },
     }
 
 
-def heartbeat_from_item(item: Mapping[str, Any]) -> Heartbeat:
+def market_heartbeat(item: Mapping[str, Any], market_id: str) -> Heartbeat:
+    """One market's view of a region's heartbeat item."""
+    entry = (item.get("seenEpochs") or {}).get(market_id) or {}
     return Heartbeat(
         region=str(item["region"]),
-        seen_epoch=int(item["seenEpoch"]),
+        seen_epoch=int(entry.get("epoch", 0)),
         heartbeat_at=float(item["heartbeatAt"]),
-        seen_epoch_at=float(item.get("seenEpochAt", 0)),
+        seen_epoch_at=float(entry.get("since", 0)),
     )
+
+
+def next_heartbeat_item(
+    region: str,
+    records: Mapping[str, WriterRecord],
+    now: float,
+    previous: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """This region's next heartbeat item from the writer records its own
+    table holds now (``records``: market -> record); keeps each market's
+    ``since`` from ``previous`` (its own last item) while the epoch is unchanged."""
+    seen = {}
+    for market, record in records.items():
+        last = market_heartbeat(previous, market) if previous else None
+        seen[market] = (record.epoch, next_heartbeat(region, record, now, last).seen_epoch_at)
+    return heartbeat_item(region, now, seen)
 
 
 def next_heartbeat(

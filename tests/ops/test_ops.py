@@ -15,7 +15,6 @@ from moto import mock_aws
 
 from components.schemas import LEX_STATE_TABLE, ROUTER_TABLE
 from handlers.cell_router import writer
-from handlers.cell_router.writer import Heartbeat
 from ops import commands
 from ops.cli import main
 from ops.outputs import OpsError, load_outputs
@@ -66,7 +65,7 @@ def put_cell(client: Any, cell_id: str, market: str = "europe", **extra: Any) ->
 
 
 def put_beat(client: Any, region: str, epoch: int, at: float) -> None:
-    item = writer.heartbeat_item("europe", Heartbeat(region, epoch, at, at))
+    item = writer.heartbeat_item(region, at, {"europe": (epoch, at)} if epoch else {})
     client.put_item(TableName=ROUTER, Item=commands._dump(item))
 
 
@@ -151,6 +150,10 @@ def test_promote_dry_run_writes_nothing_then_promote_writes_epoch_one(aws) -> No
     assert (written["writerRegion"], written["epoch"], written["previousRegion"]) == (WEST, 1, EAST)
     assert "fencedRegion" not in written
     assert record(clients[EAST]) is None  # replication carries it; the tool writes one region
+    registry = clients[WEST].get_item(
+        TableName=ROUTER, Key=commands._dump(writer.registry_key(WEST))
+    )["Item"]
+    assert registry["markets"] == {"SS": ["europe"]}
 
 
 @pytest.mark.parametrize(
@@ -211,20 +214,17 @@ def test_promote_loses_a_race_cleanly(aws) -> None:
     clients, outputs = aws
     west = clients[WEST]
     sneaky = writer.record_item(writer.WriterRecord("europe", WEST, 1, NOW, previous_region=EAST))
-    real_put = west.put_item
-    calls = []
+    real_write = west.transact_write_items
 
-    def put_after_race(**request: Any):
-        if not calls:
-            calls.append(1)
-            real_put(TableName=ROUTER, Item=commands._dump(sneaky))
-        return real_put(**request)
+    def write_after_race(**request: Any):
+        west.put_item(TableName=ROUTER, Item=commands._dump(sneaky))
+        return real_write(**request)
 
-    west.put_item = put_after_race
+    west.transact_write_items = write_after_race
     try:
         code, _, err = run(clients, outputs, "promote", "--market", "europe", "--to", WEST)
     finally:
-        del west.put_item
+        del west.transact_write_items
     assert code == 2 and "changed since it was read" in err
     assert record(west) == sneaky
 

@@ -208,10 +208,23 @@ def test_items_round_trip() -> None:
     item = writer.record_item(record)
     assert item["marketId"] == "WRITER#europe" and item["cellId"] == "WRITER"
     assert writer.record_from_item(item) == record
-    heartbeat = beat(EAST, 7, 99, since=50)
-    item = writer.heartbeat_item(MARKET, heartbeat)
-    assert item["cellId"] == "HEARTBEAT#us-east-1"
-    assert writer.heartbeat_from_item(item) == heartbeat
+    item = writer.heartbeat_item(EAST, 99, {MARKET: (7, 50)})
+    assert item["marketId"] == "HEARTBEAT#us-east-1" and item["cellId"] == "HEARTBEAT"
+    assert writer.market_heartbeat(item, MARKET) == beat(EAST, 7, 99, since=50)
+    # a market without a record is at epoch 0 in every heartbeat
+    assert writer.market_heartbeat(item, "asia") == Heartbeat(EAST, 0, 99, 0)
+
+
+def test_next_heartbeat_item_keeps_acknowledgement_time_per_market() -> None:
+    one = WriterRecord(MARKET, WEST, 1, 0, previous_region=EAST)
+    first = writer.next_heartbeat_item(EAST, {MARKET: one}, 100)
+    assert first["seenEpochs"] == {MARKET: {"epoch": 1, "since": 100}}
+    second = writer.next_heartbeat_item(EAST, {MARKET: one}, 160, first)
+    assert second["seenEpochs"] == {MARKET: {"epoch": 1, "since": 100}}
+    two = WriterRecord(MARKET, EAST, 2, 150, previous_region=WEST)
+    third = writer.next_heartbeat_item(EAST, {MARKET: two}, 220, second)
+    assert third["seenEpochs"] == {MARKET: {"epoch": 2, "since": 220}}
+    assert third["heartbeatAt"] == 220
 
 
 # -- the invariant, replayed -------------------------------------------------------
