@@ -15,7 +15,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handlers.cell_router import writer
+from handlers.cell_router import writer, writer_store
 from handlers.cell_router.model import STATUS_ACTIVE, STATUS_DRAINING
 from handlers.cell_router.writer import Heartbeat, PromotionRefused, WriterPolicy, WriterRecord
 from ops.outputs import OpsError, StackOutputs
@@ -224,7 +224,7 @@ def promote(
     )
     if dry_run:
         return plan
-    _put_record(clients(target_region), table, after, target.record)
+    _put_record(clients(target_region), table, new, target.record)
     return Plan(**{**plan.__dict__, "applied": True})
 
 
@@ -263,7 +263,7 @@ def heal(
     )
     if dry_run:
         return plan
-    _put_record(clients(record.region), table, plan.after, record)  # type: ignore[arg-type]
+    _put_record(clients(record.region), table, healed, record)
     return Plan(**{**plan.__dict__, "applied": True})
 
 
@@ -271,31 +271,15 @@ def _epoch(record: WriterRecord | None) -> int:
     return record.epoch if record else 0
 
 
-def _put_record(client: Any, table: str, item: dict[str, Any], read: WriterRecord | None) -> None:
-    """Write the record only if it is still what was read, and list its
-    market in this region's registry (so heartbeats read it), atomically."""
-    put: dict[str, Any] = {"TableName": table, "Item": _dump(item)}
-    if read is None:
-        put["ConditionExpression"] = "attribute_not_exists(marketId)"
-    else:
-        put["ConditionExpression"] = "epoch = :epoch AND writerRegion = :region"
-        put["ExpressionAttributeValues"] = _dump({":epoch": read.epoch, ":region": read.region})
-    register = {
-        "TableName": table,
-        "Key": _dump(writer.registry_key(str(item["writerRegion"]))),
-        "UpdateExpression": "ADD markets :market",
-        "ExpressionAttributeValues": {
-            ":market": {"SS": [str(item["marketId"]).removeprefix(writer.WRITER_PREFIX)]}
-        },
-    }
+def _put_record(client: Any, table: str, new: WriterRecord, read: WriterRecord | None) -> None:
     try:
-        client.transact_write_items(TransactItems=[{"Put": put}, {"Update": register}])
+        writer_store.put_record(client, table, new, read)
+    except writer_store.RecordChanged:
+        raise OpsError(
+            "the writer record changed since it was read (another operator or a "
+            "promotion replicated meanwhile); nothing was written - run the command again"
+        ) from None
     except ClientError as error:
-        if _code(error) == "TransactionCanceledException":
-            raise OpsError(
-                "the writer record changed since it was read (another operator or a "
-                "promotion replicated meanwhile); nothing was written - run the command again"
-            ) from None
         raise OpsError(f"writing the writer record failed: {error}") from None
 
 
