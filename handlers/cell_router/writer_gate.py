@@ -102,6 +102,33 @@ def check(
     return decision
 
 
+def enforce(client: Any, table: str, market_id: str, now: float | None = None) -> Decision:
+    """The gate for a sign-up: returns the PLACE decision (its epoch goes into
+    the placement's condition check) or raises ``WrongRegion`` (421, naming
+    the writer region and its router URL) or ``ServiceUnavailable`` (503 with
+    a retry hint: fencing, demoted, or partitioned)."""
+    policy = policy_from_env()
+    decision = check(client, table, market_id, policy, now)
+    if decision.may_place:
+        return decision
+    # Imported here: the error classes come with issue #11's failure modes.
+    from handlers.cell_router import errors
+
+    if decision.verdict is writer.Verdict.NOT_WRITER:
+        url = router_urls().get(decision.writer_region, "")
+        raise errors.WrongRegion(
+            f"sign-ups for market {market_id!r} are served by {decision.writer_region}"
+            + (f" at {url}" if url else "")
+            + "; call that region's router",
+            region=decision.writer_region,
+            router_url=url,
+        )
+    raise errors.ServiceUnavailable(
+        f"sign-ups for market {market_id!r} are paused: {decision.reason}",
+        retry_after_seconds=decision.retry_after_seconds or 1,
+    )
+
+
 def forget(market_id: str | None = None) -> None:
     """Drop cached decisions (after a failed writer condition, and in tests)."""
     if market_id is None:
