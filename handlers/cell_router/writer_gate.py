@@ -90,8 +90,13 @@ def check(
     now: float | None = None,
     cache_seconds: int | None = None,
 ) -> Decision:
-    """The gate's decision for ``market_id`` (cached briefly per container)."""
+    """The gate's decision for ``market_id`` (cached briefly per container).
+
+    One region (no ``ROUTER_PEER_REGION``): PLACE at epoch 0 with no read at
+    all, so a one-region router keeps its round trips and behaviour."""
     now = time.time() if now is None else now
+    if policy.peer_region is None:
+        return Decision(writer.Verdict.PLACE, policy.local_region, 0)
     ttl = _cache_seconds() if cache_seconds is None else cache_seconds
     cached = _cache.get(market_id)
     if cached is not None and now - cached[0] < ttl:

@@ -43,10 +43,12 @@ class Counting:
         return self.client.batch_get_item(**kwargs)
 
 
-def test_spec_env_only_means_this_region_places(ddb) -> None:
+def test_spec_env_only_means_this_region_places_without_a_read(ddb) -> None:
     policy = writer_gate.policy_from_env({"AWS_REGION": EAST})
     assert policy.peer_region is None and policy.default_writer == EAST
-    assert writer_gate.check(ddb, TABLE, "europe", policy, now=NOW).may_place
+    counting = Counting(ddb)
+    assert writer_gate.check(counting, TABLE, "europe", policy, now=NOW).may_place
+    assert counting.calls == 0
 
 
 def test_peer_without_primary_is_a_configuration_error() -> None:
