@@ -18,6 +18,7 @@ from components.health_check import HealthCheck, HealthCheckArgs
 from components.lex_bot import MultiRegionLexBot, MultiRegionLexBotArgs
 from components.orchestrator import Orchestrator, OrchestratorArgs
 from components.providers import region_providers
+from components.router_alarms import RouterAlarms, RouterAlarmsArgs
 from components.router_data import RouterData, RouterDataArgs
 from components.stack_dashboard import StackDashboard, StackDashboardArgs
 from config import LEX_TOPOLOGY_OUTPUT, lex_topology, lex_topology_guard, load_settings
@@ -171,6 +172,17 @@ if settings.cell_router.enabled:
         ),
         opts=primary.opts(),
     )
+    # Alarms for what the router absorbs: NoCapacity, lost or resent scale-out
+    # requests, function errors and throttles, failed/timed-out executions.
+    router_alarms = RouterAlarms(
+        "cell-router",
+        RouterAlarmsArgs(
+            function_names=router_functions.function_names,
+            state_machine_arn=orchestrator.arn,
+            alarm_topic_arn=health_check.alarm_topic_arn,
+        ),
+        opts=primary.opts(),
+    )
     router_api = CellRouterApi(
         "cell-router",
         CellRouterApiArgs(
@@ -204,7 +216,11 @@ if settings.cell_router.enabled:
 stack_alarms = list(health_check.alarms.values())
 dashboard_router = None
 if settings.cell_router.enabled:
-    stack_alarms += [*router_data.alarms.values(), *router_functions.alarms.values()]
+    stack_alarms += [
+        *router_data.alarms.values(),
+        *router_functions.alarms.values(),
+        *router_alarms.alarms.values(),
+    ]
     dashboard_router = RouterResources(
         api_name=router_api.rest_api.name,
         api_stage=router_api.stage.stage_name,

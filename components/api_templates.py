@@ -50,7 +50,8 @@ JSON string) and, on failure, ``error`` and ``cause``. The template:
   ``errorMessage`` (parsed from the Lambda ``cause``) only for the errors in
   :data:`HANDLER_MESSAGE_ERRORS`, whose messages are written for callers;
   everything else, and every 500, gets a fixed text -- a raw ``cause`` holds
-  stack traces and is never returned;
+  stack traces and is never returned; errors in :data:`RETRY_AFTER_SECONDS`
+  also get a ``Retry-After`` header and ``retryAfterSeconds`` in the body;
 * Step Functions refusing the call itself (no ``status``; a ``__type`` such
   as ``ThrottlingException``): 503 when it is throttling or an execution
   limit, 500 otherwise.
@@ -69,6 +70,10 @@ ERROR_STATUS: dict[str, int] = {
     "Forbidden": 403,
     "AccessDenied": 403,
     "UserNotFound": 404,
+    "UnknownMarket": 404,
+    # This region is not the market's writer; the message names the region
+    # and the router URL to call (two-region placement).
+    "WrongRegion": 421,
     "NoCapacity": 503,
     "CellUnavailable": 503,
     "ProvisioningUnavailable": 503,
@@ -85,6 +90,8 @@ ERROR_MESSAGES: dict[str, str] = {
     "Forbidden": "You are not allowed to do this.",
     "AccessDenied": "You are not allowed to do this.",
     "UserNotFound": "You have no cell yet; sign up through /cells.",
+    "UnknownMarket": "This market is not served by this router.",
+    "WrongRegion": "Call the router of the market's writer region.",
     "NoCapacity": "No cell can take a new user right now; retry later.",
     "CellUnavailable": "Your cell is not available right now; retry later.",
     "ProvisioningUnavailable": "The service is busy; retry later.",
@@ -103,7 +110,27 @@ HANDLER_MESSAGE_ERRORS: tuple[str, ...] = (
     "UserNotFound",
     "NoCapacity",
     "CellUnavailable",
+    "UnknownMarket",
+    "WrongRegion",
+    "ServiceUnavailable",
 )
+
+#: Seconds a caller should wait before retrying, per error: sent as the
+#: ``Retry-After`` header and the body's ``retryAfterSeconds``. Throttling
+#: and timeouts clear in seconds; a new cell takes minutes to provision.
+RETRY_AFTER_SECONDS: dict[str, int] = {
+    "ServiceUnavailable": 1,
+    "Lambda.TooManyRequestsException": 1,
+    "ProvisioningUnavailable": 5,
+    "States.Timeout": 2,
+    "Sandbox.Timedout": 2,
+    "CellUnavailable": 30,
+    "NoCapacity": 60,
+}
+
+#: The response header that carries the retry hint (declared on every method
+#: response whose status can carry it).
+RETRY_AFTER_HEADER = "Retry-After"
 
 #: Members of the execution input the request template writes; equal to what
 #: ``handlers/cell_router/validation.parse_router_request`` reads plus the
@@ -113,6 +140,11 @@ EXECUTION_INPUT_FIELDS: tuple[str, ...] = ("path", "httpMethod", "email", "body"
 #: Status codes the methods declare (200 plus every status the template sets).
 RESPONSE_STATUS_CODES: tuple[str, ...] = tuple(
     str(code) for code in sorted({200, 500, *ERROR_STATUS.values()})
+)
+
+#: Status codes whose answers may carry ``Retry-After``.
+RETRY_AFTER_STATUS_CODES: tuple[str, ...] = tuple(
+    str(code) for code in sorted({ERROR_STATUS[name] for name in RETRY_AFTER_SECONDS})
 )
 
 # ``$util.escapeJavaScript`` followed by AWS's documented fix for ``\'``.
@@ -175,6 +207,7 @@ def response_template() -> str:
         '#set($error = "ServiceUnavailable")#else#set($error = "")#end',
         "#end",
         '#set($detail = "")',
+        '#set($retryAfter = "")',
         "#set($cause = \"$!input.path('$.cause')\")",
         '#if($cause.startsWith("{"))'
         "#set($parsedCause = $util.parseJson($cause))"
@@ -185,9 +218,11 @@ def response_template() -> str:
         keyword = "#if" if first else "#elseif"
         first = False
         message = _vtl_literal(ERROR_MESSAGES[name])
+        retry_after = RETRY_AFTER_SECONDS.get(name)
         lines.append(
             f'{keyword}($error == "{name}")#set($code = {code})'
             f'#set($publicError = "{name}")#set($message = "{message}")'
+            + (f'#set($retryAfter = "{retry_after}")' if retry_after is not None else "")
         )
         if name in HANDLER_MESSAGE_ERRORS:
             lines.append('#if($detail != "")#set($message = $detail)#end')
@@ -197,7 +232,14 @@ def response_template() -> str:
         f'#set($message = "{_vtl_literal(INTERNAL_MESSAGE)}")',
         "#end",
         "#set($context.responseOverride.status = $code)",
+        '#if($retryAfter != "")',
+        f"#set($context.responseOverride.header.{RETRY_AFTER_HEADER} = $retryAfter)",
+        '{"error": "$publicError", "message": "'
+        + _escaped("$message")
+        + '", "retryAfterSeconds": $retryAfter}',
+        "#else",
         '{"error": "$publicError", "message": "' + _escaped("$message") + '"}',
+        "#end",
         "#end",
     ]
     return "\n".join(lines) + "\n"

@@ -333,6 +333,12 @@ class CellRouterApi(pulumi.ComponentResource):
                     http_method=method.http_method,
                     status_code=status,
                     response_models={JSON: "Empty"},
+                    # The template sets Retry-After on 503s (a retry hint).
+                    response_parameters=(
+                        {f"method.response.header.{api_templates.RETRY_AFTER_HEADER}": False}
+                        if status in api_templates.RETRY_AFTER_STATUS_CODES
+                        else None
+                    ),
                     opts=child,
                 )
                 for status in api_templates.RESPONSE_STATUS_CODES

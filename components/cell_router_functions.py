@@ -1,5 +1,5 @@
-"""``CellRouterFunctions``: the cell router's five Lambda functions, and the
-EventBridge rule that feeds the registrar.
+"""``CellRouterFunctions``: the cell router's six Lambda functions, the
+EventBridge rule that feeds the registrar and the schedule of the sweeper.
 
 Each function is a ``PythonFunction`` (``handlers/cell_router/<module>.py``)
 whose policy holds exactly what its handler calls (read from the handler and
@@ -7,14 +7,23 @@ whose policy holds exactly what its handler calls (read from the handler and
 functions below:
 
 =============  ==============================================================
-dispatcher     GetItem (mapping, cell); Query on the capacity index;
-               TransactWriteItems = PutItem of the mapping (``USER#``
-               partitions only) + UpdateItem of the cell (never a ``USER#``
-               or ``SCALE#`` partition). A transaction is authorised per
-               item action; there is no separate transaction permission.
-scaler         GetItem (cell); PutItem/DeleteItem of the market's scale-out
-               marker (``SCALE#`` partitions only); sqs:SendMessage on
-               CellProvisioning (SSE-SQS: no KMS grant needed).
+dispatcher     GetItem (mapping, cell, episode, known market); Query on the
+               placeable-cells index and on the table (a market's cells on
+               the refusal path, the known markets); TransactWriteItems =
+               PutItem of the mapping (``USER#`` partitions only) +
+               UpdateItem of the cell (never a ``USER#`` or ``SCALE#``
+               partition; also repairs the placeable index); DeleteItem of
+               a dangling mapping (``USER#`` only); PutItem/UpdateItem of a
+               scale-out episode and its known-market item (``SCALE#``,
+               ``MARKET#`` only); sqs:SendMessage on CellProvisioning. A
+               transaction is authorised per item action.
+scaler         GetItem (cell, episode); PutItem/UpdateItem of the market's
+               scale-out episode and known-market item (``SCALE#``,
+               ``MARKET#`` only); sqs:SendMessage on CellProvisioning
+               (SSE-SQS: no KMS grant needed).
+sweeper        Query of the known markets (``MARKET#`` only); BatchGetItem
+               and UpdateItem of episodes (``SCALE#`` only);
+               sqs:SendMessage on CellProvisioning. Scheduled every minute.
 mapper         GetItem (own mapping, its cell).
 validator      GetItem (own mapping, its cell); the endpoint probe is HTTP.
 registrar      UpdateItem (upsert the cell, close the episode; never a
@@ -57,8 +66,10 @@ from components.orchestrator_asl import (
     DEFAULT_TASK_TIMEOUT_SECONDS,
 )
 from components.router_data import SQS_MAX_RETENTION_SECONDS, queue_depth_alarm
+from components.schemas import ROUTER_PLACEABLE_INDEX_NAME
 from handlers.cell_router.events import CELL_READY_EVENT_PATTERN
 from handlers.cell_router.model import (
+    MARKET_PARTITION,
     METRICS_NAMESPACE,
     SCALE_PREFIX,
     SERVICE_NAME,
@@ -69,9 +80,13 @@ FAMILY = "cell_router"
 #: Partition prefixes of the router table's helper items, as IAM patterns.
 USER_PARTITIONS = USER_PREFIX + "*"
 SCALE_PARTITIONS = SCALE_PREFIX + "*"
+#: The known-market items' one partition (exact).
+MARKET_PARTITIONS = MARKET_PARTITION
 
 #: The registrar is invoked asynchronously by EventBridge, off the API path.
 REGISTRAR_TIMEOUT_SECONDS = 10
+#: The sweeper's run: a query, a batched read and a few resends.
+SWEEPER_TIMEOUT_SECONDS = 30
 #: Lambda's asynchronous retries of a failing registrar (the most it allows).
 REGISTRAR_RETRY_ATTEMPTS = 2
 #: Longest Lambda keeps an asynchronous event: a late registration is still
@@ -91,7 +106,9 @@ def _never_partitions(*patterns: str) -> dict[str, Any]:
     return {"ForAllValues:StringNotLike": {"dynamodb:LeadingKeys": list(patterns)}}
 
 
-def dispatcher_statements(table_arn: Any, index_arn: Any) -> list[Statement]:
+def dispatcher_statements(
+    table_arn: Any, placeable_index_arn: Any, queue_arn: Any
+) -> list[Statement]:
     return [
         {
             "Sid": "ReadMappingsAndCells",
@@ -100,11 +117,27 @@ def dispatcher_statements(table_arn: Any, index_arn: Any) -> list[Statement]:
             "Resource": table_arn,
         },
         {
-            "Sid": "FindLeastLoadedCells",
+            "Sid": "FindPlaceableCells",
             "Effect": "Allow",
             "Action": ["dynamodb:Query"],
-            "Resource": index_arn,
+            "Resource": placeable_index_arn,
         },
+        {
+            # The refusal path reads the market's cells consistently before
+            # it answers NoCapacity; UnknownMarket lists the known markets.
+            "Sid": "ReadMarkets",
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query"],
+            "Resource": table_arn,
+        },
+        {
+            "Sid": "RemoveDanglingMappings",
+            "Effect": "Allow",
+            "Action": ["dynamodb:DeleteItem"],
+            "Resource": table_arn,
+            "Condition": _only_partitions(USER_PARTITIONS),
+        },
+        *_episode_statements(table_arn, queue_arn),
         {
             "Sid": "WriteUserMappings",
             "Effect": "Allow",
@@ -122,6 +155,26 @@ def dispatcher_statements(table_arn: Any, index_arn: Any) -> list[Statement]:
     ]
 
 
+def _episode_statements(table_arn: Any, queue_arn: Any) -> list[Statement]:
+    """Open, resend and record scale-out episodes and their known-market
+    items; send their requests."""
+    return [
+        {
+            "Sid": "OpenAndRecordScaleOutEpisodes",
+            "Effect": "Allow",
+            "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+            "Resource": table_arn,
+            "Condition": _only_partitions(SCALE_PARTITIONS, MARKET_PARTITIONS),
+        },
+        {
+            "Sid": "RequestCells",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": queue_arn,
+        },
+    ]
+
+
 def scaler_statements(table_arn: Any, queue_arn: Any) -> list[Statement]:
     return [
         {
@@ -130,10 +183,30 @@ def scaler_statements(table_arn: Any, queue_arn: Any) -> list[Statement]:
             "Action": ["dynamodb:GetItem"],
             "Resource": table_arn,
         },
+        *_episode_statements(table_arn, queue_arn),
+    ]
+
+
+def sweeper_statements(table_arn: Any, queue_arn: Any) -> list[Statement]:
+    return [
         {
-            "Sid": "OpenAndReleaseScaleOutEpisodes",
+            "Sid": "ListKnownMarkets",
             "Effect": "Allow",
-            "Action": ["dynamodb:PutItem", "dynamodb:DeleteItem"],
+            "Action": ["dynamodb:Query"],
+            "Resource": table_arn,
+            "Condition": _only_partitions(MARKET_PARTITIONS),
+        },
+        {
+            "Sid": "ReadScaleOutEpisodes",
+            "Effect": "Allow",
+            "Action": ["dynamodb:BatchGetItem"],
+            "Resource": table_arn,
+            "Condition": _only_partitions(SCALE_PARTITIONS),
+        },
+        {
+            "Sid": "ClaimAndRecordResends",
+            "Effect": "Allow",
+            "Action": ["dynamodb:UpdateItem"],
             "Resource": table_arn,
             "Condition": _only_partitions(SCALE_PARTITIONS),
         },
@@ -230,8 +303,28 @@ class CellRouterFunctionsArgs:
     log_retention_days: int = 30
     task_timeout_seconds: int = DEFAULT_TASK_TIMEOUT_SECONDS
     scaler_timeout_seconds: int = DEFAULT_SCALER_TIMEOUT_SECONDS
+    #: An unsent scale-out episode is resent after this long; a sent one
+    #: whose cell never arrived after ``scale_out_episode_timeout_seconds``.
+    scale_out_resend_seconds: int = 60
+    scale_out_episode_timeout_seconds: int = 7200
+    #: How often the sweeper looks for due episodes (EventBridge rate).
+    sweeper_interval_minutes: int = 1
 
     def __post_init__(self) -> None:
+        if not 10 <= self.scale_out_resend_seconds <= self.scale_out_episode_timeout_seconds:
+            raise ValueError(
+                "scale_out_resend_seconds must be at least 10 and at most "
+                "scale_out_episode_timeout_seconds"
+            )
+        if self.scale_out_resend_seconds <= max(
+            self.task_timeout_seconds, self.scaler_timeout_seconds
+        ):
+            raise ValueError(
+                "scale_out_resend_seconds must exceed every function timeout, or a "
+                "request still being sent could be resent"
+            )
+        if self.sweeper_interval_minutes < 1:
+            raise ValueError("sweeper_interval_minutes must be at least 1")
         if not 0 <= self.capacity_buffer < 1:
             raise ValueError("capacity_buffer must be in [0, 1)")
         if not 0 < self.scale_out_threshold <= 1:
@@ -254,6 +347,8 @@ class CellRouterFunctions(pulumi.ComponentResource):
     mapper_arn: pulumi.Output[str]
     validator_arn: pulumi.Output[str]
     registrar_arn: pulumi.Output[str]
+    sweeper_arn: pulumi.Output[str]
+    function_names: dict[str, pulumi.Output[str]]
     cell_ready_rule_arn: pulumi.Output[str]
     cell_ready_failed_queue_url: pulumi.Output[str]
     cell_ready_failed_queue_arn: pulumi.Output[str]
@@ -276,12 +371,22 @@ class CellRouterFunctions(pulumi.ComponentResource):
         failed_queue = self.cell_ready_failed_queue
 
         table: Mapping[str, pulumi.Input[str]] = {"TABLE_NAME": args.table_name}
+        placeable_index_arn = pulumi.Output.concat(
+            args.table_arn, "/index/", ROUTER_PLACEABLE_INDEX_NAME
+        )
+        scale_out_timing = {
+            "SCALE_OUT_RESEND_SECONDS": str(args.scale_out_resend_seconds),
+            "SCALE_OUT_EPISODE_TIMEOUT_SECONDS": str(args.scale_out_episode_timeout_seconds),
+        }
         specs: dict[str, tuple[str, list[Statement], Mapping[str, pulumi.Input[str]], int]] = {
             "dispatcher": (
                 "Assigns a caller to the least-loaded healthy cell of their market (/cells)",
-                dispatcher_statements(args.table_arn, args.index_arn),
+                dispatcher_statements(args.table_arn, placeable_index_arn, args.queue_arn),
                 {
                     **table,
+                    # A refused sign-up requests capacity (scale-out episode).
+                    "PROVISIONING_QUEUE_URL": args.queue_url,
+                    **scale_out_timing,
                     "DEFAULT_MARKET": args.default_market,
                     "CAPACITY_BUFFER": _number(args.capacity_buffer),
                     # Lets the transaction prove a sign-up stayed below the
@@ -298,6 +403,7 @@ class CellRouterFunctions(pulumi.ComponentResource):
                     **table,
                     "SCALE_OUT_THRESHOLD": _number(args.scale_out_threshold),
                     "PROVISIONING_QUEUE_URL": args.queue_url,
+                    **scale_out_timing,
                 },
                 args.scaler_timeout_seconds,
             ),
@@ -325,6 +431,12 @@ class CellRouterFunctions(pulumi.ComponentResource):
                 registrar_statements(args.table_arn, failed_queue.arn),
                 dict(table),
                 REGISTRAR_TIMEOUT_SECONDS,
+            ),
+            "sweeper": (
+                "Resends scale-out requests that were never sent or never answered (schedule)",
+                sweeper_statements(args.table_arn, args.queue_arn),
+                {**table, "PROVISIONING_QUEUE_URL": args.queue_url, **scale_out_timing},
+                SWEEPER_TIMEOUT_SECONDS,
             ),
         }
         self.functions = {
@@ -426,11 +538,38 @@ class CellRouterFunctions(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
+        # --- sweeper schedule -------------------------------------------------
+        sweeper = self.functions["sweeper"]
+        minutes = args.sweeper_interval_minutes
+        schedule = aws.cloudwatch.EventRule(
+            f"{name}-sweeper-schedule",
+            description="Resend scale-out requests that were never sent or never answered",
+            schedule_expression=f"rate({minutes} minute{'s' if minutes > 1 else ''})",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        sweeper_permission = aws.lambda_.Permission(
+            f"{name}-sweeper-invoke",
+            action="lambda:InvokeFunction",
+            function=sweeper.name,
+            principal="events.amazonaws.com",
+            source_arn=schedule.arn,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-sweeper-target",
+            rule=schedule.name,
+            arn=sweeper.arn,
+            input="{}",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[sweeper_permission]),
+        )
+
         self.dispatcher_arn = self.functions["dispatcher"].arn
         self.scaler_arn = self.functions["scaler"].arn
         self.mapper_arn = self.functions["mapper"].arn
         self.validator_arn = self.functions["validator"].arn
         self.registrar_arn = registrar.arn
+        self.sweeper_arn = sweeper.arn
+        self.function_names = {module: f.name for module, f in self.functions.items()}
         self.cell_ready_rule_arn = rule.arn
         self.cell_ready_failed_queue_url = failed_queue.url
         self.cell_ready_failed_queue_arn = failed_queue.arn
@@ -441,6 +580,7 @@ class CellRouterFunctions(pulumi.ComponentResource):
                 "mapperArn": self.mapper_arn,
                 "validatorArn": self.validator_arn,
                 "registrarArn": self.registrar_arn,
+                "sweeperArn": self.sweeper_arn,
                 "cellReadyRuleArn": self.cell_ready_rule_arn,
                 "cellReadyFailedQueueUrl": self.cell_ready_failed_queue_url,
                 "cellReadyFailedQueueArn": self.cell_ready_failed_queue_arn,

@@ -56,6 +56,20 @@ NOT_SHOWN: dict[tuple[str, str], str] = {
     (lex_metrics.METRIC_NAMESPACE, lex_metrics.METRIC_PROBE_FAILED): (
         "always 1 - ProbeSucceeded for the same round; the success ratio widget shows it"
     ),
+    # Failure-mode counters of #11: each is alarmed (components/router_alarms.py,
+    # shown in the alarm widget) or is a repair that needs no graph.
+    **{
+        (router_metrics.METRICS_NAMESPACE, name): reason
+        for name, reason in (
+            (router_metrics.METRIC_UNKNOWN_MARKET, "refusals per reason are in SignUpRefused"),
+            (router_metrics.METRIC_SERVICE_UNAVAILABLE, "alarmed: router-service-unavailable"),
+            (router_metrics.METRIC_UNEXPECTED_ERROR, "alarmed: router-unexpected-errors"),
+            (router_metrics.METRIC_SCALE_OUT_RESENT, "alarmed: router-scale-out-resent"),
+            (router_metrics.METRIC_INDEX_REPAIRED, "a self-repair; logged with the cell"),
+            (router_metrics.METRIC_DANGLING_MAPPING, "answered UserNotFound; logged"),
+            (router_metrics.METRIC_DANGLING_MAPPING_REPAIRED, "a self-repair; logged"),
+        )
+    },
 }
 
 _DASHBOARD_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")

@@ -78,6 +78,9 @@ FUNCTION_ERRORS: tuple[str, ...] = (
     "UserNotFound",
     "CellUnavailable",
     "ProvisioningUnavailable",
+    "UnknownMarket",
+    "ServiceUnavailable",
+    "WrongRegion",
 )
 
 #: API Gateway REST integrations give up after 29 s.
@@ -192,7 +195,9 @@ def build_orchestrator_definition(
 
     no_retry_of_function_errors = (
         "Only Lambda service errors are transient; function errors "
-        "(InvalidRequest, NoCapacity, UserNotFound) are answers and keep their name."
+        "(InvalidRequest, NoCapacity, UserNotFound, UnknownMarket, WrongRegion, "
+        "ServiceUnavailable -- the function already retried inside its deadline) "
+        "are answers and keep their name."
     )
 
     definition: dict[str, Any] = {

@@ -85,10 +85,16 @@ LEX_STATE_TABLE = TableSchema(
 #: item type (user mappings, scale-out markers) under a partition key that
 #: contains ``#`` and therefore can never be a market name.
 ROUTER_INDEX_NAME = "marketId-currentCapacity-index"
+#: Sparse: only cells that can take a user carry ``placeableMarketId``
+#: (``handlers/cell_router/store.py`` keeps it so), least-loaded first.
+ROUTER_PLACEABLE_INDEX_NAME = "placeable-cells-index"
 ROUTER_TABLE = TableSchema(
     logical_name="tbl_router",
     hash_key=Attribute("marketId", "S"),
     range_key=Attribute("cellId", "S"),
-    global_indexes=(GlobalIndex(ROUTER_INDEX_NAME, "marketId", "currentCapacity"),),
-    extra_attributes=(Attribute("currentCapacity", "N"),),
+    global_indexes=(
+        GlobalIndex(ROUTER_INDEX_NAME, "marketId", "currentCapacity"),
+        GlobalIndex(ROUTER_PLACEABLE_INDEX_NAME, "placeableMarketId", "currentCapacity"),
+    ),
+    extra_attributes=(Attribute("currentCapacity", "N"), Attribute("placeableMarketId", "S")),
 )

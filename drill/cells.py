@@ -136,6 +136,9 @@ class CellsResult(Checked):
     repeat_sign_up: tuple[str | None, dict[str, Any]] | None = None
     checks: list[Check] = field(default_factory=list)
     elapsed_seconds: float = 0.0
+    faults_injected: int = 0
+    unavailable_retries: int = 0
+    sweep: dict[str, Any] = field(default_factory=dict)
 
     @property
     def placed_total(self) -> int:
@@ -191,8 +194,17 @@ def run(
     api_users: int = DEFAULT_API_USERS,
     fault: str | None = None,
     report: Report | None = None,
+    faults: str | None = None,
+    fault_seed: int = 0,
 ) -> CellsResult:
-    """Run the cell-router story on ``session``'s emulator and check it."""
+    """Run the cell-router story on ``session``'s emulator and check it.
+
+    ``faults`` (``drill.faults`` syntax) puts the burst of sign-ups under
+    AWS failure modes -- throttling, cancelled transactions, timeouts -- and
+    the checks must hold all the same: every refusal true, nobody placed
+    twice, no cell over its limit, every scale-out request sent at least once
+    (the sweeper resends what the burst could not send).
+    """
     if fault is not None and fault not in FAULTS:
         raise ValueError(f"unknown cells fault {fault!r}")
     if users < 1 or cells < 1 or capacity < 1 or threads < 1 or api_users < 0:
@@ -207,7 +219,16 @@ def run(
     router = stack.settings.cell_router
     market = router.default_market
     other_market = "asia" if market != "asia" else "americas"
-    functions = {m: stack.function("cell_router", m) for m in (*ROUTED_FUNCTIONS, "registrar")}
+    functions = {
+        m: stack.function("cell_router", m) for m in (*ROUTED_FUNCTIONS, "registrar", "sweeper")
+    }
+    injector = None
+    if faults:
+        from drill.faults import FaultInjector
+
+        # Timeouts are raised at once: the drill shows invariants, not time
+        # (the time budgets are tested on a simulated clock).
+        injector = FaultInjector(faults, seed=fault_seed, sleep=lambda _: None)
     buffer, threshold = (
         Decimal(str(router.capacity_buffer)),
         Decimal(str(router.scale_out_threshold)),
@@ -246,6 +267,11 @@ def run(
     )
     if fault:
         out.line(f"SELF-TEST: fault {fault!r} injected -- the checks below must fail.")
+    if injector is not None:
+        out.line(
+            f"AWS faults during the burst (drill.faults, seed {fault_seed}): "
+            + ", ".join(str(rule) for rule in injector.rules)
+        )
 
     with (
         scoped_environ(environment),
@@ -278,7 +304,8 @@ def run(
         ddb.update_item(
             TableName=table,
             Key={"marketId": {"S": market}, "cellId": {"S": impaired_cell}},
-            UpdateExpression="SET IsHealthy = :false",
+            # As the README runbook says: out of the placeable index too.
+            UpdateExpression="SET IsHealthy = :false REMOVE placeableMarketId",
             ExpressionAttributeValues={":false": {"BOOL": False}},
         )
         endpoints.impaired.add(impaired_cell)
@@ -306,11 +333,21 @@ def run(
         def sign_up(index: int) -> None:
             email = f"user{index:04d}@example.com"
             record = _sign_up(handlers, email, order, "direct")
+            # A client honouring the 503's retry hint tries again.
+            for _ in range(5):
+                if record.error != "ServiceUnavailable":
+                    break
+                with lock:
+                    result.unavailable_retries += 1
+                record = _sign_up(handlers, email, order, "direct")
             with lock:
                 result.sign_ups.append(record)
             progress.advance()
 
-        with ThreadPoolExecutor(threads, thread_name_prefix="sign-up") as pool:
+        with (
+            _faults_active(injector),
+            ThreadPoolExecutor(threads, thread_name_prefix="sign-up") as pool,
+        ):
             list(pool.map(sign_up, range(1, users + 1)))
         result.direct_seconds = progress.finish()
         direct = [s for s in result.sign_ups if s.phase == "direct"]
@@ -322,9 +359,28 @@ def run(
             f"HTTP {ERROR_STATUS['NoCapacity']}), errors {len(errors)}, in "
             f"{result.direct_seconds:.1f} s"
         )
+        if injector is not None:
+            injected = ", ".join(
+                f"{n} x {service}:{operation}={label}"
+                for (service, operation, label), n in sorted(injector.injected.items())
+            )
+            result.faults_injected = injector.total_injected
+            out.line(f"  faults injected: {injected or 'none'}")
+            out.line(
+                f"  answered ServiceUnavailable (503, retry hint) and retried by the caller: "
+                f"{result.unavailable_retries}"
+            )
         result.occupancy_after_burst = _occupancy(ddb, table, limit)
         out.line()
         _print_occupancy(out, result.occupancy_after_burst)
+
+        # 2b. the sweeper, one resend delay later: resends what was not sent
+        result.sweep = _sweep(handlers["sweeper"])
+        out.line()
+        out.line(
+            f"Sweeper ({functions['sweeper'].handler_path}), one resend delay later: "
+            + json.dumps(result.sweep)
+        )
 
         # 3. the provisioning layer: read the request, deploy, announce the cell
         burst_messages = drain(sqs, queue_url)
@@ -528,6 +584,14 @@ def run(
             ", ".join(untouched_before),
         )
     )
+    if injector is not None:
+        checks.append(
+            Check(
+                "the AWS faults asked for were injected",
+                result.faults_injected > 0,
+                f"{result.faults_injected} faults",
+            )
+        )
     unexpected = [s for s in result.sign_ups if s.error is not None]
     checks.append(
         Check(
@@ -544,11 +608,20 @@ def run(
 # --------------------------------------------------------------------------- #
 # Steps
 # --------------------------------------------------------------------------- #
+#: Each invocation gets this many times its deployed timeout: the emulator
+#: serves one request at a time, orders of magnitude slower than DynamoDB, so
+#: the deployed budgets would measure the emulator, not the router. (The time
+#: budgets themselves are tested on a simulated clock.)
+EMULATOR_TIME_SCALE = 10
+
+
 def _handler(function: DeployedFunction) -> Callable[[Any], Any]:
     handler = function.load()
 
     def invoke(event: Any) -> Any:
-        return handler(event, function.context())
+        context = function.context()
+        context.timeout_seconds *= EMULATOR_TIME_SCALE
+        return handler(event, context)
 
     return invoke
 
@@ -769,6 +842,35 @@ def _bar(users: int, maximum: int, assignable: int, width: int = 20) -> str:
 
 
 @contextmanager
+def _faults_active(injector: Any) -> Iterator[None]:
+    """The fault injector on every client the handlers create meanwhile."""
+    from handlers.cell_router import aws_clients
+
+    if injector is None:
+        yield
+        return
+    aws_clients.reset()
+    try:
+        with injector.active():
+            yield
+    finally:
+        aws_clients.reset()
+
+
+def _sweep(sweeper: Callable[[Any], Any]) -> dict[str, Any]:
+    """Run the sweeper as if its schedule fired one resend delay from now."""
+    from handlers.cell_router import scaleout, settings
+
+    real = scaleout.wall_clock
+    delay = settings.scale_out_resend_seconds() + 1
+    scaleout.wall_clock = lambda: real() + delay
+    try:
+        return dict(sweeper({}))
+    finally:
+        scaleout.wall_clock = real
+
+
+@contextmanager
 def _injected(fault: str | None) -> Iterator[None]:
     """Break the store's assignment in this process only (self-test)."""
     if fault is None:
@@ -779,9 +881,9 @@ def _injected(fault: str | None) -> Iterator[None]:
     original = store.RouterStore.assign
 
     def double_count(
-        self: Any, mapping: Any, cell: Any, limit: int, below: int | None = None
+        self: Any, mapping: Any, cell: Any, limit: int, below: int | None = None, **kw: Any
     ) -> Any:
-        outcome = original(self, mapping, cell, limit, below)
+        outcome = original(self, mapping, cell, limit, below, **kw)
         if outcome.outcome is store.AssignOutcome.PLACED:
             self.client.update_item(
                 TableName=self.table_name,
@@ -792,7 +894,7 @@ def _injected(fault: str | None) -> Iterator[None]:
         return outcome
 
     def skip_transaction(
-        self: Any, mapping: Any, cell: Any, limit: int, below: int | None = None
+        self: Any, mapping: Any, cell: Any, limit: int, below: int | None = None, **kw: Any
     ) -> Any:
         self.client.put_item(
             TableName=self.table_name,

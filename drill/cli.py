@@ -81,6 +81,25 @@ def _shared_options(*, top_level: bool) -> tuple[argparse.ArgumentParser, argpar
     )
     scenario = argparse.ArgumentParser(add_help=False)
     scenario.add_argument("--plot", metavar="FILE.png", default=default, help=PLOT_HELP)
+    scenario.add_argument(
+        "--faults",
+        metavar="SPEC",
+        type=_fault_spec,
+        default=default,
+        help=(
+            "AWS failure modes at the botocore level (drill/faults.py syntax), e.g. "
+            "'dynamodb:TransactWriteItems=cancel:TransactionConflict@0.3,"
+            "dynamodb=ThrottlingException@0.1,sqs:SendMessage=timeout@1'; "
+            "the invariants must hold all the same"
+        ),
+    )
+    scenario.add_argument(
+        "--fault-seed",
+        metavar="N",
+        type=int,
+        default=default,
+        help="seed of the random draws of --faults (default 0)",
+    )
     # A self-test of the drill's own checks: breaks the system on purpose in
     # this process so that an invariant must fail. Deliberately not in --help.
     scenario.add_argument(
@@ -237,7 +256,10 @@ def _scenarios(args: argparse.Namespace, report: Report, started: float) -> int:
         failover_result = cells_result = None
         if command in (None, "failover"):
             failover_result = failover.run(
-                session, fault=fault if fault in failover.FAULTS else None
+                session,
+                fault=fault if fault in failover.FAULTS else None,
+                faults=args.faults,
+                fault_seed=args.fault_seed or 0,
             )
             results.append(("failover", failover_result.checks, failover_result.elapsed_seconds))
         if command is None and not router_deployed:
@@ -257,7 +279,11 @@ def _scenarios(args: argparse.Namespace, report: Report, started: float) -> int:
                     api_users=args.api_users,
                 )
             cells_result = cells.run(
-                session, fault=fault if fault in cells.FAULTS else None, **sizes
+                session,
+                fault=fault if fault in cells.FAULTS else None,
+                faults=args.faults,
+                fault_seed=args.fault_seed or 0,
+                **sizes,
             )
             results.append(("cells", cells_result.checks, cells_result.elapsed_seconds))
 
@@ -284,6 +310,16 @@ def _scenarios(args: argparse.Namespace, report: Report, started: float) -> int:
     count = sum(len(checks) for _, checks, _ in results)
     report.line(f"All {count} checks passed ({timing}; {total:.1f} s in all).")
     return 0
+
+
+def _fault_spec(text: str) -> str:
+    from drill.faults import FaultSpecError, parse_faults
+
+    try:
+        parse_faults(text)
+    except FaultSpecError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 #: Upper bounds of the cells scenario's sizes: the registrar's own maxCapacity

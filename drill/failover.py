@@ -26,6 +26,7 @@ out).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -126,8 +127,17 @@ def run(
     *,
     fault: str | None = None,
     report: Report | None = None,
+    faults: str | None = None,
+    fault_seed: int = 0,
 ) -> FailoverResult:
-    """Run the failover story on ``session``'s emulator and check it."""
+    """Run the failover story on ``session``'s emulator and check it.
+
+    ``faults`` (``drill.faults`` syntax, e.g. ``dynamodb=ThrottlingException@0.2``
+    or ``lexv2-runtime[us-west-2]=timeout@0.5``) applies AWS failure modes to
+    every call of the health check and the lookup; the same invariants are
+    checked. Injected timeouts cost no simulated time (the drill's clock
+    advances per round, not per call).
+    """
     if fault is not None and fault not in FAULTS:
         raise ValueError(f"unknown failover fault {fault!r}")
     out = report or session.report
@@ -178,7 +188,17 @@ def run(
         expected_response=check_fn.environment["EXPECTED_RESPONSE"],
         sample_utterance=check_fn.environment.get("SAMPLE_UTTERANCE"),
     ).install()
+    injector = None
+    injection = contextlib.nullcontext()
+    if faults:
+        from drill.faults import FaultInjector
+        from handlers.lex_dr import aws_clients as lex_clients
+
+        injector = FaultInjector(faults, seed=fault_seed, sleep=lambda _: None)
+        lex_clients.reset()
+        injection = injector.active()
     try:
+        injection.__enter__()
         health_check = _invoker(check_fn, check_env)
         get_region = _invoker(lookup_fn, dict(lookup_fn.environment))
 
@@ -355,8 +375,19 @@ def run(
         happen(cleared_at, "operator removes overrideRegion", clear_override)
         after_override = rounds_until(lambda r: r.active == primary, 2) or result.rounds[-1]
     finally:
+        injection.__exit__(None, None, None)
         sim.uninstall()
     out.timeline(header, rows)
+    if injector is not None:
+        injected = ", ".join(
+            f"{n} x {service}:{operation}={label}"
+            for (service, operation, label), n in sorted(injector.injected.items())
+        )
+        out.line(
+            "AWS faults (drill.faults): "
+            + ", ".join(str(rule) for rule in injector.rules)
+            + f"; injected: {injected or 'none'}"
+        )
     for region, since, kind in [(r, s, k) for r, (s, k) in impaired.items()]:
         result.impairments.append((region, since, None, kind))
     result.lex_calls = {r: sim.count(r) for r in (primary, secondary)}

@@ -1,8 +1,14 @@
-"""AWS clients, created lazily and once per container.
+"""AWS clients, created lazily and cached per container and time budget.
 
 Clients come from a fresh ``boto3`` session so they pick up the standard
 environment at creation time (``AWS_ENDPOINT_URL``, region, credentials),
 which is what lets tests and the local drill point them at moto.
+
+A call must fit in the time its function has left (``budget``): each client
+is made for one (connect, read) timeout pair of
+``budget.ATTEMPT_TIMEOUTS`` and never retries by itself (one attempt);
+``budget.retrying`` decides whether another attempt fits. Without a budget
+the longest pair is used. There are at most six clients per service.
 """
 
 from __future__ import annotations
@@ -13,27 +19,44 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-# Short timeouts: these functions sit behind a synchronous API call, so a slow
-# dependency should fail fast and let the state machine's retry decide.
-_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=5,
-    retries={"mode": "standard", "max_attempts": 3},
-    max_pool_connections=32,
-)
+from handlers.cell_router.budget import ATTEMPT_TIMEOUTS, call_timeouts
+
+
+def client_config(connect_timeout: float, read_timeout: float) -> Config:
+    """One attempt per call: retries are ``budget.retrying``'s, deadline-aware."""
+    return Config(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"mode": "standard", "total_max_attempts": 1},
+        max_pool_connections=32,
+    )
+
+
+def _timeouts(seconds_left: float | None) -> tuple[float, float]:
+    if seconds_left is None:
+        return ATTEMPT_TIMEOUTS[0]
+    # The shortest pair when nothing fits: the caller's deadline check
+    # (budget.retrying) refuses before that can matter.
+    return call_timeouts(seconds_left) or ATTEMPT_TIMEOUTS[-1]
+
+
+def dynamodb(seconds_left: float | None = None) -> Any:
+    """A DynamoDB client whose one attempt ends within ``seconds_left``."""
+    return _client("dynamodb", *_timeouts(seconds_left))
+
+
+def sqs(seconds_left: float | None = None) -> Any:
+    """An SQS client whose one attempt ends within ``seconds_left``."""
+    return _client("sqs", *_timeouts(seconds_left))
 
 
 @functools.cache
-def dynamodb() -> Any:
-    return boto3.session.Session().client("dynamodb", config=_CONFIG)
-
-
-@functools.cache
-def sqs() -> Any:
-    return boto3.session.Session().client("sqs", config=_CONFIG)
+def _client(service: str, connect_timeout: float, read_timeout: float) -> Any:
+    return boto3.session.Session().client(
+        service, config=client_config(connect_timeout, read_timeout)
+    )
 
 
 def reset() -> None:
     """Forget cached clients (tests start a new moto per test)."""
-    dynamodb.cache_clear()
-    sqs.cache_clear()
+    _client.cache_clear()

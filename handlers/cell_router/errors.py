@@ -29,9 +29,34 @@ class CellUnavailable(CellRouterError):
 
 
 class ProvisioningUnavailable(CellRouterError):
-    """A scale-out request could not be queued; the episode was released so a
-    later sign-up retries. The user's assignment is unaffected."""
+    """A scale-out request could not be queued; its episode stays open and
+    unsent, so a later sign-up or the sweeper resends it. The user's
+    assignment is unaffected."""
 
 
 class ConfigurationError(CellRouterError):
     """An environment variable holds a value the function cannot use."""
+
+
+class UnknownMarket(CellRouterError):
+    """The market has no cells and is not known to the router (404): not a
+    market the deployment serves, or a typo (market ids are case-sensitive)."""
+
+
+class ServiceUnavailable(CellRouterError):
+    """AWS throttled, conflicted or failed transiently until the request's
+    deadline (503); the caller should retry after ``retry_after_seconds``."""
+
+    def __init__(self, message: str, *, retry_after_seconds: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class WrongRegion(CellRouterError):
+    """This region is not the market's writer region (421); the message names
+    the region and router URL to call instead."""
+
+    def __init__(self, message: str, *, region: str = "", router_url: str = "") -> None:
+        super().__init__(message)
+        self.region = region
+        self.router_url = router_url

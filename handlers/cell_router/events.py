@@ -3,13 +3,16 @@
 Two directions:
 
 * **CellRequested** (router -> provisioning), an SQS message body on the
-  ``CellProvisioning`` queue, sent by the scaler at most once per market per
-  scale-out episode::
+  ``CellProvisioning`` queue, sent by the scaler or the dispatcher, or
+  resent by the sweeper::
 
       {"type": "CellRequested", "version": 1, "marketId": "europe",
        "episodeId": "<uuid4 hex>", "triggeringCellId": "cell-1",
        "triggeringCellLoad": {"currentCapacity": 35, "maxCapacity": 50},
-       "requestedAt": "2025-01-01T00:00:00Z"}
+       "requestedAt": "2025-01-01T00:00:00Z", "reason": "threshold"}
+
+  sent at least once per market per scale-out episode (a resend carries the
+  same ``episodeId``: deduplicate on it);
 
 * **CellReady** (provisioning -> router), an EventBridge event the registrar
   consumes once the new cell is deployed::
@@ -44,22 +47,31 @@ def cell_requested_message(
     *,
     market_id: str,
     episode_id: str,
-    triggering_cell_id: str,
-    current_capacity: int,
-    max_capacity: int,
+    triggering_cell_id: str | None,
+    current_capacity: int | None,
+    max_capacity: int | None,
     requested_at: str,
+    reason: str = "threshold",
 ) -> dict[str, Any]:
-    """Body of the SQS message asking the provisioning layer for a new cell."""
+    """Body of the SQS message asking the provisioning layer for a new cell.
+
+    ``reason`` is ``threshold`` (a cell reached the scale-out point; the
+    triggering cell and its load are given) or ``no-capacity`` (a sign-up
+    was refused: no placeable cell, so ``triggeringCellId`` and
+    ``triggeringCellLoad`` are null). The same ``episodeId`` may arrive more
+    than once (a resend): the provisioning layer acts on it once.
+    """
+    load = None
+    if current_capacity is not None and max_capacity is not None:
+        load = {"currentCapacity": current_capacity, "maxCapacity": max_capacity}
     return {
         "type": CELL_REQUESTED_TYPE,
         "version": CELL_REQUESTED_VERSION,
         "marketId": market_id,
         "episodeId": episode_id,
+        "reason": reason,
         "triggeringCellId": triggering_cell_id,
-        "triggeringCellLoad": {
-            "currentCapacity": current_capacity,
-            "maxCapacity": max_capacity,
-        },
+        "triggeringCellLoad": load,
         "requestedAt": requested_at,
     }
 

@@ -7,7 +7,7 @@ Shared by the dispatcher (a known user), the mapper and the validator, so the
 from __future__ import annotations
 
 from handlers.cell_router import model
-from handlers.cell_router.errors import CellUnavailable, UserNotFound
+from handlers.cell_router.errors import UserNotFound
 from handlers.cell_router.model import Cell, Mapping
 from handlers.cell_router.observability import count, logger
 from handlers.cell_router.store import RouterStore
@@ -24,7 +24,9 @@ def require_mapping(store: RouterStore, user_key: str) -> Mapping:
 
 def require_cell(store: RouterStore, mapping: Mapping, known: Cell | None = None) -> Cell:
     """The mapped cell (``known`` when it is that cell already), or
-    ``CellUnavailable`` when the item is gone."""
+    ``UserNotFound`` telling the caller what to do when the cell item is gone
+    (the cell was decommissioned): sign up again, and the dispatcher removes
+    the dangling mapping and places them anew. Retrying would never help."""
     if known is not None and (known.cell_id, known.market_id) == (
         mapping.cell_id,
         mapping.market_id,
@@ -33,5 +35,9 @@ def require_cell(store: RouterStore, mapping: Mapping, known: Cell | None = None
     cell = store.get_cell(mapping.market_id, mapping.cell_id)
     if cell is None:
         logger.error("mapped cell is missing", extra={"cellId": mapping.cell_id})
-        raise CellUnavailable(f"cell {mapping.cell_id} of your mapping no longer exists")
+        count(model.METRIC_DANGLING_MAPPING)
+        raise UserNotFound(
+            f"your cell {mapping.cell_id} no longer exists; sign up again through /cells "
+            "to be placed in a new cell"
+        )
     return cell

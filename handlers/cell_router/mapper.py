@@ -11,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.cell_router import lookup, model, settings, validation
+from handlers.cell_router.budget import Deadline
 from handlers.cell_router.model import routing_result
 from handlers.cell_router.observability import count, lambda_handler, logger
 from handlers.cell_router.store import RouterStore
@@ -20,7 +21,7 @@ from handlers.cell_router.store import RouterStore
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = validation.parse_router_request(event)
     ttl = settings.endpoint_ttl_seconds()
-    store = RouterStore(settings.table_name())
+    store = RouterStore(settings.table_name(), deadline=Deadline.from_context(context))
     logger.append_keys(userHash=request.caller.user_key)
 
     mapping = lookup.require_mapping(store, request.caller.user_key)

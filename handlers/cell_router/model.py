@@ -32,6 +32,14 @@ METRIC_PROVISIONING_REQUESTED = "ProvisioningRequested"  # scaler: CellRequested
 METRIC_ENDPOINTS_VALIDATED = "EndpointsValidated"  # validator
 METRIC_CACHED_ENDPOINTS_STALE = "CachedEndpointsStale"  # validator
 METRIC_CELL_UNHEALTHY = "CellUnhealthy"  # validator
+# Failure modes (#11); the router's alarms (components/router_alarms.py) read these.
+METRIC_UNKNOWN_MARKET = "UnknownMarket"  # dispatcher: a market the router does not know
+METRIC_SERVICE_UNAVAILABLE = "ServiceUnavailable"  # any: AWS failed until the deadline
+METRIC_UNEXPECTED_ERROR = "UnexpectedError"  # any: an exception that is not an answer
+METRIC_INDEX_REPAIRED = "PlaceableIndexRepaired"  # dispatcher: placeable index entry fixed
+METRIC_DANGLING_MAPPING = "DanglingMapping"  # mapper/validator: mapped cell is gone
+METRIC_DANGLING_MAPPING_REPAIRED = "DanglingMappingRepaired"  # dispatcher: mapping replaced
+METRIC_SCALE_OUT_RESENT = "ScaleOutResent"  # scaler/dispatcher/sweeper: episode resent
 
 # Per market and per cell (values come from the table, never from a request,
 # so the number of distinct metrics is bounded by the cells that exist).
@@ -61,6 +69,13 @@ METRIC_DIMENSIONS: dict[str, tuple[str, ...]] = {
             METRIC_ENDPOINTS_VALIDATED,
             METRIC_CACHED_ENDPOINTS_STALE,
             METRIC_CELL_UNHEALTHY,
+            METRIC_UNKNOWN_MARKET,
+            METRIC_SERVICE_UNAVAILABLE,
+            METRIC_UNEXPECTED_ERROR,
+            METRIC_INDEX_REPAIRED,
+            METRIC_DANGLING_MAPPING,
+            METRIC_DANGLING_MAPPING_REPAIRED,
+            METRIC_SCALE_OUT_RESENT,
         ),
         (SERVICE_DIMENSION,),
     ),
@@ -73,6 +88,8 @@ METRIC_DIMENSIONS: dict[str, tuple[str, ...]] = {
 #: market id, so these never collide with cells or show up in a market query.
 USER_PREFIX = "USER#"
 SCALE_PREFIX = "SCALE#"
+#: The one partition of the known-market items (sort key: the market id).
+MARKET_PARTITION = "MARKET#"
 
 STATUS_ACTIVE = "ACTIVE"
 STATUS_DRAINING = "DRAINING"
@@ -104,6 +121,8 @@ class Cell:
     status: str = STATUS_ACTIVE
     # endPoint_1 first: clients try them in this order.
     endpoints: tuple[Endpoint, ...] = ()
+    #: Whether the item is in the sparse placeable-cells index.
+    listed: bool = False
 
     @property
     def active(self) -> bool:

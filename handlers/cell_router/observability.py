@@ -7,7 +7,9 @@ which the component sets; the defaults only matter for local runs.
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +17,53 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from handlers.cell_router import model
-from handlers.cell_router.model import METRICS_NAMESPACE, SERVICE_NAME
+from handlers.cell_router.errors import (
+    InvalidRequest,
+    NoCapacity,
+    ProvisioningUnavailable,
+    ServiceUnavailable,
+    UnknownMarket,
+    UserNotFound,
+    WrongRegion,
+)
+from handlers.cell_router.model import (
+    METRIC_DANGLING_MAPPING_REPAIRED,
+    METRIC_INDEX_REPAIRED,
+    METRIC_NO_CAPACITY,
+    METRIC_SERVICE_UNAVAILABLE,
+    METRIC_UNEXPECTED_ERROR,
+    METRIC_UNKNOWN_MARKET,
+    METRICS_NAMESPACE,
+    SERVICE_NAME,
+)
+
+__all__ = [
+    "METRIC_DANGLING_MAPPING_REPAIRED",
+    "METRIC_INDEX_REPAIRED",
+    "METRIC_NO_CAPACITY",
+    "METRIC_SERVICE_UNAVAILABLE",
+    "METRIC_UNEXPECTED_ERROR",
+    "METRIC_UNKNOWN_MARKET",
+    "cell_occupancy",
+    "count",
+    "emit",
+    "lambda_handler",
+    "logger",
+    "metrics",
+    "tracer",
+]
+
+#: Errors that are answers to the caller (or counted where raised), not
+#: crashes: everything else is counted as ``UnexpectedError``.
+ANSWERS: tuple[type[Exception], ...] = (
+    InvalidRequest,
+    UserNotFound,
+    NoCapacity,
+    UnknownMarket,
+    WrongRegion,
+    ServiceUnavailable,
+    ProvisioningUnavailable,
+)
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE_NAME)
 
@@ -27,8 +75,31 @@ metrics = Metrics(
 tracer = Tracer(service=SERVICE)
 
 
+#: Powertools' metric set is one per process and not thread-safe. Lambda runs
+#: one invocation per process at a time (the lock is then uncontended); the
+#: tests and the drill run many at once in one process.
+_metrics_lock = threading.Lock()
+
+
 def count(name: str, value: int = 1) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    with _metrics_lock:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def _flush_metrics(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """What ``metrics.log_metrics`` does (flush after every invocation, even
+    a failed one; no error when none were recorded), under the lock."""
+
+    @functools.wraps(handler)
+    def flushed(event: Any, context: Any) -> Any:
+        try:
+            return handler(event, context)
+        finally:
+            with _metrics_lock:
+                if metrics.metric_set:
+                    metrics.flush_metrics()
+
+    return flushed
 
 
 def emit(
@@ -59,7 +130,29 @@ def cell_occupancy(market_id: str, cell_id: str, users: int, max_capacity: int) 
 
 
 def lambda_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """Logger context, tracing and metric flushing, the same for every handler."""
-    handler = metrics.log_metrics(raise_on_empty_metrics=False)(handler)
+    """Logger context, tracing and metric flushing, the same for every handler;
+    ``ServiceUnavailable`` answers and unexpected errors are counted."""
+    handler = _count_failures(handler)
+    handler = _flush_metrics(handler)
     handler = tracer.capture_lambda_handler(capture_response=False)(handler)
     return logger.inject_lambda_context(clear_state=True)(handler)
+
+
+def _count_failures(handler: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(handler)
+    def counted(event: Any, context: Any) -> Any:
+        try:
+            return handler(event, context)
+        except ServiceUnavailable:
+            count(model.METRIC_SERVICE_UNAVAILABLE)
+            logger.warning("answered ServiceUnavailable: AWS kept failing until the deadline")
+            raise
+        except ANSWERS:
+            raise
+        except Exception as error:
+            # ConfigurationError included: a broken setting is an incident.
+            count(model.METRIC_UNEXPECTED_ERROR)
+            logger.exception("unexpected error", extra={"errorType": type(error).__name__})
+            raise
+
+    return counted

@@ -18,6 +18,9 @@ DEFAULT_SCALE_OUT_THRESHOLD = "0.7"
 DEFAULT_ENDPOINT_TTL_SECONDS = 300
 DEFAULT_VALIDATOR_TIMEOUT_SECONDS = "2"
 DEFAULT_SCALE_OUT_EPISODE_TIMEOUT_SECONDS = 7200
+#: An episode still unsent after this long lost its sender (every function's
+#: timeout is far shorter): the next caller or the sweeper resends it.
+DEFAULT_SCALE_OUT_RESEND_SECONDS = 60
 DEFAULT_SUPPORT_CONTACT = "your platform support team"
 DEFAULT_INCIDENT_NOTICE = (
     "Your cell is currently impaired. Our engineers are aware and working on it."
@@ -58,6 +61,10 @@ def scale_out_episode_timeout_seconds() -> int:
     return _int(
         "SCALE_OUT_EPISODE_TIMEOUT_SECONDS", DEFAULT_SCALE_OUT_EPISODE_TIMEOUT_SECONDS, low=60
     )
+
+
+def scale_out_resend_seconds() -> int:
+    return _int("SCALE_OUT_RESEND_SECONDS", DEFAULT_SCALE_OUT_RESEND_SECONDS, low=10)
 
 
 def validator_deep_check() -> bool:

@@ -9,9 +9,26 @@ Item layout (one table, ``TABLE_NAME``):
 * user mapping: ``marketId="USER#<sha256 of the normalised email>"``,
   ``cellId="MAPPING"``, ``assignedMarketId``, ``assignedCellId``,
   ``assignedAt``. No ``currentCapacity``, so never in the capacity index.
-* scale-out marker: ``marketId="SCALE#<market>"``, ``cellId="SCALE_OUT"``,
+* scale-out episode: ``marketId="SCALE#<market>"``, ``cellId="SCALE_OUT"``,
   ``episodeId``, ``status`` OPEN|CLOSED, ``openedAt``/``openedAtEpoch``,
-  ``triggeringCellId``, ``closedAt``/``closedByCellId``.
+  ``triggeringCellId``, ``reason``, ``sent`` BOOL (the request reached the
+  queue), ``sentAt``/``lastSentAtEpoch``, ``sends`` N, ``closedAt``/
+  ``closedByCellId``.
+* known market: ``marketId="MARKET#"``, ``cellId=<market>``, ``registeredAt``.
+  Written when a market's cell registers (and for a market that already has
+  cells when it first needs a scale-out); the router answers ``UnknownMarket``
+  for a market with no cells and no such item. One partition, so the sweeper
+  lists every market with one query.
+
+The placeable-cells index (``PLACEABLE_INDEX``) is sparse: a cell carries
+``placeableMarketId`` (= its market) only while it is healthy, ``ACTIVE`` and
+below its assignable limit, so one index page always holds placeable cells,
+however many unhealthy or full cells the market has. The writes that change
+placeability maintain it: the registrar sets it, the assignment that takes a
+cell's last slot removes it, and the dispatcher repairs an entry it finds
+wrong (an operator marking a cell unhealthy without removing it, a cell from
+before the index existed) on the refusal path, which reads the market's cells
+consistently before it ever answers ``NoCapacity``.
 
 ``#`` is not allowed in a market id, so neither helper item can collide with
 a market's partition.
@@ -22,14 +39,16 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from handlers.cell_router import aws_clients
+from handlers.cell_router import aws_clients, budget
+from handlers.cell_router.budget import Deadline
 from handlers.cell_router.model import (
+    MARKET_PARTITION,
     SCALE_PREFIX,
     STATUS_ACTIVE,
     USER_PREFIX,
@@ -44,18 +63,20 @@ PARTITION_KEY = "marketId"
 SORT_KEY = "cellId"
 CAPACITY_INDEX = "marketId-currentCapacity-index"
 CAPACITY_ATTRIBUTE = "currentCapacity"
+#: The sparse index of placeable cells (see the module docstring).
+PLACEABLE_INDEX = "placeable-cells-index"
+PLACEABLE_ATTRIBUTE = "placeableMarketId"
 
 MAPPING_SORT_KEY = "MAPPING"
 EPISODE_SORT_KEY = "SCALE_OUT"
 EPISODE_OPEN = "OPEN"
 EPISODE_CLOSED = "CLOSED"
 
-#: Cells read per index page. Least-loaded come first, so one page almost
-#: always holds a placeable cell; unhealthy cells are filtered server-side
-#: but still count against the page.
+#: Cells read per placeable-index page, least-loaded first. Every entry is
+#: placeable unless an out-of-band write left it stale.
 QUERY_PAGE_SIZE = 10
-#: Pages read at most when no page holds a placeable cell (a full market).
-MAX_QUERY_PAGES = 5
+#: Pages read at most before the refusal path's consistent market read.
+MAX_QUERY_PAGES = 2
 
 _CELL_ATTRIBUTES = (
     PARTITION_KEY,
@@ -96,6 +117,10 @@ def episode_key(market_id: str) -> dict[str, str]:
     return {PARTITION_KEY: SCALE_PREFIX + market_id, SORT_KEY: EPISODE_SORT_KEY}
 
 
+def market_key(market_id: str) -> dict[str, str]:
+    return {PARTITION_KEY: MARKET_PARTITION, SORT_KEY: market_id}
+
+
 def cell_key(market_id: str, cell_id: str) -> dict[str, str]:
     return {PARTITION_KEY: market_id, SORT_KEY: cell_id}
 
@@ -114,6 +139,7 @@ def cell_from_item(item: dict[str, Any]) -> Cell:
         healthy=item.get("IsHealthy") is True,
         status=str(item.get("status") or STATUS_ACTIVE),
         endpoints=endpoints,
+        listed=bool(item.get(PLACEABLE_ATTRIBUTE)),
     )
 
 
@@ -126,17 +152,58 @@ def mapping_from_item(item: dict[str, Any]) -> Mapping:
     )
 
 
+@dataclass(frozen=True)
+class Episode:
+    """A market's scale-out episode (one item per market)."""
+
+    market_id: str
+    episode_id: str
+    open: bool
+    sent: bool
+    opened_at_epoch: int
+    last_sent_at_epoch: int
+    sends: int
+    triggering_cell_id: str | None
+    reason: str
+    trigger_current_capacity: int | None = None
+    trigger_max_capacity: int | None = None
+    opened_at: str = ""
+
+
+def episode_from_item(item: dict[str, Any]) -> Episode:
+    def number(name: str) -> int | None:
+        value = item.get(name)
+        return None if value is None else int(value)
+
+    return Episode(
+        market_id=str(item[PARTITION_KEY]).removeprefix(SCALE_PREFIX),
+        episode_id=str(item.get("episodeId", "")),
+        open=item.get("status") == EPISODE_OPEN,
+        # Episodes written before requests became durable were sent before
+        # they were stored; only an explicit false means "not sent".
+        sent=item.get("sent") is not False,
+        opened_at_epoch=number("openedAtEpoch") or 0,
+        last_sent_at_epoch=number("lastSentAtEpoch") or number("openedAtEpoch") or 0,
+        sends=number("sends") or 0,
+        triggering_cell_id=str(item["triggeringCellId"]) if item.get("triggeringCellId") else None,
+        reason=str(item.get("reason") or "threshold"),
+        trigger_current_capacity=number("triggerCurrentCapacity"),
+        trigger_max_capacity=number("triggerMaxCapacity"),
+        opened_at=str(item.get("openedAt", "")),
+    )
+
+
 class AssignOutcome(enum.Enum):
     PLACED = "placed"
     #: Someone (a repeated sign-up of the same user) placed this user first.
     ALREADY_MAPPED = "already-mapped"
-    #: Another transaction was writing this user's mapping at the same moment.
-    MAPPING_CONFLICT = "mapping-conflict"
-    #: The cell is full, unhealthy, inactive, resized, or was contended.
+    #: The cell cannot take the user: full, unhealthy, inactive or resized
+    #: (DynamoDB returned the item that proves it, or nothing at all).
     CELL_REJECTED = "cell-rejected"
-    #: The cell could take the user, but holds more than the caller assumed
-    #: (``below``): the index snapshot was stale near the scale-out threshold.
-    BUSIER_THAN_READ = "busier-than-read"
+    #: The cell could take the user, but holds another load than the caller
+    #: assumed: the index snapshot was stale. ``observed_capacity`` is the
+    #: real load; assign again with ``exact_load``.
+    STALE_LOAD = "stale-load"
 
 
 @dataclass(frozen=True)
@@ -145,33 +212,75 @@ class AssignResult:
     mapping: Mapping | None = None
     #: The cell's load before the attempt, when DynamoDB returned it.
     observed_capacity: int | None = None
+    #: The cell as DynamoDB returned it on a rejection (for index repair).
+    observed_cell: Cell | None = None
 
 
 class RouterStore:
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
+    """Every read and write of the router table.
+
+    Each call is made within ``deadline`` (``budget.retrying``): throttles,
+    lost transaction races and transient faults are retried with backoff
+    while another attempt fits, then raise ``ServiceUnavailable``.
+    """
+
+    def __init__(
+        self, table_name: str, client: Any | None = None, deadline: Deadline | None = None
+    ) -> None:
         self.table_name = table_name
         self._client = client
+        self._deadline = deadline
+        #: Retries made so far (throttles, conflicts, transient faults).
+        self.retries = 0
+
+    @property
+    def deadline(self) -> Deadline:
+        """The invocation's deadline; without one, each call gets
+        ``budget.DEFAULT_BUDGET_SECONDS`` of its own."""
+        return self._deadline or Deadline(budget.DEFAULT_BUDGET_SECONDS)
 
     @property
     def client(self) -> Any:
-        return self._client or aws_clients.dynamodb()
+        return self._client or aws_clients.dynamodb(self.deadline.remaining())
+
+    def _call(
+        self,
+        what: str,
+        operation: Callable[[Any], Any],
+        on_retry: Callable[[BaseException], None] | None = None,
+    ) -> Any:
+        def attempt(seconds_left: float) -> Any:
+            return operation(self._client or aws_clients.dynamodb(seconds_left))
+
+        def retried(error: BaseException) -> None:
+            self.retries += 1
+            if on_retry is not None:
+                on_retry(error)
+
+        return budget.retrying(attempt, self.deadline, what=what, on_retry=retried)
 
     # -- reads -----------------------------------------------------------
 
     def get_mapping(self, user_key: str) -> Mapping | None:
-        response = self.client.get_item(
-            TableName=self.table_name, Key=_dump(mapping_key(user_key)), ConsistentRead=True
+        response = self._call(
+            "the routing table",
+            lambda c: c.get_item(
+                TableName=self.table_name, Key=_dump(mapping_key(user_key)), ConsistentRead=True
+            ),
         )
         item = response.get("Item")
         return mapping_from_item(_load(item)) if item else None
 
     def get_cell(self, market_id: str, cell_id: str) -> Cell | None:
-        response = self.client.get_item(
-            TableName=self.table_name,
-            Key=_dump(cell_key(market_id, cell_id)),
-            ConsistentRead=True,
-            ProjectionExpression=_CELL_PROJECTION,
-            ExpressionAttributeNames=_CELL_NAMES,
+        response = self._call(
+            "the routing table",
+            lambda c: c.get_item(
+                TableName=self.table_name,
+                Key=_dump(cell_key(market_id, cell_id)),
+                ConsistentRead=True,
+                ProjectionExpression=_CELL_PROJECTION,
+                ExpressionAttributeNames=_CELL_NAMES,
+            ),
         )
         item = response.get("Item")
         return cell_from_item(_load(item)) if item else None
@@ -179,165 +288,424 @@ class RouterStore:
     def least_loaded_cells(
         self, market_id: str, enough: Callable[[list[Cell]], bool]
     ) -> list[Cell]:
-        """Healthy, active cells of the market from the capacity index,
-        least-loaded first; stops at the first page for which ``enough`` holds
-        (normally the first), after ``MAX_QUERY_PAGES`` at most."""
-        names = {**_CELL_NAMES, "#pk": PARTITION_KEY, "#healthy": "IsHealthy", "#st": "status"}
+        """Cells of the market from the sparse placeable index, least-loaded
+        first; stops at the first page for which ``enough`` holds (normally
+        the first), after ``MAX_QUERY_PAGES`` at most. The index is
+        eventually consistent: callers re-check placeability themselves."""
         request: dict[str, Any] = {
             "TableName": self.table_name,
-            "IndexName": CAPACITY_INDEX,
+            "IndexName": PLACEABLE_INDEX,
             "KeyConditionExpression": "#pk = :market",
-            "FilterExpression": "#healthy = :true AND (attribute_not_exists(#st) OR #st = :active)",
             "ProjectionExpression": _CELL_PROJECTION,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": _dump(
-                {":market": market_id, ":true": True, ":active": STATUS_ACTIVE}
-            ),
+            "ExpressionAttributeNames": {**_CELL_NAMES, "#pk": PLACEABLE_ATTRIBUTE},
+            "ExpressionAttributeValues": _dump({":market": market_id}),
             "ScanIndexForward": True,
             "Limit": QUERY_PAGE_SIZE,
         }
         cells: list[Cell] = []
         for _ in range(MAX_QUERY_PAGES):
-            response = self.client.query(**request)
-            cells.extend(cell_from_item(_load(item)) for item in response.get("Items", []))
+            response = self._call("the routing table", lambda c: c.query(**request))
+            cells.extend(
+                replace(cell_from_item(_load(item)), listed=True)
+                for item in response.get("Items", [])
+            )
             last_key = response.get("LastEvaluatedKey")
             if enough(cells) or not last_key:
                 break
             request["ExclusiveStartKey"] = last_key
         return cells
 
-    # -- assignment ------------------------------------------------------
+    def market_cells(self, market_id: str) -> list[Cell]:
+        """Every cell of the market, read consistently from the table (all
+        pages). The refusal path's proof: ``NoCapacity`` is only answered
+        when this holds no placeable cell."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "#pk = :market",
+            "ProjectionExpression": _CELL_PROJECTION + ", #listed",
+            "ExpressionAttributeNames": {
+                **_CELL_NAMES,
+                "#pk": PARTITION_KEY,
+                "#listed": PLACEABLE_ATTRIBUTE,
+            },
+            "ExpressionAttributeValues": _dump({":market": market_id}),
+            "ConsistentRead": True,
+        }
+        cells: list[Cell] = []
+        while True:
+            response = self._call("the routing table", lambda c: c.query(**request))
+            cells.extend(cell_from_item(_load(item)) for item in response.get("Items", []))
+            last_key = response.get("LastEvaluatedKey")
+            if not last_key:
+                return cells
+            request["ExclusiveStartKey"] = last_key
 
-    def assign(
-        self, mapping: Mapping, cell: Cell, limit: int, below: int | None = None
-    ) -> AssignResult:
-        """One transaction: write the mapping only if the user has none, and
-        count the user on the cell only if it is healthy, active, below
-        ``limit`` and still the size we computed the limit from.
-
-        ``below``, when given, also requires the cell's load to be under it.
-        The dispatcher passes the scale-out point so that the transaction
-        itself proves "this sign-up did not reach the threshold"; when that
-        part alone fails the result is ``BUSIER_THAN_READ`` with the load
-        DynamoDB returned, so the caller can retry knowing the exact figure.
-        """
-        condition = (
-            "#healthy = :true"
-            " AND (attribute_not_exists(#st) OR #st = :active)"
-            " AND #cap < :limit AND #max = :max"
+    def market_known(self, market_id: str) -> bool:
+        """True when the market has a known-market item."""
+        response = self._call(
+            "the routing table",
+            lambda c: c.get_item(
+                TableName=self.table_name, Key=_dump(market_key(market_id)), ConsistentRead=True
+            ),
         )
-        values: dict[str, Any] = {
-            ":one": 1,
-            ":true": True,
-            ":active": STATUS_ACTIVE,
-            ":limit": limit,
-            ":max": cell.max_capacity,
-        }
-        if below is not None:
-            condition += " AND #cap < :below"
-            values[":below"] = below
-        mapping_item = {
-            **mapping_key(mapping.user_key),
-            "assignedMarketId": mapping.market_id,
-            "assignedCellId": mapping.cell_id,
-            "assignedAt": mapping.assigned_at,
-        }
-        try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.table_name,
-                            "Item": _dump(mapping_item),
-                            "ConditionExpression": "attribute_not_exists(#pk)",
-                            "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
-                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self.table_name,
-                            "Key": _dump(cell_key(cell.market_id, cell.cell_id)),
-                            "UpdateExpression": "ADD #cap :one",
-                            "ConditionExpression": condition,
-                            "ExpressionAttributeNames": {
-                                "#cap": CAPACITY_ATTRIBUTE,
-                                "#healthy": "IsHealthy",
-                                "#st": "status",
-                                "#max": "maxCapacity",
-                            },
-                            "ExpressionAttributeValues": _dump(values),
-                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                        }
-                    },
-                ],
-                # Makes an SDK retry of a transaction that did commit a no-op
-                # instead of a spurious "already mapped".
-                ClientRequestToken=uuid.uuid4().hex,
-            )
-        except ClientError as error:
-            if _code(error) != "TransactionCanceledException":
-                raise
-            return _cancelled(error, cell, limit, below)
-        return AssignResult(AssignOutcome.PLACED, mapping)
+        return bool(response.get("Item"))
 
-    # -- scale-out episodes ----------------------------------------------
-
-    def open_episode(
-        self,
-        *,
-        market_id: str,
-        episode_id: str,
-        triggering_cell_id: str,
-        opened_at: str,
-        opened_at_epoch: int,
-        stale_before_epoch: int,
-    ) -> bool:
-        """Open the market's scale-out episode unless one is already open
-        (an open episode older than ``stale_before_epoch`` is taken over:
-        its request was lost). True when this call opened it."""
-        item = {
-            **episode_key(market_id),
-            "episodeId": episode_id,
-            "status": EPISODE_OPEN,
-            "openedAt": opened_at,
-            "openedAtEpoch": opened_at_epoch,
-            "triggeringCellId": triggering_cell_id,
+    def known_markets(self) -> list[str]:
+        """Every market with a known-market item (one partition, all pages)."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "#pk = :markets",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#sk": SORT_KEY},
+            "ExpressionAttributeValues": _dump({":markets": MARKET_PARTITION}),
+            "ProjectionExpression": "#sk",
         }
-        try:
-            self.client.put_item(
+        markets: list[str] = []
+        while True:
+            response = self._call("the routing table", lambda c: c.query(**request))
+            markets.extend(str(_load(item)[SORT_KEY]) for item in response.get("Items", []))
+            last_key = response.get("LastEvaluatedKey")
+            if not last_key:
+                return markets
+            request["ExclusiveStartKey"] = last_key
+
+    def remember_market(self, market_id: str, now: str) -> None:
+        """Write the known-market item (idempotent)."""
+        self._call(
+            "the routing table",
+            lambda c: c.update_item(
                 TableName=self.table_name,
-                Item=_dump(item),
-                ConditionExpression=(
-                    "attribute_not_exists(#pk) OR #st <> :open OR #opened < :stale"
-                ),
-                ExpressionAttributeNames={
-                    "#pk": PARTITION_KEY,
-                    "#st": "status",
-                    "#opened": "openedAtEpoch",
-                },
+                Key=_dump(market_key(market_id)),
+                UpdateExpression="SET registeredAt = if_not_exists(registeredAt, :now)",
+                ExpressionAttributeValues=_dump({":now": now}),
+            ),
+        )
+
+    # -- the placeable index ---------------------------------------------
+
+    def list_cell(self, cell: Cell, limit: int) -> bool:
+        """Put a placeable cell (back) into the placeable index; False when
+        the cell is no longer placeable."""
+        return self._conditional(
+            lambda c: c.update_item(
+                TableName=self.table_name,
+                Key=_dump(cell_key(cell.market_id, cell.cell_id)),
+                UpdateExpression="SET #listed = :market",
+                ConditionExpression=_PLACEABLE_CONDITION,
+                ExpressionAttributeNames=_PLACEABLE_NAMES,
                 ExpressionAttributeValues=_dump(
-                    {":open": EPISODE_OPEN, ":stale": stale_before_epoch}
+                    {
+                        ":market": cell.market_id,
+                        ":true": True,
+                        ":active": STATUS_ACTIVE,
+                        ":limit": limit,
+                    }
                 ),
             )
+        )
+
+    def unlist_cell(self, cell: Cell, limit: int) -> bool:
+        """Take a cell that cannot take users out of the placeable index;
+        False when it is placeable after all (or gone)."""
+        return self._conditional(
+            lambda c: c.update_item(
+                TableName=self.table_name,
+                Key=_dump(cell_key(cell.market_id, cell.cell_id)),
+                UpdateExpression="REMOVE #listed",
+                ConditionExpression=(f"attribute_exists(#listed) AND NOT ({_PLACEABLE_CONDITION})"),
+                ExpressionAttributeNames=_PLACEABLE_NAMES,
+                ExpressionAttributeValues=_dump(
+                    {":true": True, ":active": STATUS_ACTIVE, ":limit": limit}
+                ),
+            )
+        )
+
+    def _conditional(self, operation: Callable[[Any], Any]) -> bool:
+        try:
+            self._call("the routing table", operation)
         except ClientError as error:
             if _code(error) == "ConditionalCheckFailedException":
                 return False
             raise
         return True
 
-    def release_episode(self, market_id: str, episode_id: str) -> None:
-        """Remove our own open episode (its request could not be sent)."""
+    # -- assignment ------------------------------------------------------
+
+    def assign(
+        self,
+        mapping: Mapping,
+        cell: Cell,
+        limit: int,
+        below: int | None = None,
+        exact_load: int | None = None,
+    ) -> AssignResult:
+        """One transaction: write the mapping only if the user has none, and
+        count the user on the cell only if it is healthy, active, below
+        ``limit`` and still the size we computed the limit from.
+
+        The cell leaves the placeable index in the same transaction when
+        this user takes its last slot. Without ``exact_load`` the cell is
+        incremented only while that is not the case (load below
+        ``limit - 1``) and, when ``below`` is given, while its load is under
+        that too (the dispatcher passes the scale-out point, so the
+        transaction itself proves "this sign-up did not reach the
+        threshold"). When only those extra bounds fail, the result is
+        ``STALE_LOAD`` with the load DynamoDB returned; the caller assigns
+        again with ``exact_load`` (condition: the load is exactly that).
+
+        Throttling and lost races (cancellation reasons ``ThrottlingError``,
+        ``TransactionConflict``...) are retried inside the deadline.
+        """
+        names = {
+            "#cap": CAPACITY_ATTRIBUTE,
+            "#healthy": "IsHealthy",
+            "#st": "status",
+            "#max": "maxCapacity",
+        }
+        values: dict[str, Any] = {
+            ":true": True,
+            ":active": STATUS_ACTIVE,
+            ":max": cell.max_capacity,
+        }
+        condition = "#healthy = :true AND (attribute_not_exists(#st) OR #st = :active)"
+        condition += " AND #max = :max"
+        if exact_load is None:
+            bound = limit - 1 if below is None else min(limit - 1, below)
+            update = "ADD #cap :one"
+            condition += " AND #cap < :bound"
+            values.update({":one": 1, ":bound": bound})
+        else:
+            if exact_load >= limit:
+                return AssignResult(AssignOutcome.CELL_REJECTED)
+            update = "SET #cap = :next"
+            if exact_load + 1 >= limit:
+                update += " REMOVE #listed"
+                names["#listed"] = PLACEABLE_ATTRIBUTE
+            condition += (
+                " AND #cap = :load"
+                if exact_load
+                else " AND (#cap = :load OR attribute_not_exists(#cap))"
+            )
+            values.update({":load": exact_load, ":next": exact_load + 1})
+        # The same token on a retry after a timeout or a server error, so a
+        # transaction that did commit is not applied twice; a new one after a
+        # cancellation, which certainly did not commit.
+        token = [uuid.uuid4().hex]
+        # Names this assignment in the mapping: when a retry finds the user
+        # already mapped by this very assignment (a commit whose answer was
+        # lost, where the token did not make the retry a no-op), it is ours.
+        assignment_id = token[0]
+        mapping_item = {
+            **mapping_key(mapping.user_key),
+            "assignedMarketId": mapping.market_id,
+            "assignedCellId": mapping.cell_id,
+            "assignedAt": mapping.assigned_at,
+            "assignmentId": assignment_id,
+        }
+
+        def renew_token(error: BaseException) -> None:
+            if budget.error_code(error) == "TransactionCanceledException":
+                token[0] = uuid.uuid4().hex
+
         try:
-            self.client.delete_item(
+            self._call(
+                "cell assignment",
+                lambda c: c.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self.table_name,
+                                "Item": _dump(mapping_item),
+                                "ConditionExpression": "attribute_not_exists(#pk)",
+                                "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+                                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                            }
+                        },
+                        {
+                            "Update": {
+                                "TableName": self.table_name,
+                                "Key": _dump(cell_key(cell.market_id, cell.cell_id)),
+                                "UpdateExpression": update,
+                                "ConditionExpression": condition,
+                                "ExpressionAttributeNames": names,
+                                "ExpressionAttributeValues": _dump(values),
+                                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                            }
+                        },
+                    ],
+                    ClientRequestToken=token[0],
+                ),
+                on_retry=renew_token,
+            )
+        except ClientError as error:
+            if _code(error) != "TransactionCanceledException":
+                raise
+            result = _cancelled(error, cell, limit)
+            if result.outcome is AssignOutcome.ALREADY_MAPPED and _is_ours(error, assignment_id):
+                return AssignResult(AssignOutcome.PLACED, mapping)
+            return result
+        return AssignResult(AssignOutcome.PLACED, mapping)
+
+    def forget_mapping(self, mapping: Mapping) -> bool:
+        """Delete a mapping whose cell no longer exists (only while it still
+        points at that cell). True when deleted."""
+        return self._conditional(
+            lambda c: c.delete_item(
                 TableName=self.table_name,
-                Key=_dump(episode_key(market_id)),
-                ConditionExpression="episodeId = :episode",
-                ExpressionAttributeValues=_dump({":episode": episode_id}),
+                Key=_dump(mapping_key(mapping.user_key)),
+                ConditionExpression="assignedCellId = :cell AND assignedMarketId = :market",
+                ExpressionAttributeValues=_dump(
+                    {":cell": mapping.cell_id, ":market": mapping.market_id}
+                ),
+            )
+        )
+
+    # -- scale-out episodes ----------------------------------------------
+
+    def get_episode(self, market_id: str) -> Episode | None:
+        response = self._call(
+            "the routing table",
+            lambda c: c.get_item(
+                TableName=self.table_name, Key=_dump(episode_key(market_id)), ConsistentRead=True
+            ),
+        )
+        item = response.get("Item")
+        return episode_from_item(_load(item)) if item else None
+
+    def get_episodes(self, market_ids: list[str]) -> list[Episode]:
+        """The episodes of these markets (those that have one), batched."""
+        episodes: list[Episode] = []
+        for start in range(0, len(market_ids), 100):
+            keys = [_dump(episode_key(m)) for m in market_ids[start : start + 100]]
+            pending: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+            while pending:
+                response = self._call(
+                    "the routing table",
+                    lambda c, request=pending: c.batch_get_item(RequestItems=request),
+                )
+                items = response.get("Responses", {}).get(self.table_name, [])
+                episodes.extend(episode_from_item(_load(item)) for item in items)
+                pending = response.get("UnprocessedKeys") or {}
+        return episodes
+
+    def open_episode(
+        self,
+        *,
+        market_id: str,
+        episode_id: str,
+        triggering_cell_id: str | None,
+        opened_at: str,
+        opened_at_epoch: int,
+        reason: str = "threshold",
+        trigger_load: tuple[int, int] | None = None,
+    ) -> bool:
+        """Open the market's scale-out episode, not yet sent, unless one is
+        already open. True when this call opened it. (A stale episode is not
+        taken over: it is resent, with its own id, by whoever finds it due.)"""
+        opened, _ = self.open_or_get_episode(
+            market_id=market_id,
+            episode_id=episode_id,
+            triggering_cell_id=triggering_cell_id,
+            opened_at=opened_at,
+            opened_at_epoch=opened_at_epoch,
+            reason=reason,
+            trigger_load=trigger_load,
+        )
+        return opened
+
+    def open_or_get_episode(
+        self,
+        *,
+        market_id: str,
+        episode_id: str,
+        triggering_cell_id: str | None,
+        opened_at: str,
+        opened_at_epoch: int,
+        reason: str,
+        trigger_load: tuple[int, int] | None,
+    ) -> tuple[bool, Episode | None]:
+        """``(True, None)`` when this call opened the episode, else
+        ``(False, the open episode)`` -- read from the failed condition's
+        old item, so deduplication costs no extra round trip."""
+        item: dict[str, Any] = {
+            **episode_key(market_id),
+            "episodeId": episode_id,
+            "status": EPISODE_OPEN,
+            "openedAt": opened_at,
+            "openedAtEpoch": opened_at_epoch,
+            "lastSentAtEpoch": opened_at_epoch,
+            "reason": reason,
+            "sent": False,
+            "sends": 0,
+        }
+        if triggering_cell_id is not None:
+            item["triggeringCellId"] = triggering_cell_id
+        if trigger_load is not None:
+            item["triggerCurrentCapacity"], item["triggerMaxCapacity"] = trigger_load
+        try:
+            self._call(
+                "the routing table",
+                lambda c: c.put_item(
+                    TableName=self.table_name,
+                    Item=_dump(item),
+                    ConditionExpression="attribute_not_exists(#pk) OR #st <> :open",
+                    ExpressionAttributeNames={"#pk": PARTITION_KEY, "#st": "status"},
+                    ExpressionAttributeValues=_dump({":open": EPISODE_OPEN}),
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                ),
             )
         except ClientError as error:
             if _code(error) != "ConditionalCheckFailedException":
                 raise
+            old = error.response.get("Item")
+            return False, (episode_from_item(_load(old)) if old else self.get_episode(market_id))
+        return True, None
+
+    def claim_resend(self, episode: Episode, now_epoch: int, due_before_epoch: int) -> bool:
+        """Claim the next send of an open episode whose last send (or open)
+        is older than ``due_before_epoch``: only one sender per round wins."""
+        return self._conditional(
+            lambda c: c.update_item(
+                TableName=self.table_name,
+                Key=_dump(episode_key(episode.market_id)),
+                UpdateExpression="SET lastSentAtEpoch = :now",
+                ConditionExpression=(
+                    "#st = :open AND episodeId = :episode AND (lastSentAtEpoch < :due"
+                    # An episode stored before sends were recorded.
+                    " OR (attribute_not_exists(lastSentAtEpoch) AND openedAtEpoch < :due))"
+                ),
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues=_dump(
+                    {
+                        ":open": EPISODE_OPEN,
+                        ":episode": episode.episode_id,
+                        ":now": now_epoch,
+                        ":due": due_before_epoch,
+                    }
+                ),
+            )
+        )
+
+    def mark_sent(self, market_id: str, episode_id: str, sent_at: str, now_epoch: int) -> bool:
+        """Record that the episode's request reached the queue."""
+        return self._conditional(
+            lambda c: c.update_item(
+                TableName=self.table_name,
+                Key=_dump(episode_key(market_id)),
+                UpdateExpression=(
+                    "SET sent = :true, sentAt = :at, lastSentAtEpoch = :now ADD sends :one"
+                ),
+                ConditionExpression="episodeId = :episode",
+                ExpressionAttributeValues=_dump(
+                    {
+                        ":true": True,
+                        ":at": sent_at,
+                        ":now": now_epoch,
+                        ":one": 1,
+                        ":episode": episode_id,
+                    }
+                ),
+            )
+        )
 
     def close_episode(
         self, market_id: str, episode_id: str | None, cell_id: str, closed_at: str
@@ -353,8 +721,8 @@ class RouterStore:
         if episode_id is not None:
             condition += " AND episodeId = :episode"
             values[":episode"] = episode_id
-        try:
-            self.client.update_item(
+        return self._conditional(
+            lambda c: c.update_item(
                 TableName=self.table_name,
                 Key=_dump(episode_key(market_id)),
                 UpdateExpression="SET #st = :closed, closedAt = :at, closedByCellId = :cell",
@@ -362,67 +730,85 @@ class RouterStore:
                 ExpressionAttributeNames={"#st": "status"},
                 ExpressionAttributeValues=_dump(values),
             )
-        except ClientError as error:
-            if _code(error) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        )
 
     # -- registration ----------------------------------------------------
 
     def upsert_cell(self, ready: CellReady, now: str) -> bool:
-        """Create or refresh a cell, healthy and active, keeping the users it
-        already counts. True when the cell is new."""
+        """Create or refresh a cell, healthy, active and in the placeable
+        index, keeping the users it already counts, and remember its market.
+        True when the cell is new. (A refreshed cell that is in fact full is
+        taken out of the index by the first sign-up that finds it full.)"""
         first, second = ready.endpoints
-        response = self.client.update_item(
-            TableName=self.table_name,
-            Key=_dump(cell_key(ready.market_id, ready.cell_id)),
-            UpdateExpression=(
-                "SET #cap = if_not_exists(#cap, :zero), maxCapacity = :max,"
-                " endPoint_1 = :e1, endPoint_2 = :e2, regionCode_1 = :r1, regionCode_2 = :r2,"
-                " IsHealthy = :true, #st = :active,"
-                " registeredAt = if_not_exists(registeredAt, :now), updatedAt = :now"
+        response = self._call(
+            "the routing table",
+            lambda c: c.update_item(
+                TableName=self.table_name,
+                Key=_dump(cell_key(ready.market_id, ready.cell_id)),
+                UpdateExpression=(
+                    "SET #cap = if_not_exists(#cap, :zero), maxCapacity = :max,"
+                    " endPoint_1 = :e1, endPoint_2 = :e2, regionCode_1 = :r1, regionCode_2 = :r2,"
+                    " IsHealthy = :true, #st = :active, #listed = :market,"
+                    " registeredAt = if_not_exists(registeredAt, :now), updatedAt = :now"
+                ),
+                ExpressionAttributeNames={
+                    "#cap": CAPACITY_ATTRIBUTE,
+                    "#st": "status",
+                    "#listed": PLACEABLE_ATTRIBUTE,
+                },
+                ExpressionAttributeValues=_dump(
+                    {
+                        ":zero": 0,
+                        ":max": ready.max_capacity,
+                        ":e1": first.url,
+                        ":e2": second.url,
+                        ":r1": first.region,
+                        ":r2": second.region,
+                        ":true": True,
+                        ":active": STATUS_ACTIVE,
+                        ":market": ready.market_id,
+                        ":now": now,
+                    }
+                ),
+                ReturnValues="UPDATED_OLD",
             ),
-            ExpressionAttributeNames={"#cap": CAPACITY_ATTRIBUTE, "#st": "status"},
-            ExpressionAttributeValues=_dump(
-                {
-                    ":zero": 0,
-                    ":max": ready.max_capacity,
-                    ":e1": first.url,
-                    ":e2": second.url,
-                    ":r1": first.region,
-                    ":r2": second.region,
-                    ":true": True,
-                    ":active": STATUS_ACTIVE,
-                    ":now": now,
-                }
-            ),
-            ReturnValues="UPDATED_OLD",
         )
+        self.remember_market(ready.market_id, now)
         return not response.get("Attributes")
 
 
-def _cancelled(
-    error: ClientError, cell: Cell | None = None, limit: int = 0, below: int | None = None
-) -> AssignResult:
+_PLACEABLE_CONDITION = (
+    "#healthy = :true AND (attribute_not_exists(#st) OR #st = :active) AND #cap < :limit"
+)
+_PLACEABLE_NAMES = {
+    "#listed": PLACEABLE_ATTRIBUTE,
+    "#healthy": "IsHealthy",
+    "#st": "status",
+    "#cap": CAPACITY_ATTRIBUTE,
+}
+
+
+def _is_ours(error: ClientError, assignment_id: str) -> bool:
+    reasons = error.response.get("CancellationReasons") or []
+    old = (reasons[0].get("Item") or {}) if reasons else {}
+    return old.get("assignmentId", {}).get("S") == assignment_id
+
+
+def _cancelled(error: ClientError, cell: Cell, limit: int) -> AssignResult:
+    """What a cancelled assignment means (throttling and conflicts never get
+    here: ``budget.retrying`` retried them until the deadline)."""
     reasons = error.response.get("CancellationReasons") or []
     mapping_reason = reasons[0] if len(reasons) > 0 else {}
     cell_reason = reasons[1] if len(reasons) > 1 else {}
-    mapping_code = mapping_reason.get("Code")
-    cell_code = cell_reason.get("Code")
-    if mapping_code == "ConditionalCheckFailed":
+    if mapping_reason.get("Code") == "ConditionalCheckFailed":
         old = mapping_reason.get("Item")
         return AssignResult(
             AssignOutcome.ALREADY_MAPPED, mapping_from_item(_load(old)) if old else None
         )
-    if mapping_code == "TransactionConflict":
-        return AssignResult(AssignOutcome.MAPPING_CONFLICT)
-    if (
-        cell_code == "ConditionalCheckFailed"
-        and cell is not None
-        and below is not None
-        and cell_reason.get("Item")
-    ):
+    if cell_reason.get("Code") == "ConditionalCheckFailed":
+        if not cell_reason.get("Item"):
+            # The cell item is gone.
+            return AssignResult(AssignOutcome.CELL_REJECTED)
         old = cell_from_item(_load(cell_reason["Item"]))
         still_placeable = (
             old.healthy
@@ -430,11 +816,8 @@ def _cancelled(
             and old.max_capacity == cell.max_capacity
             and old.current_capacity < limit
         )
-        if still_placeable and old.current_capacity >= below:
-            return AssignResult(
-                AssignOutcome.BUSIER_THAN_READ, observed_capacity=old.current_capacity
-            )
-    if cell_code in {"ConditionalCheckFailed", "TransactionConflict"}:
-        return AssignResult(AssignOutcome.CELL_REJECTED)
-    # Throttling, validation, capacity...: not a lost race; let it surface.
+        if still_placeable:
+            return AssignResult(AssignOutcome.STALE_LOAD, observed_capacity=old.current_capacity)
+        return AssignResult(AssignOutcome.CELL_REJECTED, observed_cell=old)
+    # Validation, item size...: not a race; let it surface.
     raise error

@@ -107,13 +107,18 @@ def render_request(body: str, claims: dict[str, str] | None, path: str = "/cells
 
 def render_response(execution: dict[str, Any]) -> tuple[int, Any]:
     """(HTTP status, parsed body) for a StartSyncExecution answer."""
-    context: dict[str, Any] = {"responseOverride": {"status": None}}
+    return render_response_with_headers(execution)[:2]
+
+
+def render_response_with_headers(execution: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+    """(HTTP status, parsed body, overridden headers) for a StartSyncExecution answer."""
+    context: dict[str, Any] = {"responseOverride": {"status": None, "header": {}}}
     rendered = airspeed.Template(response_template()).merge(
         {"input": ApiGatewayInput(json.dumps(execution)), "util": ApiGatewayUtil(),
          "context": context}
     )  # fmt: skip
     status = context["responseOverride"]["status"] or 200
-    return status, json.loads(rendered)
+    return status, json.loads(rendered), dict(context["responseOverride"]["header"])
 
 
 def _execution_input(body: str, email: str | None = "user@example.com", **kw) -> dict:
@@ -251,6 +256,8 @@ def test_templates_read_only_fields_that_exist():
         "resourcePath",
         "httpMethod",
         "responseOverride.status",
+        # ``Retry-After``: the pattern stops at the hyphen.
+        "responseOverride.header.Retry",
     }
 
 
@@ -289,6 +296,34 @@ def test_the_status_codes_the_issue_names():
     for error, status in [("InvalidRequest", 400), ("UserNotFound", 404), ("NoCapacity", 503),
                           ("States.Timeout", 503), ("Forbidden", 403)]:  # fmt: skip
         assert render_response({"status": "FAILED", "error": error, "cause": ""})[0] == status
+
+
+def test_the_errors_issue_11_adds_have_their_status_message_and_retry_hint():
+    for error, status in [("UnknownMarket", 404), ("WrongRegion", 421),
+                          ("ServiceUnavailable", 503)]:  # fmt: skip
+        got, body, headers = render_response_with_headers(
+            {"status": "FAILED", "error": error, "cause": _lambda_cause(error, "what to do")}
+        )
+        assert (got, body["error"], body["message"]) == (status, error, "what to do")
+        if error == "ServiceUnavailable":
+            assert headers == {"Retry-After": "1"}
+            assert body["retryAfterSeconds"] == 1
+        else:
+            assert headers == {} and "retryAfterSeconds" not in body
+    # A throttled StartSyncExecution call is a ServiceUnavailable too.
+    got, body, headers = render_response_with_headers({"__type": "ThrottlingException"})
+    assert (got, body["error"], headers) == (503, "ServiceUnavailable", {"Retry-After": "1"})
+
+
+def test_every_503_carries_a_retry_hint():
+    for error, status in ERROR_STATUS.items():
+        if status != 503:
+            continue
+        _, body, headers = render_response_with_headers(
+            {"status": "FAILED", "error": error, "cause": ""}
+        )
+        assert headers["Retry-After"] == str(api_templates.RETRY_AFTER_SECONDS[error]), error
+        assert body["retryAfterSeconds"] == api_templates.RETRY_AFTER_SECONDS[error]
 
 
 def test_handler_messages_with_quotes_stay_valid_json():
@@ -345,7 +380,10 @@ def test_every_routing_error_the_handlers_raise_has_a_status():
 
 
 def test_declared_status_codes_cover_every_status_the_template_sets():
-    assert set(api_templates.RESPONSE_STATUS_CODES) == {"200", "400", "403", "404", "500", "503"}
+    # 421 WrongRegion is new with issue #11.
+    assert set(api_templates.RESPONSE_STATUS_CODES) == {
+        "200", "400", "403", "404", "421", "500", "503"
+    }  # fmt: skip
     assert {str(code) for code in ERROR_STATUS.values()} <= set(api_templates.RESPONSE_STATUS_CODES)
 
 

@@ -143,7 +143,14 @@ def test_integrations_start_the_orchestrator_synchronously(dev_run: ProgramRun):
             for r in dev_run.of_type("aws:apigateway/methodResponse:MethodResponse")
             if r.name.startswith(f"{API}-{route}-")
         )
-        assert codes == ["200", "400", "403", "404", "500", "503"]
+        assert codes == ["200", "400", "403", "404", "421", "500", "503"]
+        # #11: a 503 may carry Retry-After, so the method response declares it.
+        (unavailable,) = (
+            r.inputs
+            for r in dev_run.of_type("aws:apigateway/methodResponse:MethodResponse")
+            if r.name == f"{API}-{route}-503"
+        )
+        assert unavailable["responseParameters"] == {"method.response.header.Retry-After": False}
 
 
 def test_integration_role_may_only_start_the_orchestrator(dev_run: ProgramRun):

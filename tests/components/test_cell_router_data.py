@@ -7,7 +7,7 @@ import json
 import pytest
 
 from components.router_data import RouterData, RouterDataArgs
-from components.schemas import ROUTER_INDEX_NAME, ROUTER_TABLE
+from components.schemas import ROUTER_INDEX_NAME, ROUTER_PLACEABLE_INDEX_NAME, ROUTER_TABLE
 from tests.pulumi_harness import DEV_CONFIG, ProgramRun, run_program
 
 TABLE = "cell-router-tbl_router"
@@ -23,6 +23,7 @@ def test_table_keys_and_index_come_from_the_schema(dev_run: ProgramRun):
         {"name": "marketId", "type": "S"},
         {"name": "cellId", "type": "S"},
         {"name": "currentCapacity", "type": "N"},
+        {"name": "placeableMarketId", "type": "S"},
     ]
     assert table["globalSecondaryIndexes"] == [
         {
@@ -32,7 +33,16 @@ def test_table_keys_and_index_come_from_the_schema(dev_run: ProgramRun):
                 {"attributeName": "currentCapacity", "keyType": "RANGE"},
             ],
             "projectionType": "ALL",
-        }
+        },
+        {
+            # #11: sparse, only placeable cells (see handlers/cell_router/store.py).
+            "name": ROUTER_PLACEABLE_INDEX_NAME,
+            "keySchemas": [
+                {"attributeName": "placeableMarketId", "keyType": "HASH"},
+                {"attributeName": "currentCapacity", "keyType": "RANGE"},
+            ],
+            "projectionType": "ALL",
+        },
     ]
 
 
@@ -52,8 +62,8 @@ def test_provisioned_billing_by_config_covers_the_index(run_stack):
     table = run.named(TABLE).inputs
     assert table["billingMode"] == "PROVISIONED"
     assert (table["readCapacity"], table["writeCapacity"]) == (7, 3)
-    (index,) = table["globalSecondaryIndexes"]
-    assert (index["readCapacity"], index["writeCapacity"]) == (7, 3)
+    for index in table["globalSecondaryIndexes"]:
+        assert (index["readCapacity"], index["writeCapacity"]) == (7, 3)
     assert table["pointInTimeRecovery"] == {"enabled": True}
 
 

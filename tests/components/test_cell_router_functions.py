@@ -21,7 +21,7 @@ from handlers.cell_router.events import (
 )
 from tests.pulumi_harness import ProgramRun, run_program
 
-MODULES = ("dispatcher", "scaler", "mapper", "validator", "registrar")
+MODULES = ("dispatcher", "scaler", "mapper", "validator", "registrar", "sweeper")
 FAILED = "cell-router-CellReady-failed"
 
 
@@ -43,6 +43,7 @@ def _arns(run: ProgramRun) -> dict[str, str]:
     return {
         "table": table,
         "index": f"{table}/index/marketId-currentCapacity-index",
+        "placeable": f"{table}/index/placeable-cells-index",
         "queue": run.named("cell-router-CellProvisioning").outputs["arn"],
         "failed": run.named(FAILED).outputs["arn"],
     }
@@ -61,8 +62,14 @@ def test_dispatcher_statements_exactly(dev_run: ProgramRun):
     assert _statements(dev_run, "dispatcher") == [
         {"Sid": "ReadMappingsAndCells", "Effect": "Allow", "Action": ["dynamodb:GetItem"],
          "Resource": arns["table"]},
-        {"Sid": "FindLeastLoadedCells", "Effect": "Allow", "Action": ["dynamodb:Query"],
-         "Resource": arns["index"]},
+        {"Sid": "FindPlaceableCells", "Effect": "Allow", "Action": ["dynamodb:Query"],
+         "Resource": arns["placeable"]},
+        {"Sid": "ReadMarkets", "Effect": "Allow", "Action": ["dynamodb:Query"],
+         "Resource": arns["table"]},
+        {"Sid": "RemoveDanglingMappings", "Effect": "Allow", "Action": ["dynamodb:DeleteItem"],
+         "Resource": arns["table"],
+         "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["USER#*"]}}},
+        *_episode_statements(arns),
         {"Sid": "WriteUserMappings", "Effect": "Allow", "Action": ["dynamodb:PutItem"],
          "Resource": arns["table"],
          "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["USER#*"]}}},
@@ -78,12 +85,48 @@ def test_scaler_statements_exactly(dev_run: ProgramRun):
     assert _statements(dev_run, "scaler") == [
         {"Sid": "ReadCells", "Effect": "Allow", "Action": ["dynamodb:GetItem"],
          "Resource": arns["table"]},
-        {"Sid": "OpenAndReleaseScaleOutEpisodes", "Effect": "Allow",
-         "Action": ["dynamodb:PutItem", "dynamodb:DeleteItem"], "Resource": arns["table"],
+        *_episode_statements(arns),
+    ]  # fmt: skip
+
+
+def _episode_statements(arns: dict[str, str]) -> list[dict]:
+    """#11: episodes are recorded (UpdateItem), never released (no
+    DeleteItem), and their markets remembered (MARKET#)."""
+    return [
+        {"Sid": "OpenAndRecordScaleOutEpisodes", "Effect": "Allow",
+         "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem"], "Resource": arns["table"],
+         "Condition": {"ForAllValues:StringLike":
+                       {"dynamodb:LeadingKeys": ["SCALE#*", "MARKET#"]}}},
+        {"Sid": "RequestCells", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+         "Resource": arns["queue"]},
+    ]  # fmt: skip
+
+
+def test_sweeper_statements_exactly(dev_run: ProgramRun):
+    arns = _arns(dev_run)
+    assert _statements(dev_run, "sweeper") == [
+        {"Sid": "ListKnownMarkets", "Effect": "Allow", "Action": ["dynamodb:Query"],
+         "Resource": arns["table"],
+         "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["MARKET#"]}}},
+        {"Sid": "ReadScaleOutEpisodes", "Effect": "Allow", "Action": ["dynamodb:BatchGetItem"],
+         "Resource": arns["table"],
+         "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["SCALE#*"]}}},
+        {"Sid": "ClaimAndRecordResends", "Effect": "Allow", "Action": ["dynamodb:UpdateItem"],
+         "Resource": arns["table"],
          "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["SCALE#*"]}}},
         {"Sid": "RequestCells", "Effect": "Allow", "Action": ["sqs:SendMessage"],
          "Resource": arns["queue"]},
     ]  # fmt: skip
+
+
+def test_sweeper_runs_every_minute_with_an_empty_event(dev_run: ProgramRun):
+    rule = dev_run.named("cell-router-sweeper-schedule").inputs
+    assert rule["scheduleExpression"] == "rate(1 minute)"
+    target = dev_run.named("cell-router-sweeper-target").inputs
+    assert target["arn"] == _function(dev_run, "sweeper").outputs["arn"]
+    assert target["input"] == "{}"
+    permission = dev_run.named("cell-router-sweeper-invoke").inputs
+    assert permission["sourceArn"] == dev_run.named("cell-router-sweeper-schedule").outputs["arn"]
 
 
 @pytest.mark.parametrize("module", ["mapper", "validator"])
@@ -113,7 +156,7 @@ def test_partition_conditions_match_the_store_layout():
 def test_every_router_policy_passes_parliament(dev_run: ProgramRun):
     policies = [p for p in dev_run.of_type("aws:iam/rolePolicy:RolePolicy")
                 if p.name.startswith("cell-router")]  # fmt: skip
-    assert len(policies) == 7  # five functions, the state machine, the API
+    assert len(policies) == 8  # six functions, the state machine, the API
     for policy in policies:
         findings = parliament.analyze_policy_string(policy.inputs["policy"]).findings
         assert findings == [], (policy.name, [(f.issue, f.detail) for f in findings])
@@ -133,8 +176,11 @@ def test_environment_comes_from_config(run_stack):
         assert variables.pop("POWERTOOLS_LOG_LEVEL") == "INFO"
         return variables
 
+    resend = {"SCALE_OUT_RESEND_SECONDS": "60", "SCALE_OUT_EPISODE_TIMEOUT_SECONDS": "7200"}
     assert env("dispatcher") == {
         "TABLE_NAME": table_name,
+        "PROVISIONING_QUEUE_URL": queue_url,
+        **resend,
         "DEFAULT_MARKET": "asia",
         "CAPACITY_BUFFER": "0.25",
         "SCALE_OUT_THRESHOLD": "0.6",
@@ -144,6 +190,7 @@ def test_environment_comes_from_config(run_stack):
         "TABLE_NAME": table_name,
         "SCALE_OUT_THRESHOLD": "0.6",
         "PROVISIONING_QUEUE_URL": queue_url,
+        **resend,
     }
     assert env("mapper") == {"TABLE_NAME": table_name, "ENDPOINT_TTL_SECONDS": "120"}
     assert env("validator") == {
@@ -155,6 +202,8 @@ def test_environment_comes_from_config(run_stack):
         "REMEDIATION_EXPECTED_WAIT_MINUTES": "7",
     }
     assert env("registrar") == {"TABLE_NAME": table_name}  # fmt: skip
+    assert env("sweeper") == {"TABLE_NAME": table_name, "PROVISIONING_QUEUE_URL": queue_url,
+                              **resend}  # fmt: skip
 
 
 def test_environment_names_are_the_ones_the_handlers_read(dev_run: ProgramRun):
@@ -173,7 +222,7 @@ def test_environment_names_are_the_ones_the_handlers_read(dev_run: ProgramRun):
 def test_timeouts_fit_the_synchronous_budget(dev_run: ProgramRun):
     timeouts = {m: _function(dev_run, m).inputs["timeout"] for m in MODULES}
     assert timeouts == {"dispatcher": 5, "scaler": 3, "mapper": 5, "validator": 5,
-                        "registrar": 10}  # fmt: skip
+                        "registrar": 10, "sweeper": 30}  # fmt: skip
 
 
 def test_registrar_rule_pattern_is_the_events_contract(dev_run: ProgramRun):

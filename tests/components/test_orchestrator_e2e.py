@@ -24,9 +24,18 @@ from components.orchestrator_asl import (
     FUNCTION_ERRORS,
     build_orchestrator_definition,
 )
+from drill.faults import FaultInjector
 from drill.sfn import ExecutionResult, LocalStepFunctions
-from handlers.cell_router import aws_clients, dispatcher, errors, mapper, scaler, validator
-from tests.handlers.cell_router.support import Router, build_router, request
+from handlers.cell_router import (
+    aws_clients,
+    budget,
+    dispatcher,
+    errors,
+    mapper,
+    scaler,
+    validator,
+)
+from tests.handlers.cell_router.support import Router, SimulatedClock, build_router, request
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 
@@ -182,14 +191,53 @@ def test_no_placeable_cell_is_no_capacity(cell_router: CellRouter) -> None:
     message = result.error_message or ""
 
     assert "europe" in message
-    assert cell_router.snapshot() == before
+    # #11: nothing of the user or the cells changes, but the refusal asks
+    # for capacity (episode + known-market item + one message).
+    assert cell_router.mappings() == []
+    assert (cell_router.load("full"), cell_router.load("sick")) == (8, 0)
+    assert len(before) < len(cell_router.snapshot())
+    (request_message,) = cell_router.messages()
+    assert request_message["reason"] == "no-capacity"
     assert cell_router.local.invocations.count("scaler") == 0
 
 
-def test_a_market_without_cells_is_no_capacity(cell_router: CellRouter) -> None:
-    cell_router.put_cell("eu-1")
-    result = cell_router.call("/cells", body={"marketId": "mars"})
+def test_the_default_market_without_cells_is_no_capacity(cell_router: CellRouter) -> None:
+    cell_router.put_cell("asia-1", market="asia")
+    result = cell_router.call("/cells")
     assert _outcome(result) == ("FAILED", "NoCapacity"), result.cause
+
+
+def test_an_unknown_market_is_unknown_market(cell_router: CellRouter) -> None:
+    """#11: an unknown or miscased market used to be NoCapacity "retry later"."""
+    cell_router.put_cell("eu-1")
+    before = cell_router.snapshot()
+    result = cell_router.call("/cells", body={"marketId": "mars"})
+    assert _outcome(result) == ("FAILED", "UnknownMarket"), result.cause
+    result = cell_router.call("/cells", body={"marketId": "Europe"})
+    assert _outcome(result) == ("FAILED", "UnknownMarket"), result.cause
+    assert "did you mean 'europe'" in (result.error_message or "")
+    assert cell_router.snapshot() == before
+    assert cell_router.messages() == []
+
+
+def test_aws_throttling_past_the_deadline_is_service_unavailable(
+    cell_router: CellRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#11: a throttled GetItem used to fail the execution with an unnamed
+    error (a 500). It is retried with backoff until the function's deadline,
+    then named ServiceUnavailable (503 with a retry hint)."""
+    clock = SimulatedClock()
+    monkeypatch.setattr(budget, "CLOCK", clock)
+    cell_router.put_cell("cell-1")
+    injector = FaultInjector("dynamodb:GetItem=ThrottlingException")
+    with injector.active():
+        aws_clients.reset()
+        result = cell_router.call("/cells")
+    aws_clients.reset()
+    assert _outcome(result) == ("FAILED", "ServiceUnavailable"), result.cause
+    assert "retry in 1 s" in (result.error_message or "")
+    assert injector.total_injected > 3  # retried, not given up at once
+    assert clock.now() <= 10.0  # the in-process functions have 10 s: never past them
 
 
 # --------------------------------------------------------------------------
@@ -217,15 +265,23 @@ def test_mapper_for_an_unknown_user_is_user_not_found(cell_router: CellRouter) -
     assert _outcome(result) == ("FAILED", "UserNotFound"), result.cause
 
 
-def test_a_mapping_to_a_vanished_cell_is_cell_unavailable(cell_router: CellRouter) -> None:
+def test_a_mapping_to_a_vanished_cell_says_what_to_do_and_is_repaired(
+    cell_router: CellRouter,
+) -> None:
+    """#11: it used to be CellUnavailable "retry later" forever."""
     cell_router.put_cell("cell-1")
     _succeeded(cell_router.call("/cells"))
     cell_router.ddb.delete_item(
         TableName=TABLE, Key={"marketId": {"S": "europe"}, "cellId": {"S": "cell-1"}}
     )
+    cell_router.put_cell("cell-2")
 
-    assert _outcome(cell_router.call("/mapper")) == ("FAILED", "CellUnavailable")
-    assert _outcome(cell_router.call("/cells")) == ("FAILED", "CellUnavailable")
+    result = cell_router.call("/mapper")
+    assert _outcome(result) == ("FAILED", "UserNotFound")
+    assert "sign up again through /cells" in (result.error_message or "")
+    repaired = _succeeded(cell_router.call("/cells"))
+    assert (repaired["cellId"], repaired["newAssignment"]) == ("cell-2", True)
+    assert _succeeded(cell_router.call("/mapper"))["cellId"] == "cell-2"
 
 
 def test_every_error_name_the_definition_documents_is_a_handler_exception() -> None:
@@ -366,3 +422,39 @@ class _Ok(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+def test_wrong_region_keeps_its_name_through_the_state_machine_and_is_421() -> None:
+    """#11 defines WrongRegion (the two-region work raises it later): the
+    Orchestrator must neither retry nor rename it, and the API answers 421
+    with the handler's message (which names the region and router URL)."""
+    from components.api_templates import ERROR_STATUS
+
+    def wrong_region(event: Any, context: Any) -> Any:
+        raise errors.WrongRegion(
+            "market europe is written in eu-central-1: call https://router.eu-central-1.example",
+            region="eu-central-1",
+            router_url="https://router.eu-central-1.example",
+        )
+
+    def unused(event: Any, context: Any) -> Any:
+        raise AssertionError("not on this path")
+
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        handlers = {"dispatcher": wrong_region, "scaler": unused, "mapper": unused,
+                    "validator": unused}  # fmt: skip
+        with LocalStepFunctions(handlers, start_moto=False) as local:
+            arns = local.function_arns
+            local.deploy(
+                build_orchestrator_definition(
+                    dispatcher_arn=arns["dispatcher"],
+                    scaler_arn=arns["scaler"],
+                    mapper_arn=arns["mapper"],
+                    validator_arn=arns["validator"],
+                )
+            )
+            result = local.run(request())
+            assert _outcome(result) == ("FAILED", "WrongRegion"), result.cause
+            assert "eu-central-1" in (result.error_message or "")
+            assert local.invocations.count("dispatcher") == 1
+    assert ERROR_STATUS["WrongRegion"] == 421

@@ -11,11 +11,31 @@ from drill.session import DrillSession
 SMALL = dict(users=24, cells=2, capacity=10, threads=8, api_users=3)
 
 
-def run(stack, fault: str | None = None) -> tuple[cells.CellsResult, str]:
+def run(
+    stack, fault: str | None = None, faults: str | None = None
+) -> tuple[cells.CellsResult, str]:
     out = io.StringIO()
     with DrillSession.open(stack, report=Report(out)) as session:
-        result = cells.run(session, fault=fault, **SMALL)
+        result = cells.run(session, fault=fault, faults=faults, **SMALL)
     return result, out.getvalue()
+
+
+def test_the_burst_under_aws_faults_keeps_every_invariant(dev_stack) -> None:
+    """#11: conflicts, throttling and a queue that never answers during the
+    burst; the checks hold, and the sweeper sends the lost request."""
+    result, text = run(
+        dev_stack,
+        faults=(
+            "dynamodb:TransactWriteItems=cancel:TransactionConflict@0.3,"
+            "dynamodb=ThrottlingException@0.1,sqs:SendMessage=timeout@1"
+        ),
+    )
+    assert result.ok, [c.line() for c in result.failed]
+    assert result.faults_injected > 0
+    assert (result.placed_direct, result.refused_direct) == (16, 8)
+    assert result.sweep["resent"] == 1
+    assert len(result.messages) == 1
+    assert "AWS faults during the burst" in text
 
 
 def test_small_burst_fills_to_the_limit_then_a_new_cell_takes_the_api_batch(dev_stack) -> None:

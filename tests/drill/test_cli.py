@@ -102,6 +102,12 @@ def test_fault_of_another_scenario_is_a_usage_error() -> None:
     assert done.returncode == 2
 
 
+def test_a_bad_faults_spec_is_a_usage_error_naming_the_rule() -> None:
+    done, _ = drill("cells", "--faults", "dynamodb:GetItems=ThrottlingException")
+    assert done.returncode == 2
+    assert "no operation 'GetItems'" in done.stderr
+
+
 def test_help_explains_each_command_and_hides_the_self_test() -> None:
     done, _ = drill("--help")
     assert done.returncode == 0

@@ -103,7 +103,8 @@ def _extra_paths(session: Any) -> None:
     from drill.environment import handler_environment, scoped_environ
 
     stack = session.stack
-    functions = {m: stack.function("cell_router", m) for m in ("dispatcher", "scaler", "validator")}
+    modules = ("dispatcher", "scaler", "validator", "mapper", "sweeper")
+    functions = {m: stack.function("cell_router", m) for m in modules}
     environment = handler_environment(*(f.environment for f in functions.values()))
     # A queue that does not exist: the send fails (ProvisioningFailed) and
     # the scaler raises ProvisioningUnavailable, as it would in Lambda.
@@ -163,6 +164,75 @@ def _extra_paths(session: Any) -> None:
                 "body": {"cellId": placed["cellId"], "cellUrl": urls[0], "cellUrl2": urls[1]},
             },
         )
+        _failure_mode_paths(session, call, caller, placed["cellId"], table, environment)
+
+
+def _failure_mode_paths(
+    session: Any,
+    call: Any,
+    caller: dict[str, Any],
+    cell_id: str,
+    table: str,
+    environment: dict[str, str],
+) -> None:
+    """The failure-mode metrics of #11, each through its real path."""
+    from drill.environment import scoped_environ
+    from drill.faults import FaultInjector
+    from handlers.cell_router import aws_clients, budget, scaleout
+
+    def expect(error_name: str, module: str, event: dict[str, Any]) -> None:
+        try:
+            call(module, event)
+        except Exception as error:
+            if type(error).__name__ != error_name:
+                raise
+        else:
+            raise AssertionError(f"{module} did not raise {error_name}")
+
+    ddb = session.client("dynamodb")
+    # A caller with no cell yet (a placed one keeps their cell, whatever market).
+    stranger = {**caller, "email": "stranger@example.com"}
+    # UnknownMarket: a market with no cells that the router does not know.
+    expect("UnknownMarket", "dispatcher", {**stranger, "body": {"marketId": "nowhere"}})
+    # DanglingMapping, then DanglingMappingRepaired: the caller's cell is deleted.
+    ddb.delete_item(TableName=table, Key={"marketId": {"S": "capture"}, "cellId": {"S": cell_id}})
+    expect("UserNotFound", "mapper", {**caller, "path": "/mapper", "body": {}})
+    # (The market has no other placeable cell: the repaired caller is refused.)
+    expect("NoCapacity", "dispatcher", {**caller, "body": {"marketId": "capture"}})
+    # ScaleOutResent: the scaler's unsent request (above), one resend delay later.
+    sqs = session.client("sqs")
+    queue = sqs.create_queue(QueueName="capture-provisioning")["QueueUrl"]
+    real_clock = scaleout.wall_clock
+    scaleout.wall_clock = lambda: real_clock() + 3600
+    try:
+        with scoped_environ({"PROVISIONING_QUEUE_URL": queue}):
+            call("sweeper", {})
+    finally:
+        scaleout.wall_clock = real_clock
+
+    # ServiceUnavailable: DynamoDB throttles every read until the deadline
+    # (simulated time, so the backoff costs nothing).
+    class _Clock:
+        now_seconds = 0.0
+
+        def now(self) -> float:
+            return self.now_seconds
+
+        def sleep(self, seconds: float) -> None:
+            self.now_seconds += seconds
+
+    real_budget_clock = budget.CLOCK
+    budget.CLOCK = _Clock()  # type: ignore[assignment]
+    aws_clients.reset()
+    try:
+        with FaultInjector("dynamodb:GetItem=ThrottlingException").active():
+            expect("ServiceUnavailable", "dispatcher", {**stranger, "body": {}})
+    finally:
+        budget.CLOCK = real_budget_clock
+        aws_clients.reset()
+    # UnexpectedError: a setting the function cannot use.
+    with scoped_environ({"CAPACITY_BUFFER": "lots"}):
+        expect("ConfigurationError", "dispatcher", {**stranger, "body": {}})
 
 
 def capture(stack: str | None = None) -> list[dict[str, Any]]:

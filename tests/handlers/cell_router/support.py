@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import threading
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import boto3
 
 from components.schemas import ROUTER_TABLE
 from drill.cells import drain
+from handlers.cell_router import placement
 
 TABLE = "tbl_router_test"
 QUEUE = "CellProvisioning-test"
@@ -37,7 +41,13 @@ class Router:
         status: str | None = None,
         urls: tuple[str, str] | None = None,
         regions: tuple[str, str] = ("eu-west-1", "eu-central-1"),
+        listed: bool | None = None,
     ) -> tuple[str, str]:
+        """Put a cell item. ``listed`` (default: whether the cell is placeable
+        under the environment's buffer) puts it in the placeable index, as
+        the registrar and the dispatcher keep it; ``False`` for a cell whose
+        entry is missing (a cell from before the index), ``True`` for a stale
+        one (an operator marked it unhealthy without removing it)."""
         urls = urls or (f"https://{cell_id}-a.example.com", f"https://{cell_id}-b.example.com")
         item: dict[str, Any] = {
             "marketId": {"S": market},
@@ -52,6 +62,12 @@ class Router:
         }
         if status is not None:
             item["status"] = {"S": status}
+        if listed is None:
+            buffer = Decimal(os.environ.get("CAPACITY_BUFFER") or "0.2")
+            limit = placement.assignable_limit(maximum, buffer)
+            listed = healthy and status in (None, "ACTIVE") and current < limit
+        if listed:
+            item["placeableMarketId"] = {"S": market}
         self.ddb.put_item(TableName=self.table, Item=item)
         return urls
 
@@ -82,6 +98,22 @@ class Router:
 
     def messages(self) -> list[dict[str, Any]]:
         return drain(self.sqs, self.queue_url)
+
+
+class SimulatedClock:
+    """A ``budget.Clock`` whose sleeps take no real time (thread-safe)."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self._now += max(0.0, seconds)
 
 
 def build_router(table: str = TABLE, queue: str = QUEUE) -> Router:

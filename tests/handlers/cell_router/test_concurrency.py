@@ -9,12 +9,16 @@ client threads race for real between their calls.
 from __future__ import annotations
 
 import collections
+import itertools
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from handlers.cell_router import dispatcher, scaler
-from handlers.cell_router.errors import NoCapacity
+from drill.faults import FaultInjector
+from drill.sfn import FakeLambdaContext
+from handlers.cell_router import aws_clients, dispatcher, scaler
+from handlers.cell_router.errors import NoCapacity, ServiceUnavailable, UnknownMarket
 from tests.handlers.cell_router.support import build_router, request
 
 THREADS = 16
@@ -22,7 +26,7 @@ USERS = 150
 
 
 @pytest.mark.slow
-def test_sixteen_threads_sign_up_150_users(serial_moto, lambda_context, monkeypatch) -> None:
+def test_sixteen_threads_sign_up_150_users(serial_moto, monkeypatch) -> None:
     router = build_router()
     monkeypatch.setenv("PROVISIONING_QUEUE_URL", router.queue_url)
     for cell_id in ("c1", "c2", "c3"):
@@ -34,10 +38,10 @@ def test_sixteen_threads_sign_up_150_users(serial_moto, lambda_context, monkeypa
     def sign_up(email: str) -> dict | None:
         # What the state machine does for /cells: Dispatcher, then Scaler.
         try:
-            placed = dispatcher.handler(request(email), lambda_context)
+            placed = dispatcher.handler(request(email), FakeLambdaContext())
         except NoCapacity:
             return None
-        scaled = scaler.handler(placed, lambda_context)
+        scaled = scaler.handler(placed, FakeLambdaContext())
         return {**placed, **scaled}
 
     emails = [f"user{i}@example.com" for i in range(USERS)]
@@ -74,3 +78,78 @@ def test_sixteen_threads_sign_up_150_users(serial_moto, lambda_context, monkeypa
     assert len(messages) == 1
     assert messages[0]["marketId"] == "europe"
     assert sum(r["provisioningRequested"] for r in placed.values()) == 1
+
+
+#: #11: the same race with AWS misbehaving -- 30 % of assignment
+#: transactions cancelled by a conflict, 10 % of every DynamoDB and SQS call
+#: throttled (on top of the real conflicts of 16 threads).
+FAULTS = (
+    "dynamodb:TransactWriteItems=cancel:TransactionConflict@0.3,"
+    "dynamodb=ThrottlingException@0.1,"
+    "sqs=RequestThrottled@0.1"
+)
+
+
+@pytest.mark.slow
+def test_sixteen_threads_under_conflicts_and_throttling(serial_moto, monkeypatch) -> None:
+    # Its own table and queue: the emulator outlives the test before.
+    router = build_router("tbl_router_faults", "CellProvisioning-faults")
+    monkeypatch.setenv("TABLE_NAME", router.table)
+    monkeypatch.setenv("PROVISIONING_QUEUE_URL", router.queue_url)
+    for cell_id in ("c1", "c2", "c3"):
+        router.put_cell(cell_id, maximum=50)
+    router.put_cell("sick", maximum=50, healthy=False)
+    untouched = router.cell("sick")
+    ticks = itertools.count()
+    log: list[tuple[str, int, int, str, dict | None]] = []
+    lock = threading.Lock()
+
+    def sign_up(email: str) -> None:
+        started = next(ticks)
+        outcome, result = "placed", None
+        try:
+            # A fresh context per invocation, as Lambda gives (30 s: the
+            # serial emulator is far slower than DynamoDB).
+            result = dispatcher.handler(request(email), FakeLambdaContext())
+            result = {**result, **scaler.handler(result, FakeLambdaContext())}
+        except (NoCapacity, ServiceUnavailable, UnknownMarket) as error:
+            outcome = type(error).__name__
+        except Exception as error:  # an untrue answer: a 500
+            outcome = f"unexpected {type(error).__name__}: {error}"
+        with lock:
+            log.append((email, started, next(ticks), outcome, result))
+
+    injector = FaultInjector(FAULTS, seed=11)
+    emails = [f"user{i}@example.com" for i in range(USERS)]
+    with injector.active():
+        aws_clients.reset()
+        with ThreadPoolExecutor(THREADS) as pool:
+            list(pool.map(sign_up, emails))
+    aws_clients.reset()
+
+    # The faults really happened, at about the asked rates.
+    conflicts = sum(n for (_, op, f), n in injector.injected.items() if f.startswith("cancel:"))
+    throttles = injector.total_injected - conflicts
+    assert conflicts >= 20 and throttles >= 20, injector.injected
+
+    outcomes = collections.Counter(entry[3] for entry in log)
+    # Every placeable user placed, and every refusal the true one.
+    assert outcomes == {"placed": 120, "NoCapacity": 30}, outcomes
+    placed = {email: result for email, _, _, outcome, result in log if outcome == "placed"}
+    loads = {c: router.load(c) for c in ("c1", "c2", "c3")}
+    assert loads == {"c1": 40, "c2": 40, "c3": 40}  # none over the limit
+    mappings = router.mappings()
+    assert len(mappings) == len({m["marketId"]["S"] for m in mappings}) == 120
+    per_cell = collections.Counter(m["assignedCellId"]["S"] for m in mappings)
+    assert per_cell == loads  # nobody in two cells, nobody counted twice
+    # What the callers were told matches what was written.
+    told = collections.Counter(result["cellId"] for result in placed.values() if result)
+    assert told == per_cell
+    # No sign-up refused while a placeable cell existed: when a refusal
+    # answered, at least 120 placements had already begun.
+    for _, _, ended, outcome, _ in log:
+        if outcome == "NoCapacity":
+            assert sum(1 for e in log if e[3] == "placed" and e[1] < ended) >= 120
+    assert router.cell("sick") == untouched
+    messages = router.messages()
+    assert [m["marketId"] for m in messages] == ["europe"]

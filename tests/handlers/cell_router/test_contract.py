@@ -7,7 +7,7 @@ import ast
 import sys
 from pathlib import Path
 
-from components.schemas import ROUTER_INDEX_NAME, ROUTER_TABLE
+from components.schemas import ROUTER_INDEX_NAME, ROUTER_PLACEABLE_INDEX_NAME, ROUTER_TABLE
 from handlers.cell_router import errors, events, store
 
 PACKAGE = Path(__file__).resolve().parents[3] / "handlers" / "cell_router"
@@ -18,24 +18,38 @@ def test_handler_key_names_match_the_shared_schema() -> None:
     assert ROUTER_TABLE.range_key is not None
     assert ROUTER_TABLE.range_key.name == store.SORT_KEY
     assert store.CAPACITY_INDEX == ROUTER_INDEX_NAME
-    (index,) = ROUTER_TABLE.global_indexes
+    index, placeable = ROUTER_TABLE.global_indexes
     assert (index.name, index.hash_key, index.range_key) == (
         store.CAPACITY_INDEX,
         store.PARTITION_KEY,
         store.CAPACITY_ATTRIBUTE,
     )
     assert index.projection_type == "ALL"
+    assert (placeable.name, placeable.hash_key, placeable.range_key) == (
+        store.PLACEABLE_INDEX,
+        store.PLACEABLE_ATTRIBUTE,
+        store.CAPACITY_ATTRIBUTE,
+    )
+    assert store.PLACEABLE_INDEX == ROUTER_PLACEABLE_INDEX_NAME
 
 
 def test_helper_partitions_can_never_be_market_ids() -> None:
     from handlers.cell_router.validation import MARKET_ID_PATTERN
 
-    for prefix in (store.USER_PREFIX, store.SCALE_PREFIX):
+    for prefix in (store.USER_PREFIX, store.SCALE_PREFIX, store.MARKET_PARTITION):
         assert not MARKET_ID_PATTERN.fullmatch(prefix + "europe")
 
 
 def test_error_class_names_are_the_contract() -> None:
-    for name in ("InvalidRequest", "NoCapacity", "UserNotFound", "ProvisioningUnavailable"):
+    for name in (
+        "InvalidRequest",
+        "NoCapacity",
+        "UserNotFound",
+        "ProvisioningUnavailable",
+        "UnknownMarket",
+        "ServiceUnavailable",
+        "WrongRegion",
+    ):
         cls = getattr(errors, name)
         assert cls.__name__ == name
         assert issubclass(cls, errors.CellRouterError)

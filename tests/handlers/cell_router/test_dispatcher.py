@@ -6,8 +6,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from handlers.cell_router import dispatcher, store, validation
-from handlers.cell_router.errors import CellUnavailable, InvalidRequest, NoCapacity
+from drill.faults import FaultInjector
+from handlers.cell_router import aws_clients, budget, dispatcher, store, validation
+from handlers.cell_router.errors import InvalidRequest, NoCapacity
 from handlers.cell_router.model import Cell
 from tests.handlers.cell_router.support import TABLE, request
 
@@ -107,14 +108,20 @@ def test_unhealthy_inactive_and_foreign_cells_are_never_chosen(router, lambda_co
     assert router.cell("elsewhere", "asia") == untouched["elsewhere"]
 
 
+def _without_scale_out(items: list[dict]) -> list[dict]:
+    """Items other than the scale-out episode and the known-market item,
+    which a refused sign-up writes when it asks for capacity (#11)."""
+    return [i for i in items if not i["marketId"]["S"].startswith(("SCALE#", "MARKET#"))]
+
+
 def test_buffer_caps_a_cell_at_forty_of_fifty(router, lambda_context) -> None:
     router.put_cell("c1")
     for i in range(40):
         dispatcher.handler(request(f"u{i}@example.com"), lambda_context)
-    before = router.snapshot()
+    before = _without_scale_out(router.items())
     with pytest.raises(NoCapacity):
         dispatcher.handler(request("u40@example.com"), lambda_context)
-    assert router.snapshot() == before
+    assert _without_scale_out(router.items()) == before
     assert router.load("c1") == 40
 
 
@@ -127,12 +134,15 @@ def test_buffer_is_configurable(router, lambda_context, monkeypatch) -> None:
     assert router.load("c1") == 50
 
 
-def test_no_cells_means_no_capacity_and_no_write(router, lambda_context) -> None:
+def test_no_cells_means_no_capacity_and_no_user_write(router, lambda_context) -> None:
+    """The default market with no cells refuses, and (#11) asks for a cell."""
     router.put_cell("elsewhere", market="asia")
-    before = router.snapshot()
+    before = _without_scale_out(router.items())
     with pytest.raises(NoCapacity):
         dispatcher.handler(request(), lambda_context)
-    assert router.snapshot() == before
+    assert _without_scale_out(router.items()) == before
+    (message,) = router.messages()
+    assert (message["marketId"], message["reason"]) == ("europe", "no-capacity")
 
 
 def test_a_full_page_of_unplaceable_cells_is_paged_past(router, lambda_context) -> None:
@@ -190,10 +200,10 @@ def test_resized_cell_is_refused_until_reread(router, lambda_context, monkeypatc
     router.put_cell("shrunk", current=45, maximum=50)
     seen_as_bigger = [Cell("europe", "shrunk", 45, 100, True)]
     monkeypatch.setattr(store.RouterStore, "least_loaded_cells", lambda *_: seen_as_bigger)
-    before = router.snapshot()
+    before = _without_scale_out(router.items())
     with pytest.raises(NoCapacity):
         dispatcher.handler(request(), lambda_context)
-    assert router.snapshot() == before
+    assert _without_scale_out(router.items()) == before
 
 
 def test_concurrent_sign_up_of_the_same_user_returns_the_winner(
@@ -217,14 +227,20 @@ def test_concurrent_sign_up_of_the_same_user_returns_the_winner(
     assert router.snapshot() == before
 
 
-def test_mapped_cell_that_vanished_is_reported(router, lambda_context) -> None:
+def test_mapping_to_a_deleted_cell_is_repaired(router, lambda_context) -> None:
+    """#11: a user whose cell item was deleted used to get CellUnavailable
+    "retry later" forever; the dangling mapping is replaced by a new one."""
     router.put_cell("c1")
     dispatcher.handler(request(), lambda_context)
     router.ddb.delete_item(
         TableName=TABLE, Key={"marketId": {"S": "europe"}, "cellId": {"S": "c1"}}
     )
-    with pytest.raises(CellUnavailable):
-        dispatcher.handler(request(), lambda_context)
+    router.put_cell("c2")
+    again = dispatcher.handler(request(), lambda_context)
+    assert (again["cellId"], again["newAssignment"]) == ("c2", True)
+    (mapping,) = router.mappings()
+    assert mapping["assignedCellId"]["S"] == "c2"
+    assert router.load("c2") == 1
 
 
 def test_moto_reports_cancellation_reasons_with_the_old_item(router) -> None:
@@ -269,40 +285,37 @@ def _cancelled(*codes: str) -> ClientError:
 
 def test_cancellation_reasons_are_read_per_item() -> None:
     outcome = store.AssignOutcome
-    assert store._cancelled(_cancelled("None", "ConditionalCheckFailed")).outcome is (
+    cell = Cell("europe", "c1", 0, 50, True)
+    assert store._cancelled(_cancelled("None", "ConditionalCheckFailed"), cell, 40).outcome is (
         outcome.CELL_REJECTED
     )
-    assert store._cancelled(_cancelled("None", "TransactionConflict")).outcome is (
-        outcome.CELL_REJECTED
+    result = store._cancelled(
+        _cancelled("ConditionalCheckFailed", "ConditionalCheckFailed"), cell, 40
     )
-    assert store._cancelled(_cancelled("TransactionConflict", "None")).outcome is (
-        outcome.MAPPING_CONFLICT
-    )
-    result = store._cancelled(_cancelled("ConditionalCheckFailed", "ConditionalCheckFailed"))
     assert (result.outcome, result.mapping) == (outcome.ALREADY_MAPPED, None)
-    # Throttling is not a lost race: it must surface, not be retried as one.
-    with pytest.raises(ClientError):
-        store._cancelled(_cancelled("None", "ThrottlingError"))
+    # Lost races and throttling are not answers: budget.retrying retries them
+    # (with backoff, inside the deadline) and they never reach _cancelled.
+    for reasons in (("None", "TransactionConflict"), ("TransactionConflict", "None")):
+        assert budget.is_retryable(_cancelled(*reasons))
+    assert budget.is_retryable(_cancelled("None", "ThrottlingError"))
+    assert not budget.is_retryable(_cancelled("TransactionConflict", "ConditionalCheckFailed"))
 
 
-def test_mapping_conflict_rereads_the_mapping(router, lambda_context, monkeypatch) -> None:
+def test_mapping_conflict_is_retried_and_returns_the_winner(
+    router, lambda_context, monkeypatch
+) -> None:
     """DynamoDB reports TransactionConflict when a same-user transaction is
-    in flight; the winner's mapping is then read and returned."""
+    in flight; the transaction is retried after a backoff, fails on the
+    winner's mapping and returns it."""
     router.put_cell("c1")
+    router.put_cell("c2", current=10)
     dispatcher.handler(request(), lambda_context)
-    calls = []
-    real_get_mapping = store.RouterStore.get_mapping
-
-    def first_miss(self, user_key):
-        calls.append(user_key)
-        return None if len(calls) == 1 else real_get_mapping(self, user_key)
-
-    monkeypatch.setattr(store.RouterStore, "get_mapping", first_miss)
-    monkeypatch.setattr(
-        store.RouterStore,
-        "assign",
-        lambda *_: store.AssignResult(store.AssignOutcome.MAPPING_CONFLICT),
-    )
-    result = dispatcher.handler(request(), lambda_context)
+    monkeypatch.setattr(store.RouterStore, "get_mapping", lambda *_: None)
+    injector = FaultInjector("dynamodb:TransactWriteItems=cancel:TransactionConflict:0*1")
+    before = router.snapshot()
+    with injector.active():
+        aws_clients.reset()
+        result = dispatcher.handler(request(), lambda_context)
     assert (result["cellId"], result["newAssignment"]) == ("c1", False)
-    assert len(calls) == 2
+    assert injector.total_injected == 1
+    assert router.snapshot() == before

@@ -60,8 +60,10 @@ def test_bad_input(router, lambda_context, event) -> None:
         mapper.handler(event, lambda_context)
 
 
-def test_mapped_cell_that_vanished_is_reported(router, lambda_context) -> None:
-    from handlers.cell_router.errors import CellUnavailable
+def test_mapped_cell_that_vanished_tells_the_user_what_to_do(router, lambda_context) -> None:
+    """#11: not CellUnavailable "retry later" (retrying never helps) but
+    UserNotFound saying to sign up again, which repairs the mapping."""
+    from handlers.cell_router.errors import UserNotFound
     from tests.handlers.cell_router.support import TABLE
 
     router.put_cell("c1")
@@ -69,5 +71,5 @@ def test_mapped_cell_that_vanished_is_reported(router, lambda_context) -> None:
     router.ddb.delete_item(
         TableName=TABLE, Key={"marketId": {"S": "europe"}, "cellId": {"S": "c1"}}
     )
-    with pytest.raises(CellUnavailable):
+    with pytest.raises(UserNotFound, match="sign up again through /cells"):
         mapper.handler(request(path="/mapper"), lambda_context)

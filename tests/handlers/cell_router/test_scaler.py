@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from handlers.cell_router import aws_clients, dispatcher, registrar, scaler
+from handlers.cell_router import aws_clients, dispatcher, registrar, scaleout, scaler
 from handlers.cell_router.errors import InvalidRequest, ProvisioningUnavailable
 from tests.handlers.cell_router.support import TABLE, cell_ready, request
 
@@ -50,10 +50,12 @@ def test_crossing_sends_one_documented_message(router, lambda_context) -> None:
         "version": 1,
         "marketId": "europe",
         "episodeId": marker["episodeId"]["S"],
+        "reason": "threshold",
         "triggeringCellId": "c1",
         "triggeringCellLoad": {"currentCapacity": 35, "maxCapacity": 50},
         "requestedAt": marker["openedAt"]["S"],
     }
+    assert marker["sent"] == {"BOOL": True}
 
 
 def test_threshold_is_configurable(router, lambda_context, monkeypatch) -> None:
@@ -89,7 +91,11 @@ def test_one_message_per_market_per_episode(router, lambda_context) -> None:
     assert again["episodeId"] != europe["episodeId"]
 
 
-def test_an_episode_open_too_long_is_taken_over(router, lambda_context, monkeypatch) -> None:
+def test_an_episode_open_too_long_is_resent_with_its_own_id(
+    router, lambda_context, monkeypatch
+) -> None:
+    """#11 changes the takeover: a sent episode whose cell never came is
+    resent with the same episodeId (the provisioning layer deduplicates)."""
     monkeypatch.setenv("SCALE_OUT_EPISODE_TIMEOUT_SECONDS", "600")
     router.ddb.put_item(
         TableName=TABLE,
@@ -102,26 +108,43 @@ def test_an_episode_open_too_long_is_taken_over(router, lambda_context, monkeypa
         },
     )
     assert scaler.handler(placed(), lambda_context)["provisioningRequested"] is True
-    assert router.marker()["episodeId"]["S"] != "lost"
+    (message,) = router.messages()
+    assert message["episodeId"] == "lost"
+    assert router.marker()["episodeId"]["S"] == "lost"
+    # Resent just now: the next crossing is deduplicated again.
+    assert scaler.handler(placed(), lambda_context)["provisioningRequested"] is False
+    assert router.messages() == []
 
 
-def test_failed_send_keeps_the_user_placed_and_releases_the_episode(
+def test_failed_send_keeps_the_user_placed_and_the_episode_due(
     router, lambda_context, monkeypatch
 ) -> None:
+    """#11: the episode is no longer released (a release that also failed
+    left it OPEN for two hours with nothing sent); it stays open and unsent,
+    and the first crossing after the resend delay sends it, same id."""
+    clock = [2_000_000_000.0]
+    monkeypatch.setattr(scaleout, "wall_clock", lambda: clock[0])
     router.put_cell("c1", current=34)
     good_queue = router.queue_url
     monkeypatch.setenv("PROVISIONING_QUEUE_URL", good_queue.rsplit("/", 1)[0] + "/missing")
     result = dispatcher.handler(request(), lambda_context)
     with pytest.raises(ProvisioningUnavailable):
         scaler.handler(result, lambda_context)
-    assert router.marker() is None
+    marker = router.marker()
+    assert (marker["status"]["S"], marker["sent"]["BOOL"]) == ("OPEN", False)
     assert router.load("c1") == 35
     assert len(router.mappings()) == 1
-    # The next sign-up past the threshold asks again, and this time it works.
     monkeypatch.setenv("PROVISIONING_QUEUE_URL", good_queue)
+    # Within the resend delay the episode's first sender may still be at it.
+    clock[0] += 30
     second = dispatcher.handler(request("bob@example.com"), lambda_context)
-    assert scaler.handler(second, lambda_context)["provisioningRequested"] is True
-    assert len(router.messages()) == 1
+    assert scaler.handler(second, lambda_context)["provisioningRequested"] is False
+    clock[0] += 31
+    third = dispatcher.handler(request("cy@example.com"), lambda_context)
+    assert scaler.handler(third, lambda_context)["provisioningRequested"] is True
+    (message,) = router.messages()
+    assert message["episodeId"] == marker["episodeId"]["S"]
+    assert router.marker()["sent"] == {"BOOL": True}
 
 
 @pytest.mark.parametrize(
@@ -145,7 +168,7 @@ def test_bad_input_is_rejected_and_writes_nothing(router, lambda_context, event)
     assert router.messages() == []
 
 
-def test_release_only_removes_our_own_episode(router) -> None:
+def test_only_one_caller_claims_a_due_resend(router) -> None:
     from handlers.cell_router.store import RouterStore
 
     repository = RouterStore(TABLE)
@@ -154,11 +177,10 @@ def test_release_only_removes_our_own_episode(router) -> None:
         episode_id="mine",
         triggering_cell_id="c1",
         opened_at="2025-01-01T00:00:00Z",
-        opened_at_epoch=2_000_000_000,
-        stale_before_epoch=0,
+        opened_at_epoch=1_000,
     )
     assert opened is True
-    repository.release_episode("europe", "someone-elses")
-    assert router.marker()["episodeId"]["S"] == "mine"
-    repository.release_episode("europe", "mine")
-    assert router.marker() is None
+    episode = repository.get_episode("europe")
+    assert episode is not None and not episode.sent
+    assert repository.claim_resend(episode, now_epoch=2_000, due_before_epoch=1_500) is True
+    assert repository.claim_resend(episode, now_epoch=2_000, due_before_epoch=1_500) is False
