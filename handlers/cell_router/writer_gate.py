@@ -24,9 +24,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
-from handlers.cell_router import writer, writer_store
+from handlers.cell_router import errors, writer, writer_store
 from handlers.cell_router.errors import ConfigurationError
 from handlers.cell_router.writer import Decision, WriterConfigError, WriterPolicy
 
@@ -82,6 +83,10 @@ def router_urls(environ: dict[str, str] | None = None) -> dict[str, str]:
     return value
 
 
+#: (market, peer region) -> (writer record, peer heartbeat), from this region
+Reader = Callable[[str, "str | None"], "tuple[writer.WriterRecord | None, writer.Heartbeat | None]"]
+
+
 def check(
     client: Any,
     table: str,
@@ -94,6 +99,20 @@ def check(
 
     One region (no ``ROUTER_PEER_REGION``): PLACE at epoch 0 with no read at
     all, so a one-region router keeps its round trips and behaviour."""
+
+    def read(market: str, peer: str | None) -> Any:
+        return writer_store.read_gate(client, table, market, peer)
+
+    return decide_cached(read, market_id, policy, now, cache_seconds)
+
+
+def decide_cached(
+    read: Reader,
+    market_id: str,
+    policy: WriterPolicy,
+    now: float | None = None,
+    cache_seconds: int | None = None,
+) -> Decision:
     now = time.time() if now is None else now
     if policy.peer_region is None:
         return Decision(writer.Verdict.PLACE, policy.local_region, 0)
@@ -101,24 +120,21 @@ def check(
     cached = _cache.get(market_id)
     if cached is not None and now - cached[0] < ttl:
         return cached[1]
-    record, peer = writer_store.read_gate(client, table, market_id, policy.peer_region)
+    record, peer = read(market_id, policy.peer_region)
     decision = writer.decide(market_id, record, peer, now, policy)
     _cache[market_id] = (now, decision)
     return decision
 
 
-def enforce(client: Any, table: str, market_id: str, now: float | None = None) -> Decision:
+def enforce(read: Reader, market_id: str, now: float | None = None) -> Decision:
     """The gate for a sign-up: returns the PLACE decision (its epoch goes into
     the placement's condition check) or raises ``WrongRegion`` (421, naming
     the writer region and its router URL) or ``ServiceUnavailable`` (503 with
     a retry hint: fencing, demoted, or partitioned)."""
     policy = policy_from_env()
-    decision = check(client, table, market_id, policy, now)
+    decision = decide_cached(read, market_id, policy, now)
     if decision.may_place:
         return decision
-    # Imported here: the error classes come with issue #11's failure modes.
-    from handlers.cell_router import errors
-
     if decision.verdict is writer.Verdict.NOT_WRITER:
         url = router_urls().get(decision.writer_region, "")
         raise errors.WrongRegion(
@@ -177,3 +193,11 @@ def _bool(env: Any, name: str, default: bool) -> bool:
     if text in {"false", "0", "no", "off"}:
         return False
     raise ConfigurationError(f"{name}={text!r} is not true/false")
+
+
+def condition_for(table: str, market_id: str, decision: Decision) -> dict[str, Any] | None:
+    """The placement's writer condition check, or None for a one-region router
+    (no peer: nothing can move the writer)."""
+    if os.environ.get("ROUTER_PEER_REGION", "").strip() == "":
+        return None
+    return writer_store.condition_check(table, market_id, decision.writer_region, decision.epoch)
