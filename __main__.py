@@ -145,6 +145,16 @@ if settings.cell_router.enabled:
             queue_url=router_data.queue_url,
             queue_arn=router_data.queue_arn,
             alarm_topic_arn=health_check.alarm_topic_arn,
+            user_key_secret_arn=router_data.user_key_secret_arn,
+            # CellReady must name this router: one provisioning layer may
+            # serve several stacks in one account.
+            router_id=f"{settings.project}/{settings.stack}",
+            cell_endpoint_domains=router.cell_endpoint_domains,
+            provisioning_principals=router.provisioning_principals,
+            max_cells_per_market=router.max_cells_per_market or None,
+            sign_up_allowed_domains=(
+                router.sign_up_allowed_domains if router.sign_up_policy == "allowedDomains" else ()
+            ),
             default_market=router.default_market,
             capacity_buffer=router.capacity_buffer,
             scale_out_threshold=router.scale_out_threshold,
@@ -197,6 +207,15 @@ if settings.cell_router.enabled:
             # Account-wide setting shared with every API of the account and
             # region: opt-in (see CellRouterApi and the README).
             manage_account_logging_role=router.manage_api_gateway_account_role,
+            sign_up_policy=router.sign_up_policy,
+            pre_sign_up_function_arn=(
+                router_functions.sign_up_gate.arn if router_functions.sign_up_gate else None
+            ),
+            pre_sign_up_function_name=(
+                router_functions.sign_up_gate.name if router_functions.sign_up_gate else None
+            ),
+            waf_enabled=router.waf_enabled,
+            waf_rate_limit=router.waf_rate_limit,
         ),
         opts=primary.opts(),
     )
@@ -207,6 +226,10 @@ if settings.cell_router.enabled:
     pulumi.export("routerTableName", router_data.table_name)
     pulumi.export("provisioningQueueUrl", router_data.queue_url)
     pulumi.export("cellReadyFailedQueueUrl", router_functions.cell_ready_failed_queue_url)
+    pulumi.export("provisioningBusName", router_functions.provisioning_bus_name)
+    pulumi.export("provisioningBusArn", router_functions.provisioning_bus_arn)
+    pulumi.export("routerId", router_functions.router_id)
+    pulumi.export("userKeySecretArn", router_data.user_key_secret_arn)
     pulumi.export("orchestratorArn", orchestrator.arn)
 
 # --- dashboard -----------------------------------------------------------------

@@ -25,12 +25,17 @@ import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 
 import regions
-from components.cell_router_api import check_domain_prefix
+from components.cell_router_api import SIGN_UP_POLICIES, check_domain_prefix
+from components.cell_router_functions import PRINCIPAL_ARN_PATTERN
 from components.function import ARCHITECTURES, RUNTIMES
 from components.lex_bot import GLOBAL_RESILIENCY_PAIRS
 from components.probe_loop_asl import MAX_INLINE_MAP_CONCURRENCY, SCHEDULE_PERIOD_SECONDS
 from components.tables import BILLING_MODES
-from handlers.cell_router.validation import MARKET_ID_PATTERN
+from handlers.cell_router.endpoint_policy import normalise_domain
+
+# model, not validation: validation reaches boto3 (the user-key secret), which
+# the deploy venv does not install.
+from handlers.cell_router.model import MARKET_ID_PATTERN
 
 PROJECT = "resilient-routing"
 
@@ -230,6 +235,33 @@ SETTINGS: tuple[Setting, ...] = (
         False,
         "Set the account-wide API Gateway CloudWatch Logs role from this stack.",
     ),
+    # Cell router trust boundaries (issue #10) --------------------------------
+    Setting(
+        "cellEndpointDomains",
+        "array",
+        [],
+        "Allowed host suffixes of cell endpoint URLs (empty: any public DNS name).",
+    ),
+    Setting(
+        "provisioningPrincipals",
+        "array",
+        [],
+        "IAM role/user ARNs that may put CellReady on the provisioning bus (empty: nobody).",
+    ),
+    Setting(
+        "maxCellsPerMarket", "integer", 20, "Most cells recorded per market, 0 = no cap (alarm)."
+    ),
+    Setting(
+        "signUpPolicy", "string", "open", "Who may sign up: open, allowedDomains or adminOnly."
+    ),
+    Setting(
+        "signUpAllowedDomains",
+        "array",
+        [],
+        "E-mail domains allowed to self sign-up (signUpPolicy allowedDomains).",
+    ),
+    Setting("wafEnabled", "boolean", False, "Put a WAF web ACL with a rate-based rule on the API."),
+    Setting("wafRateLimit", "integer", 300, "Requests per client IP per 5 minutes (wafEnabled)."),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}
@@ -299,6 +331,13 @@ class CellRouterSettings:
     expected_wait_minutes: int
     provisioning_queue_alarm_depth: int
     manage_api_gateway_account_role: bool
+    cell_endpoint_domains: tuple[str, ...] = ()
+    provisioning_principals: tuple[str, ...] = ()
+    max_cells_per_market: int = 20
+    sign_up_policy: str = "open"
+    sign_up_allowed_domains: tuple[str, ...] = ()
+    waf_enabled: bool = False
+    waf_rate_limit: int = 300
 
 
 @dataclass(frozen=True)
@@ -602,7 +641,19 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
         expected_wait_minutes=r.integer("expectedWaitMinutes", 0, 10_080),
         provisioning_queue_alarm_depth=r.integer("provisioningQueueAlarmDepth", 1, 1_000_000),
         manage_api_gateway_account_role=r.boolean("manageApiGatewayAccountRole"),
+        cell_endpoint_domains=r.string_list("cellEndpointDomains", _domain_suffix),
+        provisioning_principals=r.string_list("provisioningPrincipals", _principal_arn),
+        max_cells_per_market=r.integer("maxCellsPerMarket", 0, 10_000),
+        sign_up_policy=r.string("signUpPolicy", _one_of(*SIGN_UP_POLICIES)),
+        sign_up_allowed_domains=r.string_list("signUpAllowedDomains", _domain_suffix),
+        waf_enabled=r.boolean("wafEnabled"),
+        # AWS WAF's rate-based rules count per 5 minutes, from 10 up.
+        waf_rate_limit=r.integer("wafRateLimit", 10, 2_000_000_000),
     )
+    if cell_router.sign_up_policy == "allowedDomains" and not cell_router.sign_up_allowed_domains:
+        r.fail(
+            "signUpAllowedDomains", "needs at least one domain when signUpPolicy is allowedDomains"
+        )
     if not cell_router.callback_urls and cell_router.enabled:
         r.fail("oauthCallbackUrls", "needs at least one URL")
 
@@ -638,6 +689,20 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
         connect=connect,
         cell_router=cell_router,
     )
+
+
+def _domain_suffix(value: str) -> str | None:
+    try:
+        normalise_domain(value)
+    except ValueError as problem:
+        return str(problem)
+    return None
+
+
+def _principal_arn(value: str) -> str | None:
+    if not PRINCIPAL_ARN_PATTERN.fullmatch(value):
+        return f"{value!r} is not an IAM role or user ARN (arn:aws:iam::<account>:role/<name>)"
+    return None
 
 
 #: Services every stack declares (or calls) in both regions, as botocore

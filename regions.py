@@ -52,6 +52,7 @@ SERVICE_NAMES: Mapping[str, str] = {
 RESOURCE_SERVICES: Mapping[str, str | None] = {
     "aws-native:lex:": "models-v2-lex",
     "aws-native:connect:": "connect",
+    "aws-native:secretsmanager:": "secretsmanager",
     "aws:connect/": "connect",
     "aws:lambda/": "lambda",
     "aws:sfn/": "states",
@@ -65,6 +66,7 @@ RESOURCE_SERVICES: Mapping[str, str | None] = {
     "aws:cognito/": "cognito-idp",
     "aws:apigateway/": "apigateway",
     "aws:secretsmanager/": "secretsmanager",
+    "aws:wafv2/": "wafv2",
     "aws:scheduler/": "scheduler",
     "aws:appautoscaling/": "application-autoscaling",
     "aws:iam/": None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import sys
 import time
 import warnings
@@ -38,6 +39,8 @@ from drill.sfn import FakeLambdaContext  # noqa: E402
 TABLE = "tbl_router_bench"
 MARKET = "europe"
 SAMPLES = 5
+#: The bench stack's user-key HMAC key (what its secret holds).
+USER_KEY = "bench-user-key-0123456789abcdef"
 SCENARIOS = (
     "new user sign-up",
     "known user sign-up",
@@ -138,7 +141,7 @@ def _url(cell: int, n: int) -> str:
 
 
 def _seed(users: int, cells: int, max_capacity: int) -> None:
-    from handlers.cell_router import store, validation
+    from handlers.cell_router import identity, store
 
     client = boto3.client("dynamodb")
     client.create_table(**ROUTER_TABLE.create_table_request(TABLE))
@@ -163,7 +166,7 @@ def _seed(users: int, cells: int, max_capacity: int) -> None:
     user = 0
     for i, load in enumerate(loads):
         for _ in range(load):
-            key = store.mapping_key(validation.user_key(f"user{user}@example.com"))
+            key = store.mapping_key(identity.keyed_user_key(f"user{user}", USER_KEY.encode()))
             items.append(
                 {
                     store.PARTITION_KEY: {"S": key[store.PARTITION_KEY]},
@@ -183,24 +186,34 @@ def _seed(users: int, cells: int, max_capacity: int) -> None:
 
 def measure(users: int, *, cells: int = 30, max_capacity: int = 500) -> dict[str, Cost]:
     """Worst-case cost of each scenario with ``users`` already placed."""
-    from handlers.cell_router import aws_clients, dispatcher, mapper, validator
+    from handlers.cell_router import aws_clients, dispatcher, identity, mapper, validator
     from handlers.cell_router.budget import ATTEMPT_TIMEOUTS
 
     context = FakeLambdaContext(function_name="bench")
     with _environment(), mock_aws():
         _seed(users, cells, max_capacity)
+        secret = boto3.client("secretsmanager").create_secret(
+            Name="bench-user-key", SecretString=USER_KEY
+        )["ARN"]
+        os.environ["USER_KEY_SECRET_ARN"] = secret
         aws_clients.reset()
+        identity.reset()
         meter = _Meter()
         # One cached client per (connect, read) pair: meter them all, since
         # each call picks the pair that fits its function's remaining time.
         for connect, read in ATTEMPT_TIMEOUTS:
             meter.attach(aws_clients.dynamodb(connect + read))
             meter.attach(aws_clients.sqs(connect + read))
+            meter.attach(aws_clients.secretsmanager(connect + read))
+        # A warm container: the user-key secret is read once per container
+        # (one GetSecretValue on its first request), not per request -- a
+        # per-request read would show up in every scenario below.
+        identity.user_key("warm-up")
 
-        def event(email: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-            return {"path": "/", "httpMethod": "POST", "email": email, "body": body or {}}
+        def event(user_id: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+            return {"path": "/", "httpMethod": "POST", "userId": user_id, "body": body or {}}
 
-        known = [f"user{(users * k) // SAMPLES}@example.com" for k in range(SAMPLES)]
+        known = [f"user{(users * k) // SAMPLES}" for k in range(SAMPLES)]
         costs = dict.fromkeys(SCENARIOS, Cost())
 
         def record(scenario: str, handler: Callable[..., Any], request: dict[str, Any]) -> Any:
@@ -210,7 +223,7 @@ def measure(users: int, *, cells: int = 30, max_capacity: int = 500) -> dict[str
 
         with _quiet():
             for k in range(SAMPLES):
-                record(SCENARIOS[0], dispatcher.handler, event(f"new{k}@example.com"))
+                record(SCENARIOS[0], dispatcher.handler, event(f"new{k}"))
                 record(SCENARIOS[1], dispatcher.handler, event(known[k]))
                 placed = record(SCENARIOS[2], mapper.handler, event(known[k]))
                 first, second = (endpoint["url"] for endpoint in placed["endpoints"])
@@ -220,6 +233,8 @@ def measure(users: int, *, cells: int = 30, max_capacity: int = 500) -> dict[str
                     raise AssertionError(f"seeded cache judged stale: {verdict}")
             _two_region_sign_ups(record, event)
         aws_clients.reset()
+        identity.reset()
+        os.environ.pop("USER_KEY_SECRET_ARN", None)
         return costs
 
 
@@ -234,8 +249,8 @@ def _two_region_sign_ups(record: Callable[..., Any], event: Callable[..., Any]) 
         writer_store.write_heartbeat(boto3.client("dynamodb"), TABLE, peer)
         for k in range(SAMPLES):
             writer_gate.forget()
-            record(SCENARIOS[5], dispatcher.handler, event(f"cold{k}@example.com"))
-            record(SCENARIOS[4], dispatcher.handler, event(f"warm{k}@example.com"))
+            record(SCENARIOS[5], dispatcher.handler, event(f"cold{k}"))
+            record(SCENARIOS[4], dispatcher.handler, event(f"warm{k}"))
         writer_gate.forget()
 
 

@@ -12,7 +12,10 @@ template writes a JSON document whose ``input`` member is a JSON string that
 itself holds the object the handlers expect::
 
     {"path": $context.resourcePath, "httpMethod": $context.httpMethod,
-     "email": <the token's email claim>, "body": <the request body, {} if empty>}
+     "userId": <the token's sub claim>, "body": <the request body, {} if empty>}
+
+``userId`` is the issuer's immutable subject; no e-mail address is passed
+(a user can change theirs, see ``handlers/cell_router/identity.py``).
 
 Escaping is done piecewise rather than by building the inner document in a
 VTL variable first (Velocity 1.7, which API Gateway runs, has no way to write
@@ -20,9 +23,9 @@ a double quote inside a double-quoted literal):
 
 * the constant parts are written pre-escaped (``{\\"path\\": \\"``);
 * ``body`` is ``$input.json('$')`` -- the body *re-serialised* by API Gateway,
-  so a crafted body cannot inject members such as a second ``email`` -- then
+  so a crafted body cannot inject members such as a second ``userId`` -- then
   escaped once for the outer string;
-* ``email`` is escaped twice: once to be a JSON string inside the input, once
+* ``userId`` is escaped twice: once to be a JSON string inside the input, once
   more to sit inside the outer string.
 
 ``$util.escapeJavaScript`` is a per-character mapping, so escaping the pieces
@@ -32,9 +35,9 @@ JSON escape; AWS documents the fix used here,
 backslash is ``\\\\``, and only a real quote produces ``\\'``.
 
 Every reference is rendered quietly (``$!``) through a string, because a
-Velocity reference that resolves to null is printed *literally*: a token
-without an ``email`` claim (an access token) must yield ``""``, which the
-handlers reject, never the text ``$email`` shared by every such caller.
+Velocity reference that resolves to null is printed *literally*: a context
+without a ``sub`` claim must yield ``""``, which the handlers reject, never
+the text ``$userId`` shared by every such caller.
 
 Response (:func:`response_template`)
 ------------------------------------
@@ -132,10 +135,28 @@ RETRY_AFTER_SECONDS: dict[str, int] = {
 #: response whose status can carry it).
 RETRY_AFTER_HEADER = "Retry-After"
 
+#: The request validator's model (JSON Schema draft 4, as API Gateway takes
+#: it): a JSON object of the members the handlers read, each bounded, so no
+#: body near Step Functions' 256 KiB input limit can reach an execution.
+#: Everything else -- not JSON, not an object, an unknown member, a value too
+#: long -- is a 400 from API Gateway before the integration runs.
+REQUEST_BODY_SCHEMA: dict = {
+    "$schema": "http://json-schema.org/draft-04/schema#",
+    "title": "CellRouterRequest",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "marketId": {"type": "string", "maxLength": 64},
+        "cellId": {"type": "string", "maxLength": 128},
+        "cellUrl": {"type": "string", "maxLength": 2048},
+        "cellUrl2": {"type": "string", "maxLength": 2048},
+    },
+}
+
 #: Members of the execution input the request template writes; equal to what
 #: ``handlers/cell_router/validation.parse_router_request`` reads plus the
 #: ``path`` the state machine routes on.
-EXECUTION_INPUT_FIELDS: tuple[str, ...] = ("path", "httpMethod", "email", "body")
+EXECUTION_INPUT_FIELDS: tuple[str, ...] = ("path", "httpMethod", "userId", "body")
 
 #: Status codes the methods declare (200 plus every status the template sets).
 RESPONSE_STATUS_CODES: tuple[str, ...] = tuple(
@@ -170,20 +191,20 @@ def request_template(state_machine_arn: str) -> str:
     """The ``application/json`` request template of every method."""
     if not _ARN_PATTERN.fullmatch(state_machine_arn):
         raise ValueError(f"not a state machine ARN: {state_machine_arn!r}")
-    email_once = _escaped("$email")
+    user_once = _escaped("$userId")
     return (
         "## StartSyncExecution request; see components/api_templates.py for the escaping.\n"
-        '#set($email = "$!context.authorizer.claims.email")\n'
+        '#set($userId = "$!context.authorizer.claims.sub")\n'
         '#set($rawBody = "$!input.body")\n'
         '#if($rawBody.matches("\\s*"))#set($bodyJson = "{}")'
         "#else#set($bodyJson = \"$!input.json('$')\")#end\n"
-        f"#set($emailOnce = {email_once})\n"
+        f"#set($userIdOnce = {user_once})\n"
         "{\n"
         f'  "stateMachineArn": {json.dumps(state_machine_arn)},\n'
         '  "input": "{'
         '\\"path\\": \\"$context.resourcePath\\", '
         '\\"httpMethod\\": \\"$context.httpMethod\\", '
-        f'\\"email\\": \\"{_escaped("$emailOnce")}\\", '
+        f'\\"userId\\": \\"{_escaped("$userIdOnce")}\\", '
         f'\\"body\\": {_escaped("$bodyJson")}'
         '}"\n'
         "}\n"

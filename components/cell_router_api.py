@@ -6,11 +6,18 @@ Cognito
   is verified on sign-up; passwords of at least 12 characters with every
   character class; account recovery by verified e-mail only; deletion
   protection on. MFA is ``OPTIONAL`` with TOTP only (users may enrol an
-  authenticator app; no SMS, so no SMS role or spend). Self sign-up is on,
-  as in the original: signing up is how a user gets a cell. Cognito's
-  default e-mail sender is used (a low daily quota; configure SES for
-  production volumes).
-* App client: public (no secret), SRP, password and refresh-token flows, and
+  authenticator app; no SMS, so no SMS role or spend). A changed e-mail
+  address takes effect only once verified (``attributes_require_verification_
+  before_update``); the router does not identify users by it anyway (the
+  token's ``sub`` is the identity). Cognito's default e-mail sender is used
+  (a low daily quota; configure SES for production volumes).
+* Who may sign up (``sign_up_policy``): ``open`` (self sign-up, as in the
+  original), ``allowedDomains`` (self sign-up from the listed e-mail domains
+  only, enforced by the ``sign_up_gate`` pre sign-up trigger) or
+  ``adminOnly`` (``AllowAdminCreateUserOnly``: users are created by an
+  administrator).
+* App client: reads ``email``/``email_verified`` and may write ``email`` only
+  (needed to sign up); public (no secret), SRP, password and refresh-token flows, and
   the hosted UI's authorization-code flow with the ``openid email profile``
   scopes, callback and logout URLs from the stack. Cognito enforces PKCE for
   the code flow only when the client sends a ``code_challenge``; a public
@@ -22,11 +29,16 @@ Cognito
 REST API ``CellRouter``
 -----------------------
 POST ``/cells``, ``/mapper``, ``/validate``, each with the Cognito authorizer
-(send the **ID token** as the ``Authorization`` header: it carries the
-``email`` claim the router identifies callers by; an access token has none
-and is rejected as ``InvalidRequest``),
-integrated with the Orchestrator through ``StartSyncExecution`` using a role
-that may start exactly that state machine. Templates are in
+(send the **ID token** as the ``Authorization`` header; its ``sub`` claim is
+the caller's identity. A Cognito authorizer on a method without OAuth scopes
+accepts ID tokens only: an access token is answered **401** by the gateway
+before anything runs), and a request validator: the body must be a JSON object
+of the known members with bounded lengths (``api_templates.REQUEST_BODY_SCHEMA``,
+a few KB at most), else **400** before any execution starts; API Gateway
+itself answers **413** above its 10 MB payload limit. Integrated with the
+Orchestrator through ``StartSyncExecution`` using a role that may start
+exactly that state machine and that only API Gateway, for this API in this
+account, may assume (``aws:SourceAccount``/``aws:SourceArn``). Templates are in
 ``components.api_templates``. Gateway errors (401/403 from the authorizer,
 429, 5xx) are JSON too.
 
@@ -34,11 +46,19 @@ Stage: X-Ray tracing, JSON access logs without bodies, method throttling and
 metrics, execution logs at ERROR without data tracing. The deployment's
 ``triggers`` hash everything that shapes the API, so any change redeploys.
 
+Optional rate-based protection (``waf_enabled``): an AWS WAF web ACL on the
+stage with one rate-based rule blocking a client IP above ``waf_rate_limit``
+requests per 5 minutes. It costs, at AWS list prices, $5 per web ACL per
+month, $1 per rule per month and $0.60 per million requests inspected.
+
 Logging to CloudWatch from API Gateway needs the *account-level* API Gateway
 CloudWatch role (one per account and region, shared with every other API).
 ``manage_account_logging_role=True`` sets it from this stack; the default
 leaves it to whoever owns the account's settings, and the stage fails to
-deploy until it is set.
+deploy until it is set. The setting, its role and the role's policy are
+**retained** when this stack is destroyed (``retain_on_delete``): deleting
+them would silently stop execution logging for every API of the account in
+that region. Remove them by hand once no API needs them.
 """
 
 from __future__ import annotations
@@ -101,8 +121,53 @@ def check_domain_prefix(prefix: str) -> str:
     return prefix
 
 
-def api_role_trust_policy() -> dict[str, Any]:
-    return service_assume_role_policy("apigateway.amazonaws.com")
+#: Who may sign up (``CellRouterApiArgs.sign_up_policy``).
+SIGN_UP_POLICIES: tuple[str, ...] = ("open", "allowedDomains", "adminOnly")
+
+#: The integration role's body model and validator names (API-scoped).
+BODY_MODEL_NAME = "CellRouterRequest"
+
+
+def api_role_trust_policy(
+    account_id: str | None = None, source_arns: Sequence[str] = ()
+) -> dict[str, Any]:
+    """API Gateway may assume the role; with ``account_id``/``source_arns``
+    only on behalf of that account and that API (confused-deputy guard)."""
+    conditions: dict[str, Any] = {}
+    if account_id is not None:
+        conditions["StringEquals"] = {"aws:SourceAccount": account_id}
+    if source_arns:
+        conditions["ArnLike"] = {"aws:SourceArn": list(source_arns)}
+    return service_assume_role_policy("apigateway.amazonaws.com", conditions or None)
+
+
+def rest_api_source_arns(region: str, account_id: str, rest_api_id: str) -> list[str]:
+    """One REST API as ``aws:SourceArn``: its execute-api ARN (every stage,
+    method and path) and its management ARN. Both name only this API; which
+    form API Gateway sends when it assumes an integration role is only
+    visible on a deployed API, so either is accepted."""
+    return [
+        f"arn:aws:execute-api:{region}:{account_id}:{rest_api_id}/*",
+        f"arn:aws:apigateway:{region}::/restapis/{rest_api_id}*",
+    ]
+
+
+def rate_limit_rules(limit: int) -> list[dict[str, Any]]:
+    """The web ACL's one rule: block a client IP above ``limit`` requests
+    per 5-minute window (AWS WAF rate-based rule), as plain values."""
+    return [
+        {
+            "name": "rate-limit-per-ip",
+            "priority": 0,
+            "action": {"block": {}},
+            "statement": {"rateBasedStatement": {"limit": limit, "aggregateKeyType": "IP"}},
+            "visibilityConfig": {
+                "cloudwatchMetricsEnabled": True,
+                "metricName": "CellRouterRateLimit",
+                "sampledRequestsEnabled": False,
+            },
+        }
+    ]
 
 
 def start_sync_execution_policy(state_machine_arn: str) -> dict[str, Any]:
@@ -148,8 +213,24 @@ class CellRouterApiArgs:
     manage_account_logging_role: bool = False
     deletion_protection: bool = True
     oauth_scopes: Sequence[str] = field(default_factory=lambda: ("openid", "email", "profile"))
+    sign_up_policy: str = "open"
+    #: The ``sign_up_gate`` function (``sign_up_policy="allowedDomains"``).
+    pre_sign_up_function_arn: pulumi.Input[str] | None = None
+    pre_sign_up_function_name: pulumi.Input[str] | None = None
+    waf_enabled: bool = False
+    waf_rate_limit: int = 300
 
     def __post_init__(self) -> None:
+        if self.sign_up_policy not in SIGN_UP_POLICIES:
+            raise ValueError(f"sign_up_policy must be one of {', '.join(SIGN_UP_POLICIES)}")
+        gated = self.sign_up_policy == "allowedDomains"
+        if gated != (self.pre_sign_up_function_arn is not None):
+            raise ValueError(
+                "pre_sign_up_function_arn is required with sign_up_policy allowedDomains, "
+                "and only then"
+            )
+        if not 10 <= self.waf_rate_limit <= 2_000_000_000:
+            raise ValueError("waf_rate_limit must be between 10 and 2,000,000,000")
         if not self.callback_urls:
             raise ValueError("callback_urls needs at least one URL")
         if self.domain_prefix is not None:
@@ -211,12 +292,37 @@ class CellRouterApi(pulumi.ComponentResource):
                 enabled=True
             ),
             deletion_protection="ACTIVE" if args.deletion_protection else "INACTIVE",
+            # A changed address is applied only once its owner verifies it.
+            user_attribute_update_settings=aws.cognito.UserPoolUserAttributeUpdateSettingsArgs(
+                attributes_require_verification_before_updates=["email"]
+            ),
+            admin_create_user_config=aws.cognito.UserPoolAdminCreateUserConfigArgs(
+                allow_admin_create_user_only=args.sign_up_policy == "adminOnly"
+            ),
+            lambda_config=(
+                aws.cognito.UserPoolLambdaConfigArgs(pre_sign_up=args.pre_sign_up_function_arn)
+                if args.pre_sign_up_function_arn is not None
+                else None
+            ),
             opts=child,
         )
+        if args.pre_sign_up_function_name is not None:
+            aws.lambda_.Permission(
+                f"{pool_name}-pre-sign-up-invoke",
+                action="lambda:InvokeFunction",
+                function=args.pre_sign_up_function_name,
+                principal="cognito-idp.amazonaws.com",
+                source_arn=self.user_pool.arn,
+                opts=child,
+            )
         self.user_pool_client = aws.cognito.UserPoolClient(
             f"{pool_name}-client",
             user_pool_id=self.user_pool.id,
             generate_secret=False,
+            # Only what signing up and the ID token need; nothing else is
+            # writable by the user through this client.
+            read_attributes=["email", "email_verified"],
+            write_attributes=["email"],
             explicit_auth_flows=[
                 "ALLOW_USER_SRP_AUTH",
                 "ALLOW_USER_PASSWORD_AUTH",
@@ -253,12 +359,27 @@ class CellRouterApi(pulumi.ComponentResource):
             opts=child,
         )
 
-        # --- integration role ------------------------------------------------
+        # --- REST API ----------------------------------------------------------
         api_name = f"{name}-CellRouter"
+        self.rest_api = aws.apigateway.RestApi(
+            api_name,
+            description="Cell router: assigns, returns and validates a user's cell",
+            endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(
+                types="REGIONAL"
+            ),
+            opts=child,
+        )
+
+        # --- integration role ------------------------------------------------
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
         integration_role = aws.iam.Role(
             f"{api_name}-integration-role",
             description=f"Lets the {name} API start its Orchestrator synchronously, nothing else",
-            assume_role_policy=json.dumps(api_role_trust_policy()),
+            assume_role_policy=pulumi.Output.all(identity.account_id, self.rest_api.id).apply(
+                lambda v: json.dumps(
+                    api_role_trust_policy(v[0], rest_api_source_arns(args.region, v[0], v[1]))
+                )
+            ),
             opts=child,
         )
         integration_policy = aws.iam.RolePolicy(
@@ -269,14 +390,22 @@ class CellRouterApi(pulumi.ComponentResource):
             ),
             opts=child,
         )
-
-        # --- REST API ----------------------------------------------------------
-        self.rest_api = aws.apigateway.RestApi(
-            api_name,
-            description="Cell router: assigns, returns and validates a user's cell",
-            endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(
-                types="REGIONAL"
-            ),
+        # Bodies are checked before any execution starts: not JSON, not an
+        # object, unknown members or oversized values -> 400.
+        body_model = aws.apigateway.Model(
+            f"{api_name}-body-model",
+            rest_api=self.rest_api.id,
+            name=BODY_MODEL_NAME,
+            content_type=JSON,
+            schema=json.dumps(api_templates.REQUEST_BODY_SCHEMA),
+            opts=child,
+        )
+        body_validator = aws.apigateway.RequestValidator(
+            f"{api_name}-body-validator",
+            rest_api=self.rest_api.id,
+            name="body",
+            validate_request_body=True,
+            validate_request_parameters=False,
             opts=child,
         )
         authorizer = aws.apigateway.Authorizer(
@@ -309,6 +438,8 @@ class CellRouterApi(pulumi.ComponentResource):
                 http_method=HTTP_METHOD,
                 authorization="COGNITO_USER_POOLS",
                 authorizer_id=authorizer.id,
+                request_validator_id=body_validator.id,
+                request_models={JSON: body_model.name},
                 opts=child,
             )
             integration = aws.apigateway.Integration(
@@ -357,6 +488,7 @@ class CellRouterApi(pulumi.ComponentResource):
                 ),
             )
             shaping += [resource, method, integration, *method_responses, integration_response]
+        shaping += [body_model, body_validator]
 
         for response_type in GATEWAY_RESPONSE_TYPES:
             shaping.append(
@@ -383,6 +515,8 @@ class CellRouterApi(pulumi.ComponentResource):
                     "identitySource": "method.request.header.Authorization",
                     "providerArns": [values["provider_arn"]],
                     "statusCodes": list(api_templates.RESPONSE_STATUS_CODES),
+                    "requestValidator": "body",
+                    "requestModel": api_templates.REQUEST_BODY_SCHEMA,
                 },
                 "integration": {
                     "type": "AWS",
@@ -409,23 +543,33 @@ class CellRouterApi(pulumi.ComponentResource):
         # --- stage, logs, throttling --------------------------------------------
         stage_dependencies: list[pulumi.Resource] = []
         if args.manage_account_logging_role:
+            # Region-wide: every API of the account logs through this role, so
+            # destroying this stack must not take it away (retained; see the
+            # module docstring and the README).
+            retained = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
             logging_role = aws.iam.Role(
                 f"{api_name}-account-logging-role",
-                description="API Gateway account-level role for CloudWatch logging (region-wide)",
+                description=(
+                    "API Gateway account-level role for CloudWatch logging (region-wide; "
+                    "retained when the stack that created it is destroyed)"
+                ),
+                # Unconditioned, as AWS documents it: it is shared by every API.
                 assume_role_policy=json.dumps(api_role_trust_policy()),
-                opts=child,
+                opts=retained,
             )
             attachment = aws.iam.RolePolicyAttachment(
                 f"{api_name}-account-logging-policy",
                 role=logging_role.name,
                 policy_arn=PUSH_TO_CLOUDWATCH_POLICY,
-                opts=child,
+                opts=retained,
             )
             stage_dependencies.append(
                 aws.apigateway.Account(
                     f"{api_name}-account",
                     cloudwatch_role_arn=logging_role.arn,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
+                    opts=pulumi.ResourceOptions(
+                        parent=self, depends_on=[attachment], retain_on_delete=True
+                    ),
                 )
             )
         access_logs = aws.cloudwatch.LogGroup(
@@ -471,6 +615,30 @@ class CellRouterApi(pulumi.ComponentResource):
                 parent=self, depends_on=[execution_logs, *stage_dependencies]
             ),
         )
+
+        # --- optional rate-based protection -------------------------------------
+        self.web_acl_arn: pulumi.Output[str] | None = None
+        if args.waf_enabled:
+            web_acl = aws.wafv2.WebAcl(
+                f"{api_name}-web-acl",
+                description="Rate-based protection of the cell router API",
+                scope="REGIONAL",
+                default_action=aws.wafv2.WebAclDefaultActionArgs(allow={}),
+                rules=rate_limit_rules(args.waf_rate_limit),
+                visibility_config=aws.wafv2.WebAclVisibilityConfigArgs(
+                    cloudwatch_metrics_enabled=True,
+                    metric_name="CellRouterWebAcl",
+                    sampled_requests_enabled=False,
+                ),
+                opts=child,
+            )
+            aws.wafv2.WebAclAssociation(
+                f"{api_name}-web-acl-association",
+                resource_arn=self.stage.arn,
+                web_acl_arn=web_acl.arn,
+                opts=child,
+            )
+            self.web_acl_arn = web_acl.arn
 
         self.api_url = self.stage.invoke_url
         self.user_pool_id = self.user_pool.id

@@ -12,21 +12,27 @@ dispatcher     GetItem (mapping, cell, episode, known market); Query on the
                the refusal path, the known markets); TransactWriteItems =
                PutItem of the mapping (``USER#`` partitions only) +
                UpdateItem of the cell (never a ``USER#`` or ``SCALE#``
-               partition; also repairs the placeable index); DeleteItem of
-               a dangling mapping (``USER#`` only); PutItem/UpdateItem of a
-               scale-out episode and its known-market item (``SCALE#``,
-               ``MARKET#`` only); sqs:SendMessage on CellProvisioning. A
-               transaction is authorised per item action.
-scaler         GetItem (cell, episode); PutItem/UpdateItem of the market's
-               scale-out episode and known-market item (``SCALE#``,
+               partition, and only the attributes in
+               ``DISPATCHER_CELL_ATTRIBUTES``; also repairs the placeable
+               index); DeleteItem of a dangling mapping (``USER#`` only);
+               PutItem/UpdateItem of a scale-out episode and its
+               known-market item (``SCALE#``, ``MARKET#`` only);
+               sqs:SendMessage on CellProvisioning; GetSecretValue on the
+               user-key secret. A transaction is authorised per item action.
+scaler         GetItem (cell, episode); Query of a market's cells (its cap,
+               only when a scale-out is due); PutItem/UpdateItem of the
+               market's scale-out episode and known-market item (``SCALE#``,
                ``MARKET#`` only); sqs:SendMessage on CellProvisioning
                (SSE-SQS: no KMS grant needed).
 sweeper        Query of the known markets (``MARKET#`` only); BatchGetItem
                and UpdateItem of episodes (``SCALE#`` only);
                sqs:SendMessage on CellProvisioning. Scheduled every minute.
-mapper         GetItem (own mapping, its cell).
-validator      GetItem (own mapping, its cell); the endpoint probe is HTTP.
-registrar      UpdateItem (upsert the cell, close the episode; never a
+mapper         GetItem (own mapping, its cell); GetSecretValue (user key).
+validator      GetItem (own mapping, its cell); GetSecretValue (user key);
+               the endpoint probe is HTTPS to public addresses.
+registrar      GetItem/PutItem/Query of cells (create only if absent, count
+               a market's cells; never a ``USER#`` or ``SCALE#`` partition),
+               UpdateItem (refresh a cell, close the episode; never a
                ``USER#`` partition); sqs:SendMessage on ``CellReady-failed``
                (Lambda sends a failed asynchronous invocation with the
                function's role).
@@ -41,19 +47,31 @@ log group and X-Ray (``PythonFunction``).
 Timeouts match the Orchestrator's task timeouts (``orchestrator_asl``), so a
 function never outlives the state that waits for it.
 
+Provisioning channel: CellReady arrives on the stack's **own event bus**
+(``CellProvisioning-bus``), never the account's default bus. Its resource
+policy admits ``events:PutEvents`` from the principals in
+``provisioning_principals`` only and denies everyone else, including this
+account's own roles (none configured: nobody); the rule matches this
+account, the CellReady source and detail-type, and ``detail.routerId`` equal
+to ``router_id`` (the registrar checks that again). The registrar then
+creates a cell only if absent and changes an existing one only by a newer
+``revision`` (``handlers/cell_router/registration.py``).
+
 A CellReady event must not vanish: until it is recorded the market's
 scale-out episode stays open and no further cell is requested (until the
 scaler's 2-hour takeover). ``CellReady-failed`` (SSE-SQS, 14 days) therefore
 receives both an event EventBridge could not deliver to the registrar (the
 target's dead-letter queue) and one the registrar failed on after Lambda's
 two retries (the function's on-failure destination); any message in it
-raises an alarm. Replay by sending the event again.
+raises an alarm. Replay by sending the event again to the provisioning bus:
+a replay changes nothing that was already recorded.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,9 +85,11 @@ from components.orchestrator_asl import (
 )
 from components.router_data import SQS_MAX_RETENTION_SECONDS, queue_depth_alarm
 from components.schemas import ROUTER_PLACEABLE_INDEX_NAME
+from handlers.cell_router.endpoint_policy import normalise_domain
 from handlers.cell_router.events import CELL_READY_EVENT_PATTERN
 from handlers.cell_router.model import (
     MARKET_PARTITION,
+    METRIC_CELL_LIMIT_REACHED,
     METRICS_NAMESPACE,
     SCALE_PREFIX,
     SERVICE_NAME,
@@ -97,6 +117,11 @@ FAILED_RETENTION_SECONDS = SQS_MAX_RETENTION_SECONDS
 
 Statement = dict[str, Any]
 
+#: Who may be a provisioning principal: an IAM role or user, by ARN.
+PRINCIPAL_ARN_PATTERN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}")
+#: The registrar's metric when a market is at its cap (and the alarm's).
+CELL_LIMIT_METRIC = METRIC_CELL_LIMIT_REACHED
+
 
 def _only_partitions(*patterns: str) -> dict[str, Any]:
     return {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(patterns)}}
@@ -106,8 +131,36 @@ def _never_partitions(*patterns: str) -> dict[str, Any]:
     return {"ForAllValues:StringNotLike": {"dynamodb:LeadingKeys": list(patterns)}}
 
 
+#: Every attribute the dispatcher's cell update names: the key, the counter
+#: it increments and those its condition reads. IAM evaluates the attribute
+#: names of the whole request (update and condition expressions), so the
+#: condition's attributes are listed; endpoints, regions, revisions and
+#: timestamps are not, and cannot be written by the dispatcher.
+DISPATCHER_CELL_ATTRIBUTES: tuple[str, ...] = (
+    "marketId",
+    "cellId",
+    "currentCapacity",
+    "IsHealthy",
+    "status",
+    "maxCapacity",
+    # The sparse placeable-cells index key (issue #11): the transaction that
+    # takes a cell's last slot, and the index repair, set or remove it.
+    "placeableMarketId",
+)
+
+
+def read_user_key_secret(secret_arn: Any) -> Statement:
+    """The user-key HMAC secret: read its value, nothing else."""
+    return {
+        "Sid": "ReadUserKeySecret",
+        "Effect": "Allow",
+        "Action": ["secretsmanager:GetSecretValue"],
+        "Resource": secret_arn,
+    }
+
+
 def dispatcher_statements(
-    table_arn: Any, placeable_index_arn: Any, queue_arn: Any
+    table_arn: Any, placeable_index_arn: Any, queue_arn: Any, secret_arn: Any = None
 ) -> list[Statement]:
     return [
         {
@@ -150,8 +203,14 @@ def dispatcher_statements(
             "Effect": "Allow",
             "Action": ["dynamodb:UpdateItem"],
             "Resource": table_arn,
-            "Condition": _never_partitions(USER_PARTITIONS, SCALE_PARTITIONS),
+            "Condition": {
+                **_never_partitions(USER_PARTITIONS, SCALE_PARTITIONS),
+                "ForAllValues:StringEquals": {
+                    "dynamodb:Attributes": list(DISPATCHER_CELL_ATTRIBUTES)
+                },
+            },
         },
+        *([read_user_key_secret(secret_arn)] if secret_arn is not None else []),
     ]
 
 
@@ -182,6 +241,14 @@ def scaler_statements(table_arn: Any, queue_arn: Any) -> list[Statement]:
             "Effect": "Allow",
             "Action": ["dynamodb:GetItem"],
             "Resource": table_arn,
+        },
+        {
+            # The market's cell count, against maxCellsPerMarket.
+            "Sid": "CountMarketCells",
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query"],
+            "Resource": table_arn,
+            "Condition": _never_partitions(USER_PARTITIONS, SCALE_PARTITIONS),
         },
         *_episode_statements(table_arn, queue_arn),
     ]
@@ -219,7 +286,7 @@ def sweeper_statements(table_arn: Any, queue_arn: Any) -> list[Statement]:
     ]
 
 
-def reader_statements(table_arn: Any) -> list[Statement]:
+def reader_statements(table_arn: Any, secret_arn: Any = None) -> list[Statement]:
     """Mapper and validator: the caller's mapping and its cell."""
     return [
         {
@@ -227,14 +294,22 @@ def reader_statements(table_arn: Any) -> list[Statement]:
             "Effect": "Allow",
             "Action": ["dynamodb:GetItem"],
             "Resource": table_arn,
-        }
+        },
+        *([read_user_key_secret(secret_arn)] if secret_arn is not None else []),
     ]
 
 
 def registrar_statements(table_arn: Any, failed_queue_arn: Any) -> list[Statement]:
     return [
         {
-            "Sid": "UpsertCellsAndCloseEpisodes",
+            "Sid": "CreateAndCountCells",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+            "Resource": table_arn,
+            "Condition": _never_partitions(USER_PARTITIONS, SCALE_PARTITIONS),
+        },
+        {
+            "Sid": "RefreshCellsAndCloseEpisodes",
             "Effect": "Allow",
             "Action": ["dynamodb:UpdateItem"],
             "Resource": table_arn,
@@ -269,6 +344,43 @@ def cell_ready_failed_queue_policy(queue_arn: str, rule_arn: str) -> dict[str, A
     }
 
 
+def provisioning_bus_policy(bus_arn: str, principals: Sequence[str]) -> dict[str, Any]:
+    """The provisioning bus's resource policy: ``principals`` (IAM role or
+    user ARNs) may put events, and everyone else -- this account's own
+    roles included -- is denied. No principals: nobody may."""
+    statements: list[Statement] = []
+    if principals:
+        statements.append(
+            {
+                "Sid": "ProvisioningLayerAnnouncesCells",
+                "Effect": "Allow",
+                "Principal": {"AWS": list(principals)},
+                "Action": "events:PutEvents",
+                "Resource": bus_arn,
+            }
+        )
+    deny: Statement = {
+        "Sid": "NobodyElseAnnouncesCells",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "events:PutEvents",
+        "Resource": bus_arn,
+    }
+    if principals:
+        deny["Condition"] = {"ArnNotEquals": {"aws:PrincipalArn": list(principals)}}
+    statements.append(deny)
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def cell_ready_rule_pattern(account_id: str, router_id: str) -> dict[str, Any]:
+    """CellReady from this account, for this router only."""
+    return {
+        **CELL_READY_EVENT_PATTERN,
+        "account": [account_id],
+        "detail": {"routerId": [router_id]},
+    }
+
+
 def _number(value: float) -> str:
     """A share as the handlers parse it (``Decimal``): ``0.2``, not ``0.2000``."""
     return format(value, "g")
@@ -288,6 +400,18 @@ class CellRouterFunctionsArgs:
     queue_url: pulumi.Input[str]
     queue_arn: pulumi.Input[str]
     alarm_topic_arn: pulumi.Input[str]
+    #: The user-key HMAC secret (``RouterData.user_key_secret_arn``); required.
+    user_key_secret_arn: pulumi.Input[str] | None = None
+    #: Names CellReady events for this router (``detail.routerId``), e.g.
+    #: ``"<project>/<stack>"``.
+    router_id: str = "resilient-routing"
+    cell_endpoint_domains: Sequence[str] = ()
+    provisioning_principals: Sequence[str] = ()
+    #: Most cells the registrar records per market; ``None``: no cap.
+    max_cells_per_market: int | None = 20
+    #: Non-empty: also deploy ``sign_up_gate`` (Cognito pre sign-up trigger)
+    #: admitting these e-mail domains (``signUpPolicy: allowedDomains``).
+    sign_up_allowed_domains: Sequence[str] = ()
     default_market: str = "europe"
     capacity_buffer: float = 0.2
     scale_out_threshold: float = 0.7
@@ -325,6 +449,19 @@ class CellRouterFunctionsArgs:
             )
         if self.sweeper_interval_minutes < 1:
             raise ValueError("sweeper_interval_minutes must be at least 1")
+        if self.user_key_secret_arn is None:
+            raise ValueError("user_key_secret_arn is required: handlers key user ids with it")
+        if not re.fullmatch(r"[A-Za-z0-9._/-]{1,128}", self.router_id):
+            raise ValueError(f"router_id {self.router_id!r} must be 1-128 of A-Z a-z 0-9 . _ / -")
+        for principal in self.provisioning_principals:
+            if not PRINCIPAL_ARN_PATTERN.fullmatch(principal):
+                raise ValueError(
+                    f"provisioning principal {principal!r} must be an IAM role or user ARN"
+                )
+        for domain in (*self.cell_endpoint_domains, *self.sign_up_allowed_domains):
+            normalise_domain(domain)
+        if self.max_cells_per_market is not None and self.max_cells_per_market < 1:
+            raise ValueError("max_cells_per_market must be at least 1 (or None)")
         if not 0 <= self.capacity_buffer < 1:
             raise ValueError("capacity_buffer must be in [0, 1)")
         if not 0 < self.scale_out_threshold <= 1:
@@ -350,6 +487,10 @@ class CellRouterFunctions(pulumi.ComponentResource):
     sweeper_arn: pulumi.Output[str]
     function_names: dict[str, pulumi.Output[str]]
     cell_ready_rule_arn: pulumi.Output[str]
+    provisioning_bus: aws.cloudwatch.EventBus
+    provisioning_bus_name: pulumi.Output[str]
+    provisioning_bus_arn: pulumi.Output[str]
+    router_id: pulumi.Output[str]
     cell_ready_failed_queue_url: pulumi.Output[str]
     cell_ready_failed_queue_arn: pulumi.Output[str]
 
@@ -378,12 +519,22 @@ class CellRouterFunctions(pulumi.ComponentResource):
             "SCALE_OUT_RESEND_SECONDS": str(args.scale_out_resend_seconds),
             "SCALE_OUT_EPISODE_TIMEOUT_SECONDS": str(args.scale_out_episode_timeout_seconds),
         }
+        secret_arn = args.user_key_secret_arn
+        keyed: Mapping[str, pulumi.Input[str]] = {**table, "USER_KEY_SECRET_ARN": secret_arn}
+        domains = json.dumps([normalise_domain(d) for d in args.cell_endpoint_domains])
+        cap: Mapping[str, str] = (
+            {"MAX_CELLS_PER_MARKET": str(args.max_cells_per_market)}
+            if args.max_cells_per_market is not None
+            else {}
+        )
         specs: dict[str, tuple[str, list[Statement], Mapping[str, pulumi.Input[str]], int]] = {
             "dispatcher": (
                 "Assigns a caller to the least-loaded healthy cell of their market (/cells)",
-                dispatcher_statements(args.table_arn, placeable_index_arn, args.queue_arn),
+                dispatcher_statements(
+                    args.table_arn, placeable_index_arn, args.queue_arn, secret_arn
+                ),
                 {
-                    **table,
+                    **keyed,
                     # A refused sign-up requests capacity (scale-out episode).
                     "PROVISIONING_QUEUE_URL": args.queue_url,
                     **scale_out_timing,
@@ -404,20 +555,22 @@ class CellRouterFunctions(pulumi.ComponentResource):
                     "SCALE_OUT_THRESHOLD": _number(args.scale_out_threshold),
                     "PROVISIONING_QUEUE_URL": args.queue_url,
                     **scale_out_timing,
+                    **cap,
                 },
                 args.scaler_timeout_seconds,
             ),
             "mapper": (
                 "Returns the caller's own cell (/mapper)",
-                reader_statements(args.table_arn),
-                {**table, "ENDPOINT_TTL_SECONDS": str(args.endpoint_ttl_seconds)},
+                reader_statements(args.table_arn, secret_arn),
+                {**keyed, "ENDPOINT_TTL_SECONDS": str(args.endpoint_ttl_seconds)},
                 args.task_timeout_seconds,
             ),
             "validator": (
                 "Checks a caller's cached cell endpoints and returns remediation (/validate)",
-                reader_statements(args.table_arn),
+                reader_statements(args.table_arn, secret_arn),
                 {
-                    **table,
+                    **keyed,
+                    "CELL_ENDPOINT_DOMAINS": domains,
                     "VALIDATOR_DEEP_CHECK": "true" if args.validator_deep_check else "false",
                     "VALIDATOR_TIMEOUT_SECONDS": str(args.validator_probe_timeout_seconds),
                     "REMEDIATION_SUPPORT_CONTACT": args.support_contact,
@@ -429,7 +582,12 @@ class CellRouterFunctions(pulumi.ComponentResource):
             "registrar": (
                 "Records a cell the provisioning layer reports ready (EventBridge CellReady)",
                 registrar_statements(args.table_arn, failed_queue.arn),
-                dict(table),
+                {
+                    **table,
+                    "CELL_ENDPOINT_DOMAINS": domains,
+                    "CELL_READY_ROUTER_ID": args.router_id,
+                    **cap,
+                },
                 REGISTRAR_TIMEOUT_SECONDS,
             ),
             "sweeper": (
@@ -462,13 +620,54 @@ class CellRouterFunctions(pulumi.ComponentResource):
             for module, (description, statements, environment, timeout) in specs.items()
         }
 
+        self.sign_up_gate: PythonFunction | None = None
+        if args.sign_up_allowed_domains:
+            allowed = [normalise_domain(d) for d in args.sign_up_allowed_domains]
+            self.sign_up_gate = PythonFunction(
+                f"{name}-sign_up_gate",
+                PythonFunctionArgs(
+                    family=FAMILY,
+                    handler="sign_up_gate.handler",
+                    region=args.region,
+                    description="Cognito pre sign-up: self sign-up from allowed e-mail domains",
+                    service_name=SERVICE_NAME,
+                    metrics_namespace=METRICS_NAMESPACE,
+                    policy_statements=[],
+                    environment={"SIGN_UP_ALLOWED_DOMAINS": json.dumps(allowed)},
+                    runtime=args.runtime,
+                    architecture=args.architecture,
+                    powertools_layer_version=args.powertools_layer_version,
+                    log_retention_days=args.log_retention_days,
+                    # Cognito waits at most 5 s for a trigger.
+                    timeout_seconds=5,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
         registrar = self.functions["registrar"]
+        # --- provisioning channel: the stack's own bus, pinned rule --------
+        self.provisioning_bus = aws.cloudwatch.EventBus(
+            f"{name}-CellProvisioning-bus",
+            description="CellReady events from the provisioning layer to this cell router only",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        bus = self.provisioning_bus
+        principals = list(args.provisioning_principals)
+        bus_policy = aws.cloudwatch.EventBusPolicy(
+            f"{name}-CellProvisioning-bus-policy",
+            event_bus_name=bus.name,
+            policy=bus.arn.apply(lambda arn: json.dumps(provisioning_bus_policy(arn, principals))),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
         rule = aws.cloudwatch.EventRule(
             f"{name}-cell-ready",
             description="A new cell is deployed: the registrar records it (CellReady)",
-            event_bus_name="default",
-            event_pattern=json.dumps(CELL_READY_EVENT_PATTERN),
-            opts=pulumi.ResourceOptions(parent=self),
+            event_bus_name=bus.name,
+            event_pattern=identity.account_id.apply(
+                lambda account: json.dumps(cell_ready_rule_pattern(account, args.router_id))
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[bus_policy]),
         )
         permission = aws.lambda_.Permission(
             f"{name}-cell-ready-invoke",
@@ -490,7 +689,7 @@ class CellRouterFunctions(pulumi.ComponentResource):
         aws.cloudwatch.EventTarget(
             f"{name}-cell-ready-registrar",
             rule=rule.name,
-            event_bus_name="default",
+            event_bus_name=bus.name,
             arn=registrar.arn,
             # A late registration is still worth doing; the scaler takes over
             # an episode whose cell never registers after its own timeout.
@@ -530,7 +729,7 @@ class CellRouterFunctions(pulumi.ComponentResource):
                 "A CellReady event was not recorded and sits in CellReady-failed: "
                 "the market's scale-out episode stays open, so no new cell is "
                 "requested until the scaler's takeover. Fix the cause, then "
-                "replay the event (send it again to the default bus)."
+                "replay the event (send it again to the provisioning bus)."
             ),
             threshold=1,
             minutes=1,
@@ -562,6 +761,29 @@ class CellRouterFunctions(pulumi.ComponentResource):
             input="{}",
             opts=pulumi.ResourceOptions(parent=self, depends_on=[sweeper_permission]),
         )
+        # A market at its cell cap: the registrar refused a cell (the event is
+        # in CellReady-failed too). Raise the cap or retire cells, then replay.
+        if args.max_cells_per_market is not None:
+            self.alarms["cell-limit-reached"] = aws.cloudwatch.MetricAlarm(
+                f"{name}-cell-limit-reached",
+                alarm_description=(
+                    f"A market reached maxCellsPerMarket ({args.max_cells_per_market}) and "
+                    "the registrar refused a new cell: sign-ups there will run out of room. "
+                    "Check for abuse (sign-up flood), then raise the cap or drain cells."
+                ),
+                namespace=METRICS_NAMESPACE,
+                metric_name=CELL_LIMIT_METRIC,
+                dimensions={"service": SERVICE_NAME},
+                statistic="Sum",
+                period=60,
+                evaluation_periods=1,
+                threshold=1,
+                comparison_operator="GreaterThanOrEqualToThreshold",
+                treat_missing_data="notBreaching",
+                alarm_actions=[args.alarm_topic_arn],
+                ok_actions=[args.alarm_topic_arn],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
 
         self.dispatcher_arn = self.functions["dispatcher"].arn
         self.scaler_arn = self.functions["scaler"].arn
@@ -571,6 +793,9 @@ class CellRouterFunctions(pulumi.ComponentResource):
         self.sweeper_arn = sweeper.arn
         self.function_names = {module: f.name for module, f in self.functions.items()}
         self.cell_ready_rule_arn = rule.arn
+        self.provisioning_bus_name = bus.name
+        self.provisioning_bus_arn = bus.arn
+        self.router_id = pulumi.Output.from_input(args.router_id)
         self.cell_ready_failed_queue_url = failed_queue.url
         self.cell_ready_failed_queue_arn = failed_queue.arn
         self.register_outputs(
@@ -582,6 +807,9 @@ class CellRouterFunctions(pulumi.ComponentResource):
                 "registrarArn": self.registrar_arn,
                 "sweeperArn": self.sweeper_arn,
                 "cellReadyRuleArn": self.cell_ready_rule_arn,
+                "provisioningBusName": self.provisioning_bus_name,
+                "provisioningBusArn": self.provisioning_bus_arn,
+                "routerId": self.router_id,
                 "cellReadyFailedQueueUrl": self.cell_ready_failed_queue_url,
                 "cellReadyFailedQueueArn": self.cell_ready_failed_queue_arn,
             }

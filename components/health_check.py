@@ -48,13 +48,14 @@ import pulumi
 import pulumi_aws as aws
 
 from components.function import PythonFunction, PythonFunctionArgs
-from components.iam import STATES_LOG_GROUP_PREFIX, service_assume_role_policy
+from components.iam import STATES_LOG_GROUP_PREFIX
 from components.iam_lex import (
     PROBE_ACTIONS,
     alarm_key_policy,
     alarm_topic_policy,
     lookup_statements,
     probe_loop_policy,
+    probe_loop_trust_policy,
     probe_statements,
     scheduler_assume_role_policy,
     scheduler_policy,
@@ -335,9 +336,20 @@ class HealthCheck(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
+        partition = aws.get_partition_output(opts=pulumi.InvokeOptions(parent=self))
+        here = aws.get_region_output(opts=pulumi.InvokeOptions(parent=self))
         loop_role = aws.iam.Role(
             f"{name}-probe-loop-role",
-            assume_role_policy=json.dumps(service_assume_role_policy("states.amazonaws.com")),
+            # Only Step Functions running this account's probe loop (the
+            # machine is auto-named from f"{name}-probe-loop").
+            assume_role_policy=pulumi.Output.all(
+                identity.account_id, partition.partition, here.region
+            ).apply(
+                lambda v: json.dumps(
+                    probe_loop_trust_policy(v[0], v[2], f"{name}-probe-loop", v[1])
+                )
+            ),
             description=f"Runs the Lex failover probe loop of {name}",
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -402,15 +414,13 @@ class HealthCheck(pulumi.ComponentResource):
         )
 
         # --- visibility ------------------------------------------------------
-        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
-        partition = aws.get_partition_output(opts=pulumi.InvokeOptions(parent=self))
         key = aws.kms.Key(
             f"{name}-alarm-key",
             description=f"Encrypts the alarm topic of {name}",
             enable_key_rotation=True,
             deletion_window_in_days=7,
-            policy=pulumi.Output.all(identity.account_id, partition.partition).apply(
-                lambda v: json.dumps(alarm_key_policy(v[0], v[1]))
+            policy=pulumi.Output.all(identity.account_id, partition.partition, here.region).apply(
+                lambda v: json.dumps(alarm_key_policy(v[0], v[1], v[2]))
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

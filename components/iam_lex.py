@@ -142,7 +142,24 @@ def alarm_topic_policy(topic_arn: str) -> dict[str, Any]:
     }
 
 
-def alarm_key_policy(account_id: str, partition: str = "aws") -> dict[str, Any]:
+def probe_loop_trust_policy(
+    account_id: str, region: str, machine_name_prefix: str, partition: str = "aws"
+) -> dict[str, Any]:
+    """Only Step Functions, for this account's probe-loop state machines
+    (auto-named ``<prefix>-<random>``), may assume the loop's role."""
+    machines = f"arn:{partition}:states:{region}:{account_id}:stateMachine:{machine_name_prefix}*"
+    return service_assume_role_policy(
+        "states.amazonaws.com",
+        {
+            "StringEquals": {"aws:SourceAccount": account_id},
+            "ArnLike": {"aws:SourceArn": machines},
+        },
+    )
+
+
+def alarm_key_policy(
+    account_id: str, partition: str = "aws", region: str | None = None
+) -> dict[str, Any]:
     """Key policy of the alarm topic's KMS key.
 
     CloudWatch alarms cannot publish to a topic encrypted with the AWS managed
@@ -166,6 +183,16 @@ def alarm_key_policy(account_id: str, partition: str = "aws") -> dict[str, Any]:
                 "Principal": {"Service": "cloudwatch.amazonaws.com"},
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                 "Resource": "*",
+                # Only alarms of this account (and region): CloudWatch acting
+                # for another account cannot use the key (confused deputy).
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnLike": {
+                        "aws:SourceArn": (
+                            f"arn:{partition}:cloudwatch:{region or '*'}:{account_id}:alarm:*"
+                        )
+                    },
+                },
             },
         ],
     }

@@ -7,7 +7,8 @@ interpreter (``drill.sfn``).
 
 Input (from the API's request template)::
 
-    {"path": "/cells" | "/mapper" | "/validate", "httpMethod": ..., "email": ..., "body": {...}}
+    {"path": "/cells" | "/mapper" | "/validate", "httpMethod": ...,
+     "userId": <the token's sub>, "body": {...}}
 
 Routing: ``/cells`` runs the Dispatcher, then the Scaler; ``/mapper`` the
 Mapper; ``/validate`` the Validator; any other (or a missing) path ends in a

@@ -7,6 +7,17 @@
 * ``CellProvisioning``: a standard queue (as in the original; the scaler
   deduplicates requests in the table, not in the queue) with SQS-managed
   encryption and a dead-letter queue that only it may redrive into.
+* the user-key secret: a Secrets Manager secret whose value (64 random
+  letters and digits) is the HMAC key the handlers derive user keys with
+  (``handlers/cell_router/identity.py``). It is an ``aws-native`` secret
+  with ``generate_secret_string``: Secrets Manager draws the value once, at
+  creation, and keeps it across updates. (pulumi-aws has no generating
+  secret; ``aws.secretsmanager.get_random_password`` is an invoke that would
+  draw a new value on every ``pulumi up`` and re-key every user; pulumi-random
+  is not a dependency of this program.) The value never passes through Pulumi
+  state. Changing ``generate_secret_string`` or replacing the secret re-keys
+  every user -- each would be placed anew -- so it is retained on delete and
+  should be treated like the table.
 * Alarms: the queue's backlog (the provisioning layer is not keeping up) and
   any message in the dead-letter queue (a request it could not handle), to
   an SNS topic -- the caller's, or one created here.
@@ -19,6 +30,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_aws_native as aws_native
 
 from components.schemas import ROUTER_INDEX_NAME, ROUTER_TABLE
 from components.tables import BILLING_MODES, table_arguments
@@ -28,6 +40,8 @@ SQS_MAX_RETENTION_SECONDS = 14 * 24 * 3600
 DEAD_LETTER_RETENTION_SECONDS = SQS_MAX_RETENTION_SECONDS
 #: A request the provisioning layer failed to handle this often is poison.
 MAX_RECEIVE_COUNT = 5
+#: Characters of the generated user-key HMAC key (letters and digits: ~380 bits).
+USER_KEY_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -105,6 +119,8 @@ class RouterData(pulumi.ComponentResource):
     index_arn: pulumi.Output[str]
     queue_url: pulumi.Output[str]
     queue_arn: pulumi.Output[str]
+    user_key_secret: aws_native.secretsmanager.Secret
+    user_key_secret_arn: pulumi.Output[str]
     dead_letter_queue_arn: pulumi.Output[str]
     alarm_topic_arn: pulumi.Output[str]
 
@@ -154,6 +170,19 @@ class RouterData(pulumi.ComponentResource):
             opts=child,
         )
 
+        self.user_key_secret = aws_native.secretsmanager.Secret(
+            f"{name}-user-key",
+            description=(
+                "HMAC key of the cell router's user keys: replacing it re-keys every user"
+            ),
+            generate_secret_string=aws_native.secretsmanager.SecretGenerateSecretStringArgs(
+                password_length=USER_KEY_LENGTH,
+                exclude_punctuation=True,
+                include_space=False,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.deletion_protection),
+        )
+
         topic_arn = pulumi.Output.from_input(args.alarm_topic_arn)
 
         # Every alarm is exposed (``alarms``): the stack's dashboard lists them all.
@@ -190,6 +219,8 @@ class RouterData(pulumi.ComponentResource):
         self.queue_url = self.queue.url
         self.queue_arn = self.queue.arn
         self.dead_letter_queue_arn = self.dead_letter_queue.arn
+        # CloudFormation's Ref of AWS::SecretsManager::Secret: the secret's ARN.
+        self.user_key_secret_arn = self.user_key_secret.id
         self.alarm_topic_arn = topic_arn
         self.register_outputs(
             {
@@ -199,6 +230,7 @@ class RouterData(pulumi.ComponentResource):
                 "queueUrl": self.queue_url,
                 "queueArn": self.queue_arn,
                 "deadLetterQueueArn": self.dead_letter_queue_arn,
+                "userKeySecretArn": self.user_key_secret_arn,
                 "alarmTopicArn": self.alarm_topic_arn,
             }
         )

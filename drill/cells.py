@@ -35,6 +35,7 @@ import collections
 import itertools
 import json
 import math
+import secrets
 import threading
 import time
 import uuid
@@ -43,7 +44,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from components.api_templates import ERROR_STATUS
@@ -54,6 +54,7 @@ from components.orchestrator_asl import (
 )
 from components.schemas import ROUTER_TABLE
 from drill import sfn
+from drill.cell_network import simulated_cells
 from drill.emulator import SerialMotoServer
 from drill.environment import handler_environment, scoped_environ
 from drill.report import Check, Checked, Report
@@ -84,7 +85,7 @@ _PREFIX_USER = "USER#"
 @dataclass(frozen=True)
 class SignUp:
     order: int  # completion order, 1-based
-    email: str
+    user_id: str  # the token's sub the API would pass
     phase: str  # "direct" | "api"
     cell_id: str | None  # None: refused
     new_assignment: bool = False
@@ -146,42 +147,34 @@ class CellsResult(Checked):
 
 
 class CellEndpoints:
-    """Local stand-ins for the cells' HTTP endpoints, so the validator's deep
-    check probes something real without a network: 200, or 503 for a cell
-    marked impaired."""
+    """Local stand-ins for the cells' HTTPS endpoints, so the validator's deep
+    check probes something real without a network (``drill.cell_network``:
+    names under ``cells.drill.test`` resolve to public stand-in addresses
+    routed to one local server, TLS verified against a throw-away CA): 200,
+    or 503 for a cell marked impaired."""
+
+    DOMAIN = "cells.drill.test"
 
     def __init__(self) -> None:
-        self.impaired: set[str] = set()
-        endpoints = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                cell = self.path.strip("/").split("/")[0]
-                status = 503 if cell in endpoints.impaired else 200
-                body = json.dumps({"cell": cell, "status": status}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._simulated = simulated_cells(self.DOMAIN)
+        self._cells: Any = None
 
     def __enter__(self) -> CellEndpoints:
-        self._thread.start()
+        self._cells = self._simulated.__enter__()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._simulated.__exit__(*exc_info)
+
+    @property
+    def impaired(self) -> set[str]:
+        return self._cells.server.impaired
 
     def urls(self, cell_id: str) -> tuple[str, str]:
-        port = self._server.server_address[1]
-        return (f"http://127.0.0.1:{port}/{cell_id}/a", f"http://127.0.0.1:{port}/{cell_id}/b")
+        return (
+            self._cells.url(f"{cell_id}-a", f"{cell_id}/a"),
+            self._cells.url(f"{cell_id}-b", f"{cell_id}/b"),
+        )
 
 
 def run(
@@ -253,6 +246,14 @@ def run(
     queue_url = _create_queues(sqs, stack.queue("CellProvisioning"), stack.queue("dlq"))
     environment = handler_environment(*(f.environment for f in functions.values()))
     environment["PROVISIONING_QUEUE_URL"] = queue_url
+    # The stack's user-key secret: Secrets Manager generates it in AWS; here
+    # the drill draws a key and stores it the same way.
+    user_key_secret = secrets.token_urlsafe(48)
+    environment["USER_KEY_SECRET_ARN"] = session.client("secretsmanager").create_secret(
+        Name=f"{table}-user-key", SecretString=user_key_secret
+    )["ARN"]
+    router_id = environment.get("CELL_READY_ROUTER_ID")
+    rule_pattern = stack.event_pattern("cell-ready")
     handlers = {name: _handler(function) for name, function in functions.items()}
 
     out.heading(f"Cell router -- stack {stack.name}, market {market!r}")
@@ -290,6 +291,8 @@ def run(
                 endpoints,
                 stack.primary,
                 stack.secondary,
+                router_id=router_id,
+                pattern=rule_pattern,
             )
         _register(
             handlers["registrar"],
@@ -299,6 +302,8 @@ def run(
             endpoints,
             stack.primary,
             stack.secondary,
+            router_id=router_id,
+            pattern=rule_pattern,
         )
         # The cells' own health monitor (outside this project) marks one impaired.
         ddb.update_item(
@@ -331,15 +336,15 @@ def run(
         lock = threading.Lock()
 
         def sign_up(index: int) -> None:
-            email = f"user{index:04d}@example.com"
-            record = _sign_up(handlers, email, order, "direct")
+            user_id = f"user{index:04d}"
+            record = _sign_up(handlers, user_id, order, "direct")
             # A client honouring the 503's retry hint tries again.
             for _ in range(5):
                 if record.error != "ServiceUnavailable":
                     break
                 with lock:
                     result.unavailable_retries += 1
-                record = _sign_up(handlers, email, order, "direct")
+                record = _sign_up(handlers, user_id, order, "direct")
             with lock:
                 result.sign_ups.append(record)
             progress.advance()
@@ -400,6 +405,8 @@ def run(
             stack.primary,
             stack.secondary,
             episode_id=episode,
+            router_id=router_id,
+            pattern=rule_pattern,
         )
         marker = _item(ddb, table, f"SCALE#{market}", "SCALE_OUT")
         out.line(
@@ -412,11 +419,9 @@ def run(
             "Through the Orchestrator (components.orchestrator_asl.build_orchestrator_definition"
             " on moto's Step Functions interpreter; Lambda tasks run in-process):"
         )
-        refused = sorted(s.email for s in direct if s.cell_id is None and s.error is None)
+        refused = sorted(s.user_id for s in direct if s.cell_id is None and s.error is None)
         retrying = refused[:api_users]
-        fresh = [
-            f"user{users + n:04d}@example.com" for n in range(1, api_users - len(retrying) + 1)
-        ]
+        fresh = [f"user{users + n:04d}" for n in range(1, api_users - len(retrying) + 1)]
         placed_users = [s for s in direct if s.cell_id is not None]
         same_definition = _run_api(
             session,
@@ -481,13 +486,14 @@ def run(
     told: dict[str, set[str]] = collections.defaultdict(set)
     for s in result.sign_ups:
         if s.cell_id is not None:
-            told[s.email].add(s.cell_id)
-    from handlers.cell_router.validation import user_key
+            told[s.user_id].add(s.cell_id)
+    from handlers.cell_router.identity import keyed_user_key
 
+    key = user_key_secret.encode()
     wrong = [
-        e
-        for e, cs in told.items()
-        if len(cs) != 1 or mappings.get(user_key(e), {}).get("assignedCellId") not in cs
+        u
+        for u, cs in told.items()
+        if len(cs) != 1 or mappings.get(keyed_user_key(u, key), {}).get("assignedCellId") not in cs
     ]
     checks.append(
         Check(
@@ -627,17 +633,17 @@ def _handler(function: DeployedFunction) -> Callable[[Any], Any]:
 
 
 def _sign_up(
-    handlers: dict[str, Callable[[Any], Any]], email: str, order: Iterator[int], phase: str
+    handlers: dict[str, Callable[[Any], Any]], user_id: str, order: Iterator[int], phase: str
 ) -> SignUp:
     from handlers.cell_router.errors import NoCapacity
 
-    event = {"path": "/cells", "httpMethod": "POST", "email": email, "body": {}}
+    event = {"path": "/cells", "httpMethod": "POST", "userId": user_id, "body": {}}
     try:
         placed = handlers["dispatcher"](event)
     except NoCapacity:
-        return SignUp(next(order), email, phase, None)
+        return SignUp(next(order), user_id, phase, None)
     except Exception as exc:  # reported by the "no unexpected errors" check
-        return SignUp(next(order), email, phase, None, error=type(exc).__name__)
+        return SignUp(next(order), user_id, phase, None, error=type(exc).__name__)
     # Ordered by when the placement was made, not when the scaler finished.
     placed_as = next(order)
     try:
@@ -647,7 +653,7 @@ def _sign_up(
         scaled = {"provisioningRequested": False}
     return SignUp(
         placed_as,
-        email,
+        user_id,
         phase,
         placed["cellId"],
         bool(placed["newAssignment"]),
@@ -655,7 +661,9 @@ def _sign_up(
     )
 
 
-def _cell_ready_event(detail: dict[str, Any], region: str) -> dict[str, Any]:
+def _cell_ready_event(
+    detail: dict[str, Any], region: str, pattern: dict[str, Any] | None
+) -> dict[str, Any]:
     """The event EventBridge delivers for a ``PutEvents`` entry of the
     provisioning layer (``events.cell_ready_entry``)."""
     from handlers.cell_router import events
@@ -672,10 +680,22 @@ def _cell_ready_event(detail: dict[str, Any], region: str) -> dict[str, Any]:
         "resources": [],
         "detail": json.loads(entry["Detail"]),
     }
-    # The rule the component builds would match it (same pattern object).
-    if any(event[key] not in allowed for key, allowed in events.CELL_READY_EVENT_PATTERN.items()):
-        raise AssertionError("CellReady event does not match the rule's pattern")
+    # The rule the stack deploys must match it (its recorded pattern).
+    if pattern is not None and not _matches(pattern, event):
+        raise AssertionError("CellReady event does not match the stack's rule pattern")
     return event
+
+
+def _matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+    """EventBridge's exact-value matching (the only kind our rule uses)."""
+    for key, wanted in pattern.items():
+        value = event.get(key) if isinstance(event, dict) else None
+        if isinstance(wanted, dict):
+            if not isinstance(value, dict) or not _matches(wanted, value):
+                return False
+        elif value not in wanted:
+            return False
+    return True
 
 
 def _register(
@@ -687,6 +707,9 @@ def _register(
     region_1: str,
     region_2: str,
     episode_id: str | None = None,
+    *,
+    router_id: str | None = None,
+    pattern: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     from handlers.cell_router import events
 
@@ -697,8 +720,9 @@ def _register(
         max_capacity=capacity,
         endpoints=[{"url": url_1, "region": region_1}, {"url": url_2, "region": region_2}],
         episode_id=episode_id,
+        router_id=router_id,
     )
-    return registrar(_cell_ready_event(detail, region_1))
+    return registrar(_cell_ready_event(detail, region_1, pattern))
 
 
 def _create_queues(sqs: Any, queue: Any, dead_letters: Any) -> str:
@@ -942,7 +966,7 @@ def _run_api(
     functions: dict[str, DeployedFunction],
     result: CellsResult,
     order: Iterator[int],
-    emails: list[str],
+    user_ids: list[str],
     retried: set[str],
     known: SignUp | None,
     endpoints: CellEndpoints,
@@ -966,10 +990,10 @@ def _run_api(
             definition, name=f"Orchestrator-{uuid.uuid4().hex[:8]}", role_arn=role, region=region
         )
 
-        def call(label: str, path: str, email: str, body: Any, expected: int) -> ApiCall:
+        def call(label: str, path: str, user_id: str, body: Any, expected: int) -> ApiCall:
             execution = sfn.run_execution(
                 machine,
-                {"path": path, "httpMethod": "POST", "email": email, "body": body},
+                {"path": path, "httpMethod": "POST", "userId": user_id, "body": body},
                 region=region,
             )
             if execution.succeeded:
@@ -984,38 +1008,35 @@ def _run_api(
             return api_call
 
         room = result.assignable_limit
-        for email in emails:
+        for user_id in user_ids:
             # The new cell takes its assignable share; after that, NoCapacity.
             expected = 200 if room > 0 else ERROR_STATUS["NoCapacity"]
-            who = email.split("@")[0]
-            label = f"sign-up {who}" + (" (refused before)" if email in retried else "")
-            made = call(label, "/cells", email, {}, expected)
+            label = f"sign-up {user_id}" + (" (refused before)" if user_id in retried else "")
+            made = call(label, "/cells", user_id, {}, expected)
             room -= 1
             body = made.body if isinstance(made.body, dict) else {}
             result.sign_ups.append(
                 SignUp(
                     next(order),
-                    email,
+                    user_id,
                     "api",
                     body.get("cellId") if made.status == 200 else None,
                     bool(body.get("newAssignment")),
                 )
             )
         if known is not None:
-            again = call(
-                f"repeat sign-up {known.email.split('@')[0]}", "/cells", known.email, {}, 200
-            )
+            again = call(f"repeat sign-up {known.user_id}", "/cells", known.user_id, {}, 200)
             body = again.body if isinstance(again.body, dict) else {}
             result.sign_ups.append(
-                SignUp(next(order), known.email, "api", body.get("cellId"), False)
+                SignUp(next(order), known.user_id, "api", body.get("cellId"), False)
             )
             result.repeat_sign_up = (known.cell_id, body)
-            call(f"{known.email.split('@')[0]}'s cell", "/mapper", known.email, {}, 200)
+            call(f"{known.user_id}'s cell", "/mapper", known.user_id, {}, 200)
             current = endpoints.urls(known.cell_id or "")
             call(
                 "cached endpoints, current",
                 "/validate",
-                known.email,
+                known.user_id,
                 {"cellId": known.cell_id, "cellUrl": current[0], "cellUrl2": current[1]},
                 200,
             )
@@ -1023,16 +1044,16 @@ def _run_api(
             call(
                 "cached endpoints, stale",
                 "/validate",
-                known.email,
+                known.user_id,
                 {"cellId": known.cell_id, "cellUrl": stale[0], "cellUrl2": stale[1]},
                 200,
             )
-        call("unknown user", "/mapper", "nobody@example.com", {}, ERROR_STATUS["UserNotFound"])
-        call("unknown path", "/cellz", "ada@example.com", {}, ERROR_STATUS["InvalidRequest"])
+        call("unknown user", "/mapper", "nobody", {}, ERROR_STATUS["UserNotFound"])
+        call("unknown path", "/cellz", "ada", {}, ERROR_STATUS["InvalidRequest"])
         call(
             "bad input: marketId 'eu rope!'",
             "/cells",
-            "ada@example.com",
+            "ada",
             {"marketId": "eu rope!"},
             ERROR_STATUS["InvalidRequest"],
         )

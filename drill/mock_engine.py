@@ -58,6 +58,8 @@ class Recorded:
     #: this resource's URN and its parent's (None for the stack's children)
     urn: str | None = None
     parent: str | None = None
+    #: the ``retain_on_delete`` resource option (left in the cloud on destroy)
+    retain_on_delete: bool = False
 
     @property
     def package(self) -> str:
@@ -111,7 +113,10 @@ def _computed_outputs(typ: str, name: str, inputs: Mapping[str, Any], region: st
     elif typ == "aws:sfn/stateMachine:StateMachine":
         out["arn"] = f"arn:aws:states:{region}:{ACCOUNT}:stateMachine:{physical}"
     elif typ == "aws:cloudwatch/eventRule:EventRule":
-        out["arn"] = f"arn:aws:events:{region}:{ACCOUNT}:rule/{physical}"
+        bus = inputs.get("eventBusName") or "default"
+        # A rule on a custom bus has the bus in its ARN.
+        path = physical if bus == "default" else f"{bus}/{physical}"
+        out["arn"] = f"arn:aws:events:{region}:{ACCOUNT}:rule/{path}"
     elif typ == "aws:cognito/userPool:UserPool":
         pool_id = f"{region}_{_suffix(name)}Ab"
         out.update(
@@ -155,6 +160,14 @@ def _computed_outputs(typ: str, name: str, inputs: Mapping[str, Any], region: st
             botAliasId=alias_id,
             arn=f"arn:aws:lex:{region}:{ACCOUNT}:bot-alias/{bot_id}/{alias_id}",
         )
+    elif typ == "aws-native:secretsmanager:Secret":
+        # Ref (the id) of a secret is its ARN, with Secrets Manager's suffix.
+        out["id"] = f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{physical}-AbCdEf"
+        out["awsId"] = out["id"]
+    elif typ == "aws:cloudwatch/eventBus:EventBus":
+        out["arn"] = f"arn:aws:events:{region}:{ACCOUNT}:event-bus/{physical}"
+    elif typ == "aws:wafv2/webAcl:WebAcl":
+        out["arn"] = f"arn:aws:wafv2:{region}:{ACCOUNT}:regional/webacl/{physical}/{_suffix(name)}"
     elif typ.startswith("aws-native:"):
         out.setdefault("arn", f"arn:aws:{service}:{region}:{ACCOUNT}:{service}/{physical}")
     return out
@@ -204,6 +217,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 region=region,
                 urn=urn,
                 parent=parent,
+                retain_on_delete=getattr(_registration, "retain_on_delete", False),
             )
         )
         return rid, outputs
@@ -240,6 +254,7 @@ class _UrnRecordingMonitor(MockMonitor):
     def RegisterResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
         _registration.current = (urn, request.parent or None)
+        _registration.retain_on_delete = bool(getattr(request, "retainOnDelete", False))
         try:
             return super().RegisterResource(request)
         finally:

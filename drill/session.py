@@ -90,8 +90,10 @@ def reset_emulator(endpoint_url: str) -> None:
 def _forget_clients() -> None:
     """Handlers cache their clients per container; a new emulator needs new ones."""
     from handlers.cell_router import aws_clients as router_clients
+    from handlers.cell_router import identity as router_identity
     from handlers.lex_dr import aws_clients as lex_clients
 
     router_clients.reset()
+    router_identity.reset()
     lex_clients.reset()
     boto3.DEFAULT_SESSION = None

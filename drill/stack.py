@@ -32,6 +32,7 @@ LAMBDA_FUNCTION = "aws:lambda/function:Function"
 DYNAMODB_TABLE_ITEM = "aws:dynamodb/tableItem:TableItem"
 SQS_QUEUE = "aws:sqs/queue:Queue"
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
 
 
 class StackError(Exception):
@@ -153,6 +154,12 @@ class StackModel:
         if len(found) != 1:
             raise StackError(f"expected one queue named *{logical_suffix}, found {len(found)}")
         return found[0]
+
+    def event_pattern(self, logical_suffix: str) -> dict[str, Any] | None:
+        """The event pattern of the stack's rule named ``*<suffix>`` (None
+        when the stack declares no such rule)."""
+        found = [r for r in self.run.of_type(EVENT_RULE) if r.name.endswith(logical_suffix)]
+        return json.loads(found[0].inputs["eventPattern"]) if len(found) == 1 else None
 
     def state_machine_definition(self, logical_suffix: str) -> dict[str, Any]:
         found = [r for r in self.run.of_type(STATE_MACHINE) if r.name.endswith(logical_suffix)]

@@ -57,6 +57,11 @@ def _client(service: str, connect_timeout: float, read_timeout: float) -> Any:
     )
 
 
+def secretsmanager(seconds_left: float | None = None) -> Any:
+    """A Secrets Manager client whose one attempt ends within ``seconds_left``."""
+    return _client("secretsmanager", *_timeouts(seconds_left))
+
+
 def reset() -> None:
     """Forget cached clients (tests start a new moto per test)."""
     _client.cache_clear()

@@ -86,8 +86,15 @@ def remediation(
             texts,
         )
     if not healthy:
-        down = sorted(url for url, up in (endpoint_up or {}).items() if not up)
-        detail = f" Unreachable: {', '.join(down)}." if down else ""
+        # Positions, not URLs: a URL that failed the probe's policy must not
+        # be echoed back to the caller.
+        order = [endpoint.url for endpoint in cell.endpoints]
+        down = [
+            str(order.index(url) + 1)
+            for url, up in (endpoint_up or {}).items()
+            if not up and url in order
+        ]
+        detail = f" Unreachable: endpoint {' and '.join(sorted(down))}." if down else ""
         refresh = "" if valid else " Your cached endpoints are also out of date; refresh them."
         return _remediation(
             ACTION_WAIT,

@@ -60,3 +60,8 @@ class WrongRegion(CellRouterError):
         super().__init__(message)
         self.region = region
         self.router_url = router_url
+
+
+class CellLimitReached(CellRouterError):
+    """The market already has ``MAX_CELLS_PER_MARKET`` cells; the registrar
+    records no more (the event goes to ``CellReady-failed``; an alarm fires)."""

@@ -15,16 +15,20 @@ Two directions:
   same ``episodeId``: deduplicate on it);
 
 * **CellReady** (provisioning -> router), an EventBridge event the registrar
-  consumes once the new cell is deployed::
+  consumes once the new cell is deployed, put on the stack's own
+  provisioning bus (only the stack's ``provisioningPrincipals`` may)::
 
       source: "resilient-routing.provisioning", detail-type: "CellReady"
-      detail: {"marketId": "europe", "cellId": "cell-4", "maxCapacity": 500,
+      detail: {"routerId": "<project>/<stack>", "marketId": "europe",
+               "cellId": "cell-4", "maxCapacity": 500,
                "endpoints": [{"url": "https://...", "region": "eu-west-1"},
                              {"url": "https://...", "region": "eu-central-1"}],
-               "episodeId": "<from the CellRequested message, optional>"}
+               "episodeId": "<from the CellRequested message, optional>",
+               "revision": <int, optional: needed to change an existing cell>}
 
-The Pulumi component imports ``CELL_READY_EVENT_PATTERN`` to build the rule,
-so the rule and the handler cannot disagree.
+The Pulumi component builds its rule from ``CELL_READY_EVENT_PATTERN`` (plus
+the account and ``detail.routerId``), so the rule and the handler cannot
+disagree. Registration semantics: ``registration``.
 """
 
 from __future__ import annotations
@@ -83,6 +87,8 @@ def cell_ready_detail(
     max_capacity: int,
     endpoints: list[dict[str, str]],
     episode_id: str | None = None,
+    router_id: str | None = None,
+    revision: int | None = None,
 ) -> dict[str, Any]:
     """The ``detail`` of a CellReady event."""
     detail: dict[str, Any] = {
@@ -93,12 +99,18 @@ def cell_ready_detail(
     }
     if episode_id is not None:
         detail["episodeId"] = episode_id
+    if router_id is not None:
+        detail["routerId"] = router_id
+    if revision is not None:
+        detail["revision"] = revision
     return detail
 
 
 def cell_ready_entry(detail: dict[str, Any], event_bus_name: str = "default") -> dict[str, str]:
     """A ``PutEvents`` entry announcing a deployed cell (for the provisioning
-    layer, its fakes in tests and the local drill)."""
+    layer, its fakes in tests and the local drill). A deployed stack only
+    listens on its provisioning bus: pass its name (output
+    ``provisioningBusName``)."""
     return {
         "Source": CELL_READY_SOURCE,
         "DetailType": CELL_READY_DETAIL_TYPE,

@@ -1,7 +1,7 @@
 """``/mapper``: the caller's own cell, in the dispatcher's shape.
 
-The identity is the token's email claim (``event["email"]``); a body cannot
-name another user, so nobody reads a mapping but their own.
+The identity is the token's subject (``event["userId"]``, see ``identity``);
+a body cannot name another user, so nobody reads a mapping but their own.
 """
 
 from __future__ import annotations

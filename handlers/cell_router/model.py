@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +41,13 @@ METRIC_INDEX_REPAIRED = "PlaceableIndexRepaired"  # dispatcher: placeable index 
 METRIC_DANGLING_MAPPING = "DanglingMapping"  # mapper/validator: mapped cell is gone
 METRIC_DANGLING_MAPPING_REPAIRED = "DanglingMappingRepaired"  # dispatcher: mapping replaced
 METRIC_SCALE_OUT_RESENT = "ScaleOutResent"  # scaler/dispatcher/sweeper: episode resent
+# Trust boundaries (issue #10).
+METRIC_CELL_LIMIT_REACHED = "CellLimitReached"  # registrar/scaler: market at maxCellsPerMarket
+METRIC_CELL_READY_UNCHANGED = "CellReadyUnchanged"  # registrar: a replay, or create-only event
+METRIC_ENDPOINT_DOWN = "EndpointDown"  # validator: a probed endpoint did not answer 2xx/3xx
+METRIC_ENDPOINT_REFUSED = "EndpointRefused"  # validator: an endpoint failed the fetch policy
+METRIC_SELF_SIGN_UP_ALLOWED = "SelfSignUpAllowed"  # sign_up_gate: e-mail domain admitted
+METRIC_SELF_SIGN_UP_REFUSED = "SelfSignUpRefused"  # sign_up_gate: e-mail domain refused
 
 # Per market and per cell (values come from the table, never from a request,
 # so the number of distinct metrics is bounded by the cells that exist).
@@ -76,6 +84,12 @@ METRIC_DIMENSIONS: dict[str, tuple[str, ...]] = {
             METRIC_DANGLING_MAPPING,
             METRIC_DANGLING_MAPPING_REPAIRED,
             METRIC_SCALE_OUT_RESENT,
+            METRIC_CELL_LIMIT_REACHED,
+            METRIC_CELL_READY_UNCHANGED,
+            METRIC_ENDPOINT_DOWN,
+            METRIC_ENDPOINT_REFUSED,
+            METRIC_SELF_SIGN_UP_ALLOWED,
+            METRIC_SELF_SIGN_UP_REFUSED,
         ),
         (SERVICE_DIMENSION,),
     ),
@@ -83,6 +97,9 @@ METRIC_DIMENSIONS: dict[str, tuple[str, ...]] = {
     METRIC_SIGN_UP_REFUSED: (SERVICE_DIMENSION, MARKET_DIMENSION, REASON_DIMENSION),
     METRIC_CELL_OCCUPANCY: (SERVICE_DIMENSION, MARKET_DIMENSION, CELL_DIMENSION),
 }
+
+#: A market id: the partition key of its cells, so never a helper prefix.
+MARKET_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 #: Partition prefixes of the table's helper items. ``#`` cannot occur in a
 #: market id, so these never collide with cells or show up in a market query.
@@ -131,7 +148,8 @@ class Cell:
 
 @dataclass(frozen=True)
 class Mapping:
-    """Where one user lives. ``user_key`` is the hash, never the email."""
+    """Where one user lives. ``user_key`` is the keyed hash of the token's
+    subject (``identity``), never the subject itself."""
 
     user_key: str
     market_id: str

@@ -1,9 +1,16 @@
 """Registrar: records a cell the provisioning layer reports ready.
 
-Consumes the EventBridge ``CellReady`` event (``events``), creates or
-refreshes the cell item (healthy, ACTIVE, existing user count kept) and ends
-the market's open scale-out episode, so the next threshold crossing asks for
-another cell. Invalid events raise ``InvalidRequest`` before any write.
+Consumes the ``CellReady`` event from the stack's own provisioning bus
+(``events``; only the principals named in ``provisioningPrincipals`` may put
+events there, and the rule matches this account and router only). The cell is
+created if absent, or its provisioning-owned attributes are refreshed by a
+newer ``revision``; operator-owned state (``IsHealthy``, ``status``) is never
+touched and a replay changes nothing (``registration``). Endpoints must pass
+``endpoint_policy`` against ``CELL_ENDPOINT_DOMAINS``. The market's open
+scale-out episode is ended (the named one, or -- for an event without
+``episodeId`` -- whichever is open, but only when this event created the cell),
+so the next threshold crossing asks for another cell. Invalid events raise
+``InvalidRequest`` before any write.
 """
 
 from __future__ import annotations
@@ -12,31 +19,52 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import model, settings, validation
+from handlers.cell_router import aws_clients, model, settings, validation
+from handlers.cell_router.errors import CellLimitReached
 from handlers.cell_router.model import utc_timestamp
 from handlers.cell_router.observability import cell_occupancy, count, lambda_handler, logger
+from handlers.cell_router.registration import Registration, register_cell
 from handlers.cell_router.store import RouterStore
 
 
 @lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    ready = validation.parse_cell_ready(event)
-    store = RouterStore(settings.table_name())
+    ready = validation.parse_cell_ready(
+        event, settings.cell_endpoint_domains(), settings.cell_ready_router_id()
+    )
+    table = settings.table_name()
+    max_cells = settings.max_cells_per_market()
+    store = RouterStore(table)
     now = utc_timestamp()
 
     # Cell first: once the episode is closed, the new cell must already be
     # there for sign-ups to land on.
-    created = store.upsert_cell(ready, now)
-    episode_closed = store.close_episode(ready.market_id, ready.episode_id, ready.cell_id, now)
-    count(model.METRIC_CELL_REGISTERED)
+    try:
+        outcome = register_cell(aws_clients.dynamodb(), table, ready, now, max_cells)
+    except CellLimitReached:
+        count(model.METRIC_CELL_LIMIT_REACHED)
+        logger.error(
+            "market is at its cell cap",
+            extra={"marketId": ready.market_id, "cellId": ready.cell_id, "cap": max_cells},
+        )
+        raise
+    created = outcome is Registration.CREATED
+    episode_closed = False
+    if ready.episode_id is not None or created:
+        episode_closed = store.close_episode(ready.market_id, ready.episode_id, ready.cell_id, now)
+    if outcome is Registration.UNCHANGED:
+        count(model.METRIC_CELL_READY_UNCHANGED)
+    else:
+        count(model.METRIC_CELL_REGISTERED)
     if created:  # a refreshed cell keeps its users; its load did not change here
         cell_occupancy(ready.market_id, ready.cell_id, 0, ready.max_capacity)
     logger.info(
-        "cell registered",
+        "cell registered" if outcome is not Registration.UNCHANGED else "cell ready ignored",
         extra={
             "marketId": ready.market_id,
             "cellId": ready.cell_id,
-            "cellCreated": created,
+            "registration": outcome.value,
+            "revision": ready.revision,
             "episodeClosed": episode_closed,
         },
     )

@@ -6,9 +6,11 @@ silently falling back: a typo in a stack setting should be loud.
 
 from __future__ import annotations
 
+import json
 import os
 from decimal import Decimal, InvalidOperation
 
+from handlers.cell_router import endpoint_policy
 from handlers.cell_router.errors import ConfigurationError
 from handlers.cell_router.validation import MARKET_ID_PATTERN
 
@@ -93,6 +95,37 @@ def incident_notice() -> str:
 
 def expected_wait_minutes() -> int:
     return _int("REMEDIATION_EXPECTED_WAIT_MINUTES", DEFAULT_EXPECTED_WAIT_MINUTES, low=0)
+
+
+def cell_endpoint_domains() -> tuple[str, ...]:
+    """``CELL_ENDPOINT_DOMAINS``: JSON list of allowed endpoint host suffixes
+    (absent or ``[]``: any public DNS name; see ``endpoint_policy``)."""
+    text = _raw("CELL_ENDPOINT_DOMAINS")
+    if text is None:
+        return ()
+    try:
+        values = json.loads(text)
+    except ValueError:
+        raise ConfigurationError(f"CELL_ENDPOINT_DOMAINS={text!r} is not a JSON list") from None
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ConfigurationError(f"CELL_ENDPOINT_DOMAINS={text!r} is not a JSON list of strings")
+    try:
+        return tuple(endpoint_policy.normalise_domain(v) for v in values)
+    except ValueError as error:
+        raise ConfigurationError(f"CELL_ENDPOINT_DOMAINS: {error}") from None
+
+
+def max_cells_per_market() -> int | None:
+    """``MAX_CELLS_PER_MARKET``: most cells the registrar records per market
+    (absent: no cap)."""
+    text = _raw("MAX_CELLS_PER_MARKET")
+    return None if text is None else _int("MAX_CELLS_PER_MARKET", 0, low=1)
+
+
+def cell_ready_router_id() -> str | None:
+    """``CELL_READY_ROUTER_ID``: when set, a CellReady must name this router
+    (``detail.routerId``); the stack's rule already matches on it."""
+    return _raw("CELL_READY_ROUTER_ID")
 
 
 def _required(name: str) -> str:

@@ -6,7 +6,7 @@ Item layout (one table, ``TABLE_NAME``):
   ``maxCapacity`` N, ``endPoint_1``/``endPoint_2``, ``regionCode_1``/
   ``regionCode_2``, ``IsHealthy`` BOOL, optional ``status``
   (ACTIVE|DRAINING|DISABLED, absent = ACTIVE), ``registeredAt``/``updatedAt``.
-* user mapping: ``marketId="USER#<sha256 of the normalised email>"``,
+* user mapping: ``marketId="USER#<user key>"`` (``identity``: HMAC of the sub),
   ``cellId="MAPPING"``, ``assignedMarketId``, ``assignedCellId``,
   ``assignedAt``. No ``currentCapacity``, so never in the capacity index.
 * scale-out episode: ``marketId="SCALE#<market>"``, ``cellId="SCALE_OUT"``,

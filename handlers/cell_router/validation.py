@@ -4,20 +4,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from handlers.cell_router import events
+from handlers.cell_router import endpoint_check, endpoint_policy, events, identity
 from handlers.cell_router.errors import InvalidRequest
-from handlers.cell_router.model import Endpoint
+from handlers.cell_router.model import MARKET_ID_PATTERN, Endpoint
 
-MAX_EMAIL_LENGTH = 254
 MAX_URL_LENGTH = 2048
 MAX_CAPACITY = 1_000_000
-MARKET_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_REVISION = 2**53
 CELL_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 EPISODE_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
@@ -25,9 +24,18 @@ REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
 @dataclass(frozen=True)
 class Caller:
-    """The authenticated caller. Only the hash of the email is kept."""
+    """The authenticated caller: only the keyed hash of the subject is kept
+    (see ``identity``)."""
 
     user_key: str
+
+
+@dataclass(frozen=True)
+class RouterEvent:
+    """The orchestrator input, checked: the token's subject and the body."""
+
+    user_id: str
+    body: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -58,32 +66,35 @@ class CellReady:
     max_capacity: int
     endpoints: tuple[Endpoint, Endpoint]
     episode_id: str | None
+    #: Provisioning's version of this cell's description; ``None`` means the
+    #: event may only create the cell, never change an existing one.
+    revision: int | None = None
+    router_id: str | None = None
 
 
-def user_key(email: str) -> str:
-    """sha256 hex of the normalised email: the only form we store or log."""
-    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+def parse_router_event(event: Any) -> RouterEvent:
+    """The orchestrator input ``{"path", "httpMethod", "userId", "body"}`` (pure).
 
-
-def parse_router_request(event: Any) -> RouterRequest:
-    """The orchestrator input ``{"path", "httpMethod", "email", "body"}``.
-
-    ``email`` is filled by the API from the token's claim; an identity in the
-    body is ignored — a caller can only ever act as themselves.
+    ``userId`` is filled by the API from the token's ``sub`` claim; an
+    identity in the body is ignored -- a caller can only act as themselves.
     """
     if not isinstance(event, dict):
         raise InvalidRequest("event must be a JSON object")
-    email = event.get("email")
-    if not isinstance(email, str) or not email.strip():
-        raise InvalidRequest("email claim is missing or empty")
-    if len(email.strip()) > MAX_EMAIL_LENGTH:
-        raise InvalidRequest(f"email claim is longer than {MAX_EMAIL_LENGTH} characters")
+    user_id = identity.require_user_id(event.get("userId"))
     body = event.get("body")
     if body is None:
         body = {}
     if not isinstance(body, dict):
         raise InvalidRequest("body must be a JSON object")
-    return RouterRequest(caller=Caller(user_key(email)), body=body)
+    return RouterEvent(user_id=user_id, body=body)
+
+
+def parse_router_request(event: Any) -> RouterRequest:
+    """``parse_router_event``, then the caller's user key (the first call in
+    a container reads the key's secret: after every check, so bad input
+    still fails before any AWS call)."""
+    parsed = parse_router_event(event)
+    return RouterRequest(caller=Caller(identity.user_key(parsed.user_id)), body=parsed.body)
 
 
 def market_id(body: dict[str, Any], default: str) -> str:
@@ -160,8 +171,15 @@ def parse_scale_request(event: Any) -> ScaleRequest:
     return ScaleRequest(market, cell, new_assignment, current, maximum)
 
 
-def parse_cell_ready(event: Any) -> CellReady:
-    """An EventBridge CellReady event (see ``events``)."""
+def parse_cell_ready(
+    event: Any, allowed_domains: Sequence[str] = (), router_id: str | None = None
+) -> CellReady:
+    """An EventBridge CellReady event (see ``events``).
+
+    Endpoints must pass ``endpoint_policy.check_endpoint_url`` against
+    ``allowed_domains`` and be two distinct URLs; with ``router_id`` the
+    event must name that router (``detail.routerId``).
+    """
     if not isinstance(event, dict):
         raise InvalidRequest("event must be an EventBridge event object")
     if event.get("source") != events.CELL_READY_SOURCE:
@@ -182,7 +200,24 @@ def parse_cell_ready(event: Any) -> CellReady:
         region = raw.get("region")
         if not isinstance(region, str) or not REGION_PATTERN.fullmatch(region):
             raise InvalidRequest(f"{field}.region must be an AWS region code")
-        endpoints.append(Endpoint(require_url(raw.get("url"), f"{field}.url"), region))
+        url = endpoint_policy.check_endpoint_url(raw.get("url"), f"{field}.url", allowed_domains)
+        endpoints.append(Endpoint(url, region))
+    if endpoint_check.normalise_url(endpoints[0].url) == endpoint_check.normalise_url(
+        endpoints[1].url
+    ):
+        raise InvalidRequest("detail.endpoints must be two distinct URLs")
+    revision = detail.get("revision")
+    if revision is not None and (
+        isinstance(revision, bool)
+        or not isinstance(revision, int)
+        or not 1 <= revision <= MAX_REVISION
+    ):
+        # Epoch seconds or milliseconds are fine revisions; JSON numbers stay
+        # exact up to 2**53.
+        raise InvalidRequest(f"detail.revision must be an integer between 1 and {MAX_REVISION}")
+    named_router = detail.get("routerId")
+    if router_id is not None and named_router != router_id:
+        raise InvalidRequest(f"detail.routerId must be {router_id!r}: this event is not for us")
     episode_id = detail.get("episodeId")
     if episode_id is not None and (
         not isinstance(episode_id, str) or not EPISODE_ID_PATTERN.fullmatch(episode_id)
@@ -194,4 +229,6 @@ def parse_cell_ready(event: Any) -> CellReady:
         max_capacity=require_count(detail.get("maxCapacity"), "detail.maxCapacity", low=1),
         endpoints=(endpoints[0], endpoints[1]),
         episode_id=episode_id,
+        revision=revision,
+        router_id=named_router if isinstance(named_router, str) else None,
     )

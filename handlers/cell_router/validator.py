@@ -4,8 +4,14 @@ cell serving? Judged against the caller's own mapping only.
 ``valid``: the cached ``cellId`` is the mapped cell and the two cached URLs
 are the cell's current endpoints, in either order (see ``endpoint_check``).
 ``healthy``: the cell is ``IsHealthy`` and ``ACTIVE`` and, with
-``VALIDATOR_DEEP_CHECK``, every current endpoint answers an HTTP GET with
-2xx/3xx. ``cellId`` and ``endpoints`` in the result are the current truth.
+``VALIDATOR_DEEP_CHECK``, every current endpoint answers an HTTPS GET with
+2xx/3xx (``probe``: endpoints re-checked against ``CELL_ENDPOINT_DOMAINS``
+and public addresses, one total deadline). ``cellId`` and ``endpoints`` in
+the result are the current truth.
+
+The probes' deadline is ``VALIDATOR_TIMEOUT_SECONDS``, cut short so that
+``PROBE_RESERVE_SECONDS`` of the invocation's remaining time is left to
+answer: a slow cell is reported unhealthy with remediation, never a timeout.
 """
 
 from __future__ import annotations
@@ -18,6 +24,18 @@ from handlers.cell_router import endpoint_check, lookup, model, probe, settings,
 from handlers.cell_router.observability import count, lambda_handler, logger
 from handlers.cell_router.store import RouterStore
 
+#: Time kept back from the probes for writing the answer (seconds).
+PROBE_RESERVE_SECONDS = 0.5
+
+
+def probe_budget(timeout_seconds: float, context: object) -> float:
+    """Seconds the probes may take: the configured timeout, or less when the
+    invocation has less time left (``get_remaining_time_in_millis``)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return timeout_seconds
+    return max(0.0, min(timeout_seconds, remaining() / 1000 - PROBE_RESERVE_SECONDS))
+
 
 @lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -25,6 +43,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     cached = validation.parse_cached_endpoints(request.body)
     deep_check = settings.validator_deep_check()
     timeout = settings.validator_timeout_seconds()
+    domains = settings.cell_endpoint_domains()
     texts = endpoint_check.RemediationTexts(
         support_contact=settings.support_contact(),
         incident_notice=settings.incident_notice(),
@@ -40,8 +59,26 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     healthy = cell is not None and cell.healthy and cell.active
     endpoint_up: dict[str, bool] | None = None
     if healthy and deep_check and cell is not None:
-        endpoint_up = probe.probe_all([endpoint.url for endpoint in cell.endpoints], timeout)
+        deadline = probe.Deadline.after(probe_budget(timeout, context))
+        results = probe.probe_all_results(
+            [endpoint.url for endpoint in cell.endpoints], deadline, domains
+        )
+        endpoint_up = {url: result.up for url, result in results.items()}
         healthy = bool(endpoint_up) and all(endpoint_up.values())
+        for url, result in results.items():
+            if not result.up:
+                if result.reason.startswith("refused"):
+                    count(model.METRIC_ENDPOINT_REFUSED)
+                else:
+                    count(model.METRIC_ENDPOINT_DOWN)
+                logger.warning(
+                    "cell endpoint down",
+                    extra={
+                        "cellId": cell.cell_id,
+                        "endpoint": [e.url for e in cell.endpoints].index(url) + 1,
+                        "reason": result.reason,
+                    },
+                )
 
     count(model.METRIC_ENDPOINTS_VALIDATED)
     if not valid:

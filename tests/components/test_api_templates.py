@@ -19,7 +19,7 @@ cannot prove, and only a deployed API can:
   differs from airspeed's; every assertion parses the output as JSON, where
   that whitespace does not matter.
 * airspeed prints an unresolved reference as nothing, where Velocity prints
-  its source text (``$email``). So the rendering cannot prove the quiet
+  its source text (``$userId``). So the rendering cannot prove the quiet
   (``$!``) references that guard a missing claim; a static test does.
 """
 
@@ -121,8 +121,14 @@ def render_response_with_headers(execution: dict[str, Any]) -> tuple[int, Any, d
     return status, json.loads(rendered), dict(context["responseOverride"]["header"])
 
 
-def _execution_input(body: str, email: str | None = "user@example.com", **kw) -> dict:
-    claims = {"email": email, "sub": "sub-1"} if email is not None else {"sub": "sub-1"}
+SUB = "9a1c3f0e-5b2d-4c8e-a7f6-0123456789ab"
+
+
+def _execution_input(body: str, sub: str | None = SUB, **kw) -> dict:
+    # A Cognito ID token's claims: the e-mail is there, and must not be used.
+    claims = {"email": "user@example.com", "email_verified": "true", "sub": sub}
+    if sub is None:
+        del claims["sub"]
     request = render_request(body, claims, **kw)
     assert set(request) == {"stateMachineArn", "input"}
     assert request["stateMachineArn"] == ARN
@@ -144,7 +150,7 @@ def test_normal_body_becomes_the_execution_input():
     assert _execution_input('{"marketId": "europe"}') == {
         "path": "/cells",
         "httpMethod": "POST",
-        "email": "user@example.com",
+        "userId": SUB,
         "body": {"marketId": "europe"},
     }
 
@@ -154,7 +160,7 @@ def test_empty_body_is_an_empty_object(body):
     assert _execution_input(body, path="/mapper") == {
         "path": "/mapper",
         "httpMethod": "POST",
-        "email": "user@example.com",
+        "userId": SUB,
         "body": {},
     }
 
@@ -181,31 +187,42 @@ def test_awkward_strings_in_the_body_survive_exactly():
 
 
 @pytest.mark.parametrize(
-    "email",
-    ["o'brien@example.com", 'a"b@example.com', "back\\slash@example.com", "ünï@例え.jp"],
+    "sub",
+    ["o'brien", 'a"b', "back\\slash", "ünï@例え.jp"],
 )
-def test_awkward_email_claims_survive_exactly(email):
-    assert _execution_input("{}", email=email)["email"] == email
+def test_awkward_subject_claims_survive_exactly(sub):
+    # Cognito's subjects are UUIDs; whatever an issuer sends reaches the
+    # handlers intact, and they refuse what is not a subject.
+    assert _execution_input("{}", sub=sub)["userId"] == sub
 
 
-def test_identity_comes_from_the_token_never_the_body():
-    sneaky = json.dumps({"email": "victim@example.com", "x": '", "email": "victim@example.com'})
-    execution_input = _execution_input(sneaky, email="caller@example.com")
-    assert execution_input["email"] == "caller@example.com"
-    assert execution_input["body"]["email"] == "victim@example.com"  # just data
+def test_identity_comes_from_the_tokens_subject_never_the_body():
+    sneaky = json.dumps({"userId": "victim", "x": '", "userId": "victim'})
+    execution_input = _execution_input(sneaky)
+    assert execution_input["userId"] == SUB
+    assert execution_input["body"]["userId"] == "victim"  # just data
 
 
-def test_a_token_without_an_email_claim_gives_an_empty_email():
-    # An access token has no email claim; the handlers reject "" (never a
-    # literal "$email" that every such caller would share).
-    assert _execution_input("{}", email=None)["email"] == ""
+def test_the_email_claim_is_not_passed_at_all():
+    # Issue #10: a user can change their own address (Cognito applies it
+    # before verification), so the address must not be an identity.
+    execution_input = _execution_input("{}")
+    assert set(execution_input) == set(EXECUTION_INPUT_FIELDS)
+    assert "user@example.com" not in json.dumps(execution_input)
+    assert "claims.email" not in request_template(ARN)
+
+
+def test_a_context_without_a_subject_gives_an_empty_user_id():
+    # The handlers reject "" (never a literal "$userId" that every such
+    # caller would share).
+    assert _execution_input("{}", sub=None)["userId"] == ""
 
 
 def test_every_value_that_may_be_missing_is_read_quietly():
     # Velocity would print a null non-quiet reference as its own source text.
     loud = r"\$(?:context\.authorizer|input\.(?:body|json|path))[^\s\"]*"
     assert re.findall(loud, request_template(ARN)) == []
-    assert '"$!context.authorizer.claims.email"' in request_template(ARN)
+    assert '"$!context.authorizer.claims.sub"' in request_template(ARN)
     assert '"$!input.body"' in request_template(ARN)
     # Only the success branch reads a value loudly: output, present on SUCCEEDED.
     assert re.findall(r"\$input\.path\('([^']+)'\)", response_template()) == ["$.output"]
@@ -227,7 +244,7 @@ def test_request_template_refuses_a_non_arn():
 
 
 def test_execution_input_members_are_what_the_handlers_and_asl_read():
-    assert EXECUTION_INPUT_FIELDS == ("path", "httpMethod", "email", "body")
+    assert EXECUTION_INPUT_FIELDS == ("path", "httpMethod", "userId", "body")
     assert set(_execution_input("{}")) == set(EXECUTION_INPUT_FIELDS)
     definition = build_orchestrator_definition(
         dispatcher_arn="d", scaler_arn="s", mapper_arn="m", validator_arn="v"
@@ -247,12 +264,12 @@ def test_templates_read_only_fields_that_exist():
     # __type is the error type of a refused call (JSON protocol), not a member.
     assert read == {"status", "output", "error", "cause", "__type"}
     assert read - {"__type"} <= answer
-    assert set(render_request("{}", {"email": "a@b.c"})) <= request
+    assert set(render_request("{}", {"sub": "a-b-c"})) <= request
     contexts = set(
         re.findall(r"\$!?context\.([A-Za-z.]+)", request_template(ARN) + response_template())
     )
     assert contexts == {
-        "authorizer.claims.email",
+        "authorizer.claims.sub",
         "resourcePath",
         "httpMethod",
         "responseOverride.status",
@@ -374,8 +391,9 @@ def test_step_functions_refusing_the_call(service_error, status):
 
 def test_every_routing_error_the_handlers_raise_has_a_status():
     raised = {cls.__name__ for cls in errors.CellRouterError.__subclasses__()}
-    # A misconfigured function is our fault: 500 on purpose.
-    assert raised - set(ERROR_STATUS) == {"ConfigurationError"}
+    # A misconfigured function is our fault: 500 on purpose. CellLimitReached
+    # is the registrar's (EventBridge), never on the API's path.
+    assert raised - set(ERROR_STATUS) == {"ConfigurationError", "CellLimitReached"}
     assert set(FUNCTION_ERRORS) <= set(ERROR_STATUS)
 
 
@@ -404,3 +422,73 @@ def test_gateway_responses_render_json():
                                "messageString": json.dumps("Unauthorized")}}}
     )  # fmt: skip
     assert json.loads(rendered) == {"error": "UNAUTHORIZED", "message": "Unauthorized"}
+
+
+# --------------------------------------------------------------------------- #
+# request body validation (issue #10: oversize and non-JSON bodies)
+# --------------------------------------------------------------------------- #
+#: Step Functions' maximum execution input (256 KiB, UTF-8).
+STEP_FUNCTIONS_INPUT_LIMIT = 256 * 1024
+
+
+def _body_allowed(body: str) -> bool:
+    """What API Gateway's body validator decides for ``body`` (JSON Schema
+    draft 4, as API Gateway applies the model); not JSON is refused."""
+    import jsonschema
+
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return False
+    validator = jsonschema.Draft4Validator(api_templates.REQUEST_BODY_SCHEMA)
+    return validator.is_valid(document)
+
+
+def test_the_body_model_is_a_valid_draft4_schema():
+    import jsonschema
+
+    jsonschema.Draft4Validator.check_schema(api_templates.REQUEST_BODY_SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{}",
+        '{"marketId": "europe"}',
+        '{"cellId": "c1", "cellUrl": "https://a.example.com", "cellUrl2": "https://b.example.com"}',
+    ],
+)
+def test_the_bodies_clients_send_are_allowed(body):
+    assert _body_allowed(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # The review's demonstration: a body over Step Functions' input limit
+        # reached StartSyncExecution and came back as a 500.
+        json.dumps({"marketId": "x" * 300_000}),
+        json.dumps({"padding": "x" * 300_000}),
+        json.dumps({"cellUrl": "https://a.example.com/" + "a" * 2048}),
+        "marketId=europe",
+        "{not json",
+        "[1, 2]",
+        '"text"',
+        '{"marketId": 7}',
+    ],
+    ids=["oversize-member", "oversize-unknown", "long-url", "form", "broken", "list", "string",
+         "number"],
+)  # fmt: skip
+def test_oversize_and_malformed_bodies_are_refused_before_any_execution(body):
+    assert not _body_allowed(body)
+
+
+def test_the_largest_allowed_body_fits_a_step_functions_input():
+    # Every member at its maximum length, made of the character the two
+    # escaping rounds inflate most (a backslash: 1 -> 4 bytes).
+    schema = api_templates.REQUEST_BODY_SCHEMA["properties"]
+    largest = {name: "\\" * spec["maxLength"] for name, spec in schema.items()}
+    body = json.dumps(largest)
+    assert _body_allowed(body)
+    request = render_request(body, {"sub": SUB})
+    assert len(request["input"].encode("utf-8")) < STEP_FUNCTIONS_INPUT_LIMIT

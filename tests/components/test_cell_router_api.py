@@ -13,6 +13,7 @@ from components.cell_router_api import (
     derived_domain_prefix,
 )
 from components.providers import region_providers
+from drill.mock_engine import ACCOUNT
 from tests.pulumi_harness import ProgramRun, run_program
 
 API = "cell-router-CellRouter"
@@ -63,6 +64,74 @@ def test_app_client_is_public_with_srp_password_and_code_flow(run_stack):
     assert client["callbackUrls"] == ["https://app.example.com/cb"]
     assert client["logoutUrls"] == ["https://app.example.com/"]
     assert client["preventUserExistenceErrors"] == "ENABLED"
+    # Issue #10: the client may write only what sign-up needs.
+    assert client["readAttributes"] == ["email", "email_verified"]
+    assert client["writeAttributes"] == ["email"]
+
+
+def test_an_email_change_waits_for_verification(dev_run: ProgramRun):
+    pool = dev_run.named("cell-router-CellRouterPool").inputs
+    assert pool["userAttributeUpdateSettings"] == {
+        "attributesRequireVerificationBeforeUpdates": ["email"]
+    }
+    assert pool["autoVerifiedAttributes"] == ["email"]
+
+
+def test_sign_up_is_open_by_default(dev_run: ProgramRun):
+    pool = dev_run.named("cell-router-CellRouterPool").inputs
+    assert pool["adminCreateUserConfig"] == {"allowAdminCreateUserOnly": False}
+    assert "lambdaConfig" not in pool
+    assert not [f for f in dev_run.of_type("aws:lambda/function:Function")
+                if "sign_up_gate" in f.inputs["handler"]]  # fmt: skip
+
+
+def test_admin_only_sign_up(run_stack):
+    pool = run_stack(signUpPolicy="adminOnly").named("cell-router-CellRouterPool").inputs
+    assert pool["adminCreateUserConfig"] == {"allowAdminCreateUserOnly": True}
+
+
+def test_allowed_domains_sign_up_runs_the_gate(run_stack):
+    run = run_stack(signUpPolicy="allowedDomains", signUpAllowedDomains=["Example.com"])
+    gate = run.one(
+        "aws:lambda/function:Function",
+        lambda f: f.inputs["handler"] == "handlers.cell_router.sign_up_gate.handler",
+    )
+    assert gate.inputs["environment"]["variables"]["SIGN_UP_ALLOWED_DOMAINS"] == '["example.com"]'
+    pool = run.named("cell-router-CellRouterPool")
+    assert pool.inputs["lambdaConfig"] == {"preSignUp": gate.outputs["arn"]}
+    assert pool.inputs["adminCreateUserConfig"] == {"allowAdminCreateUserOnly": False}
+    permission = run.named("cell-router-CellRouterPool-pre-sign-up-invoke").inputs
+    assert permission == {"action": "lambda:InvokeFunction", "function": gate.outputs["name"],
+                          "principal": "cognito-idp.amazonaws.com",
+                          "sourceArn": pool.outputs["arn"]}  # fmt: skip
+
+
+def test_waf_is_off_by_default_and_a_rate_rule_when_on(dev_run: ProgramRun, run_stack):
+    assert dev_run.of_type("aws:wafv2/webAcl:WebAcl") == []
+    run = run_stack(wafEnabled=True, wafRateLimit=500)
+    acl = run.one("aws:wafv2/webAcl:WebAcl")
+    assert acl.inputs["scope"] == "REGIONAL"
+    assert acl.inputs["defaultAction"] == {"allow": {}}
+    (rule,) = acl.inputs["rules"]
+    assert rule["statement"] == {"rateBasedStatement": {"limit": 500, "aggregateKeyType": "IP"}}
+    assert rule["action"] == {"block": {}}
+    association = run.one("aws:wafv2/webAclAssociation:WebAclAssociation").inputs
+    assert association == {"resourceArn": run.named(f"{API}-stage").outputs["arn"],
+                           "webAclArn": acl.outputs["arn"]}  # fmt: skip
+
+
+def test_bodies_are_validated_before_any_execution(dev_run: ProgramRun):
+    api_id = dev_run.named(API).id
+    model = dev_run.one("aws:apigateway/model:Model").inputs
+    assert (model["restApi"], model["contentType"]) == (api_id, "application/json")
+    assert json.loads(model["schema"]) == api_templates.REQUEST_BODY_SCHEMA
+    validator = dev_run.one("aws:apigateway/requestValidator:RequestValidator")
+    assert validator.inputs["validateRequestBody"] is True
+    methods = dev_run.of_type(METHOD)
+    assert len(methods) == 3
+    for method in methods:
+        assert method.inputs["requestValidatorId"] == validator.id
+        assert method.inputs["requestModels"] == {"application/json": model["name"]}
 
 
 def test_domain_prefix_from_config(run_stack):
@@ -155,10 +224,17 @@ def test_integrations_start_the_orchestrator_synchronously(dev_run: ProgramRun):
 
 def test_integration_role_may_only_start_the_orchestrator(dev_run: ProgramRun):
     role = dev_run.named(f"{API}-integration-role")
+    api_id = dev_run.named(API).id
+    # Issue #10: only API Gateway acting for this API in this account.
     assert json.loads(role.inputs["assumeRolePolicy"]) == {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
-                       "Action": "sts:AssumeRole"}],
+                       "Action": "sts:AssumeRole",
+                       "Condition": {
+                           "StringEquals": {"aws:SourceAccount": ACCOUNT},
+                           "ArnLike": {"aws:SourceArn": [
+                               f"arn:aws:execute-api:us-east-1:{ACCOUNT}:{api_id}/*",
+                               f"arn:aws:apigateway:us-east-1::/restapis/{api_id}*"]}}}],
     }  # fmt: skip
     policy = dev_run.named(f"{API}-integration-policy")
     assert policy.inputs["role"] == role.id
@@ -267,6 +343,13 @@ def test_pool_deletion_protection_can_be_lifted():
 def test_opting_in_manages_the_account_logging_role():
     run = _api_run(manage_account_logging_role=True)
     role = run.named("api-CellRouter-account-logging-role")
+    # Region-wide: destroying this stack must not break every API's logging.
+    retained = {r.name for r in run.resources if r.retain_on_delete}
+    assert retained == {
+        "api-CellRouter-account-logging-role",
+        "api-CellRouter-account-logging-policy",
+        "api-CellRouter-account",
+    }
     assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {
         "Service": "apigateway.amazonaws.com"
     }

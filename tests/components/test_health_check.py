@@ -249,10 +249,19 @@ def test_state_machine_role_is_exact(dev_run):
     machine = dev_run.one(STATE_MACHINE, _ours)
     probe = _function(dev_run, "lexDRTest")
     role = _role_of(dev_run, machine.inputs["roleArn"])
+    # Issue #10: only Step Functions running this account's probe loop.
     assert trust_statements(role) == [
         {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
-         "Action": "sts:AssumeRole"}
+         "Action": "sts:AssumeRole",
+         "Condition": {
+             "StringEquals": {"aws:SourceAccount": "123456789012"},
+             "ArnLike": {"aws:SourceArn":
+                         "arn:aws:states:us-east-1:123456789012:stateMachine:"
+                         "lex-failover-probe-loop*"}}}
     ]  # fmt: skip
+    assert machine.outputs["arn"].startswith(
+        "arn:aws:states:us-east-1:123456789012:stateMachine:lex-failover-probe-loop"
+    )
     assert policy_statements(dev_run, role) == [
         {
             "Sid": "InvokeProbe",
@@ -388,6 +397,11 @@ def test_topic_is_encrypted_with_a_key_cloudwatch_may_use(dev_run):
         "Principal": {"Service": "cloudwatch.amazonaws.com"},
         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
         "Resource": "*",
+        # Issue #10: only this account's alarms may use the key.
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": "123456789012"},
+            "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:*"},
+        },
     } in key_statements
     assert key_statements[0]["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
     policy = dev_run.one("aws:sns/topicPolicy:TopicPolicy", _ours)

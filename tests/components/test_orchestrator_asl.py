@@ -314,8 +314,8 @@ ENDPOINTS = [
 
 
 def fake_dispatcher(event: dict, context: Any) -> dict:
-    if not event.get("email"):
-        raise InvalidRequest("email claim missing")
+    if not event.get("userId"):
+        raise InvalidRequest("userId missing")
     return {
         "cellId": "cell-1",
         "marketId": event["body"].get("marketId", "europe"),
@@ -331,7 +331,7 @@ def fake_scaler(event: dict, context: Any) -> dict:
 
 
 def fake_mapper(event: dict, context: Any) -> dict:
-    if event["email"] != "known@example.com":
+    if event["userId"] != "known":
         raise UserNotFound("no cell for this user")
     return {
         "cellId": "cell-1",
@@ -392,8 +392,8 @@ def router() -> Iterator[Router]:
         yield router
 
 
-def request(path: Any = "/cells", email: str = "known@example.com", **body: Any) -> dict:
-    return {"path": path, "httpMethod": "POST", "email": email, "body": body}
+def request(path: Any = "/cells", user_id: str = "known", **body: Any) -> dict:
+    return {"path": path, "httpMethod": "POST", "userId": user_id, "body": body}
 
 
 def fails_once(error: Exception, then: Callable[[dict, Any], Any]) -> Callable[[dict, Any], Any]:
@@ -465,7 +465,7 @@ def test_validate_path_runs_only_the_validator(router: Router) -> None:
         request("/cells/"),
         request(None),
         request(42),
-        {"httpMethod": "POST", "email": "a@example.com", "body": {}},
+        {"httpMethod": "POST", "userId": "a", "body": {}},
     ],
     ids=["unknown", "trailing-slash", "null", "number", "missing"],
 )
@@ -486,7 +486,7 @@ def test_anything_but_the_three_paths_is_an_invalid_request(
         ("/cells", "dispatcher", InvalidRequest("marketId must match [A-Za-z0-9_-]{1,64}")),
         ("/cells", "dispatcher", NoCapacity("no placeable cell in market europe")),
         ("/mapper", "mapper", UserNotFound("no cell for this user")),
-        ("/mapper", "mapper", InvalidRequest("email claim missing")),
+        ("/mapper", "mapper", InvalidRequest("userId missing")),
         ("/validate", "validator", InvalidRequest("cellUrl is not a URL")),
         ("/validate", "validator", ValueError("a bug")),
     ],
@@ -506,13 +506,13 @@ def test_function_errors_keep_their_name_and_are_not_retried(
     assert router.local.invocations.count("scaler") == 0
 
 
-def test_missing_email_reaches_the_dispatcher_and_fails_as_invalid_request(
+def test_missing_user_id_reaches_the_dispatcher_and_fails_as_invalid_request(
     router: Router,
 ) -> None:
-    result = router.local.run(request("/cells", email=""))
+    result = router.local.run(request("/cells", user_id=""))
 
     assert (result.status, result.error) == ("FAILED", "InvalidRequest")
-    assert result.error_message == "email claim missing"
+    assert result.error_message == "userId missing"
 
 
 @pytest.mark.parametrize(

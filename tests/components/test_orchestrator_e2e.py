@@ -9,9 +9,7 @@ environment the component sets, and each Lambda task calls the real
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +22,7 @@ from components.orchestrator_asl import (
     FUNCTION_ERRORS,
     build_orchestrator_definition,
 )
+from drill.cell_network import simulated_cells
 from drill.faults import FaultInjector
 from drill.sfn import ExecutionResult, LocalStepFunctions
 from handlers.cell_router import (
@@ -31,6 +30,7 @@ from handlers.cell_router import (
     budget,
     dispatcher,
     errors,
+    identity,
     mapper,
     scaler,
     validator,
@@ -61,9 +61,9 @@ class CellRouter(Router):
     def put_cell(self, cell_id: str, *, maximum: int = 10, **kwargs: Any) -> tuple[str, str]:
         return super().put_cell(cell_id, maximum=maximum, **kwargs)
 
-    def call(self, path: str, email: Any = "ada@example.com", body: Any = None) -> ExecutionResult:
+    def call(self, path: str, user_id: Any = "ada", body: Any = None) -> ExecutionResult:
         assert self.local is not None
-        return self.local.run(request(email, body, path))
+        return self.local.run(request(user_id, body, path))
 
 
 @pytest.fixture
@@ -72,10 +72,12 @@ def cell_router(monkeypatch: pytest.MonkeyPatch) -> Iterator[CellRouter]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("VALIDATOR_DEEP_CHECK", "false")
     aws_clients.reset()
+    identity.reset()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         router = build_router(TABLE, QUEUE)
         monkeypatch.setenv("TABLE_NAME", TABLE)
         monkeypatch.setenv("PROVISIONING_QUEUE_URL", router.queue_url)
+        monkeypatch.setenv("USER_KEY_SECRET_ARN", router.secret_arn)
         handlers = {
             "dispatcher": dispatcher.handler,
             "scaler": scaler.handler,
@@ -94,6 +96,7 @@ def cell_router(monkeypatch: pytest.MonkeyPatch) -> Iterator[CellRouter]:
             )
             yield CellRouter(**vars(router), local=local)
     aws_clients.reset()
+    identity.reset()
 
 
 def _succeeded(result: ExecutionResult) -> Any:
@@ -150,15 +153,15 @@ def test_market_defaults_to_europe(cell_router: CellRouter) -> None:
     cell_router.put_cell("us-1", market="americas")
 
     assert _succeeded(cell_router.call("/cells"))["cellId"] == "eu-1"
-    other = _succeeded(cell_router.call("/cells", "bob@example.com", {"marketId": "americas"}))
+    other = _succeeded(cell_router.call("/cells", "bob", {"marketId": "americas"}))
     assert other["cellId"] == "us-1"
 
 
 def test_crossing_the_threshold_requests_a_cell_once(cell_router: CellRouter) -> None:
     cell_router.put_cell("cell-1", current=6, maximum=10)  # 7th user reaches 70 %
 
-    _succeeded(cell_router.call("/cells", "u1@example.com"))
-    _succeeded(cell_router.call("/cells", "u2@example.com"))
+    _succeeded(cell_router.call("/cells", "u1"))
+    _succeeded(cell_router.call("/cells", "u2"))
 
     messages = cell_router.messages()
     assert len(messages) == 1
@@ -259,9 +262,9 @@ def test_mapper_returns_the_callers_cell(cell_router: CellRouter) -> None:
 
 def test_mapper_for_an_unknown_user_is_user_not_found(cell_router: CellRouter) -> None:
     cell_router.put_cell("cell-1")
-    _succeeded(cell_router.call("/cells", "ada@example.com"))
+    _succeeded(cell_router.call("/cells", "ada"))
 
-    result = cell_router.call("/mapper", "eve@example.com")
+    result = cell_router.call("/mapper", "eve")
     assert _outcome(result) == ("FAILED", "UserNotFound"), result.cause
 
 
@@ -322,21 +325,19 @@ def test_validate_accepts_current_endpoints_and_flags_stale_ones(
 def test_validate_deep_check_probes_the_cells_endpoints(
     cell_router: CellRouter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        base = f"http://127.0.0.1:{server.server_address[1]}"
-        urls = cell_router.put_cell("cell-1", urls=(f"{base}/a", f"{base}/b"))
+    # HTTPS cells on 127.0.0.1 behind the probe's simulated network: the
+    # probe refuses loopback URLs themselves (issue #10).
+    with simulated_cells() as cells:
+        urls = cell_router.put_cell(
+            "cell-1", urls=(cells.url("cell-1-a", "cell-1/a"), cells.url("cell-1-b", "cell-1/b"))
+        )
         _succeeded(cell_router.call("/cells"))
         monkeypatch.setenv("VALIDATOR_DEEP_CHECK", "true")
         body = {"cellId": "cell-1", "cellUrl": urls[0], "cellUrl2": urls[1]}
 
         up = _succeeded(cell_router.call("/validate", body=body))
-    finally:
-        server.shutdown()
-        server.server_close()
-    down = _succeeded(cell_router.call("/validate", body=body))  # connection refused
+        cells.server.impaired.add("cell-1")  # the cell now answers 503
+        down = _succeeded(cell_router.call("/validate", body=body))
 
     assert (up["valid"], up["healthy"]) == (True, True)
     assert (down["valid"], down["healthy"]) == (True, False)
@@ -350,7 +351,7 @@ def test_validate_for_an_unknown_user_is_user_not_found(cell_router: CellRouter)
         "cellUrl": "https://cell-1-a.example.com",
         "cellUrl2": "https://cell-1-b.example.com",
     }
-    result = cell_router.call("/validate", "nobody@example.com", body)
+    result = cell_router.call("/validate", "nobody", body)
     assert _outcome(result) == ("FAILED", "UserNotFound"), result.cause
 
 
@@ -360,40 +361,42 @@ def test_validate_for_an_unknown_user_is_user_not_found(cell_router: CellRouter)
 
 
 @pytest.mark.parametrize(
-    ("path", "email", "body"),
+    ("path", "user_id", "body"),
     [
         ("/cells", None, {}),
         ("/cells", "", {}),
         ("/cells", "   ", {}),
-        ("/cells", "a" * 250 + "@x.io", {}),
-        ("/cells", "ada@example.com", ["not", "an", "object"]),
-        ("/cells", "ada@example.com", {"marketId": "eu rope"}),
-        ("/cells", "ada@example.com", {"marketId": "x" * 65}),
-        ("/cells", "ada@example.com", {"marketId": None}),
+        ("/cells", "a" * 129, {}),
+        ("/cells", "ada@example.com", {}),
+        ("/cells", "ada", ["not", "an", "object"]),
+        ("/cells", "ada", {"marketId": "eu rope"}),
+        ("/cells", "ada", {"marketId": "x" * 65}),
+        ("/cells", "ada", {"marketId": None}),
         ("/mapper", "", {}),
-        ("/validate", "ada@example.com", {"cellId": "cell-1", "cellUrl": "https://a.example"}),
+        ("/validate", "ada", {"cellId": "cell-1", "cellUrl": "https://a.example"}),
         (
             "/validate",
-            "ada@example.com",
+            "ada",
             {"cellId": "cell 1", "cellUrl": "https://a.example", "cellUrl2": "https://b.example"},
         ),
         (
             "/validate",
-            "ada@example.com",
+            "ada",
             {"cellId": "cell-1", "cellUrl": "ftp://a.example", "cellUrl2": "https://b.example"},
         ),
-        ("/nowhere", "ada@example.com", {}),
+        ("/nowhere", "ada", {}),
     ],
     ids=[
-        "no-email",
-        "empty-email",
-        "blank-email",
-        "long-email",
+        "no-user-id",
+        "empty-user-id",
+        "blank-user-id",
+        "long-user-id",
+        "address-as-user-id",
         "body-not-object",
         "market-space",
         "market-too-long",
         "market-null",
-        "mapper-empty-email",
+        "mapper-empty-user-id",
         "validate-missing-url",
         "validate-bad-cell-id",
         "validate-bad-scheme",
@@ -401,27 +404,18 @@ def test_validate_for_an_unknown_user_is_user_not_found(cell_router: CellRouter)
     ],
 )
 def test_bad_input_is_invalid_request_and_writes_nothing(
-    cell_router: CellRouter, path: str, email: Any, body: Any
+    cell_router: CellRouter, path: str, user_id: Any, body: Any
 ) -> None:
     cell_router.put_cell("cell-1")
     before = cell_router.snapshot()
 
-    result = cell_router.call(path, email, body)
+    result = cell_router.call(path, user_id, body)
     assert _outcome(result) == ("FAILED", "InvalidRequest"), result.cause
     message = result.error_message or ""
 
     assert message
     assert cell_router.snapshot() == before
     assert cell_router.local.invocations.count("scaler") == 0
-
-
-class _Ok(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 def test_wrong_region_keeps_its_name_through_the_state_machine_and_is_421() -> None:

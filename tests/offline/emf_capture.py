@@ -24,7 +24,7 @@ import json
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, redirect_stdout
+from contextlib import contextmanager, redirect_stdout, suppress
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,7 @@ def _extra_paths(session: Any) -> None:
     from drill.environment import handler_environment, scoped_environ
 
     stack = session.stack
-    modules = ("dispatcher", "scaler", "validator", "mapper", "sweeper")
+    modules = ("dispatcher", "scaler", "validator", "mapper", "sweeper", "registrar")
     functions = {m: stack.function("cell_router", m) for m in modules}
     environment = handler_environment(*(f.environment for f in functions.values()))
     # A queue that does not exist: the send fails (ProvisioningFailed) and
@@ -111,6 +111,10 @@ def _extra_paths(session: Any) -> None:
     environment["PROVISIONING_QUEUE_URL"] = (
         f"{session.server.endpoint_url}/123456789012/no-such-queue"
     )
+    # The stack's user-key secret, as the drill creates it.
+    environment["USER_KEY_SECRET_ARN"] = session.client("secretsmanager").create_secret(
+        Name="capture-user-key", SecretString="capture-user-key-0123456789"
+    )["ARN"]
     ddb = session.client("dynamodb")
     table = environment["TABLE_NAME"]
     for cell_id, load in (("capture-1", 9), ("capture-2", 0)):
@@ -147,7 +151,7 @@ def _extra_paths(session: Any) -> None:
             if type(error).__name__ != "ProvisioningUnavailable":
                 raise
         # A caller whose cell turns unhealthy asks /validate (CellUnhealthy).
-        caller = {"path": "/cells", "httpMethod": "POST", "email": "capture@example.com"}
+        caller = {"path": "/cells", "httpMethod": "POST", "userId": "capture-user"}
         placed = call("dispatcher", {**caller, "body": {"marketId": "capture"}})
         ddb.update_item(
             TableName=table,
@@ -164,6 +168,7 @@ def _extra_paths(session: Any) -> None:
                 "body": {"cellId": placed["cellId"], "cellUrl": urls[0], "cellUrl2": urls[1]},
             },
         )
+        _trust_boundary_paths(call, session.client("dynamodb"), table, placed, caller, environment)
         _failure_mode_paths(session, call, caller, placed["cellId"], table, environment)
 
 
@@ -191,7 +196,7 @@ def _failure_mode_paths(
 
     ddb = session.client("dynamodb")
     # A caller with no cell yet (a placed one keeps their cell, whatever market).
-    stranger = {**caller, "email": "stranger@example.com"}
+    stranger = {**caller, "userId": "stranger"}
     # UnknownMarket: a market with no cells that the router does not know.
     expect("UnknownMarket", "dispatcher", {**stranger, "body": {"marketId": "nowhere"}})
     # DanglingMapping, then DanglingMappingRepaired: the caller's cell is deleted.
@@ -233,6 +238,69 @@ def _failure_mode_paths(
     # UnexpectedError: a setting the function cannot use.
     with scoped_environ({"CAPACITY_BUFFER": "lots"}):
         expect("ConfigurationError", "dispatcher", {**stranger, "body": {}})
+
+
+def _trust_boundary_paths(
+    call: Any, ddb: Any, table: str, placed: dict[str, Any], caller: dict[str, Any], env: Any
+) -> None:
+    """Issue #10's paths: endpoints the probe refuses or cannot reach, a
+    replayed CellReady, a market at its cell cap, the sign-up gate."""
+    from drill.cell_network import simulated_cells
+    from drill.environment import scoped_environ
+    from drill.sfn import FakeLambdaContext
+    from handlers.cell_router import events, sign_up_gate
+
+    # The caller's cell healthy again, with one endpoint the fetch policy
+    # refuses (loopback) and one no resolver knows (down).
+    ddb.update_item(
+        TableName=table,
+        Key={"marketId": {"S": "capture"}, "cellId": {"S": placed["cellId"]}},
+        UpdateExpression="SET IsHealthy = :true, endPoint_1 = :refused, endPoint_2 = :down",
+        ExpressionAttributeValues={
+            ":true": {"BOOL": True},
+            ":refused": {"S": "http://127.0.0.1:9/health"},
+            ":down": {"S": "https://nowhere.cells.test/health"},
+        },
+    )
+    with simulated_cells(), scoped_environ({"VALIDATOR_DEEP_CHECK": "true"}):
+        body = {
+            "cellId": placed["cellId"],
+            "cellUrl": "http://127.0.0.1:9/health",
+            "cellUrl2": "https://nowhere.cells.test/health",
+        }
+        call("validator", {**caller, "path": "/validate", "body": body})
+
+    def ready(cell_id: str) -> dict[str, Any]:
+        detail = events.cell_ready_detail(
+            market_id="capture",
+            cell_id=cell_id,
+            max_capacity=10,
+            endpoints=[
+                {"url": f"https://{cell_id}-a.example.com", "region": "us-east-1"},
+                {"url": f"https://{cell_id}-b.example.com", "region": "us-west-2"},
+            ],
+            router_id=env.get("CELL_READY_ROUTER_ID"),
+        )
+        return {"source": events.CELL_READY_SOURCE, "detail-type": "CellReady", "detail": detail}
+
+    call("registrar", ready("capture-1"))  # exists: a replay changes nothing
+    with scoped_environ({"MAX_CELLS_PER_MARKET": "2"}):
+        try:
+            call("registrar", ready("capture-3"))  # a third cell past the cap
+        except Exception as error:  # the refusal is the path under test
+            if type(error).__name__ != "CellLimitReached":
+                raise
+
+    context = FakeLambdaContext(function_name="sign-up-gate")
+    with scoped_environ({"SIGN_UP_ALLOWED_DOMAINS": '["example.com"]'}):
+        for email in ("ada@example.com", "bot@elsewhere.test"):
+            event = {
+                "triggerSource": "PreSignUp_SignUp",
+                "request": {"userAttributes": {"email": email}},
+                "response": {},
+            }
+            with suppress(sign_up_gate.SignUpRefused):
+                sign_up_gate.handler(event, context)
 
 
 def capture(stack: str | None = None) -> list[dict[str, Any]]:

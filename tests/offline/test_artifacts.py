@@ -49,6 +49,12 @@ VARIANT_CONFIG = {
     "lexGlobalResiliency": True,
     "routerTableBillingMode": "PROVISIONED",
     "alarmEmail": "oncall@example.com",
+    # Issue #10's optional admission controls, so their resources are checked.
+    "wafEnabled": True,
+    "signUpPolicy": "allowedDomains",
+    "signUpAllowedDomains": ["example.com"],
+    "provisioningPrincipals": ["arn:aws:iam::210987654321:role/cell-provisioner"],
+    "cellEndpointDomains": ["cells.example.com"],
 }
 RUNS = ("dev", "eu", "connect", "variant")
 
@@ -92,6 +98,8 @@ def test_every_kind_of_artifact_is_collected(connect_run: ProgramRun):
         "aws-native:lex:BotVersion",
         "aws-native:lex:BotAlias",
         "aws-native:connect:IntegrationAssociation",
+        # The cell router's user-key secret (issue #10).
+        "aws-native:secretsmanager:Secret",
     }
     assert len(found.contact_flows()) == 1
     assert len(found.request_templates()) == 3

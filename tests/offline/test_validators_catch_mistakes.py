@@ -423,16 +423,16 @@ def _response(found: ProgramArtifacts) -> str:
 def test_request_template_writing_an_unknown_execution_input_key(found: ProgramArtifacts):
     template = _request(found)
     assert check_request_template(template, resource_path="/cells") == []
-    planted = template.replace('\\"email\\":', '\\"email2\\":')
+    planted = template.replace('\\"userId\\":', '\\"userId2\\":')
     assert planted != template
-    assert not _unreported(check_request_template(planted), "execution input keys", "email2")
+    assert not _unreported(check_request_template(planted), "execution input keys", "userId2")
 
 
 def test_template_referencing_an_unknown_context_variable(found: ProgramArtifacts):
     planted = _request(found).replace(
-        "$!context.authorizer.claims.email", "$!context.authoriser.claims.email"
+        "$!context.authorizer.claims.sub", "$!context.authoriser.claims.sub"
     )
-    assert not _unreported(check_request_template(planted), "$context.authoriser.claims.email")
+    assert not _unreported(check_request_template(planted), "$context.authoriser.claims.sub")
     assert not _unreported(
         check_template_references("$context.requestIdd $context.authorizer.claims"),
         "requestIdd",
@@ -442,9 +442,9 @@ def test_template_referencing_an_unknown_context_variable(found: ProgramArtifact
 
 def test_request_template_reading_identity_from_the_body(found: ProgramArtifacts):
     planted = _request(found).replace(
-        '"$!context.authorizer.claims.email"', "\"$!input.path('$.email')\""
+        '"$!context.authorizer.claims.sub"', "\"$!input.path('$.userId')\""
     )
-    assert not _unreported(check_request_template(planted), "'$.email'")
+    assert not _unreported(check_request_template(planted), "'$.userId'")
 
 
 def test_response_template_reading_a_field_the_execution_lacks(found: ProgramArtifacts):

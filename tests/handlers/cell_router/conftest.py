@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from handlers.cell_router import aws_clients
+from handlers.cell_router import aws_clients, identity
 from tests.handlers.cell_router.support import TABLE, Router, build_router
 
 
@@ -29,9 +29,13 @@ def _router_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "REMEDIATION_EXPECTED_WAIT_MINUTES",
     ):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("CELL_ENDPOINT_DOMAINS", raising=False)
+    monkeypatch.delenv("MAX_CELLS_PER_MARKET", raising=False)
     aws_clients.reset()
+    identity.reset()
     yield
     aws_clients.reset()
+    identity.reset()
 
 
 @pytest.fixture
@@ -39,6 +43,7 @@ def router(monkeypatch: pytest.MonkeyPatch) -> Iterator[Router]:
     with mock_aws():
         built = build_router()
         monkeypatch.setenv("PROVISIONING_QUEUE_URL", built.queue_url)
+        monkeypatch.setenv("USER_KEY_SECRET_ARN", built.secret_arn)
         yield built
 
 

@@ -3,6 +3,8 @@ schema, cell seeding, table snapshots, and event builders."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import json
 import os
@@ -19,6 +21,8 @@ from handlers.cell_router import placement
 
 TABLE = "tbl_router_test"
 QUEUE = "CellProvisioning-test"
+#: The user-key HMAC key the tests' secret holds (what the stack generates).
+USER_KEY = "test-user-key-0123456789abcdef"
 
 
 @dataclass
@@ -29,6 +33,7 @@ class Router:
     sqs: Any
     queue_url: str
     table: str = TABLE
+    secret_arn: str = ""
 
     def put_cell(
         self,
@@ -117,23 +122,38 @@ class SimulatedClock:
 
 
 def build_router(table: str = TABLE, queue: str = QUEUE) -> Router:
-    """Create the table (from the shared schema) and the queue on whatever
-    AWS the environment points at; call inside a mock or a moto server."""
+    """Create the table (from the shared schema), the queue and the user-key
+    secret on whatever AWS the environment points at; call inside a mock or
+    a moto server. Point ``USER_KEY_SECRET_ARN`` at ``router.secret_arn``."""
     ddb = boto3.client("dynamodb")
     ddb.create_table(**ROUTER_TABLE.create_table_request(table))
     sqs = boto3.client("sqs")
     queue_url = sqs.create_queue(QueueName=queue)["QueueUrl"]
-    return Router(ddb=ddb, sqs=sqs, queue_url=queue_url, table=table)
+    router = Router(ddb=ddb, sqs=sqs, queue_url=queue_url, table=table)
+    router.secret_arn = create_user_key_secret(f"{table}-user-key")
+    return router
 
 
-def request(email: str | None = "ada@example.com", body: Any = None, path: str = "/cells") -> dict:
+def create_user_key_secret(name: str, value: str = USER_KEY) -> str:
+    """The stack's user-key secret (its SecretString is the HMAC key)."""
+    secrets = boto3.client("secretsmanager")
+    return secrets.create_secret(Name=name, SecretString=value)["ARN"]
+
+
+def user_key(user_id: str, key: str = USER_KEY) -> str:
+    """What the handlers must store for ``user_id`` (HMAC-SHA256 hex)."""
+    return hmac.new(key.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def request(user_id: str | None = "ada", body: Any = None, path: str = "/cells") -> dict:
+    """The orchestrator input for the caller whose token's ``sub`` is ``user_id``."""
     event: dict[str, Any] = {
         "path": path,
         "httpMethod": "POST",
         "body": {} if body is None else body,
     }
-    if email is not None:
-        event["email"] = email
+    if user_id is not None:
+        event["userId"] = user_id
     return event
 
 

@@ -29,28 +29,31 @@ USERS = 150
 def test_sixteen_threads_sign_up_150_users(serial_moto, monkeypatch) -> None:
     router = build_router()
     monkeypatch.setenv("PROVISIONING_QUEUE_URL", router.queue_url)
+    monkeypatch.setenv("USER_KEY_SECRET_ARN", router.secret_arn)
     for cell_id in ("c1", "c2", "c3"):
         router.put_cell(cell_id, maximum=50)
     router.put_cell("sick", maximum=50, healthy=False)
     router.put_cell("asia-1", market="asia", maximum=50)
     untouched = (router.cell("sick"), router.cell("asia-1", "asia"))
 
-    def sign_up(email: str) -> dict | None:
+    def sign_up(user_id: str) -> dict | None:
         # What the state machine does for /cells: Dispatcher, then Scaler.
         try:
-            placed = dispatcher.handler(request(email), FakeLambdaContext())
+            placed = dispatcher.handler(request(user_id), FakeLambdaContext())
         except NoCapacity:
             return None
         scaled = scaler.handler(placed, FakeLambdaContext())
         return {**placed, **scaled}
 
-    emails = [f"user{i}@example.com" for i in range(USERS)]
+    user_ids = [f"user{i}" for i in range(USERS)]
     with ThreadPoolExecutor(THREADS) as pool:
-        results = dict(zip(emails, pool.map(sign_up, emails), strict=True))
+        results = dict(zip(user_ids, pool.map(sign_up, user_ids), strict=True))
 
-    placed = {email: r for email, r in results.items() if r is not None}
+    placed = {user: r for user, r in results.items() if r is not None}
     assert len(placed) == 120
-    assert all(r["newAssignment"] for r in placed.values())
+    assert all(r["newAssignment"] for r in placed.values()), {
+        u: r for u, r in placed.items() if not r["newAssignment"]
+    }
     loads = {c: router.load(c) for c in ("c1", "c2", "c3")}
     assert loads == {"c1": 40, "c2": 40, "c3": 40}
     mappings = router.mappings()
@@ -67,11 +70,11 @@ def test_sixteen_threads_sign_up_150_users(serial_moto, monkeypatch) -> None:
     repeat = list(placed)[:48] * 2
     with ThreadPoolExecutor(8) as pool:
         again = list(pool.map(sign_up, repeat))
-    for email, result in zip(repeat, again, strict=True):
+    for user, result in zip(repeat, again, strict=True):
         assert result is not None
         assert result["newAssignment"] is False
         assert result["provisioningRequested"] is False
-        assert result["cellId"] == placed[email]["cellId"]
+        assert result["cellId"] == placed[user]["cellId"]
     assert router.snapshot() == before
 
     messages = router.messages()
@@ -96,6 +99,7 @@ def test_sixteen_threads_under_conflicts_and_throttling(serial_moto, monkeypatch
     router = build_router("tbl_router_faults", "CellProvisioning-faults")
     monkeypatch.setenv("TABLE_NAME", router.table)
     monkeypatch.setenv("PROVISIONING_QUEUE_URL", router.queue_url)
+    monkeypatch.setenv("USER_KEY_SECRET_ARN", router.secret_arn)
     for cell_id in ("c1", "c2", "c3"):
         router.put_cell(cell_id, maximum=50)
     router.put_cell("sick", maximum=50, healthy=False)
@@ -104,27 +108,27 @@ def test_sixteen_threads_under_conflicts_and_throttling(serial_moto, monkeypatch
     log: list[tuple[str, int, int, str, dict | None]] = []
     lock = threading.Lock()
 
-    def sign_up(email: str) -> None:
+    def sign_up(user_id: str) -> None:
         started = next(ticks)
         outcome, result = "placed", None
         try:
             # A fresh context per invocation, as Lambda gives (30 s: the
             # serial emulator is far slower than DynamoDB).
-            result = dispatcher.handler(request(email), FakeLambdaContext())
+            result = dispatcher.handler(request(user_id), FakeLambdaContext())
             result = {**result, **scaler.handler(result, FakeLambdaContext())}
         except (NoCapacity, ServiceUnavailable, UnknownMarket) as error:
             outcome = type(error).__name__
         except Exception as error:  # an untrue answer: a 500
             outcome = f"unexpected {type(error).__name__}: {error}"
         with lock:
-            log.append((email, started, next(ticks), outcome, result))
+            log.append((user_id, started, next(ticks), outcome, result))
 
     injector = FaultInjector(FAULTS, seed=11)
-    emails = [f"user{i}@example.com" for i in range(USERS)]
+    user_ids = [f"user{i}" for i in range(USERS)]
     with injector.active():
         aws_clients.reset()
         with ThreadPoolExecutor(THREADS) as pool:
-            list(pool.map(sign_up, emails))
+            list(pool.map(sign_up, user_ids))
     aws_clients.reset()
 
     # The faults really happened, at about the asked rates.
@@ -135,7 +139,7 @@ def test_sixteen_threads_under_conflicts_and_throttling(serial_moto, monkeypatch
     outcomes = collections.Counter(entry[3] for entry in log)
     # Every placeable user placed, and every refusal the true one.
     assert outcomes == {"placed": 120, "NoCapacity": 30}, outcomes
-    placed = {email: result for email, _, _, outcome, result in log if outcome == "placed"}
+    placed = {user: result for user, _, _, outcome, result in log if outcome == "placed"}
     loads = {c: router.load(c) for c in ("c1", "c2", "c3")}
     assert loads == {"c1": 40, "c2": 40, "c3": 40}  # none over the limit
     mappings = router.mappings()

@@ -111,13 +111,13 @@ def test_a_request_lost_to_a_timeout_is_sent_by_a_later_crossing(
     all deduplicated with nothing sent."""
     router.put_cell("c1", current=34)
     with _faults("sqs:SendMessage=timeout", clock).active():
-        first = dispatcher.handler(request("u0@example.com"), _context(5))
+        first = dispatcher.handler(request("u0"), _context(5))
         with pytest.raises(ProvisioningUnavailable):
             scaler.handler(first, _context(3))
     aws_clients.reset()
     clock.sleep(scaleout_resend_seconds())
     sent = [
-        scaler.handler(dispatcher.handler(request(f"u{i}@example.com"), _context(5)), _context(3))
+        scaler.handler(dispatcher.handler(request(f"u{i}"), _context(5)), _context(3))
         for i in range(1, 5)
     ]
     assert [s["provisioningRequested"] for s in sent] == [True, False, False, False]
@@ -211,7 +211,7 @@ def test_full_market_with_a_stale_episode_asks_again(router: Router, clock: Simu
              lastSentAtEpoch=three_hours_ago)  # fmt: skip
     for i in range(5):
         with pytest.raises(NoCapacity):
-            dispatcher.handler(request(f"u{i}@example.com"), _context(5))
+            dispatcher.handler(request(f"u{i}"), _context(5))
     (message,) = router.messages()
     assert message["episodeId"] == "old"
 
@@ -225,7 +225,7 @@ def test_a_market_that_cannot_place_anyone_requests_one_cell(
         router.put_cell("c2", status="DRAINING")
     for i in range(5):
         with pytest.raises(NoCapacity):
-            dispatcher.handler(request(f"u{i}@example.com"), _context(5))
+            dispatcher.handler(request(f"u{i}"), _context(5))
     (message,) = router.messages()
     assert (message["marketId"], message["reason"]) == ("europe", "no-capacity")
     assert message["triggeringCellId"] is None
@@ -280,7 +280,7 @@ def test_thirty_percent_conflicts_refuse_nobody(router: Router, clock: Simulated
     router.put_cell("fresh", maximum=100)
     injector = _faults("dynamodb:TransactWriteItems=cancel:TransactionConflict@0.3", clock)
     with injector.active():
-        placed = [dispatcher.handler(request(f"u{i}@example.com"), _context(5)) for i in range(30)]
+        placed = [dispatcher.handler(request(f"u{i}"), _context(5)) for i in range(30)]
     assert all(p["cellId"] == "fresh" for p in placed)
     assert router.load("fresh") == 30
     assert injector.total_injected >= 3

@@ -35,14 +35,14 @@ def test_endpoints_are_read_fresh_from_the_cell(router, lambda_context, monkeypa
 def test_callers_only_see_their_own_mapping(router, lambda_context) -> None:
     router.put_cell("c1")
     router.put_cell("c2", current=20)
-    dispatcher.handler(request("ada@example.com"), lambda_context)
+    dispatcher.handler(request("ada"), lambda_context)
     router.put_cell("c1", current=30)
-    dispatcher.handler(request("bob@example.com"), lambda_context)
-    ada = mapper.handler(request("ada@example.com", {"email": "bob@example.com"}), lambda_context)
-    bob = mapper.handler(request("bob@example.com", {"email": "ada@example.com"}), lambda_context)
+    dispatcher.handler(request("bob"), lambda_context)
+    ada = mapper.handler(request("ada", {"userId": "bob"}), lambda_context)
+    bob = mapper.handler(request("bob", {"userId": "ada"}), lambda_context)
     assert (ada["cellId"], bob["cellId"]) == ("c1", "c2")
     with pytest.raises(UserNotFound):
-        mapper.handler(request("eve@example.com", {"email": "ada@example.com"}), lambda_context)
+        mapper.handler(request("eve", {"userId": "ada"}), lambda_context)
 
 
 def test_unknown_user(router, lambda_context) -> None:
@@ -53,7 +53,13 @@ def test_unknown_user(router, lambda_context) -> None:
 
 @pytest.mark.parametrize(
     "event",
-    [request(email=None), request(email=""), request(email="x" * 300), {**request(), "body": 1}],
+    [
+        request(user_id=None),
+        request(user_id=""),
+        request(user_id="x" * 129),
+        request(user_id="ada/../bob"),
+        {**request(), "body": 1},
+    ],
 )
 def test_bad_input(router, lambda_context, event) -> None:
     with pytest.raises(InvalidRequest):

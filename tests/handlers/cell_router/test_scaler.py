@@ -137,10 +137,10 @@ def test_failed_send_keeps_the_user_placed_and_the_episode_due(
     monkeypatch.setenv("PROVISIONING_QUEUE_URL", good_queue)
     # Within the resend delay the episode's first sender may still be at it.
     clock[0] += 30
-    second = dispatcher.handler(request("bob@example.com"), lambda_context)
+    second = dispatcher.handler(request("bob"), lambda_context)
     assert scaler.handler(second, lambda_context)["provisioningRequested"] is False
     clock[0] += 31
-    third = dispatcher.handler(request("cy@example.com"), lambda_context)
+    third = dispatcher.handler(request("cy"), lambda_context)
     assert scaler.handler(third, lambda_context)["provisioningRequested"] is True
     (message,) = router.messages()
     assert message["episodeId"] == marker["episodeId"]["S"]

@@ -39,7 +39,7 @@ def test_concurrent_load_between_read_and_write_still_triggers_scale_out(router,
     router.put_cell("c1", current=30, maximum=50)  # snapshot: 30, well below 35
     fired = _sneak_in_writers(router, "c1", to_load=34)  # really: 34, so we make 35
 
-    result = dispatcher.handler(request("late@example.com"), lambda_context)
+    result = dispatcher.handler(request("late"), lambda_context)
 
     assert fired, "the concurrent writer did not run"
     assert result["newAssignment"] is True
@@ -57,7 +57,7 @@ def test_no_correction_needed_costs_one_transaction(router, lambda_context):
         "before-call.dynamodb.TransactWriteItems", lambda **_: calls.append(1)
     )
 
-    result = dispatcher.handler(request("early@example.com"), lambda_context)
+    result = dispatcher.handler(request("early"), lambda_context)
 
     assert result["cellLoad"] == {"currentCapacity": 11, "maxCapacity": 50}
     assert len(calls) == 1
@@ -72,7 +72,7 @@ def test_a_cell_filled_meanwhile_is_skipped_not_miscounted(router, lambda_contex
     # the user goes to c2 and c1 stays at 40.
     _sneak_in_writers(router, "c1", to_load=40)
 
-    result = dispatcher.handler(request("both@example.com"), lambda_context)
+    result = dispatcher.handler(request("both"), lambda_context)
 
     assert result["cellId"] == "c2"
     assert router.load("c1") == 40

@@ -3,40 +3,58 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 import pytest
 
-from handlers.cell_router import endpoint_check, settings, validation
+from handlers.cell_router import endpoint_check, identity, settings, validation
 from handlers.cell_router.errors import ConfigurationError, InvalidRequest
 from handlers.cell_router.model import STATUS_DISABLED, Cell, Endpoint
 
 
-def test_user_key_is_sha256_of_the_normalised_email() -> None:
-    expected = hashlib.sha256(b"ada@example.com").hexdigest()
-    assert validation.user_key("  Ada@Example.COM ") == expected
+def test_user_key_is_an_hmac_of_the_subject_under_the_stack_key() -> None:
+    key = b"k" * 32
+    expected = hmac.new(key, b"0b5e-ada", hashlib.sha256).hexdigest()
+    assert identity.keyed_user_key("0b5e-ada", key) == expected
+    # Another key, another user key: the table cannot be reversed by hashing
+    # candidate identities without the secret.
+    assert identity.keyed_user_key("0b5e-ada", b"j" * 32) != expected
+    assert expected != hashlib.sha256(b"0b5e-ada").hexdigest()
+
+
+SUB = "9a1c3f0e-5b2d-4c8e-a7f6-0123456789ab"
 
 
 @pytest.mark.parametrize(
     ("event", "message"),
     [
         ("not an object", "event"),
-        ({"body": {}}, "email"),
-        ({"email": "", "body": {}}, "email"),
-        ({"email": "   ", "body": {}}, "email"),
-        ({"email": 42, "body": {}}, "email"),
-        ({"email": "a" * 243 + "@example.com", "body": {}}, "254"),
-        ({"email": "ada@example.com", "body": "{}"}, "body"),
-        ({"email": "ada@example.com", "body": ["marketId"]}, "body"),
+        ({"body": {}}, "userId"),
+        ({"userId": "", "body": {}}, "userId"),
+        ({"userId": "   ", "body": {}}, "userId"),
+        ({"userId": 42, "body": {}}, "userId"),
+        ({"userId": "a" * 129, "body": {}}, "128"),
+        # An address, a key prefix, a path, non-ASCII: never a Cognito subject.
+        ({"userId": "ada@example.com", "body": {}}, "userId"),
+        ({"userId": "USER#ada", "body": {}}, "userId"),
+        ({"userId": "ada/bob", "body": {}}, "userId"),
+        ({"userId": "\u212aate", "body": {}}, "userId"),
+        ({"userId": f" {SUB}", "body": {}}, "userId"),
+        # The old contract's field is not an identity any more.
+        ({"email": "ada@example.com", "body": {}}, "userId"),
+        ({"userId": SUB, "body": "{}"}, "body"),
+        ({"userId": SUB, "body": ["marketId"]}, "body"),
     ],
 )
 def test_bad_router_requests(event, message) -> None:
     with pytest.raises(InvalidRequest, match=message):
-        validation.parse_router_request(event)
+        validation.parse_router_event(event)
 
 
-def test_email_of_exactly_254_characters_is_accepted_and_body_may_be_absent() -> None:
-    request = validation.parse_router_request({"email": "a" * 242 + "@example.com"})
-    assert request.body == {}
+def test_subject_of_128_characters_is_accepted_unchanged_and_body_may_be_absent() -> None:
+    parsed = validation.parse_router_event({"userId": "A" * 128})
+    assert (parsed.user_id, parsed.body) == ("A" * 128, {})
+    assert validation.parse_router_event({"userId": SUB}).user_id == SUB
 
 
 @pytest.mark.parametrize("value", ["", "x" * 65, "eu rope", "USER#x", "ëurope", None, 7, ["eu"]])
@@ -93,7 +111,7 @@ def test_urls_compare_as_sets_after_normalising() -> None:
     assert not endpoint_check.same_endpoints([], [])
 
 
-TEXTS = endpoint_check.RemediationTexts("support@example.com", "Incident 42", 20)
+TEXTS = endpoint_check.RemediationTexts("support", "Incident 42", 20)
 CELL = Cell("europe", "c1", 1, 50, True, endpoints=(Endpoint("https://a", "eu-west-1"),))
 
 
@@ -101,13 +119,14 @@ def test_remediation_choices() -> None:
     assert endpoint_check.remediation(valid=True, healthy=True, cell=CELL, texts=TEXTS) is None
     refresh = endpoint_check.remediation(valid=False, healthy=True, cell=CELL, texts=TEXTS)
     assert refresh is not None and refresh["action"] == "refresh"
-    assert refresh["supportContact"] == "support@example.com"
+    assert refresh["supportContact"] == "support"
     wait = endpoint_check.remediation(
         valid=True, healthy=False, cell=CELL, texts=TEXTS, endpoint_up={"https://a": False}
     )
     assert wait is not None and wait["action"] == "wait"
     assert (wait["incidentNotice"], wait["expectedWaitMinutes"]) == ("Incident 42", 20)
-    assert "https://a" in wait["message"]
+    # The failing endpoint by position: a URL is never echoed (issue #10).
+    assert "endpoint 1" in wait["message"] and "https://a" not in wait["message"]
     disabled = Cell("europe", "c1", 1, 50, True, status=STATUS_DISABLED)
     for cell in (None, disabled):
         support = endpoint_check.remediation(valid=False, healthy=False, cell=cell, texts=TEXTS)

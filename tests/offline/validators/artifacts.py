@@ -19,6 +19,7 @@ POLICY_INPUTS: dict[tuple[str, str], str] = {
     ("aws:kms/key:Key", "policy"): "key",
     ("aws:sns/topicPolicy:TopicPolicy", "policy"): "resource",
     ("aws:sqs/queuePolicy:QueuePolicy", "policy"): "resource",
+    ("aws:cloudwatch/eventBusPolicy:EventBusPolicy", "policy"): "resource",
     ("aws:cloudwatch/logResourcePolicy:LogResourcePolicy", "policyDocument"): "resource",
 }
 

@@ -35,11 +35,19 @@ class ProgramContext:
         return f"arn:aws:connect:{region}:{self.account}:instance/{instance_id}"
 
 
+#: Keys whose empty object is the value itself (WAF actions: ``"Allow": {}``).
+_EMPTY_ON_PURPOSE = frozenset({"Allow", "Block", "Count"})
+
+
 def _drop_none(value: Any) -> Any:
     """Unset inputs out (None, and objects left empty), protobuf floats to ints."""
     if isinstance(value, Mapping):
         cleaned = {k: _drop_none(v) for k, v in value.items()}
-        return {k: v for k, v in cleaned.items() if v is not None and v != {}}
+        return {
+            k: v
+            for k, v in cleaned.items()
+            if v is not None and (v != {} or k in _EMPTY_ON_PURPOSE)
+        }
     if isinstance(value, list):
         return [_drop_none(v) for v in value]
     if isinstance(value, float) and value.is_integer():
@@ -321,6 +329,8 @@ def _api_method(r: RecordedResource, _: ProgramContext) -> dict[str, Any]:
         "AuthorizationScopes": i.get("authorizationScopes"),
         "ApiKeyRequired": i.get("apiKeyRequired"),
         "RequestParameters": i.get("requestParameters"),
+        "RequestValidatorId": i.get("requestValidatorId"),
+        "RequestModels": i.get("requestModels"),
     }
 
 
@@ -419,6 +429,70 @@ def _api_method_settings(r: RecordedResource, _: ProgramContext) -> dict[str, An
     }
 
 
+def _api_model(r: RecordedResource, _: ProgramContext) -> dict[str, Any]:
+    i = r.inputs
+    return {
+        "RestApiId": i.get("restApi"),
+        "Name": i.get("name"),
+        "ContentType": i.get("contentType"),
+        "Description": i.get("description"),
+        "Schema": as_json(i["schema"]) if i.get("schema") else None,
+    }
+
+
+def _api_request_validator(r: RecordedResource, _: ProgramContext) -> dict[str, Any]:
+    i = r.inputs
+    return {
+        "RestApiId": i.get("restApi"),
+        "Name": i.get("name"),
+        "ValidateRequestBody": i.get("validateRequestBody"),
+        "ValidateRequestParameters": i.get("validateRequestParameters"),
+    }
+
+
+def _event_bus(r: RecordedResource, _: ProgramContext) -> dict[str, Any]:
+    return {"Name": _name(r) or AUTONAMED, "Description": r.inputs.get("description")}
+
+
+def _cfn_case(value: Any) -> Any:
+    """Pulumi's camelCase WAF structures in CloudFormation's PascalCase."""
+    if isinstance(value, dict):
+        return {k[:1].upper() + k[1:]: _cfn_case(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cfn_case(v) for v in value]
+    return value
+
+
+def _web_acl(r: RecordedResource, _: ProgramContext) -> dict[str, Any]:
+    i = r.inputs
+    visibility = lambda v: {  # noqa: E731 - CloudWatch is spelled differently
+        "CloudWatchMetricsEnabled": v.get("cloudwatchMetricsEnabled"),
+        "MetricName": v.get("metricName"),
+        "SampledRequestsEnabled": v.get("sampledRequestsEnabled"),
+    }
+    return {
+        "Name": _name(r) or AUTONAMED,
+        "Description": i.get("description"),
+        "Scope": i.get("scope"),
+        "DefaultAction": _cfn_case(i.get("defaultAction")),
+        "Rules": [
+            {
+                "Name": rule.get("name"),
+                "Priority": rule.get("priority"),
+                "Action": _cfn_case(rule.get("action")),
+                "Statement": _cfn_case(rule.get("statement")),
+                "VisibilityConfig": visibility(rule.get("visibilityConfig") or {}),
+            }
+            for rule in i.get("rules") or []
+        ],
+        "VisibilityConfig": visibility(i.get("visibilityConfig") or {}),
+    }
+
+
+def _web_acl_association(r: RecordedResource, _: ProgramContext) -> dict[str, Any]:
+    return {"ResourceArn": r.inputs.get("resourceArn"), "WebACLArn": r.inputs.get("webAclArn")}
+
+
 def _api_account(r: RecordedResource, _: ProgramContext) -> dict[str, Any]:
     return {"CloudWatchRoleArn": r.inputs.get("cloudwatchRoleArn")}
 
@@ -461,6 +535,23 @@ def _user_pool(r: RecordedResource, _: ProgramContext) -> dict[str, Any]:
         "EnabledMfas": mfas or None,
         "DeletionProtection": i.get("deletionProtection"),
         "UserPoolTier": i.get("userPoolTier"),
+        "UserAttributeUpdateSettings": {
+            "AttributesRequireVerificationBeforeUpdate": (
+                i.get("userAttributeUpdateSettings") or {}
+            ).get("attributesRequireVerificationBeforeUpdates")
+        }
+        if i.get("userAttributeUpdateSettings")
+        else None,
+        "AdminCreateUserConfig": {
+            "AllowAdminCreateUserOnly": (i.get("adminCreateUserConfig") or {}).get(
+                "allowAdminCreateUserOnly"
+            )
+        }
+        if i.get("adminCreateUserConfig")
+        else None,
+        "LambdaConfig": {"PreSignUp": (i.get("lambdaConfig") or {}).get("preSignUp")}
+        if i.get("lambdaConfig")
+        else None,
     }
 
 
@@ -480,6 +571,8 @@ def _user_pool_client(r: RecordedResource, _: ProgramContext) -> dict[str, Any]:
         "LogoutURLs": i.get("logoutUrls"),
         "DefaultRedirectURI": i.get("defaultRedirectUri"),
         "PreventUserExistenceErrors": i.get("preventUserExistenceErrors"),
+        "ReadAttributes": i.get("readAttributes"),
+        "WriteAttributes": i.get("writeAttributes"),
         "EnableTokenRevocation": i.get("enableTokenRevocation"),
         "AccessTokenValidity": i.get("accessTokenValidity"),
         "IdTokenValidity": i.get("idTokenValidity"),
@@ -665,6 +758,15 @@ CLASSIC_MAPPERS: dict[str, ClassicMapping] = {
         "AWS::ApiGateway::Stage", _api_method_settings, definition="MethodSetting"
     ),
     "aws:apigateway/account:Account": ClassicMapping("AWS::ApiGateway::Account", _api_account),
+    "aws:apigateway/model:Model": ClassicMapping("AWS::ApiGateway::Model", _api_model),
+    "aws:apigateway/requestValidator:RequestValidator": ClassicMapping(
+        "AWS::ApiGateway::RequestValidator", _api_request_validator
+    ),
+    "aws:cloudwatch/eventBus:EventBus": ClassicMapping("AWS::Events::EventBus", _event_bus),
+    "aws:wafv2/webAcl:WebAcl": ClassicMapping("AWS::WAFv2::WebACL", _web_acl),
+    "aws:wafv2/webAclAssociation:WebAclAssociation": ClassicMapping(
+        "AWS::WAFv2::WebACLAssociation", _web_acl_association
+    ),
     "aws:cognito/userPool:UserPool": ClassicMapping("AWS::Cognito::UserPool", _user_pool),
     "aws:cognito/userPoolClient:UserPoolClient": ClassicMapping(
         "AWS::Cognito::UserPoolClient", _user_pool_client
@@ -703,6 +805,10 @@ CLASSIC_GAPS: dict[str, str] = {
     ),
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": (
         "only an AWS managed policy ARN, checked where it is declared"
+    ),
+    "aws:cloudwatch/eventBusPolicy:EventBusPolicy": (
+        "the bus's whole policy document, where AWS::Events::EventBusPolicy holds one "
+        "statement; checked as a resource policy (check_policies, parliament) instead"
     ),
 }
 

@@ -88,6 +88,7 @@ KNOWN_SERVICE_PRINCIPALS = frozenset(
     {
         "apigateway.amazonaws.com",
         "cloudwatch.amazonaws.com",
+        "cognito-idp.amazonaws.com",
         "connect.amazonaws.com",
         "events.amazonaws.com",
         "lambda.amazonaws.com",
@@ -160,6 +161,10 @@ def check_policy(policy: PolicyDocument) -> list[str]:
             continue
         if principal is None:
             problems.append(f"{where}: a {policy.kind} policy needs a Principal")
+            continue
+        if principal == "*" and statement.get("Effect") == "Deny":
+            # Denying everyone (but a condition's exceptions) is the opposite
+            # of public access: the provisioning bus's lock.
             continue
         problems.extend(_principal_problems(where, principal))
         if policy.kind == "trust":

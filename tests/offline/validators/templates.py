@@ -112,7 +112,7 @@ UTIL_MEMBERS = frozenset(
 BUILTIN_ROOTS = frozenset({"context", "input", "util", "stageVariables"})
 
 #: The execution input the Orchestrator and every handler read (SPEC).
-EXECUTION_INPUT_KEYS = frozenset({"path", "httpMethod", "email", "body"})
+EXECUTION_INPUT_KEYS = frozenset({"path", "httpMethod", "userId", "body"})
 #: Members of an AWS JSON-protocol error body (StartSyncExecution refused).
 SERVICE_ERROR_MEMBERS = frozenset({"__type", "message", "Message"})
 
@@ -311,7 +311,7 @@ def check_request_template(
         rendered = render_request_template(
             template,
             body=json.dumps({"marketId": "europe"}),
-            claims={"email": "o'brien@example.com", "sub": "sub-1"},
+            claims={"email": "o'brien@example.com", "sub": "0b5e-ada'1"},
             resource_path=resource_path,
         )
     except Exception as error:  # airspeed's own errors: the template does not render
@@ -337,8 +337,10 @@ def check_request_template(
         )
     elif execution_input["path"] != resource_path or not isinstance(execution_input["body"], dict):
         problems.append(f"execution input does not carry path and body through: {execution_input}")
-    elif execution_input["email"] != "o'brien@example.com":
-        problems.append(f"execution input email {execution_input['email']!r} is not the token's")
+    elif execution_input["userId"] != "0b5e-ada'1":
+        problems.append(
+            f"execution input userId {execution_input['userId']!r} is not the token's sub"
+        )
     return problems
 
 

@@ -1,0 +1,152 @@
+"""Recording a CellReady in the table: who owns which attribute of a cell.
+
+=====================  ==========================================================
+provisioning-owned     ``maxCapacity``, ``endPoint_1``/``endPoint_2``,
+                       ``regionCode_1``/``regionCode_2``, ``provisioningRevision``
+operator-owned         ``IsHealthy``, ``status`` (set once, at creation, to
+                       healthy and ACTIVE; never again by the registrar)
+router-owned           ``currentCapacity`` (the dispatcher's counter)
+=====================  ==========================================================
+
+* A cell that does not exist is created (``attribute_not_exists``), empty,
+  healthy and ACTIVE -- unless the market already has
+  ``MAX_CELLS_PER_MARKET`` cells (``CellLimitReached``).
+* An existing cell is changed only by an event carrying a ``revision`` newer
+  than the stored ``provisioningRevision`` (absent counts as older than any),
+  and only in its provisioning-owned attributes. An event without a
+  revision, or with one already applied, changes nothing: a replay
+  (EventBridge's or Lambda's retry, an operator re-sending a failed event)
+  can never undo an operator's DRAINING or a health monitor's verdict.
+
+The market count is a Query for the market's partition (``Select=COUNT``, a
+cell item is small: about 1 RCU per 4 KB read). It is read before the
+conditional create, so concurrent registrations in one market can exceed the
+cap by the number in flight; the cap bounds cost, it is not a quota.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
+
+from handlers.cell_router.errors import CellLimitReached
+from handlers.cell_router.model import STATUS_ACTIVE
+from handlers.cell_router.validation import CellReady
+
+PARTITION_KEY = "marketId"
+REVISION_ATTRIBUTE = "provisioningRevision"
+
+_serializer = TypeSerializer()
+
+
+class Registration(enum.Enum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"  # a replay, or an event that may only create
+
+
+def _dump(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in values.items()}
+
+
+def _provisioned(ready: CellReady) -> dict[str, Any]:
+    first, second = ready.endpoints
+    return {
+        "maxCapacity": ready.max_capacity,
+        "endPoint_1": first.url,
+        "endPoint_2": second.url,
+        "regionCode_1": first.region,
+        "regionCode_2": second.region,
+    }
+
+
+def register_cell(
+    client: Any, table_name: str, ready: CellReady, now: str, max_cells: int | None
+) -> Registration:
+    """Create the cell if absent, else apply a newer revision (see module)."""
+    key = {PARTITION_KEY: ready.market_id, "cellId": ready.cell_id}
+    if max_cells is not None and _cell_exists(client, table_name, key) is False:
+        cells = market_cell_count(client, table_name, ready.market_id)
+        if cells >= max_cells:
+            raise CellLimitReached(
+                f"market {ready.market_id} already has {cells} cells (maxCellsPerMarket "
+                f"{max_cells}); cell {ready.cell_id} was not recorded"
+            )
+    item = {
+        **key,
+        **_provisioned(ready),
+        "currentCapacity": 0,
+        "IsHealthy": True,
+        "status": STATUS_ACTIVE,
+        "registeredAt": now,
+        "updatedAt": now,
+    }
+    if ready.revision is not None:
+        item[REVISION_ATTRIBUTE] = ready.revision
+    try:
+        client.put_item(
+            TableName=table_name,
+            Item=_dump(item),
+            ConditionExpression="attribute_not_exists(#pk)",
+            ExpressionAttributeNames={"#pk": PARTITION_KEY},
+        )
+        return Registration.CREATED
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+    if ready.revision is None:
+        return Registration.UNCHANGED
+    values = {f":{name}": value for name, value in _provisioned(ready).items()}
+    try:
+        client.update_item(
+            TableName=table_name,
+            Key=_dump(key),
+            UpdateExpression=(
+                "SET maxCapacity = :maxCapacity, endPoint_1 = :endPoint_1,"
+                " endPoint_2 = :endPoint_2, regionCode_1 = :regionCode_1,"
+                " regionCode_2 = :regionCode_2, #rev = :rev, updatedAt = :now"
+            ),
+            ConditionExpression="attribute_exists(#pk) AND "
+            "(attribute_not_exists(#rev) OR #rev < :rev)",
+            ExpressionAttributeNames={"#pk": PARTITION_KEY, "#rev": REVISION_ATTRIBUTE},
+            ExpressionAttributeValues=_dump({**values, ":rev": ready.revision, ":now": now}),
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return Registration.UNCHANGED
+        raise
+    return Registration.UPDATED
+
+
+def _cell_exists(client: Any, table_name: str, key: dict[str, str]) -> bool:
+    response = client.get_item(
+        TableName=table_name,
+        Key=_dump(key),
+        ConsistentRead=True,
+        ProjectionExpression="#pk",
+        ExpressionAttributeNames={"#pk": PARTITION_KEY},
+    )
+    return "Item" in response
+
+
+def market_cell_count(client: Any, table_name: str, market_id: str) -> int:
+    """Cells recorded for the market (every item of its partition is a cell)."""
+    request: dict[str, Any] = {
+        "TableName": table_name,
+        "KeyConditionExpression": "#pk = :market",
+        "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+        "ExpressionAttributeValues": _dump({":market": market_id}),
+        "Select": "COUNT",
+        "ConsistentRead": True,
+    }
+    total = 0
+    while True:
+        response = client.query(**request)
+        total += int(response.get("Count", 0))
+        last = response.get("LastEvaluatedKey")
+        if not last:
+            return total
+        request["ExclusiveStartKey"] = last
