@@ -187,6 +187,8 @@ if settings.cell_router.enabled:
             # to subscribe a pager): the health check's.
             alarm_topic_arn=health_check.alarm_topic_arn,
             deletion_protection=settings.table_deletion_protection,
+            # Issue #13: the secondary reads its local replica.
+            replica_regions=(settings.secondary_region,),
         ),
         opts=primary.opts(),
     )

@@ -41,7 +41,21 @@ MARKET = "europe"
 SAMPLES = 5
 #: The bench stack's user-key HMAC key (what its secret holds).
 USER_KEY = "bench-user-key-0123456789abcdef"
-SCENARIOS = ("new user sign-up", "known user sign-up", "mapper", "validator (no deep check)")
+SCENARIOS = (
+    "new user sign-up",
+    "known user sign-up",
+    "mapper",
+    "validator (no deep check)",
+    # Issue #13: the router in two regions, this one the market's writer.
+    "two-region sign-up, writer check cached",
+    "two-region sign-up, writer check cold",
+)
+#: The two-region scenarios' settings (this table plays the writer's replica).
+TWO_REGIONS = {
+    "ROUTER_REGION": "us-east-1",
+    "ROUTER_PEER_REGION": "us-west-2",
+    "ROUTER_PRIMARY_REGION": "us-east-1",
+}
 
 
 @dataclass
@@ -217,10 +231,27 @@ def measure(users: int, *, cells: int = 30, max_capacity: int = 500) -> dict[str
                 verdict = record(SCENARIOS[3], validator.handler, event(known[k], cached))
                 if not verdict["valid"]:
                     raise AssertionError(f"seeded cache judged stale: {verdict}")
+            _two_region_sign_ups(record, event)
         aws_clients.reset()
         identity.reset()
         os.environ.pop("USER_KEY_SECRET_ARN", None)
         return costs
+
+
+def _two_region_sign_ups(record: Callable[..., Any], event: Callable[..., Any]) -> None:
+    """Sign-ups in the market's writer region of a two-region router: a cold
+    writer check costs one BatchGetItem (record + peer heartbeat), a cached
+    one nothing (the transaction's condition check re-proves it)."""
+    from handlers.cell_router import dispatcher, writer, writer_gate, writer_store
+
+    with scoped_environ(TWO_REGIONS):
+        peer = writer.heartbeat_item("us-west-2", time.time(), {})
+        writer_store.write_heartbeat(boto3.client("dynamodb"), TABLE, peer)
+        for k in range(SAMPLES):
+            writer_gate.forget()
+            record(SCENARIOS[5], dispatcher.handler, event(f"cold{k}"))
+            record(SCENARIOS[4], dispatcher.handler, event(f"warm{k}"))
+        writer_gate.forget()
 
 
 def markdown(results: dict[int, dict[str, Cost]]) -> str:

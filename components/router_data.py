@@ -59,6 +59,9 @@ class RouterDataArgs:
     queue_alarm_minutes: int = 5
     alarm_topic_arn: pulumi.Input[str] | None = None
     deletion_protection: bool = True
+    #: Regions holding a replica of the routing table (a global table), so
+    #: the router there reads locally; empty = one-region table.
+    replica_regions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.billing_mode not in BILLING_MODES:
@@ -135,6 +138,7 @@ class RouterData(pulumi.ComponentResource):
                 billing_mode=args.billing_mode,
                 read_capacity=args.read_capacity,
                 write_capacity=args.write_capacity,
+                replica_regions=args.replica_regions,
             ),
             opts=child,
         )

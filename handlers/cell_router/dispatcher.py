@@ -23,7 +23,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import model, placement, scaleout, settings, validation
+from handlers.cell_router import model, placement, scaleout, settings, validation, writer_gate
 from handlers.cell_router.budget import Deadline, unavailable
 from handlers.cell_router.errors import NoCapacity, ServiceUnavailable, UnknownMarket
 from handlers.cell_router.model import Cell, Mapping, routing_result, utc_timestamp
@@ -90,6 +90,10 @@ def _existing(cell: Cell) -> dict[str, Any]:
 def _assign(
     store: RouterStore, user_key: str, market_id: str, buffer: Any, threshold: Any, ttl: int
 ) -> dict[str, Any]:
+    # One writer region per market (issue #13): WrongRegion / 503 here, and
+    # the transaction re-proves the decision, so the gate may be cached.
+    decision = writer_gate.enforce(store.read_writer, market_id)
+    writer_check = writer_gate.condition_for(store.table_name, market_id, decision)
     rejected: set[str] = set()
 
     def has_placeable(cells: list[Cell]) -> bool:
@@ -111,7 +115,7 @@ def _assign(
             candidates = _refusal_path(store, market_id, buffer)
             rejected.difference_update(cell.cell_id for cell in candidates)
         for cell in candidates[:MAX_ATTEMPTS_PER_QUERY]:
-            placed = _place(store, user_key, market_id, cell, buffer, threshold, ttl)
+            placed = _place(store, user_key, market_id, cell, buffer, threshold, ttl, writer_check)
             if placed is not None:
                 return placed
             rejected.add(cell.cell_id)
@@ -130,6 +134,7 @@ def _place(
     buffer: Any,
     threshold: Any,
     ttl: int,
+    writer_check: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """Try to place the user on ``cell``: their routing result, or ``None``
     when the cell cannot take them."""
@@ -148,13 +153,24 @@ def _place(
     if known_load + 1 >= limit:
         exact = known_load  # the last slot, as far as we know: be exact
     below = due - 1 if exact is None and known_load + 1 < due else None
-    result = store.assign(mapping, cell, limit, below, exact_load=exact)
+    result = store.assign(mapping, cell, limit, below, exact_load=exact, writer_check=writer_check)
     for _ in range(MAX_EXACT_RETRIES):
         if result.outcome is not AssignOutcome.STALE_LOAD or result.observed_capacity is None:
             break
         count(model.METRIC_STALE_LOAD_CORRECTED)
         known_load = result.observed_capacity
-        result = store.assign(mapping, cell, limit, exact_load=known_load)
+        result = store.assign(
+            mapping, cell, limit, exact_load=known_load, writer_check=writer_check
+        )
+    if result.outcome is AssignOutcome.WRITER_MOVED:
+        # The cached decision is stale: decide again (raises WrongRegion or
+        # 503 while fencing); never place under an epoch we no longer hold.
+        writer_gate.forget(market_id)
+        writer_gate.enforce(store.read_writer, market_id)
+        raise ServiceUnavailable(
+            f"the writer of market {market_id!r} changed during the sign-up; retry",
+            retry_after_seconds=1,
+        )
     if result.outcome is AssignOutcome.PLACED:
         count(model.METRIC_USER_ASSIGNED)
         emit(model.METRIC_SIGN_UP_PLACED, {model.MARKET_DIMENSION: market_id})

@@ -45,7 +45,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from handlers.cell_router import aws_clients, budget
+from handlers.cell_router import aws_clients, budget, writer_store
 from handlers.cell_router.budget import Deadline
 from handlers.cell_router.model import (
     MARKET_PARTITION,
@@ -204,6 +204,9 @@ class AssignOutcome(enum.Enum):
     #: assumed: the index snapshot was stale. ``observed_capacity`` is the
     #: real load; assign again with ``exact_load``.
     STALE_LOAD = "stale-load"
+    #: The market's writer record no longer names this region under the
+    #: epoch the sign-up gate decided on (issue #13): nothing was written.
+    WRITER_MOVED = "writer-moved"
 
 
 @dataclass(frozen=True)
@@ -437,6 +440,7 @@ class RouterStore:
         limit: int,
         below: int | None = None,
         exact_load: int | None = None,
+        writer_check: dict[str, Any] | None = None,
     ) -> AssignResult:
         """One transaction: write the mapping only if the user has none, and
         count the user on the cell only if it is healthy, active, below
@@ -454,6 +458,10 @@ class RouterStore:
 
         Throttling and lost races (cancellation reasons ``ThrottlingError``,
         ``TransactionConflict``...) are retried inside the deadline.
+
+        ``writer_check`` (``writer_store.condition_check``), when given, is a
+        third item proving this region still writes the market under the
+        epoch the gate decided; when it fails the result is ``WRITER_MOVED``.
         """
         names = {
             "#cap": CAPACITY_ATTRIBUTE,
@@ -531,6 +539,7 @@ class RouterStore:
                                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                             }
                         },
+                        *([writer_check] if writer_check else []),
                     ],
                     ClientRequestToken=token[0],
                 ),
@@ -544,6 +553,14 @@ class RouterStore:
                 return AssignResult(AssignOutcome.PLACED, mapping)
             return result
         return AssignResult(AssignOutcome.PLACED, mapping)
+
+    def read_writer(self, market_id: str, peer_region: str | None) -> Any:
+        """The market's writer record and the peer's heartbeat (issue #13),
+        one BatchGetItem within the deadline."""
+        return self._call(
+            "writer check",
+            lambda c: writer_store.read_gate(c, self.table_name, market_id, peer_region),
+        )
 
     def forget_mapping(self, mapping: Mapping) -> bool:
         """Delete a mapping whose cell no longer exists (only while it still
@@ -805,6 +822,8 @@ def _cancelled(error: ClientError, cell: Cell, limit: int) -> AssignResult:
         return AssignResult(
             AssignOutcome.ALREADY_MAPPED, mapping_from_item(_load(old)) if old else None
         )
+    if len(reasons) > 2 and reasons[2].get("Code") == "ConditionalCheckFailed":
+        return AssignResult(AssignOutcome.WRITER_MOVED)
     if cell_reason.get("Code") == "ConditionalCheckFailed":
         if not cell_reason.get("Item"):
             # The cell item is gone.

@@ -8,7 +8,7 @@ import pytest
 
 from components.router_data import RouterData, RouterDataArgs
 from components.schemas import ROUTER_INDEX_NAME, ROUTER_PLACEABLE_INDEX_NAME, ROUTER_TABLE
-from tests.pulumi_harness import ProgramRun, run_program
+from tests.pulumi_harness import DEV_CONFIG, ProgramRun, run_program
 
 TABLE = "cell-router-tbl_router"
 QUEUE = "cell-router-CellProvisioning"
@@ -146,3 +146,21 @@ def test_a_given_topic_is_used_instead_of_a_new_one():
 def test_bad_arguments_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         RouterDataArgs(**{"alarm_topic_arn": "arn:aws:sns:eu-west-1:123456789012:t", **kwargs})
+
+
+def test_table_is_global_with_a_protected_recoverable_replica_in_the_secondary(
+    dev_run: ProgramRun,
+):
+    """Issue #13: the secondary region reads its own replica; the replica has
+    PITR and deletion protection (the provider's replica defaults are off)."""
+    table = dev_run.named(TABLE).inputs
+    secondary = DEV_CONFIG["secondaryRegion"]
+    assert table["replicas"] == [
+        {
+            "regionName": secondary,
+            "pointInTimeRecovery": True,
+            "deletionProtectionEnabled": True,
+            "propagateTags": True,
+        }
+    ]
+    assert (table["streamEnabled"], table["streamViewType"]) == (True, "NEW_AND_OLD_IMAGES")

@@ -1,0 +1,203 @@
+"""The sign-up gate: may this region place a new user of this market now?
+
+One BatchGetItem (writer record + the peer's heartbeat) per market, cached
+per container for ``WRITER_CHECK_CACHE_SECONDS`` (the "cached writer check"
+of the round-trip budget). The cache is safe because the placement
+transaction carries ``writer_store.condition_check`` for the epoch decided
+here: a stale answer fails the transaction instead of placing.
+
+Settings (every one has a default that keeps a one-region setup placing):
+
+* ``ROUTER_REGION`` — this region (default ``AWS_REGION``, which Lambda sets).
+* ``ROUTER_PEER_REGION`` — the other region; unset = one region, no writer
+  rules beyond the record (and with no record, this region writes).
+* ``ROUTER_PRIMARY_REGION`` — writer of a market without a record (default:
+  this region when no peer is set; required when a peer is set).
+* ``ROUTER_URLS`` — JSON object region -> router API URL, named by ``WrongRegion``.
+* ``WRITER_FENCE_SECONDS`` (60), ``WRITER_LEASE_SECONDS`` (150),
+  ``WRITER_AUTO_PROMOTION`` (false), ``WRITER_AUTO_PROMOTE_AFTER_SECONDS``
+  (600), ``WRITER_CHECK_CACHE_SECONDS`` (5): see ``writer.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from handlers.cell_router import errors, writer, writer_store
+from handlers.cell_router.errors import ConfigurationError
+from handlers.cell_router.writer import Decision, WriterConfigError, WriterPolicy
+
+DEFAULT_CHECK_CACHE_SECONDS = 5
+
+_cache: dict[str, tuple[float, Decision]] = {}
+
+
+def policy_from_env(environ: dict[str, str] | None = None) -> WriterPolicy:
+    env = os.environ if environ is None else environ
+    local = (env.get("ROUTER_REGION") or env.get("AWS_REGION") or "").strip()
+    local = local or (env.get("AWS_DEFAULT_REGION") or "local").strip()
+    peer = (env.get("ROUTER_PEER_REGION") or "").strip() or None
+    primary = (env.get("ROUTER_PRIMARY_REGION") or "").strip()
+    if not primary:
+        if peer is not None:
+            raise ConfigurationError(
+                "ROUTER_PRIMARY_REGION must be set when ROUTER_PEER_REGION is set "
+                "(it writes markets that have no writer record)"
+            )
+        primary = local
+    try:
+        return WriterPolicy(
+            local_region=local,
+            default_writer=primary,
+            peer_region=peer,
+            fence_seconds=_int(env, "WRITER_FENCE_SECONDS", writer.DEFAULT_FENCE_SECONDS),
+            lease_seconds=_int(env, "WRITER_LEASE_SECONDS", writer.DEFAULT_LEASE_SECONDS),
+            auto_promotion=_bool(env, "WRITER_AUTO_PROMOTION", False),
+            auto_promote_after_seconds=_int(
+                env,
+                "WRITER_AUTO_PROMOTE_AFTER_SECONDS",
+                writer.DEFAULT_AUTO_PROMOTE_AFTER_SECONDS,
+            ),
+        )
+    except WriterConfigError as error:
+        raise ConfigurationError(f"writer settings: {error}") from None
+
+
+def router_urls(environ: dict[str, str] | None = None) -> dict[str, str]:
+    env = os.environ if environ is None else environ
+    text = (env.get("ROUTER_URLS") or "").strip()
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ConfigurationError(f"ROUTER_URLS={text!r} is not JSON") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ConfigurationError("ROUTER_URLS must be a JSON object of region -> URL")
+    return value
+
+
+#: (market, peer region) -> (writer record, peer heartbeat), from this region
+Reader = Callable[[str, "str | None"], "tuple[writer.WriterRecord | None, writer.Heartbeat | None]"]
+
+
+def check(
+    client: Any,
+    table: str,
+    market_id: str,
+    policy: WriterPolicy,
+    now: float | None = None,
+    cache_seconds: int | None = None,
+) -> Decision:
+    """The gate's decision for ``market_id`` (cached briefly per container).
+
+    One region (no ``ROUTER_PEER_REGION``): PLACE at epoch 0 with no read at
+    all, so a one-region router keeps its round trips and behaviour."""
+
+    def read(market: str, peer: str | None) -> Any:
+        return writer_store.read_gate(client, table, market, peer)
+
+    return decide_cached(read, market_id, policy, now, cache_seconds)
+
+
+def decide_cached(
+    read: Reader,
+    market_id: str,
+    policy: WriterPolicy,
+    now: float | None = None,
+    cache_seconds: int | None = None,
+) -> Decision:
+    now = time.time() if now is None else now
+    if policy.peer_region is None:
+        return Decision(writer.Verdict.PLACE, policy.local_region, 0)
+    ttl = _cache_seconds() if cache_seconds is None else cache_seconds
+    cached = _cache.get(market_id)
+    if cached is not None and now - cached[0] < ttl:
+        return cached[1]
+    record, peer = read(market_id, policy.peer_region)
+    decision = writer.decide(market_id, record, peer, now, policy)
+    _cache[market_id] = (now, decision)
+    return decision
+
+
+def enforce(read: Reader, market_id: str, now: float | None = None) -> Decision:
+    """The gate for a sign-up: returns the PLACE decision (its epoch goes into
+    the placement's condition check) or raises ``WrongRegion`` (421, naming
+    the writer region and its router URL) or ``ServiceUnavailable`` (503 with
+    a retry hint: fencing, demoted, or partitioned)."""
+    policy = policy_from_env()
+    decision = decide_cached(read, market_id, policy, now)
+    if decision.may_place:
+        return decision
+    if decision.verdict is writer.Verdict.NOT_WRITER:
+        url = router_urls().get(decision.writer_region, "")
+        raise errors.WrongRegion(
+            f"sign-ups for market {market_id!r} are served by {decision.writer_region}"
+            + (f" at {url}" if url else "")
+            + "; call that region's router",
+            region=decision.writer_region,
+            router_url=url,
+        )
+    raise errors.ServiceUnavailable(
+        f"sign-ups for market {market_id!r} are paused: {decision.reason}",
+        retry_after_seconds=decision.retry_after_seconds or 1,
+    )
+
+
+def forget(market_id: str | None = None) -> None:
+    """Drop cached decisions (after a failed writer condition, and in tests)."""
+    if market_id is None:
+        _cache.clear()
+    else:
+        _cache.pop(market_id, None)
+
+
+def wrong_region_body(decision: Decision, urls: dict[str, str]) -> dict[str, Any]:
+    """What a ``WrongRegion`` answer tells the client: where to sign up."""
+    return {
+        "writerRegion": decision.writer_region,
+        "routerUrl": urls.get(decision.writer_region),
+        "epoch": decision.epoch,
+    }
+
+
+def _cache_seconds() -> int:
+    return _int(os.environ, "WRITER_CHECK_CACHE_SECONDS", DEFAULT_CHECK_CACHE_SECONDS)
+
+
+def _int(env: Any, name: str, default: int) -> int:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigurationError(f"{name}={text!r} is not an integer") from None
+    if value < 0:
+        raise ConfigurationError(f"{name}={text!r} must be at least 0")
+    return value
+
+
+def _bool(env: Any, name: str, default: bool) -> bool:
+    text = (env.get(name) or "").strip().lower()
+    if not text:
+        return default
+    if text in {"true", "1", "yes", "on"}:
+        return True
+    if text in {"false", "0", "no", "off"}:
+        return False
+    raise ConfigurationError(f"{name}={text!r} is not true/false")
+
+
+def condition_for(table: str, market_id: str, decision: Decision) -> dict[str, Any] | None:
+    """The placement's writer condition check, or None for a one-region router
+    (no peer: nothing can move the writer)."""
+    if os.environ.get("ROUTER_PEER_REGION", "").strip() == "":
+        return None
+    return writer_store.condition_check(table, market_id, decision.writer_region, decision.epoch)

@@ -1,0 +1,450 @@
+"""What each ``python -m ops`` command does, as functions of a client factory.
+
+``clients(region)`` returns a DynamoDB client for that region (boto3 in the
+command line, moto in the tests). Every write is conditional on what was
+read; a lost race or a refused change raises ``OpsError`` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from handlers.cell_router import writer, writer_store
+from handlers.cell_router.model import STATUS_ACTIVE, STATUS_DRAINING
+from handlers.cell_router.writer import Heartbeat, PromotionRefused, WriterPolicy, WriterRecord
+from ops.outputs import OpsError, StackOutputs
+
+Clients = Callable[[str], Any]
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _dump(values: dict[str, Any]) -> dict[str, Any]:
+    return {name: _serializer.serialize(value) for name, value in values.items()}
+
+
+def _load(item: dict[str, Any]) -> dict[str, Any]:
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def policy_for(outputs: StackOutputs, region: str) -> WriterPolicy:
+    """The policy the router in ``region`` applies (defaults; the tool only
+    uses it to show verdicts and to build promotions)."""
+    return WriterPolicy(
+        local_region=region,
+        default_writer=outputs.primary_region,
+        peer_region=outputs.other(region),
+    )
+
+
+# -- reading ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegionView:
+    """One region's copy of a market's writer items (None fields: absent)."""
+
+    region: str
+    reachable: bool
+    record: WriterRecord | None = None
+    heartbeats: dict[str, Heartbeat] = field(default_factory=dict)
+    error: str = ""
+
+
+def read_view(clients: Clients, outputs: StackOutputs, region: str, market_id: str) -> RegionView:
+    """The region's local copies of the market's writer record and of both
+    regions' heartbeats (one BatchGetItem, strongly consistent)."""
+    client = clients(region)
+    table = outputs.require_router()
+    keys = [writer.writer_key(market_id)] + [writer.heartbeat_key(r) for r in outputs.regions]
+    try:
+        response = client.batch_get_item(
+            RequestItems={table: {"Keys": [_dump(k) for k in keys], "ConsistentRead": True}}
+        )
+    except (ClientError, BotoCoreError) as error:
+        return RegionView(region, reachable=False, error=str(error))
+    record = None
+    heartbeats: dict[str, Heartbeat] = {}
+    for raw in response.get("Responses", {}).get(table, []):
+        item = _load(raw)
+        if item["cellId"] == writer.WRITER_SORT_KEY:
+            record = writer.record_from_item(item)
+        elif item["cellId"] == writer.HEARTBEAT_SORT_KEY:
+            beat = writer.market_heartbeat(item, market_id)
+            heartbeats[beat.region] = beat
+    return RegionView(region, reachable=True, record=record, heartbeats=heartbeats)
+
+
+def discover_markets(clients: Clients, table: str, region: str) -> list[str]:
+    """Markets with cells or a writer record. A Scan of the whole table (it
+    also reads every user mapping, filtered server-side): fine for an
+    operator now and then; pass --market to avoid it on a large table."""
+    client = clients(region)
+    markets: set[str] = set()
+    request: dict[str, Any] = {
+        "TableName": table,
+        "ProjectionExpression": "marketId",
+        "FilterExpression": "begins_with(marketId, :w) OR attribute_exists(maxCapacity)",
+        "ExpressionAttributeValues": _dump({":w": writer.WRITER_PREFIX}),
+    }
+    while True:
+        response = client.scan(**request)
+        for raw in response.get("Items", []):
+            markets.add(str(_load(raw)["marketId"]).removeprefix(writer.WRITER_PREFIX))
+        if not response.get("LastEvaluatedKey"):
+            return sorted(markets)
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def writer_status(
+    clients: Clients, outputs: StackOutputs, markets: Iterable[str], now: float
+) -> list[dict[str, Any]]:
+    """Per market and region: the writer, epoch, heartbeat ages and the
+    verdict that region's router would give a sign-up now."""
+    outputs.require_router()
+    rows = []
+    for market in markets:
+        for region in outputs.regions:
+            view = read_view(clients, outputs, region, market)
+            row: dict[str, Any] = {"marketId": market, "region": region}
+            if not view.reachable:
+                row.update(reachable=False, error=view.error)
+                rows.append(row)
+                continue
+            policy = policy_for(outputs, region)
+            effective = writer.effective_writer(market, view.record, policy)
+            decision = writer.decide(
+                market, view.record, view.heartbeats.get(outputs.other(region)), now, policy
+            )
+            row.update(
+                reachable=True,
+                writerRegion=effective.region,
+                epoch=effective.epoch,
+                implicit=view.record is None,
+                fencedRegion=effective.fenced_region,
+                heartbeatAgeSeconds={
+                    name: round(now - beat.heartbeat_at)
+                    for name, beat in sorted(view.heartbeats.items())
+                },
+                seenEpochs={
+                    name: beat.seen_epoch for name, beat in sorted(view.heartbeats.items())
+                },
+                verdict=decision.verdict.value,
+                reason=decision.reason,
+            )
+            rows.append(row)
+    return rows
+
+
+# -- promotion -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A change the tool will make (or, with --dry-run, would make)."""
+
+    region: str
+    table: str
+    summary: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    applied: bool = False
+
+
+def promote(
+    clients: Clients,
+    outputs: StackOutputs,
+    market_id: str,
+    target_region: str,
+    *,
+    now: float | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+) -> Plan:
+    """Make ``target_region`` the writer of ``market_id`` (epoch + 1).
+
+    Without ``force`` both regions must answer and hold the same record (so
+    the old writer will acknowledge the new epoch and the fence can end);
+    with ``force`` the old writer's region is declared lost."""
+    table = outputs.require_router()
+    if target_region not in outputs.regions:
+        raise OpsError(
+            f"--to {target_region!r} is not one of the stack's regions {list(outputs.regions)}"
+        )
+    now = time.time() if now is None else now
+    target = read_view(clients, outputs, target_region, market_id)
+    if not target.reachable:
+        raise OpsError(
+            f"cannot read the writer record in {target_region} ({target.error}); "
+            "a promotion is written in the new writer's region"
+        )
+    if not force:
+        other = read_view(clients, outputs, outputs.other(target_region), market_id)
+        if not other.reachable:
+            raise OpsError(
+                f"{outputs.other(target_region)} does not answer ({other.error}). If that region "
+                "is lost, promote with --force: the new writer then waits the fence bound "
+                "instead of the old writer's acknowledgement, and writes the old region made "
+                "just before it was lost may collide when it returns (see the README)"
+            )
+        if _epoch(other.record) != _epoch(target.record):
+            raise OpsError(
+                f"the regions disagree on {market_id!r}'s writer epoch ({target_region}: "
+                f"{_epoch(target.record)}, {other.region}: {_epoch(other.record)}): replication "
+                "is behind or partitioned; wait and retry, or use --force if a region is lost"
+            )
+    policy = policy_for(outputs, target_region)
+    try:
+        new = writer.promote(market_id, target.record, target_region, now, policy, force=force)
+    except PromotionRefused as error:
+        raise OpsError(str(error)) from None
+    before = writer.record_item(target.record) if target.record else None
+    after = writer.record_item(new)
+    verb = "force-promote" if force else "promote"
+    plan = Plan(
+        region=target_region,
+        table=table,
+        summary=(
+            f"{verb} {target_region} to writer of {market_id!r}: epoch "
+            f"{_epoch(target.record)} -> {new.epoch} (previous writer {new.previous_region})"
+        ),
+        before=before,
+        after=after,
+    )
+    if dry_run:
+        return plan
+    _put_record(clients(target_region), table, new, target.record)
+    return Plan(**{**plan.__dict__, "applied": True})
+
+
+def heal(
+    clients: Clients,
+    outputs: StackOutputs,
+    market_id: str,
+    *,
+    dry_run: bool = False,
+) -> Plan:
+    """Lift a forced promotion's fence once the lost region has come back and
+    acknowledged the current epoch (its heartbeat, replicated to the writer)."""
+    table = outputs.require_router()
+    # The writer's region holds the authoritative record; try both to find it.
+    views = [read_view(clients, outputs, region, market_id) for region in outputs.regions]
+    holders = [view for view in views if view.reachable and view.record is not None]
+    if not holders:
+        raise OpsError(f"no writer record for {market_id!r} is readable; nothing to heal")
+    current = max(holders, key=lambda view: view.record.epoch)  # type: ignore[union-attr]
+    record = current.record
+    assert record is not None
+    writer_view = next(view for view in views if view.region == record.region)
+    if not writer_view.reachable or writer_view.record != record:
+        raise OpsError(f"the writer region {record.region} does not hold epoch {record.epoch} yet")
+    lost = record.fenced_region
+    try:
+        healed = writer.heal(record, writer_view.heartbeats.get(lost or ""))
+    except PromotionRefused as error:
+        raise OpsError(str(error)) from None
+    plan = Plan(
+        region=record.region,
+        table=table,
+        summary=f"heal {market_id!r}: {lost} rejoins as reader at epoch {record.epoch}",
+        before=writer.record_item(record),
+        after=writer.record_item(healed),
+    )
+    if dry_run:
+        return plan
+    _put_record(clients(record.region), table, healed, record)
+    return Plan(**{**plan.__dict__, "applied": True})
+
+
+def _epoch(record: WriterRecord | None) -> int:
+    return record.epoch if record else 0
+
+
+def _put_record(client: Any, table: str, new: WriterRecord, read: WriterRecord | None) -> None:
+    try:
+        writer_store.put_record(client, table, new, read)
+    except writer_store.RecordChanged:
+        raise OpsError(
+            "the writer record changed since it was read (another operator or a "
+            "promotion replicated meanwhile); nothing was written - run the command again"
+        ) from None
+    except ClientError as error:
+        raise OpsError(f"writing the writer record failed: {error}") from None
+
+
+# -- cells -------------------------------------------------------------------------
+
+
+def set_cell_status(
+    clients: Clients,
+    outputs: StackOutputs,
+    market_id: str,
+    cell_id: str,
+    *,
+    drain: bool,
+    region: str | None = None,
+    now: float | None = None,
+    dry_run: bool = False,
+) -> Plan:
+    """Drain (``DRAINING``: no new users, existing users stay) or undrain
+    (``ACTIVE``) a cell, in the market's writer region (the only region that
+    writes the market's items) unless ``region`` is given."""
+    table = outputs.require_router()
+    if region is None:
+        region = _writer_region(clients, outputs, table, market_id)
+    elif region not in outputs.regions:
+        raise OpsError(f"--region {region!r} is not one of the stack's regions")
+    client = clients(region)
+    key = _dump({"marketId": market_id, "cellId": cell_id})
+    try:
+        item = client.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+    except (ClientError, BotoCoreError) as error:
+        raise OpsError(f"cannot read cell {cell_id!r} in {region}: {error}") from None
+    if not item:
+        raise OpsError(f"market {market_id!r} has no cell {cell_id!r} (in {region})")
+    status = str(_load(item).get("status") or STATUS_ACTIVE)
+    wanted, required = (
+        (STATUS_DRAINING, STATUS_ACTIVE) if drain else (STATUS_ACTIVE, STATUS_DRAINING)
+    )
+    if status != required:
+        raise OpsError(
+            f"cell {cell_id!r} is {status}; {'drain' if drain else 'undrain'} needs it {required}"
+        )
+    plan = Plan(
+        region=region,
+        table=table,
+        summary=f"{market_id}/{cell_id}: {status} -> {wanted} (in {region})",
+        before={"status": status},
+        after={"status": wanted},
+    )
+    if dry_run:
+        return plan
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if now is None else now))
+    condition = "attribute_exists(cellId) AND " + (
+        "(attribute_not_exists(#st) OR #st = :required)" if drain else "#st = :required"
+    )
+    try:
+        client.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="SET #st = :wanted, updatedAt = :now",
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#st": "status"},
+            ExpressionAttributeValues=_dump(
+                {":wanted": wanted, ":required": required, ":now": stamp}
+            ),
+        )
+    except ClientError as error:
+        if _code(error) == "ConditionalCheckFailedException":
+            raise OpsError(
+                f"cell {cell_id!r} changed since it was read; nothing was written - run again"
+            ) from None
+        raise OpsError(f"updating cell {cell_id!r} failed: {error}") from None
+    return Plan(**{**plan.__dict__, "applied": True})
+
+
+def _writer_region(clients: Clients, outputs: StackOutputs, table: str, market_id: str) -> str:
+    views = [read_view(clients, outputs, region, market_id) for region in outputs.regions]
+    readable = [view for view in views if view.reachable]
+    if not readable:
+        raise OpsError(
+            "neither region's router table answers: " + "; ".join(v.error for v in views)
+        )
+    newest = max(readable, key=lambda view: _epoch(view.record))
+    return writer.effective_writer(
+        market_id, newest.record, policy_for(outputs, newest.region)
+    ).region
+
+
+# -- Lex override ------------------------------------------------------------------
+
+
+def lex_override(
+    clients: Clients,
+    outputs: StackOutputs,
+    region: str | None,
+    *,
+    connect_region: str | None = None,
+    table_region: str | None = None,
+    dry_run: bool = False,
+) -> Plan:
+    """Set (``region``) or clear (None) ``overrideRegion`` on the Lex failover
+    state item of ``connect_region`` (default: the primary). The health check
+    copies it into ``lexRegion`` on its next round; the lookup honours it at
+    once."""
+    table = outputs.require_lex()
+    connect_region = connect_region or outputs.primary_region
+    table_region = table_region or outputs.primary_region
+    if region is not None and region not in outputs.regions:
+        raise OpsError(
+            f"override region {region!r} is not one of the stack's regions {list(outputs.regions)}"
+        )
+    client = clients(table_region)
+    key = _dump({"connectRegion": connect_region})
+    try:
+        item = client.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+    except (ClientError, BotoCoreError) as error:
+        raise OpsError(f"cannot read the Lex state in {table_region}: {error}") from None
+    if not item:
+        raise OpsError(
+            f"the Lex state table has no item for Connect region {connect_region!r} "
+            "(the stack seeds one for the primary; pass --connect-region)"
+        )
+    current = _load(item).get("overrideRegion")
+    if region is None and current is None:
+        raise OpsError("no overrideRegion is set; nothing to clear")
+    if region is not None and current == region:
+        raise OpsError(f"overrideRegion is already {region}")
+    plan = Plan(
+        region=table_region,
+        table=table,
+        summary=(
+            f"Lex override for Connect region {connect_region}: {current or '(none)'} -> "
+            f"{region or '(none)'}"
+        ),
+        before={"overrideRegion": current},
+        after={"overrideRegion": region},
+    )
+    if dry_run:
+        return plan
+    names = {"#o": "overrideRegion"}
+    if current is None:
+        condition = "attribute_exists(connectRegion) AND attribute_not_exists(#o)"
+        values: dict[str, Any] = {}
+    else:
+        condition = "attribute_exists(connectRegion) AND #o = :current"
+        values = {":current": current}
+    if region is None:
+        update = "REMOVE #o"
+    else:
+        update = "SET #o = :region"
+        values[":region"] = region
+    request: dict[str, Any] = {
+        "TableName": table,
+        "Key": key,
+        "UpdateExpression": update,
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+    }
+    if values:
+        request["ExpressionAttributeValues"] = _dump(values)
+    try:
+        client.update_item(**request)
+    except ClientError as error:
+        if _code(error) == "ConditionalCheckFailedException":
+            raise OpsError(
+                "overrideRegion changed since it was read; nothing was written - run again"
+            ) from None
+        raise OpsError(f"updating the Lex state failed: {error}") from None
+    return Plan(**{**plan.__dict__, "applied": True})
