@@ -40,7 +40,11 @@ def test_below_threshold_requests_nothing(router, lambda_context) -> None:
     assert router.messages() == []
 
 
-def test_crossing_sends_one_documented_message(router, lambda_context) -> None:
+def test_crossing_sends_one_documented_message(router, lambda_context, monkeypatch) -> None:
+    # Opening the episode and sending its message each read the wall clock;
+    # a frozen clock keeps the two reads in the same second, so the
+    # message's requestedAt is comparable with the marker's openedAt.
+    monkeypatch.setattr(scaleout, "wall_clock", lambda: 1_767_225_600.0)
     assert scaler.handler(placed(current=35), lambda_context) == {"provisioningRequested": True}
     (message,) = router.messages()
     marker = router.marker()
@@ -53,8 +57,9 @@ def test_crossing_sends_one_documented_message(router, lambda_context) -> None:
         "reason": "threshold",
         "triggeringCellId": "c1",
         "triggeringCellLoad": {"currentCapacity": 35, "maxCapacity": 50},
-        "requestedAt": marker["openedAt"]["S"],
+        "requestedAt": "2026-01-01T00:00:00Z",
     }
+    assert marker["openedAt"]["S"] == "2026-01-01T00:00:00Z"
     assert marker["sent"] == {"BOOL": True}
 
 
