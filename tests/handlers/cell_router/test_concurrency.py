@@ -11,13 +11,15 @@ from __future__ import annotations
 import collections
 import itertools
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from drill.cells import EMULATOR_TIME_SCALE
 from drill.faults import FaultInjector
 from drill.sfn import FakeLambdaContext
-from handlers.cell_router import aws_clients, dispatcher, scaler
+from handlers.cell_router import aws_clients, budget, dispatcher, scaler
 from handlers.cell_router.errors import NoCapacity, ServiceUnavailable, UnknownMarket
 from tests.handlers.cell_router.support import build_router, request
 
@@ -25,8 +27,35 @@ THREADS = 16
 USERS = 150
 
 
+@pytest.fixture
+def emulator_time(monkeypatch) -> Callable[[], FakeLambdaContext]:
+    """Lambda contexts and per-attempt timeouts scaled for the emulator.
+
+    The serial moto server queues 16 threads' requests one at a time, so a
+    request can wait seconds for its turn; deadline-derived read timeouts
+    (as short as 0.4 s near the end of a budget) would then fire, losing
+    answers and changing outcomes -- measuring the emulator, not the router.
+    These tests are about atomicity, not latency (time budgets are tested on a
+    simulated clock), so, as the drill does, every invocation gets
+    EMULATOR_TIME_SCALE times the budget and every attempt that many times
+    its timeouts: no request waits that long here.
+    """
+    scaled = tuple(
+        (connect * EMULATOR_TIME_SCALE, read * EMULATOR_TIME_SCALE)
+        for connect, read in budget.ATTEMPT_TIMEOUTS
+    )
+    monkeypatch.setattr(budget, "ATTEMPT_TIMEOUTS", scaled)
+    monkeypatch.setattr(aws_clients, "ATTEMPT_TIMEOUTS", scaled)
+    timeout = FakeLambdaContext.timeout_seconds * EMULATOR_TIME_SCALE
+
+    def context() -> FakeLambdaContext:
+        return FakeLambdaContext(timeout_seconds=timeout)
+
+    return context
+
+
 @pytest.mark.slow
-def test_sixteen_threads_sign_up_150_users(serial_moto, monkeypatch) -> None:
+def test_sixteen_threads_sign_up_150_users(serial_moto, emulator_time, monkeypatch) -> None:
     router = build_router()
     monkeypatch.setenv("PROVISIONING_QUEUE_URL", router.queue_url)
     monkeypatch.setenv("USER_KEY_SECRET_ARN", router.secret_arn)
@@ -39,10 +68,10 @@ def test_sixteen_threads_sign_up_150_users(serial_moto, monkeypatch) -> None:
     def sign_up(user_id: str) -> dict | None:
         # What the state machine does for /cells: Dispatcher, then Scaler.
         try:
-            placed = dispatcher.handler(request(user_id), FakeLambdaContext())
+            placed = dispatcher.handler(request(user_id), emulator_time())
         except NoCapacity:
             return None
-        scaled = scaler.handler(placed, FakeLambdaContext())
+        scaled = scaler.handler(placed, emulator_time())
         return {**placed, **scaled}
 
     user_ids = [f"user{i}" for i in range(USERS)]
@@ -94,7 +123,9 @@ FAULTS = (
 
 
 @pytest.mark.slow
-def test_sixteen_threads_under_conflicts_and_throttling(serial_moto, monkeypatch) -> None:
+def test_sixteen_threads_under_conflicts_and_throttling(
+    serial_moto, emulator_time, monkeypatch
+) -> None:
     # Its own table and queue: the emulator outlives the test before.
     router = build_router("tbl_router_faults", "CellProvisioning-faults")
     monkeypatch.setenv("TABLE_NAME", router.table)
@@ -112,10 +143,10 @@ def test_sixteen_threads_under_conflicts_and_throttling(serial_moto, monkeypatch
         started = next(ticks)
         outcome, result = "placed", None
         try:
-            # A fresh context per invocation, as Lambda gives (30 s: the
+            # A fresh context per invocation, as Lambda gives (scaled: the
             # serial emulator is far slower than DynamoDB).
-            result = dispatcher.handler(request(user_id), FakeLambdaContext())
-            result = {**result, **scaler.handler(result, FakeLambdaContext())}
+            result = dispatcher.handler(request(user_id), emulator_time())
+            result = {**result, **scaler.handler(result, emulator_time())}
         except (NoCapacity, ServiceUnavailable, UnknownMarket) as error:
             outcome = type(error).__name__
         except Exception as error:  # an untrue answer: a 500
