@@ -168,8 +168,56 @@ def _extra_paths(session: Any) -> None:
                 "body": {"cellId": placed["cellId"], "cellUrl": urls[0], "cellUrl2": urls[1]},
             },
         )
+        _lost_race_path(call, ddb, table, stack)
         _trust_boundary_paths(call, session.client("dynamodb"), table, placed, caller, environment)
         _failure_mode_paths(session, call, caller, placed["cellId"], table, environment)
+
+
+def _lost_race_path(call: Any, ddb: Any, table: str, stack: Any) -> None:
+    """AssignmentRetry: the dispatcher loses the race for a cell and places
+    the caller on the next one.
+
+    The drill's threads lose such races only when they happen to collide;
+    here one injected cancellation -- the cell's condition failed, as when
+    another sign-up took its last seat -- makes the first assignment
+    transaction lose, every run.
+    """
+    from drill.faults import FaultInjector
+    from handlers.cell_router import aws_clients
+
+    for cell_id in ("race-1", "race-2"):
+        ddb.put_item(
+            TableName=table,
+            Item={
+                "marketId": {"S": "capture-race"},
+                "cellId": {"S": cell_id},
+                "currentCapacity": {"N": "0"},
+                "maxCapacity": {"N": "10"},
+                "IsHealthy": {"BOOL": True},
+                "endPoint_1": {"S": f"https://{cell_id}-a.example.com"},
+                "endPoint_2": {"S": f"https://{cell_id}-b.example.com"},
+                "regionCode_1": {"S": stack.primary},
+                "regionCode_2": {"S": stack.secondary},
+            },
+        )
+    # Item 1 of the assignment transaction is the cell (item 0 the mapping).
+    injector = FaultInjector("dynamodb:TransactWriteItems=cancel:ConditionalCheckFailed:1*1")
+    aws_clients.reset()
+    try:
+        with injector.active():
+            placed = call(
+                "dispatcher",
+                {
+                    "path": "/cells",
+                    "httpMethod": "POST",
+                    "userId": "capture-racer",
+                    "body": {"marketId": "capture-race"},
+                },
+            )
+    finally:
+        aws_clients.reset()
+    if injector.total_injected != 1 or placed.get("newAssignment") is not True:
+        raise AssertionError(f"the lost race was not taken: {injector.injected}, {placed}")
 
 
 def _failure_mode_paths(
