@@ -89,7 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--set", metavar="REGION")
     action.add_argument("--clear", action="store_true")
     lex.add_argument("--connect-region", help="the state item's key (default: the primary)")
-    lex.add_argument("--table-region", help="where to write (default: the primary)")
+    lex.add_argument(
+        "--table-region",
+        help="the region you work in; only its own override item is written (default: primary)",
+    )
     lex.add_argument("--dry-run", action="store_true")
     return parser
 
@@ -147,6 +150,7 @@ def main(
                 None if args.clear else args.set,
                 connect_region=args.connect_region,
                 table_region=args.table_region,
+                now=now,
                 dry_run=args.dry_run,
             )
     except OpsError as error:

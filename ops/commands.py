@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from handlers.cell_router import writer, writer_store
 from handlers.cell_router.model import STATUS_ACTIVE, STATUS_DRAINING
 from handlers.cell_router.writer import Heartbeat, PromotionRefused, WriterPolicy, WriterRecord
+from handlers.lex_dr import clock, layout
 from ops.outputs import OpsError, StackOutputs
 
 Clients = Callable[[str], Any]
@@ -377,74 +378,119 @@ def lex_override(
     *,
     connect_region: str | None = None,
     table_region: str | None = None,
+    now: float | None = None,
     dry_run: bool = False,
 ) -> Plan:
-    """Set (``region``) or clear (None) ``overrideRegion`` on the Lex failover
-    state item of ``connect_region`` (default: the primary). The health check
-    copies it into ``lexRegion`` on its next round; the lookup honours it at
-    once."""
+    """Set (``region``) or clear (None) the Lex override of the operator's
+    region ``table_region`` (default: the primary) for ``connect_region``
+    (default: the primary).
+
+    Each region's operators write only their own override item
+    (``layout.override_key``: ``overrideRegion`` and ``setAt``, ISO 8601 UTC
+    with milliseconds), so the global table never sees one item written from
+    two regions; both lookups honour the latest ``setAt`` at once, and the
+    health check copies it into ``lexRegion`` on its next round. Setting the
+    region the item already holds refreshes ``setAt``, so it wins again over
+    an older override from the other region. Clearing deletes the item; an
+    override still held by another item (the other region's, or the legacy
+    ``overrideRegion`` on the primary's item) is named in the summary.
+    Both writes are conditional on the item as read.
+    """
     table = outputs.require_lex()
     connect_region = connect_region or outputs.primary_region
     table_region = table_region or outputs.primary_region
-    if region is not None and region not in outputs.regions:
-        raise OpsError(
-            f"override region {region!r} is not one of the stack's regions {list(outputs.regions)}"
-        )
+    for name, value in (("override region", region), ("table region", table_region)):
+        if value is not None and value not in outputs.regions:
+            raise OpsError(
+                f"{name} {value!r} is not one of the stack's regions {list(outputs.regions)}"
+            )
     client = clients(table_region)
-    key = _dump({"connectRegion": connect_region})
+    keys = layout.state_keys(connect_region, outputs.regions)
     try:
-        item = client.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+        found = {
+            key: client.get_item(
+                TableName=table, Key=_dump({layout.KEY_ATTRIBUTE: key}), ConsistentRead=True
+            ).get("Item")
+            for key in keys
+        }
     except (ClientError, BotoCoreError) as error:
         raise OpsError(f"cannot read the Lex state in {table_region}: {error}") from None
-    if not item:
+    if not found.get(connect_region):
         raise OpsError(
             f"the Lex state table has no item for Connect region {connect_region!r} "
             "(the stack seeds one for the primary; pass --connect-region)"
         )
-    current = _load(item).get("overrideRegion")
-    if region is None and current is None:
-        raise OpsError("no overrideRegion is set; nothing to clear")
-    if region is not None and current == region:
-        raise OpsError(f"overrideRegion is already {region}")
+    own_key = layout.override_key(connect_region, table_region)
+    own_item = found.get(own_key)
+    own = layout.override_of(own_item) if own_item else None
+    others = [i for k, i in found.items() if i and k != own_key]
+    if region is None and own is None:
+        raise OpsError(
+            f"no override is set in {table_region}'s item {own_key!r}; nothing to clear"
+            + _other_override(others)
+        )
+    set_at = clock.iso(now)
+    after = {"overrideRegion": region, "setAt": set_at} if region else None
+    effective = layout.view([i for i in found.values() if i]).override
+    summary = (
+        f"Lex override for Connect region {connect_region}, item {own_key}: "
+        f"{own.region if own else '(none)'} -> {region or '(none)'} "
+        f"(in effect before: {effective.region if effective else '(none)'})"
+    )
+    if region is None:
+        summary += _other_override(others)
     plan = Plan(
         region=table_region,
         table=table,
-        summary=(
-            f"Lex override for Connect region {connect_region}: {current or '(none)'} -> "
-            f"{region or '(none)'}"
-        ),
-        before={"overrideRegion": current},
-        after={"overrideRegion": region},
+        summary=summary,
+        before={"overrideRegion": own.region, "setAt": own.set_at} if own else None,
+        after=after,
     )
     if dry_run:
         return plan
-    names = {"#o": "overrideRegion"}
-    if current is None:
-        condition = "attribute_exists(connectRegion) AND attribute_not_exists(#o)"
-        values: dict[str, Any] = {}
+    key = _dump({layout.KEY_ATTRIBUTE: own_key})
+    # Exactly the item as read: another operator in this region wins the race.
+    names = {"#o": "overrideRegion", "#s": "setAt"}
+    values: dict[str, Any] = {}
+    if own_item is None:
+        condition = f"attribute_not_exists({layout.KEY_ATTRIBUTE})"
+        names = {}
+    elif own is None:
+        condition = "attribute_not_exists(#o)"
+        names = {"#o": "overrideRegion"}
+    elif own.set_at:
+        condition = "#o = :region_read AND #s = :set_at_read"
+        values = {":region_read": own.region, ":set_at_read": own.set_at}
     else:
-        condition = "attribute_exists(connectRegion) AND #o = :current"
-        values = {":current": current}
-    if region is None:
-        update = "REMOVE #o"
-    else:
-        update = "SET #o = :region"
-        values[":region"] = region
-    request: dict[str, Any] = {
-        "TableName": table,
-        "Key": key,
-        "UpdateExpression": update,
-        "ConditionExpression": condition,
-        "ExpressionAttributeNames": names,
-    }
+        condition = "#o = :region_read AND attribute_not_exists(#s)"
+        values = {":region_read": own.region}
+    request: dict[str, Any] = {"TableName": table, "ConditionExpression": condition}
+    if names:
+        request["ExpressionAttributeNames"] = names
     if values:
         request["ExpressionAttributeValues"] = _dump(values)
     try:
-        client.update_item(**request)
+        if region is None:
+            client.delete_item(Key=key, **request)
+        else:
+            item = {layout.KEY_ATTRIBUTE: own_key, "overrideRegion": region, "setAt": set_at}
+            client.put_item(Item=_dump(item), **request)
     except ClientError as error:
         if _code(error) == "ConditionalCheckFailedException":
             raise OpsError(
-                "overrideRegion changed since it was read; nothing was written - run again"
+                f"the override item {own_key!r} changed since it was read; "
+                "nothing was written - run again"
             ) from None
         raise OpsError(f"updating the Lex state failed: {error}") from None
     return Plan(**{**plan.__dict__, "applied": True})
+
+
+def _other_override(items: Iterable[dict[str, Any] | None]) -> str:
+    """Where an override outside the operator's own item still holds."""
+    held = layout.winning_override(layout.override_of(i) for i in items if i)
+    if held is None:
+        return ""
+    return (
+        f"; an override to {held.region} is still held by item {held.key!r}"
+        f" (clear it from {layout.writer_region(held.key)})"
+    )

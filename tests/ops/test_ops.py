@@ -15,6 +15,7 @@ from moto import mock_aws
 
 from components.schemas import LEX_STATE_TABLE, ROUTER_TABLE
 from handlers.cell_router import writer
+from handlers.lex_dr import clock, layout
 from ops import commands
 from ops.cli import main
 from ops.outputs import OpsError, load_outputs
@@ -30,11 +31,19 @@ def aws(tmp_path: Path):
         clients = {r: boto3.client("dynamodb", region_name=r) for r in (EAST, WEST)}
         for client in clients.values():
             client.create_table(**ROUTER_TABLE.create_table_request(ROUTER))
-        clients[EAST].create_table(**LEX_STATE_TABLE.create_table_request(LEX))
-        clients[EAST].put_item(
-            TableName=LEX,
-            Item={"connectRegion": {"S": EAST}, "lexRegion": {"S": EAST}, "version": {"N": "3"}},
-        )
+        # The Lex state table is a global table: a replica in each region
+        # (replication itself is not modelled; each test reads the region
+        # it wrote).
+        for client in clients.values():
+            client.create_table(**LEX_STATE_TABLE.create_table_request(LEX))
+            client.put_item(
+                TableName=LEX,
+                Item={
+                    "connectRegion": {"S": EAST},
+                    "lexRegion": {"S": EAST},
+                    "version": {"N": "3"},
+                },
+            )
         for client in clients.values():
             put_cell(client, "cell-1")
         outputs = tmp_path / "outputs.json"
@@ -269,28 +278,90 @@ def test_bad_market_id_is_refused_by_the_parser(aws) -> None:
 # -- Lex override ------------------------------------------------------------------
 
 
-def lex_item(clients: dict[str, Any]) -> dict[str, Any]:
-    return commands._load(
-        clients[EAST].get_item(TableName=LEX, Key={"connectRegion": {"S": EAST}})["Item"]
-    )
+def lex_item(clients: dict[str, Any], region: str = EAST, key: str = EAST) -> dict[str, Any]:
+    item = clients[region].get_item(TableName=LEX, Key={"connectRegion": {"S": key}}).get("Item")
+    return commands._load(item) if item else {}
+
+
+def lookup_view(clients: dict[str, Any], region: str) -> layout.StateView:
+    """What the lookup in ``region`` makes of that replica's items."""
+    items = [
+        clients[region].get_item(TableName=LEX, Key={"connectRegion": {"S": key}}).get("Item")
+        for key in layout.state_keys(EAST, (EAST, WEST))
+    ]
+    return layout.view([i for i in items if i])
 
 
 def test_lex_override_set_and_clear(aws) -> None:
     clients, outputs = aws
+    own = layout.override_key(EAST, EAST)
     before = table_dump(clients)
     code, out, _ = run(clients, outputs, "lex-override", "--set", WEST, "--dry-run")
     assert code == 0 and "(none) -> us-west-2" in out
     assert table_dump(clients) == before
     code, _, _ = run(clients, outputs, "lex-override", "--set", WEST)
     assert code == 0
-    item = lex_item(clients)
-    assert item["overrideRegion"] == WEST and item["version"] == 3  # health check's fields kept
-    code, _, err = run(clients, outputs, "lex-override", "--set", WEST)
-    assert code == 2 and "already us-west-2" in err
+    # The operator's own override item, not the checker's item.
+    assert lex_item(clients, EAST, own) == {
+        "connectRegion": own,
+        "overrideRegion": WEST,
+        "setAt": clock.iso(NOW),
+    }
+    assert lex_item(clients) == {"connectRegion": EAST, "lexRegion": EAST, "version": 3}
+    assert lookup_view(clients, EAST).override.region == WEST
     code, _, _ = run(clients, outputs, "lex-override", "--clear")
-    assert code == 0 and "overrideRegion" not in lex_item(clients)
+    assert code == 0 and lex_item(clients, EAST, own) == {}
+    assert lookup_view(clients, EAST).override is None
     code, _, err = run(clients, outputs, "lex-override", "--clear")
     assert code == 2 and "nothing to clear" in err
+
+
+def test_lex_override_from_each_region_writes_only_its_own_item(aws) -> None:
+    clients, outputs = aws
+    east_item, west_item = layout.override_key(EAST, EAST), layout.override_key(EAST, WEST)
+    code, _, _ = run(clients, outputs, "lex-override", "--set", EAST, "--table-region", EAST)
+    assert code == 0
+    # Later, an operator in the secondary pins the secondary.
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["--outputs", outputs, "lex-override", "--set", WEST, "--table-region", WEST]
+    code = main(argv, clients=clients.__getitem__, out=out, err=err, now=NOW + 60)
+    assert code == 0, err.getvalue()
+    assert lex_item(clients, WEST, west_item)["overrideRegion"] == WEST
+    assert lex_item(clients, WEST, east_item) == {}  # never written from the secondary
+    assert lex_item(clients, EAST, west_item) == {}  # never written from the primary
+    # Replication of the primary's override item into the secondary's replica.
+    item = clients[EAST].get_item(TableName=LEX, Key={"connectRegion": {"S": east_item}})["Item"]
+    clients[WEST].put_item(TableName=LEX, Item=item)
+    # Clearing the secondary's item says the primary's override still holds.
+    code, out_text, _ = run(clients, outputs, "lex-override", "--clear", "--table-region", WEST)
+    assert code == 0 and lex_item(clients, WEST, west_item) == {}
+    assert f"still held by item {east_item!r}" in out_text
+
+
+def test_lex_override_loses_a_race_in_its_region(aws, monkeypatch) -> None:
+    clients, outputs = aws
+    own = layout.override_key(EAST, EAST)
+    assert run(clients, outputs, "lex-override", "--set", WEST)[0] == 0
+    real_get = commands.layout.override_of
+
+    def raced(item):
+        # Another operator in the same region re-sets the item between our
+        # read and our write.
+        clients[EAST].put_item(
+            TableName=LEX,
+            Item={
+                "connectRegion": {"S": own},
+                "overrideRegion": {"S": EAST},
+                "setAt": {"S": clock.iso(NOW + 5)},
+            },
+        )
+        return real_get(item)
+
+    monkeypatch.setattr(commands.layout, "override_of", raced)
+    code, _, err = run(clients, outputs, "lex-override", "--clear")
+    monkeypatch.undo()
+    assert code == 2 and "changed since it was read" in err
+    assert lex_item(clients, EAST, own)["overrideRegion"] == EAST  # the winner's write stands
 
 
 @pytest.mark.parametrize(
