@@ -22,7 +22,8 @@ def _alarm(run: ProgramRun, key: str):
 
 
 def _topic(run: ProgramRun) -> str:
-    return run.one("aws:sns/topic:Topic").outputs["arn"]
+    # The router runs in the primary: its alarms go to the primary's topic.
+    return run.named("lex-failover-alarms").outputs["arn"]
 
 
 @pytest.mark.parametrize(
