@@ -1,0 +1,1015 @@
+"""Contention model of one market on DynamoDB: transaction conflicts and
+per-partition limits, driven by the router's real placement and retry code.
+
+moto serves one request at a time, so no test or drill can see two
+transactions collide on a cell item or a partition run out of units. This
+model can: a discrete-event simulation on a simulated clock (seeded, no wall
+clock) in which each sign-up runs the REAL ``dispatcher._assign`` (its retry
+budget, ``placement.order_candidates``, the scale-out condition, the store's
+own ``_cancelled`` classification of a cancelled transaction) against a
+``ModelStore`` that answers like DynamoDB would under concurrency.
+
+    python -m bench.contention              # reproduce the issue's figures (today's design)
+    python -m bench.contention --help
+
+What the model assumes (each one a parameter, see ``Timing`` and ``Scenario``):
+
+- Sign-ups arrive as a Poisson stream at ``rate`` per second into one market.
+  Users are all new (a repeated sign-up never races itself here).
+- Every request to DynamoDB takes ``rtt_ms`` plus an exponential jitter of
+  mean ``jitter_ms``; the server acts half-way through.
+- A ``TransactWriteItems`` that wins locks its items for ``hold_ms``. A
+  transaction that arrives at an item locked by an in-flight transaction is
+  cancelled at once with ``TransactionConflict`` for that item (the newcomer
+  loses; DynamoDB documents the cancellation, not who loses, and "first come
+  holds" is the kind assumption for the incumbent).
+- The new load is visible to later readers, and ``gsi_lag_ms`` later in the
+  capacity index, from the moment the winner takes the lock (defaults: lock
+  time, no lag). That is kinder to today's design than DynamoDB is (it shows
+  a write at commit and propagates to a GSI asynchronously); ``STRICT`` is
+  the unkind variant. The kind defaults are the ones that reproduce the
+  issue's figures.
+- Capacity units, from the DynamoDB developer guide:
+  * strongly consistent read of an item up to 4 KB = 1 RRU, eventually
+    consistent = 0.5 RRU; a Query adds up the items it reads and rounds up to
+    4 KB (read-write-operations.html);
+  * a transactional write is two underlying writes, prepare and commit: 2 WRU
+    per item up to 1 KB (transaction-apis.html, "Capacity management");
+  * a write that changes a GSI key attribute (``currentCapacity``) costs the
+    index two writes, delete the old entry and put the new one, 1 WRU each
+    (GSI.html, "Provisioned throughput considerations / writes");
+  * a cancelled transaction is charged its prepare write, 1 WRU per item
+    (assumption: AWS does not publish the figure; it only moves the base
+    table's ceiling, never the index's);
+  * every partition serves at most 3,000 RRU/s and 1,000 WRU/s
+    (warm-throughput-scenarios.html: "each individual partition is limited to
+    1,000 write units per second and 3,000 read units per second"; the same
+    limit applies to a GSI's partitions, and adaptive capacity's item
+    isolation does not lift it). One partition key value is modelled as one
+    partition: split-for-heat can divide a key's sort-key range, but AWS does
+    not promise when, and the capacity index's hot key moves on every
+    sign-up, so the model does not count on it.
+- Units are counted per partition key in one-second windows; with
+  ``throttle=True`` a request that would take a key over its limit in the
+  current second is refused (``ProvisionedThroughputExceededException``, or a
+  transaction cancelled with ``ThrottlingError``) and charged nothing.
+- A sign-up is a *false refusal* when it ends in ``NoCapacity`` while some
+  cell of the market was placeable at that moment (true table state).
+
+Sources (docs.aws.amazon.com/amazondynamodb/latest/developerguide/...):
+``warm-throughput-scenarios.html``, ``read-write-operations.html``,
+``transaction-apis.html``, ``GSI.html#GSI.ThroughputConsiderations.Writes``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import heapq
+import io
+import itertools
+import math
+import random
+import sys
+import threading
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from botocore.exceptions import ClientError  # noqa: E402
+
+from handlers.cell_router import dispatcher, lookup, placement, store  # noqa: E402
+from handlers.cell_router.errors import NoCapacity  # noqa: E402
+from handlers.cell_router.model import Cell, Endpoint, Mapping  # noqa: E402
+from handlers.cell_router.store import AssignOutcome, AssignResult  # noqa: E402
+
+#: Per-partition ceilings (warm-throughput-scenarios.html).
+PARTITION_WRITE_UNITS = 1_000.0
+PARTITION_READ_UNITS = 3_000.0
+#: Item sizes of the router table (bytes, generous): a cell item with its two
+#: endpoint URLs and region codes, a mapping item. Both are under 1 KB (one
+#: write unit) and 4 KB (one read unit).
+CELL_ITEM_BYTES = 400
+MAPPING_ITEM_BYTES = 200
+READ_UNIT_BYTES = 4_096
+WRITE_UNIT_BYTES = 1_024
+
+#: What the issue measured at 3f97398 (its "today" figures).
+ISSUE_FIGURES = {
+    "signup_cap_per_market": 500.0,
+    "false_refusals_200": 0.02,
+    "false_refusals_400": 0.17,
+    "false_refusals_100_new_cell": 0.086,
+    "false_refusals_400_spread_10": 0.0004,
+    "lookup_cap_per_market": 3_000.0,
+}
+
+THROTTLE_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+
+
+# --- simulated clock and cooperative processes ------------------------------------------------
+
+
+class Clock:
+    """Simulated time in seconds and its event queue (ties run in scheduling order)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._events: list[tuple[float, int, Callable[[], None]]] = []
+        self._sequence = itertools.count()
+
+    def call_at(self, when: float, action: Callable[[], None]) -> None:
+        heapq.heappush(self._events, (max(when, self.now), next(self._sequence), action))
+
+    def run(self, until: float = math.inf) -> None:
+        while self._events and self._events[0][0] <= until:
+            when, _, action = heapq.heappop(self._events)
+            self.now = when
+            action()
+        self.now = max(self.now, until) if until != math.inf else self.now
+
+
+class _Worker:
+    def __init__(self) -> None:
+        self.go = threading.Semaphore(0)
+        self.task: Callable[[], None] | None = None
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+
+
+class Processes:
+    """Runs blocking code (the real dispatcher) as processes on the simulated clock.
+
+    Each process has a thread, but exactly one thread runs at any moment: the
+    scheduler hands over and waits until the process sleeps or ends, so a run
+    is as deterministic as the seeded event order.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._back = threading.Semaphore(0)
+        self._idle: list[_Worker] = []
+        self._workers: list[_Worker] = []
+        self._local = threading.local()
+
+    def spawn(self, task: Callable[[], None]) -> None:
+        """Start ``task`` now (call from an event action)."""
+        worker = self._idle.pop() if self._idle else self._new_worker()
+        worker.task = task
+        self._resume(worker)
+
+    def sleep(self, seconds: float) -> None:
+        """From inside a process: let ``seconds`` of simulated time pass."""
+        worker: _Worker = self._local.worker
+        self.clock.call_at(self.clock.now + seconds, lambda: self._resume(worker))
+        self._back.release()
+        worker.go.acquire()
+
+    def close(self) -> None:
+        for worker in self._workers:
+            worker.task = None
+            worker.go.release()
+        for worker in self._workers:
+            if worker.thread is not None:
+                worker.thread.join(timeout=5)
+        self._workers.clear()
+        self._idle.clear()
+
+    def _resume(self, worker: _Worker) -> None:
+        worker.go.release()
+        self._back.acquire()
+        if worker.error is not None:
+            error, worker.error = worker.error, None
+            raise error
+
+    def _new_worker(self) -> _Worker:
+        worker = _Worker()
+        worker.thread = threading.Thread(target=self._loop, args=(worker,), daemon=True)
+        self._workers.append(worker)
+        worker.thread.start()
+        return worker
+
+    def _loop(self, worker: _Worker) -> None:
+        self._local.worker = worker
+        while True:
+            worker.go.acquire()
+            task = worker.task
+            if task is None:
+                return
+            try:
+                task()
+            except BaseException as error:  # surfaced in the scheduler by _resume
+                worker.error = error
+            self._idle.append(worker)
+            self._back.release()
+
+
+# --- DynamoDB as the router uses it -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Latencies in milliseconds, and when a transaction's new load shows.
+
+    The defaults are the ones that reproduce the issue's figures (see
+    ``reproduce``): a 4 ms round trip, the new load visible to the next reader
+    as soon as the winning transaction holds the item, and an index that keeps
+    up. Both visibility choices are kind to today's design (on DynamoDB the
+    load shows at commit and the index lags); ``STRICT`` is the unkind variant.
+    """
+
+    rtt_ms: float = 4.0
+    jitter_ms: float = 1.0
+    hold_ms: float = 25.0
+    gsi_lag_ms: float = 0.0
+    #: When the new load shows in the table and (after ``gsi_lag_ms``) in the
+    #: index: as soon as the lock is taken, or at the end of the hold (commit).
+    visible_at_lock: bool = True
+    #: Whether a cancelled transaction is charged its prepare write (1 WRU per
+    #: item). AWS does not publish it; off by default, see the module notes.
+    charge_cancelled: bool = False
+
+
+#: Visibility at commit and a 10 ms index lag: what DynamoDB documents.
+STRICT = Timing(visible_at_lock=False, gsi_lag_ms=10.0)
+
+
+class PartitionMeter:
+    """Capacity units per (table or index, partition key), per simulated second."""
+
+    def __init__(self, clock: Clock, *, throttle: bool) -> None:
+        self.clock = clock
+        self.throttle = throttle
+        self.used: dict[tuple[str, str, str], dict[int, float]] = defaultdict(
+            lambda: defaultdict(float)
+        )
+        self.throttled = 0
+
+    def charge(self, charges: Sequence[tuple[str, str, str, float]]) -> bool:
+        """Charge ``(space, key, "read"|"write", units)`` all or nothing;
+        False (and nothing charged) when one would exceed its partition limit."""
+        second = int(self.clock.now)
+        if self.throttle:
+            for space, key, kind, units in charges:
+                limit = PARTITION_READ_UNITS if kind == "read" else PARTITION_WRITE_UNITS
+                if self.used[(space, key, kind)][second] + units > limit + 1e-9:
+                    self.throttled += 1
+                    return False
+        for space, key, kind, units in charges:
+            self.used[(space, key, kind)][second] += units
+        return True
+
+    def peak(self, start: float, end: float) -> dict[tuple[str, str, str], float]:
+        """Highest units in any whole second of [start, end) per key."""
+        first, last = math.ceil(start), math.floor(end)
+        peaks: dict[tuple[str, str, str], float] = {}
+        for key, seconds in self.used.items():
+            values = [seconds.get(s, 0.0) for s in range(first, last)]
+            if values:
+                peaks[key] = max(values)
+        return peaks
+
+    def per_request(self, requests: int) -> dict[tuple[str, str, str], float]:
+        """All units charged per key, divided by ``requests``."""
+        return {key: sum(seconds.values()) / max(1, requests) for key, seconds in self.used.items()}
+
+    def mean(self, start: float, end: float) -> dict[tuple[str, str, str], float]:
+        """Mean units per second over the whole seconds of [start, end) per key."""
+        first, last = math.ceil(start), math.floor(end)
+        span = max(1, last - first)
+        return {
+            key: sum(seconds.get(s, 0.0) for s in range(first, last)) / span
+            for key, seconds in self.used.items()
+        }
+
+
+def read_units(total_bytes: int, *, consistent: bool) -> float:
+    """RRU of one read of ``total_bytes`` (rounded up to 4 KB; half if eventual)."""
+    units = max(1, math.ceil(total_bytes / READ_UNIT_BYTES))
+    return float(units) if consistent else units / 2
+
+
+def write_units(item_bytes: int, *, transactional: bool) -> float:
+    units = max(1, math.ceil(item_bytes / WRITE_UNIT_BYTES))
+    return float(units * (2 if transactional else 1))
+
+
+@dataclass
+class CellState:
+    cell: Cell  # identity and static attributes; its current_capacity is not used
+    load: int
+    held_until: float = -1.0
+
+
+@dataclass
+class ModelTable:
+    """The true table state and what the capacity index shows."""
+
+    market_id: str
+    cells: dict[str, CellState] = field(default_factory=dict)
+    #: cellId -> load as the capacity index shows it now.
+    index: dict[str, int] = field(default_factory=dict)
+    mappings: dict[str, Mapping] = field(default_factory=dict)
+
+    def add_cell(self, cell: Cell) -> None:
+        self.cells[cell.cell_id] = CellState(cell, cell.current_capacity)
+        self.index[cell.cell_id] = cell.current_capacity
+
+    def placeable_exists(self, buffer: float) -> bool:
+        return any(
+            placement.is_placeable(replace(state.cell, current_capacity=state.load), buffer)
+            for state in self.cells.values()
+        )
+
+
+def _cancellation(operation: str, reasons: list[dict[str, Any]]) -> ClientError:
+    codes = ", ".join(str(reason.get("Code")) for reason in reasons)
+    return ClientError(
+        {
+            "Error": {
+                "Code": "TransactionCanceledException",
+                "Message": f"Transaction cancelled, please refer cancellation reasons [{codes}]",
+            },
+            "CancellationReasons": reasons,
+        },
+        operation,
+    )
+
+
+def _throttled(operation: str) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "throttled"}},
+        operation,
+    )
+
+
+class ModelStore:
+    """``RouterStore``'s hot-path methods, answered as DynamoDB would under
+    concurrency: latency, locks held by in-flight transactions, a lagging
+    index, and capacity units charged to the partition keys the real key
+    functions (``store.cell_key``, ``store.mapping_key``) produce.
+
+    A cancelled transaction is handed to the real ``store._cancelled`` so the
+    dispatcher sees exactly the outcome the real store would return.
+    """
+
+    def __init__(
+        self,
+        table: ModelTable,
+        clock: Clock,
+        processes: Processes,
+        meter: PartitionMeter,
+        timing: Timing,
+        rng: random.Random,
+    ) -> None:
+        self.table = table
+        self.clock = clock
+        self.processes = processes
+        self.meter = meter
+        self.timing = timing
+        self.rng = rng
+        self.table_name = "tbl_router_model"
+        # Each process runs in its own thread: what it is doing is thread-local.
+        self._request = threading.local()
+
+    def serve(self, record: SignUpResult) -> None:
+        """Count the calling process's transactions on ``record``."""
+        self._request.record = record
+
+    # -- helpers ---------------------------------------------------------
+
+    def _legs(self) -> tuple[float, float]:
+        """Simulated seconds to the server and back for one request."""
+        total = self.timing.rtt_ms + self.rng.expovariate(1 / self.timing.jitter_ms)
+        half = total / 2_000
+        return half, half
+
+    @staticmethod
+    def _table_key(key: dict[str, str]) -> str:
+        return key[store.PARTITION_KEY]
+
+    # -- reads -----------------------------------------------------------
+
+    def get_mapping(self, user_key: str) -> Mapping | None:
+        there, back = self._legs()
+        self.processes.sleep(there)
+        key = self._table_key(store.mapping_key(user_key))
+        charged = self.meter.charge(
+            [("table", key, "read", read_units(MAPPING_ITEM_BYTES, consistent=True))]
+        )
+        mapping = self.table.mappings.get(user_key)
+        self.processes.sleep(back)
+        if not charged:
+            raise _throttled("GetItem")
+        return mapping
+
+    def get_cell(self, market_id: str, cell_id: str) -> Cell | None:
+        there, back = self._legs()
+        self.processes.sleep(there)
+        key = self._table_key(store.cell_key(market_id, cell_id))
+        charged = self.meter.charge(
+            [("table", key, "read", read_units(CELL_ITEM_BYTES, consistent=True))]
+        )
+        state = self.table.cells.get(cell_id)
+        self.processes.sleep(back)
+        if not charged:
+            raise _throttled("GetItem")
+        return None if state is None else replace(state.cell, current_capacity=state.load)
+
+    def least_loaded_cells(
+        self, market_id: str, enough: Callable[[list[Cell]], bool]
+    ) -> list[Cell]:
+        """Pages of the capacity index, least-loaded first, exactly as
+        ``RouterStore.least_loaded_cells`` pages it (``QUERY_PAGE_SIZE``
+        entries per page before the health filter, ``MAX_QUERY_PAGES``)."""
+        cells: list[Cell] = []
+        start = 0
+        for _ in range(store.MAX_QUERY_PAGES):
+            there, back = self._legs()
+            self.processes.sleep(there)
+            ordered = sorted(self.table.index.items(), key=lambda entry: (entry[1], entry[0]))
+            page = ordered[start : start + store.QUERY_PAGE_SIZE]
+            charged = self.meter.charge(
+                [
+                    (
+                        store.CAPACITY_INDEX,
+                        market_id,
+                        "read",
+                        read_units(CELL_ITEM_BYTES * len(page), consistent=False),
+                    )
+                ]
+            )
+            self.processes.sleep(back)
+            if not charged:
+                raise _throttled("Query")
+            for cell_id, load in page:
+                cell = self.table.cells[cell_id].cell
+                if cell.healthy and cell.active:
+                    cells.append(replace(cell, current_capacity=load))
+            start += len(page)
+            if enough(cells) or start >= len(ordered):
+                break
+        return cells
+
+    # -- the assignment transaction ---------------------------------------
+
+    def assign(
+        self, mapping: Mapping, cell: Cell, limit: int, below: int | None = None
+    ) -> AssignResult:
+        record = getattr(self._request, "record", None)
+        if record is not None:
+            record.transactions += 1
+        there, back = self._legs()
+        self.processes.sleep(there)
+        state = self.table.cells[cell.cell_id]
+        user_partition = self._table_key(store.mapping_key(mapping.user_key))
+        cell_partition = self._table_key(store.cell_key(cell.market_id, cell.cell_id))
+        prepare = [
+            (
+                "table",
+                user_partition,
+                "write",
+                write_units(MAPPING_ITEM_BYTES, transactional=False),
+            ),
+            ("table", cell_partition, "write", write_units(CELL_ITEM_BYTES, transactional=False)),
+        ]
+
+        if not self.timing.charge_cancelled:
+            prepare = []
+        if state.held_until > self.clock.now:
+            self.meter.charge(prepare)
+            self.processes.sleep(back)
+            reasons = [{"Code": "None"}, {"Code": "TransactionConflict"}]
+            return store._cancelled(
+                _cancellation("TransactWriteItems", reasons), cell, limit, below
+            )
+
+        live = replace(state.cell, current_capacity=state.load)
+        fits = (
+            live.healthy
+            and live.active
+            and state.load < limit
+            and live.max_capacity == cell.max_capacity
+            and (below is None or state.load < below)
+        )
+        if not fits:
+            self.meter.charge(prepare)
+            self.processes.sleep(back)
+            old = store._dump(_cell_item(live))
+            reasons = [{"Code": "None"}, {"Code": "ConditionalCheckFailed", "Item": old}]
+            return store._cancelled(
+                _cancellation("TransactWriteItems", reasons), cell, limit, below
+            )
+
+        commit = [
+            ("table", user_partition, "write", write_units(MAPPING_ITEM_BYTES, transactional=True)),
+            ("table", cell_partition, "write", write_units(CELL_ITEM_BYTES, transactional=True)),
+            # currentCapacity is the index's sort key: delete + put in the index.
+            (
+                store.CAPACITY_INDEX,
+                cell.market_id,
+                "write",
+                2 * write_units(CELL_ITEM_BYTES, transactional=False),
+            ),
+        ]
+        if not self.meter.charge(commit):
+            self.processes.sleep(back)
+            reasons = [{"Code": "None"}, {"Code": "ThrottlingError"}]
+            return store._cancelled(
+                _cancellation("TransactWriteItems", reasons), cell, limit, below
+            )
+
+        hold = self.timing.hold_ms / 1_000
+        state.held_until = self.clock.now + hold
+        if self.timing.visible_at_lock:
+            self._commit(state, mapping)
+            self.processes.sleep(hold)
+        else:
+            self.processes.sleep(hold)
+            self._commit(state, mapping)
+        self.processes.sleep(back)
+        return AssignResult(AssignOutcome.PLACED, mapping)
+
+    def _commit(self, state: CellState, mapping: Mapping) -> None:
+        state.load += 1
+        self.table.mappings[mapping.user_key] = mapping
+        self.clock.call_at(
+            self.clock.now + self.timing.gsi_lag_ms / 1_000,
+            functools.partial(self._index_shows, state.cell.cell_id, state.load),
+        )
+
+    def _index_shows(self, cell_id: str, load: int) -> None:
+        # Index updates of one cell arrive in commit order (a fixed lag).
+        self.table.index[cell_id] = max(self.table.index.get(cell_id, 0), load)
+
+
+def _cell_item(cell: Cell) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        store.PARTITION_KEY: cell.market_id,
+        store.SORT_KEY: cell.cell_id,
+        store.CAPACITY_ATTRIBUTE: cell.current_capacity,
+        "maxCapacity": cell.max_capacity,
+        "IsHealthy": cell.healthy,
+        "status": cell.status,
+    }
+    for n, endpoint in enumerate(cell.endpoints, start=1):
+        item[f"endPoint_{n}"] = endpoint.url
+        item[f"regionCode_{n}"] = endpoint.region
+    return item
+
+
+# --- scenarios ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One market under a Poisson stream of new-user sign-ups.
+
+    ``cells`` cells hold ``load_fraction`` x ``max_capacity`` users each (a few
+    users apart); with ``new_cell`` the last of them has just been registered
+    empty. Cells are large enough that none fills during the run, so every
+    refusal is a false one unless the run says otherwise.
+    """
+
+    rate: float
+    cells: int = 3
+    duration_s: float = 20.0
+    warmup_s: float = 1.0
+    max_capacity: int = 100_000
+    load_fraction: float = 0.5
+    new_cell: bool = False
+    spread: int = placement.DEFAULT_SPREAD
+    buffer: float = 0.2
+    threshold: float = 0.7
+    timing: Timing = Timing()
+    throttle: bool = True
+    seed: int = 1
+    market_id: str = "europe"
+
+
+@dataclass
+class SignUpResult:
+    started: float
+    finished: float = 0.0
+    outcome: str = "running"  # placed | refused | throttled
+    false_refusal: bool = False
+    transactions: int = 0
+
+
+@dataclass(frozen=True)
+class RunReport:
+    scenario: Scenario
+    sign_ups: int
+    placed: int
+    refused: int
+    false_refusals: int
+    throttled: int
+    transactions: int
+    placed_per_s: float
+    #: Mean and peak units per second per (space, key, kind) over the measured window.
+    mean_units: dict[tuple[str, str, str], float]
+    peak_units: dict[tuple[str, str, str], float]
+    #: Units per placed sign-up per key, over the whole run (warm-up included).
+    units_per_placed: dict[tuple[str, str, str], float]
+
+    @property
+    def false_refusal_rate(self) -> float:
+        return self.false_refusals / self.sign_ups if self.sign_ups else 0.0
+
+    @property
+    def hottest(self) -> tuple[tuple[str, str, str], float]:
+        """The partition key closest to its limit (by mean units/s), with its share of it."""
+        best, share = ("", "", ""), 0.0
+        for key, units in self.mean_units.items():
+            limit = PARTITION_READ_UNITS if key[2] == "read" else PARTITION_WRITE_UNITS
+            if units / limit > share:
+                best, share = key, units / limit
+        return best, share
+
+    @property
+    def partition_cap_per_s(self) -> float:
+        """Placed sign-ups per second at which the first partition key reaches
+        its limit: limit / (units per placed sign-up) over the whole run."""
+        return _cap(self.units_per_placed)
+
+
+def _cap(units_per_request: dict[tuple[str, str, str], float]) -> float:
+    caps = [
+        (PARTITION_READ_UNITS if key[2] == "read" else PARTITION_WRITE_UNITS) / units
+        for key, units in units_per_request.items()
+        if units > 0
+    ]
+    return min(caps, default=math.inf)
+
+
+@contextlib.contextmanager
+def _real_code_seeded(rng: random.Random, spread: int) -> Iterator[None]:
+    """The dispatcher draws its shuffle from a module RNG; give it a seeded one.
+
+    ``spread`` other than the default binds ``order_candidates``' spread for
+    the run (a what-if on the real function, nothing else changes).
+    """
+    from handlers.cell_router.observability import logger, metrics
+
+    saved_rng, saved_order = dispatcher._rng, placement.order_candidates
+    level = logger.log_level
+    dispatcher._rng = rng  # type: ignore[assignment]
+    if spread != placement.DEFAULT_SPREAD:
+        placement.order_candidates = functools.partial(saved_order, spread=spread)  # type: ignore[assignment]
+    logger.setLevel("ERROR")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+            metrics.clear_metrics()
+    finally:
+        dispatcher._rng = saved_rng
+        placement.order_candidates = saved_order  # type: ignore[assignment]
+        logger.setLevel(level)
+
+
+def _seed_cells(scenario: Scenario, rng: random.Random) -> ModelTable:
+    table = ModelTable(scenario.market_id)
+    base = int(scenario.max_capacity * scenario.load_fraction)
+    for i in range(scenario.cells):
+        fresh = scenario.new_cell and i == scenario.cells - 1
+        load = 0 if fresh else base + rng.randrange(3)
+        table.add_cell(
+            Cell(
+                market_id=scenario.market_id,
+                cell_id=f"cell-{i:03}",
+                current_capacity=load,
+                max_capacity=scenario.max_capacity,
+                healthy=True,
+                endpoints=(
+                    Endpoint(f"https://cell-{i:03}-1.example.com", "eu-west-1"),
+                    Endpoint(f"https://cell-{i:03}-2.example.com", "eu-central-1"),
+                ),
+            )
+        )
+    return table
+
+
+def run_sign_ups(scenario: Scenario) -> RunReport:
+    """Simulate ``scenario`` and count what became of each sign-up that
+    started inside the measured window (after ``warmup_s``)."""
+    rng = random.Random(scenario.seed)
+    clock = Clock()
+    processes = Processes(clock)
+    meter = PartitionMeter(clock, throttle=scenario.throttle)
+    table = _seed_cells(scenario, rng)
+    results: list[SignUpResult] = []
+    model = ModelStore(table, clock, processes, meter, scenario.timing, random.Random(rng.random()))
+    end = scenario.warmup_s + scenario.duration_s
+    ttl = 300
+
+    def sign_up(number: int) -> None:
+        record = SignUpResult(started=clock.now)
+        results.append(record)
+        user_key = f"user-{number:08d}"
+        model.serve(record)
+        try:
+            if model.get_mapping(user_key) is None:
+                dispatcher._assign(
+                    model, user_key, scenario.market_id, scenario.buffer, scenario.threshold, ttl
+                )
+            record.outcome = "placed"
+        except NoCapacity:
+            record.outcome = "refused"
+            record.false_refusal = table.placeable_exists(scenario.buffer)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            reasons = {r.get("Code") for r in error.response.get("CancellationReasons") or []}
+            if code in THROTTLE_CODES or "ThrottlingError" in reasons:
+                record.outcome = "throttled"
+            else:
+                raise
+        record.finished = clock.now
+
+    arrivals = random.Random(rng.random())
+    numbers = itertools.count()
+
+    def arrive() -> None:
+        if clock.now >= end:
+            return
+        number = next(numbers)
+        processes.spawn(functools.partial(sign_up, number))
+        clock.call_at(clock.now + arrivals.expovariate(scenario.rate), arrive)
+
+    clock.call_at(arrivals.expovariate(scenario.rate), arrive)
+    try:
+        with _real_code_seeded(random.Random(rng.random()), scenario.spread):
+            clock.run()
+    finally:
+        processes.close()
+
+    measured = [r for r in results if scenario.warmup_s <= r.started < end]
+    placed = [r for r in measured if r.outcome == "placed"]
+    return RunReport(
+        scenario=scenario,
+        sign_ups=len(measured),
+        placed=len(placed),
+        refused=sum(r.outcome == "refused" for r in measured),
+        false_refusals=sum(r.false_refusal for r in measured),
+        throttled=sum(r.outcome == "throttled" for r in measured),
+        transactions=sum(r.transactions for r in measured),
+        placed_per_s=len(placed) / scenario.duration_s,
+        mean_units=meter.mean(scenario.warmup_s, end),
+        peak_units=meter.peak(scenario.warmup_s, end),
+        units_per_placed=meter.per_request(sum(r.outcome == "placed" for r in results)),
+    )
+
+
+# --- known users --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LookupReport:
+    rate: float
+    duration_s: float
+    lookups: int
+    failed: int
+    units_per_lookup: dict[tuple[str, str, str], float]
+
+    @property
+    def cap_per_s(self) -> float:
+        """Lookups per second at which the first partition key reaches its limit."""
+        return _cap(self.units_per_lookup)
+
+
+def run_lookups(
+    rate: float,
+    *,
+    cells: int = 20,
+    users: int = 10_000,
+    duration_s: float = 2.0,
+    timing: Timing = Timing(),
+    seed: int = 1,
+) -> LookupReport:
+    """Known users asking for their cell (the ``/cells`` known-user path and
+    ``/mapper``): the mapping read, then the real ``lookup.require_cell``."""
+    rng = random.Random(seed)
+    clock = Clock()
+    processes = Processes(clock)
+    meter = PartitionMeter(clock, throttle=True)
+    table = _seed_cells(Scenario(rate=rate, cells=cells), rng)
+    cell_ids = sorted(table.cells)
+    for n in range(users):
+        user_key = f"user-{n:08d}"
+        table.mappings[user_key] = Mapping(user_key, table.market_id, cell_ids[n % cells], "")
+    model = ModelStore(table, clock, processes, meter, timing, random.Random(rng.random()))
+    arrivals = random.Random(rng.random())
+    outcomes: list[bool] = []
+
+    def look_up() -> None:
+        user_key = f"user-{arrivals.randrange(users):08d}"
+        try:
+            mapping = model.get_mapping(user_key)
+            assert mapping is not None
+            lookup.require_cell(model, mapping)  # type: ignore[arg-type]
+            outcomes.append(True)
+        except ClientError:
+            outcomes.append(False)
+
+    def arrive() -> None:
+        if clock.now >= duration_s:
+            return
+        processes.spawn(look_up)
+        clock.call_at(clock.now + arrivals.expovariate(rate), arrive)
+
+    clock.call_at(0.0, arrive)
+    try:
+        clock.run()
+    finally:
+        processes.close()
+    return LookupReport(
+        rate=rate,
+        duration_s=duration_s,
+        lookups=len(outcomes),
+        failed=outcomes.count(False),
+        units_per_lookup=meter.per_request(len(outcomes)),
+    )
+
+
+# --- reproduction of the issue's figures ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Several seeds of one scenario, counted together."""
+
+    reports: tuple[RunReport, ...]
+
+    @property
+    def sign_ups(self) -> int:
+        return sum(r.sign_ups for r in self.reports)
+
+    @property
+    def false_refusal_rate(self) -> float:
+        total = self.sign_ups
+        return sum(r.false_refusals for r in self.reports) / total if total else 0.0
+
+    @property
+    def throttled_rate(self) -> float:
+        total = self.sign_ups
+        return sum(r.throttled for r in self.reports) / total if total else 0.0
+
+    @property
+    def transactions_per_sign_up(self) -> float:
+        total = self.sign_ups
+        return sum(r.transactions for r in self.reports) / total if total else 0.0
+
+    @property
+    def placed_per_s(self) -> float:
+        return sum(r.placed_per_s for r in self.reports) / len(self.reports)
+
+    @property
+    def partition_cap_per_s(self) -> float:
+        return min(r.partition_cap_per_s for r in self.reports)
+
+    @property
+    def hottest_share(self) -> float:
+        """Highest share of a partition key's limit (mean units/s) in any seed."""
+        return max(r.hottest[1] for r in self.reports)
+
+
+def run_seeds(scenario: Scenario, seeds: Sequence[int]) -> Tally:
+    return Tally(tuple(run_sign_ups(replace(scenario, seed=seed)) for seed in seeds))
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    issue: float
+    model: float
+    unit: str  # "/s" or "%"
+    how: str
+
+
+def reproduce(*, scale: float = 1.0, seeds: int = 3) -> list[Figure]:
+    """Today's design against the issue's figures. ``scale`` shortens every
+    run (CI uses a fraction; the figures in the README use 1.0)."""
+    seed_list = list(range(1, seeds + 1))
+    steady = Scenario(rate=200, cells=20, duration_s=10 * scale)
+    at_200 = run_seeds(steady, seed_list)
+    at_400 = run_seeds(replace(steady, rate=400), seed_list)
+    spread_10 = run_seeds(replace(steady, rate=400, spread=10), seed_list)
+    # "Right after a new cell": the first second after it joins two busy cells.
+    fresh = Scenario(rate=100, cells=3, new_cell=True, warmup_s=0.0, duration_s=1.0)
+    new_cell = run_seeds(fresh, list(range(1, max(2, round(10 * scale)) + 1)))
+    lookups = run_lookups(1_000, cells=20, duration_s=max(1.0, 2 * scale))
+    return [
+        Figure(
+            "sign-ups/s per market before a partition key reaches its limit",
+            ISSUE_FIGURES["signup_cap_per_market"],
+            at_200.partition_cap_per_s,
+            "/s",
+            "20 cells, 200/s; the capacity index's market key takes 2 WRU per sign-up",
+        ),
+        Figure(
+            "false NoCapacity at 200 sign-ups/s",
+            ISSUE_FIGURES["false_refusals_200"],
+            at_200.false_refusal_rate,
+            "%",
+            f"20 cells, spread {placement.DEFAULT_SPREAD}, {len(seed_list)} seeds",
+        ),
+        Figure(
+            "false NoCapacity at 400 sign-ups/s",
+            ISSUE_FIGURES["false_refusals_400"],
+            at_400.false_refusal_rate,
+            "%",
+            f"20 cells, spread {placement.DEFAULT_SPREAD}",
+        ),
+        Figure(
+            "false NoCapacity at 100/s right after a new cell",
+            ISSUE_FIGURES["false_refusals_100_new_cell"],
+            new_cell.false_refusal_rate,
+            "%",
+            "2 busy cells + 1 empty, first second",
+        ),
+        Figure(
+            "false NoCapacity at 400/s with spread 10",
+            ISSUE_FIGURES["false_refusals_400_spread_10"],
+            spread_10.false_refusal_rate,
+            "%",
+            "20 cells, order_candidates(spread=10)",
+        ),
+        Figure(
+            "known-user lookups/s per market",
+            ISSUE_FIGURES["lookup_cap_per_market"],
+            lookups.cap_per_s,
+            "/s",
+            "mapping + strongly consistent cell read in the market's partition",
+        ),
+    ]
+
+
+def _format(value: float, unit: str) -> str:
+    if unit == "%":
+        return f"{value * 100:.2f} %"
+    return "unbounded" if math.isinf(value) else f"{value:,.0f}/s"
+
+
+def figures_markdown(figures: Sequence[Figure]) -> str:
+    lines = [
+        "| today's design (HEAD) | issue | model | scenario |",
+        "|---|---|---|---|",
+    ]
+    for figure in figures:
+        lines.append(
+            f"| {figure.name} | {_format(figure.issue, figure.unit)} | "
+            f"{_format(figure.model, figure.unit)} | {figure.how} |"
+        )
+    return "\n".join(lines)
+
+
+def _positive(kind: type, name: str) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{name} must be above 0, got {text}")
+        return value
+
+    return parse
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.contention",
+        description=(
+            "Contention model of one market's sign-ups on DynamoDB (transaction conflicts, "
+            "per-partition limits), driven by the router's real dispatcher and placement."
+        ),
+    )
+    parser.add_argument(
+        "--scale",
+        type=_positive(float, "--scale"),
+        default=1.0,
+        help="fraction of the full simulated durations (default 1.0)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=_positive(int, "--seeds"),
+        default=3,
+        help="seeds per steady scenario (default 3)",
+    )
+    args = parser.parse_args(argv)
+    print(figures_markdown(reproduce(scale=args.scale, seeds=args.seeds)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
