@@ -247,9 +247,14 @@ STRICT = Timing(visible_at_lock=False, gsi_lag_ms=10.0)
 class PartitionMeter:
     """Capacity units per (table or index, partition key), per simulated second."""
 
-    def __init__(self, clock: Clock, *, throttle: bool) -> None:
+    def __init__(
+        self, clock: Clock, *, throttle: bool, window: tuple[float, float] = (0.0, math.inf)
+    ) -> None:
         self.clock = clock
         self.throttle = throttle
+        #: Units charged inside ``window`` (the measured part of a run), per key.
+        self.window = window
+        self.in_window: dict[tuple[str, str, str], float] = defaultdict(float)
         self.used: dict[tuple[str, str, str], dict[int, float]] = defaultdict(
             lambda: defaultdict(float)
         )
@@ -265,8 +270,11 @@ class PartitionMeter:
                 if self.used[(space, key, kind)][second] + units > limit + 1e-9:
                     self.throttled += 1
                     return False
+        inside = self.window[0] <= self.clock.now < self.window[1]
         for space, key, kind, units in charges:
             self.used[(space, key, kind)][second] += units
+            if inside:
+                self.in_window[(space, key, kind)] += units
         return True
 
     def peak(self, start: float, end: float) -> dict[tuple[str, str, str], float]:
@@ -283,14 +291,10 @@ class PartitionMeter:
         """All units charged per key, divided by ``requests``."""
         return {key: sum(seconds.values()) / max(1, requests) for key, seconds in self.used.items()}
 
-    def mean(self, start: float, end: float) -> dict[tuple[str, str, str], float]:
-        """Mean units per second over the whole seconds of [start, end) per key."""
-        first, last = math.ceil(start), math.floor(end)
-        span = max(1, last - first)
-        return {
-            key: sum(seconds.get(s, 0.0) for s in range(first, last)) / span
-            for key, seconds in self.used.items()
-        }
+    def mean(self) -> dict[tuple[str, str, str], float]:
+        """Units per second per key over the window."""
+        span = self.window[1] - self.window[0]
+        return {key: units / span for key, units in self.in_window.items()}
 
 
 def read_units(total_bytes: int, *, consistent: bool) -> float:
@@ -383,8 +387,20 @@ class ModelStore:
         self._request = threading.local()
 
     def serve(self, record: SignUpResult) -> None:
-        """Count the calling process's transactions on ``record``."""
+        """Count the calling process's requests and units on ``record``."""
         self._request.record = record
+
+    def _account(self, charges: Sequence[tuple[str, str, str, float]]) -> bool:
+        """One request: charge ``charges`` (all or nothing) and note them on
+        the caller's record. False when throttled."""
+        charged = self.meter.charge(charges)
+        record = getattr(self._request, "record", None)
+        if record is not None:
+            record.round_trips += 1
+            if charged:
+                record.read_units += sum(u for _, _, kind, u in charges if kind == "read")
+                record.write_units += sum(u for _, _, kind, u in charges if kind == "write")
+        return charged
 
     # -- helpers ---------------------------------------------------------
 
@@ -404,7 +420,7 @@ class ModelStore:
         there, back = self._legs()
         self.processes.sleep(there)
         key = self._table_key(store.mapping_key(user_key))
-        charged = self.meter.charge(
+        charged = self._account(
             [("table", key, "read", read_units(MAPPING_ITEM_BYTES, consistent=True))]
         )
         mapping = self.table.mappings.get(user_key)
@@ -417,7 +433,7 @@ class ModelStore:
         there, back = self._legs()
         self.processes.sleep(there)
         key = self._table_key(store.cell_key(market_id, cell_id))
-        charged = self.meter.charge(
+        charged = self._account(
             [("table", key, "read", read_units(CELL_ITEM_BYTES, consistent=True))]
         )
         state = self.table.cells.get(cell_id)
@@ -439,7 +455,7 @@ class ModelStore:
             self.processes.sleep(there)
             ordered = sorted(self.table.index.items(), key=lambda entry: (entry[1], entry[0]))
             page = ordered[start : start + store.QUERY_PAGE_SIZE]
-            charged = self.meter.charge(
+            charged = self._account(
                 [
                     (
                         store.CAPACITY_INDEX,
@@ -487,7 +503,7 @@ class ModelStore:
         if not self.timing.charge_cancelled:
             prepare = []
         if state.held_until > self.clock.now:
-            self.meter.charge(prepare)
+            self._account(prepare)
             self.processes.sleep(back)
             reasons = [{"Code": "None"}, {"Code": "TransactionConflict"}]
             return store._cancelled(
@@ -503,7 +519,7 @@ class ModelStore:
             and (below is None or state.load < below)
         )
         if not fits:
-            self.meter.charge(prepare)
+            self._account(prepare)
             self.processes.sleep(back)
             old = store._dump(_cell_item(live))
             reasons = [{"Code": "None"}, {"Code": "ConditionalCheckFailed", "Item": old}]
@@ -522,7 +538,7 @@ class ModelStore:
                 2 * write_units(CELL_ITEM_BYTES, transactional=False),
             ),
         ]
-        if not self.meter.charge(commit):
+        if not self._account(commit):
             self.processes.sleep(back)
             reasons = [{"Code": "None"}, {"Code": "ThrottlingError"}]
             return store._cancelled(
@@ -539,6 +555,17 @@ class ModelStore:
             self._commit(state, mapping)
         self.processes.sleep(back)
         return AssignResult(AssignOutcome.PLACED, mapping)
+
+    # -- the scaler's write ------------------------------------------------
+
+    def open_episode_attempt(self, market_id: str) -> None:
+        """The scaler's conditional put on the market's scale-out item (a
+        failed condition still costs its write unit)."""
+        there, back = self._legs()
+        self.processes.sleep(there)
+        key = self._table_key(store.episode_key(market_id))
+        self._account([("table", key, "write", 1.0)])
+        self.processes.sleep(back)
 
     def _commit(self, state: CellState, mapping: Mapping) -> None:
         state.load += 1
@@ -604,6 +631,9 @@ class SignUpResult:
     outcome: str = "running"  # placed | refused | throttled
     false_refusal: bool = False
     transactions: int = 0
+    round_trips: int = 0
+    read_units: float = 0.0
+    write_units: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -621,6 +651,10 @@ class RunReport:
     peak_units: dict[tuple[str, str, str], float]
     #: Units per placed sign-up per key, over the whole run (warm-up included).
     units_per_placed: dict[tuple[str, str, str], float]
+    #: (round trips, RRU, WRU) of the costliest sign-up placed at the first
+    #: transaction (no lost race), and the mean round trips of all placed.
+    first_try_cost: tuple[int, float, float]
+    mean_round_trips: float
 
     @property
     def false_refusal_rate(self) -> float:
@@ -638,9 +672,11 @@ class RunReport:
 
     @property
     def partition_cap_per_s(self) -> float:
-        """Placed sign-ups per second at which the first partition key reaches
-        its limit: limit / (units per placed sign-up) over the whole run."""
-        return _cap(self.units_per_placed)
+        """Placed sign-ups per second at which the first partition key would
+        reach its limit, scaling this run's load on it linearly (this run's
+        rate when a key is already at its limit)."""
+        _, share = self.hottest
+        return self.placed_per_s / share if share else math.inf
 
 
 def _cap(units_per_request: dict[tuple[str, str, str], float]) -> float:
@@ -706,7 +742,11 @@ def run_sign_ups(scenario: Scenario) -> RunReport:
     rng = random.Random(scenario.seed)
     clock = Clock()
     processes = Processes(clock)
-    meter = PartitionMeter(clock, throttle=scenario.throttle)
+    meter = PartitionMeter(
+        clock,
+        throttle=scenario.throttle,
+        window=(scenario.warmup_s, scenario.warmup_s + scenario.duration_s),
+    )
     table = _seed_cells(scenario, rng)
     results: list[SignUpResult] = []
     model = ModelStore(table, clock, processes, meter, scenario.timing, random.Random(rng.random()))
@@ -720,9 +760,16 @@ def run_sign_ups(scenario: Scenario) -> RunReport:
         model.serve(record)
         try:
             if model.get_mapping(user_key) is None:
-                dispatcher._assign(
+                result = dispatcher._assign(
                     model, user_key, scenario.market_id, scenario.buffer, scenario.threshold, ttl
                 )
+                load = result["cellLoad"]
+                # The scaler runs after every new assignment; at or past the
+                # scale-out point it writes the market's episode item.
+                if placement.scale_out_due(
+                    load["currentCapacity"], load["maxCapacity"], scenario.threshold
+                ):
+                    model.open_episode_attempt(scenario.market_id)
             record.outcome = "placed"
         except NoCapacity:
             record.outcome = "refused"
@@ -753,6 +800,11 @@ def run_sign_ups(scenario: Scenario) -> RunReport:
     finally:
         processes.close()
 
+    return _report(scenario, results, meter)
+
+
+def _report(scenario: Scenario, results: list[SignUpResult], meter: PartitionMeter) -> RunReport:
+    end = scenario.warmup_s + scenario.duration_s
     measured = [r for r in results if scenario.warmup_s <= r.started < end]
     placed = [r for r in measured if r.outcome == "placed"]
     return RunReport(
@@ -764,10 +816,20 @@ def run_sign_ups(scenario: Scenario) -> RunReport:
         throttled=sum(r.outcome == "throttled" for r in measured),
         transactions=sum(r.transactions for r in measured),
         placed_per_s=len(placed) / scenario.duration_s,
-        mean_units=meter.mean(scenario.warmup_s, end),
+        mean_units=meter.mean(),
         peak_units=meter.peak(scenario.warmup_s, end),
         units_per_placed=meter.per_request(sum(r.outcome == "placed" for r in results)),
+        first_try_cost=_first_try_cost(placed),
+        mean_round_trips=sum(r.round_trips for r in placed) / max(1, len(placed)),
     )
+
+
+def _first_try_cost(placed: Sequence[SignUpResult]) -> tuple[int, float, float]:
+    clean = [r for r in placed if r.transactions == 1]
+    if not clean:
+        return (0, 0.0, 0.0)
+    worst = max(clean, key=lambda r: (r.round_trips, r.read_units, r.write_units))
+    return (worst.round_trips, worst.read_units, worst.write_units)
 
 
 # --- known users --------------------------------------------------------------------------------
@@ -795,9 +857,12 @@ def run_lookups(
     duration_s: float = 2.0,
     timing: Timing = Timing(),
     seed: int = 1,
+    design: Slotted | None = None,
 ) -> LookupReport:
     """Known users asking for their cell (the ``/cells`` known-user path and
-    ``/mapper``): the mapping read, then the real ``lookup.require_cell``."""
+    ``/mapper``): the mapping read, then the real ``lookup.require_cell``
+    (today), or the cell from the container's cache, read on a miss
+    (``design``)."""
     rng = random.Random(seed)
     clock = Clock()
     processes = Processes(clock)
@@ -810,16 +875,26 @@ def run_lookups(
     model = ModelStore(table, clock, processes, meter, timing, random.Random(rng.random()))
     arrivals = random.Random(rng.random())
     outcomes: list[bool] = []
+    idle: list[_Container] = []
 
     def look_up() -> None:
         user_key = f"user-{arrivals.randrange(users):08d}"
+        container = idle.pop() if idle else _Container()
         try:
             mapping = model.get_mapping(user_key)
             assert mapping is not None
-            lookup.require_cell(model, mapping)  # type: ignore[arg-type]
+            if design is None:
+                lookup.require_cell(model, mapping)  # type: ignore[arg-type]
+            else:
+                read_at = container.cells_read.get(mapping.cell_id, -math.inf)
+                if clock.now - read_at >= design.cell_cache_s:
+                    model.get_cell(mapping.market_id, mapping.cell_id)
+                    container.cells_read[mapping.cell_id] = clock.now
             outcomes.append(True)
         except ClientError:
             outcomes.append(False)
+        finally:
+            idle.append(container)
 
     def arrive() -> None:
         if clock.now >= duration_s:
@@ -837,8 +912,398 @@ def run_lookups(
         duration_s=duration_s,
         lookups=len(outcomes),
         failed=outcomes.count(False),
-        units_per_lookup=meter.per_request(len(outcomes)),
+        units_per_lookup=meter.per_request(outcomes.count(True)),
     )
+
+
+# --- the proposed design: slotted cells, a cached snapshot, weighted choice ---------------------
+#
+# Arithmetic first: a transaction holds its items for ``hold_ms``, so one item
+# commits at most 1 000 / hold_ms times a second (40/s at 25 ms). Today every
+# sign-up of a cell goes through its one cell item, so 20 cells can never
+# place more than 800/s, whatever the placement policy; 2,000/s needs the
+# counter of a cell spread over several items. And every item on the hot
+# path must sit outside the market's partition and outside the capacity
+# index's market key, which take 2 WRU a sign-up each today.
+#
+# Proposed (modelled here; the handlers follow once #11's store lands):
+#
+# - cell items stay exactly as SPEC lists them (``marketId``/``cellId``, the
+#   same attribute names, in ``marketId-currentCapacity-index``); they are the
+#   registry. Their ``currentCapacity`` is rolled up from the slots every
+#   ``rollup_s`` (one write per changed cell), not written per sign-up;
+# - each cell has ``slots_per_cell`` counter items ("slots") in partitions of
+#   their own, ``SLOT#<market>#<cellId>#<k>`` (``#`` cannot occur in a market id,
+#   so never a market's partition, and no ``currentCapacity`` attribute, so
+#   never in the index). Slot k may take its share of the assignable limit
+#   (``slot_limits``); the sign-up transaction is the mapping put plus one
+#   slot's conditional ADD, so the cell can never pass its limit;
+# - a dispatcher container reads the market's cell items once per
+#   ``snapshot_ttl_s`` (one Query of the market's partition) and chooses a
+#   cell from that cached snapshot with probability proportional to its free
+#   capacity (``policy="weighted"``), then a random slot; a lost race or a full
+#   slot moves on to another draw. Proportional, not least-loaded: a stale
+#   snapshot cannot herd every sign-up onto one item, and a new cell joins
+#   gradually (an empty cell among half-full ones takes about twice their
+#   share, not all of it);
+# - the retry budget is the dispatcher's own (``MAX_ATTEMPTS_PER_QUERY``
+#   draws per snapshot, ``MAX_QUERIES`` snapshots).
+
+SLOT_PREFIX = "SLOT#"
+SLOT_ITEM_BYTES = 200
+PLACEABLE_PREFIX = "PLACEABLE#"
+#: An index entry: keys, currentCapacity, maxCapacity, health, status and the
+#: 100-byte per-entry overhead DynamoDB counts (GSI.html, "storage").
+INDEX_ENTRY_BYTES = 250
+
+
+def shard_key(market_id: str, shard: int) -> str:
+    return f"{PLACEABLE_PREFIX}{market_id}#{shard}"
+
+
+def slot_key(market_id: str, cell_id: str, slot: int) -> str:
+    return f"{SLOT_PREFIX}{market_id}#{cell_id}#{slot}"
+
+
+def slot_limits(limit: int, slots: int) -> list[int]:
+    """A cell's assignable limit split over its slots (the first ``limit mod
+    slots`` take one more); they add up to ``limit`` exactly."""
+    base, extra = divmod(max(0, limit), slots)
+    return [base + (1 if k < extra else 0) for k in range(slots)]
+
+
+def slot_loads(load: int, limits: Sequence[int]) -> list[int]:
+    """Spread a cell's existing users over its slots, filling each at most
+    to its limit (for seeding a model of a cell that already has users)."""
+    loads, left = [], load
+    share = load // len(limits)
+    for limit in limits:
+        take = min(limit, share, left)
+        loads.append(take)
+        left -= take
+    for k, limit in enumerate(limits):
+        more = min(limit - loads[k], left)
+        loads[k] += more
+        left -= more
+    return loads
+
+
+@dataclass(frozen=True)
+class CellView:
+    """A cell as a snapshot shows it."""
+
+    cell_id: str
+    load: int
+    limit: int
+    placeable: bool
+
+
+def choose_slot(
+    cells: Sequence[CellView],
+    slots: int,
+    excluded: set[tuple[str, int]],
+    rng: random.Random,
+    policy: str = "weighted",
+) -> tuple[str, int] | None:
+    """The (cell, slot) to try next, or None when the snapshot has nothing left.
+
+    ``weighted``: a cell with probability proportional to its free capacity.
+    ``two-choices``: the freer of two cells drawn uniformly. Then a slot of it
+    uniformly, never one in ``excluded`` (lost a race or found full).
+    """
+    open_slots = {
+        view.cell_id: [k for k in range(slots) if (view.cell_id, k) not in excluded]
+        for view in cells
+        if view.placeable and view.load < view.limit
+    }
+    candidates = [view for view in cells if open_slots.get(view.cell_id)]
+    if not candidates:
+        return None
+    free = [max(1, view.limit - view.load) for view in candidates]
+    if policy == "weighted":
+        (chosen,) = rng.choices(candidates, weights=free)
+    elif policy == "two-choices":
+        first, second = rng.choice(candidates), rng.choice(candidates)
+        chosen = first if first.limit - first.load >= second.limit - second.load else second
+    else:
+        raise ValueError(f"policy must be 'weighted' or 'two-choices', got {policy!r}")
+    return chosen.cell_id, rng.choice(open_slots[chosen.cell_id])
+
+
+@dataclass(frozen=True)
+class Slotted:
+    """Knobs of the proposed design."""
+
+    slots_per_cell: int = 10
+    snapshot_ttl_s: float = 1.0
+    rollup_s: float = 5.0
+    policy: str = "weighted"
+    #: Cells per shard of the placeable index a snapshot reads (one page each,
+    #: so a snapshot costs the same at 3 or 300 cells); 0 = the whole market
+    #: in one Query of its partition.
+    shard_cells: int = 10
+    #: How long a container keeps a cell item it read for a known user (the
+    #: answer is the cell's endpoints, which change only on re-registration).
+    cell_cache_s: float = 60.0
+
+
+@dataclass
+class SlotState:
+    load: int
+    limit: int
+    held_until: float = -1.0
+
+
+@dataclass
+class _Container:
+    """One warm dispatcher container: its snapshot and what it learned."""
+
+    snapshot: list[CellView] | None = None
+    taken_at: float = -math.inf
+    full: set[tuple[str, int]] = field(default_factory=set)
+    #: cellId -> when this container last read the cell item.
+    cells_read: dict[str, float] = field(default_factory=dict)
+
+
+class SlottedModel:
+    """The proposed design on the same clock, meter and timing as ``ModelStore``."""
+
+    def __init__(
+        self,
+        table: ModelTable,
+        design: Slotted,
+        buffer: float,
+        threshold: float,
+        store_model: ModelStore,
+        rng: random.Random,
+    ) -> None:
+        self.table = table
+        self.design = design
+        self.buffer = buffer
+        self.threshold = threshold
+        self.io = store_model  # latency, accounting, throttling
+        self.rng = rng
+        self.slots: dict[str, list[SlotState]] = {}
+        self.registry: dict[str, int] = {}
+        for cell_id, state in table.cells.items():
+            self._slot_up(cell_id, state)
+        self.idle: list[_Container] = []
+
+    def _slot_up(self, cell_id: str, state: CellState) -> None:
+        limit = placement.assignable_limit(state.cell.max_capacity, self.buffer)
+        limits = slot_limits(limit, self.design.slots_per_cell)
+        loads = slot_loads(state.load, limits)
+        self.slots[cell_id] = [
+            SlotState(load, cap) for load, cap in zip(loads, limits, strict=True)
+        ]
+        self.registry[cell_id] = state.load
+
+    def load(self, cell_id: str) -> int:
+        return sum(slot.load for slot in self.slots[cell_id])
+
+    def placeable_exists(self) -> bool:
+        return any(
+            state.cell.healthy and state.cell.active and slot.load < slot.limit
+            for cell_id, state in self.table.cells.items()
+            for slot in self.slots[cell_id]
+        )
+
+    # -- background: the roll-up of slot loads into the cell items ---------
+
+    def start_rollups(self, until: float) -> None:
+        def roll_up() -> None:
+            for cell_id in self.table.cells:
+                load = self.load(cell_id)
+                if load != self.registry[cell_id]:
+                    self.registry[cell_id] = load
+                    charges = [
+                        ("table", self.table.market_id, "write", 1.0),
+                        (store.CAPACITY_INDEX, self.table.market_id, "write", 2.0),
+                    ]
+                    if self.design.shard_cells > 0:
+                        shard = shard_key(self.table.market_id, self.shard_of(cell_id))
+                        charges.append(("index", shard, "write", 2.0))
+                    self.io.meter.charge(charges)
+            if self.io.clock.now + self.design.rollup_s < until:
+                self.io.clock.call_at(self.io.clock.now + self.design.rollup_s, roll_up)
+
+        self.io.clock.call_at(self.design.rollup_s, roll_up)
+
+    # -- requests ----------------------------------------------------------
+
+    def shards(self) -> int:
+        size = self.design.shard_cells
+        return 1 if size <= 0 else max(1, math.ceil(len(self.table.cells) / size))
+
+    def shard_of(self, cell_id: str) -> int:
+        return sorted(self.table.cells).index(cell_id) % self.shards()
+
+    def refresh(self, container: _Container) -> None:
+        """One Query: a random shard of the market's placeable index (or, with
+        ``shard_cells=0``, every cell item of the market's partition)."""
+        there, back = self.io._legs()
+        self.io.processes.sleep(there)
+        if self.design.shard_cells > 0:
+            shard = self.rng.randrange(self.shards())
+            members = [c for c in self.table.cells if self.shard_of(c) == shard]
+            charge = (
+                "index",
+                shard_key(self.table.market_id, shard),
+                "read",
+                read_units(INDEX_ENTRY_BYTES * len(members), consistent=False),
+            )
+        else:
+            members = list(self.table.cells)
+            charge = (
+                "table",
+                self.table.market_id,
+                "read",
+                read_units(CELL_ITEM_BYTES * len(members), consistent=False),
+            )
+        charged = self.io._account([charge])
+        views = []
+        for cell_id in members:
+            state = self.table.cells[cell_id]
+            limit = placement.assignable_limit(state.cell.max_capacity, self.buffer)
+            views.append(
+                CellView(
+                    cell_id,
+                    self.registry[cell_id],
+                    limit,
+                    state.cell.healthy and state.cell.active,
+                )
+            )
+        self.io.processes.sleep(back)
+        if not charged:
+            raise _throttled("Query")
+        container.snapshot, container.taken_at = views, self.io.clock.now
+
+    def transact(self, user_key: str, cell_id: str, slot: int) -> str:
+        """Mapping put + the slot's conditional ADD. ``placed``, ``conflict`` or ``full``."""
+        record = getattr(self.io._request, "record", None)
+        if record is not None:
+            record.transactions += 1
+        there, back = self.io._legs()
+        self.io.processes.sleep(there)
+        state = self.slots[cell_id][slot]
+        cell = self.table.cells[cell_id].cell
+        user_partition = self.io._table_key(store.mapping_key(user_key))
+        slot_partition = slot_key(self.table.market_id, cell_id, slot)
+        if state.held_until > self.io.clock.now:
+            self.io._account([])
+            self.io.processes.sleep(back)
+            return "conflict"
+        if not (cell.healthy and cell.active and state.load < state.limit):
+            self.io._account([])
+            self.io.processes.sleep(back)
+            return "full"
+        commit = [
+            ("table", user_partition, "write", write_units(MAPPING_ITEM_BYTES, transactional=True)),
+            ("table", slot_partition, "write", write_units(SLOT_ITEM_BYTES, transactional=True)),
+        ]
+        if not self.io._account(commit):
+            self.io.processes.sleep(back)
+            raise _cancellation(
+                "TransactWriteItems", [{"Code": "None"}, {"Code": "ThrottlingError"}]
+            )
+        hold = self.io.timing.hold_ms / 1_000
+        state.held_until = self.io.clock.now + hold
+        if self.io.timing.visible_at_lock:
+            state.load += 1
+            self.io.processes.sleep(hold)
+        else:
+            self.io.processes.sleep(hold)
+            state.load += 1
+        self.table.mappings[user_key] = Mapping(user_key, self.table.market_id, cell_id, "")
+        self.io.processes.sleep(back)
+        # Scale-out is edge-triggered: only the sign-up that takes a slot
+        # across its share of the threshold wakes the scaler.
+        due = placement.scale_out_count(state.limit, self.threshold / (1 - self.buffer))
+        if state.load == max(1, due):
+            self.io.open_episode_attempt(self.table.market_id)
+        return "placed"
+
+    def sign_up(self, user_key: str) -> bool:
+        """The proposed dispatcher for a new user. True when placed."""
+        container = self.idle.pop() if self.idle else _Container()
+        try:
+            if self.io.get_mapping(user_key) is not None:
+                return True
+            for round_ in range(dispatcher.MAX_QUERIES):
+                stale = self.io.clock.now - container.taken_at >= self.design.snapshot_ttl_s
+                if round_ > 0 or stale or container.snapshot is None:
+                    self.refresh(container)
+                    container.full.clear()
+                excluded = set(container.full)
+                for _ in range(dispatcher.MAX_ATTEMPTS_PER_QUERY):
+                    assert container.snapshot is not None
+                    pick = choose_slot(
+                        container.snapshot,
+                        self.design.slots_per_cell,
+                        excluded,
+                        self.rng,
+                        self.design.policy,
+                    )
+                    if pick is None:
+                        break
+                    outcome = self.transact(user_key, *pick)
+                    if outcome == "placed":
+                        return True
+                    excluded.add(pick)
+                    if outcome == "full":
+                        container.full.add(pick)
+            return False
+        finally:
+            self.idle.append(container)
+
+
+def run_slotted(scenario: Scenario, design: Slotted = Slotted()) -> RunReport:
+    """``scenario`` under the proposed design (same clock, timing, meter and
+    seeding as ``run_sign_ups``)."""
+    rng = random.Random(scenario.seed)
+    clock = Clock()
+    processes = Processes(clock)
+    meter = PartitionMeter(
+        clock,
+        throttle=scenario.throttle,
+        window=(scenario.warmup_s, scenario.warmup_s + scenario.duration_s),
+    )
+    table = _seed_cells(scenario, rng)
+    io = ModelStore(table, clock, processes, meter, scenario.timing, random.Random(rng.random()))
+    model = SlottedModel(
+        table, design, scenario.buffer, scenario.threshold, io, random.Random(rng.random())
+    )
+    end = scenario.warmup_s + scenario.duration_s
+    model.start_rollups(end)
+    results: list[SignUpResult] = []
+
+    def sign_up(number: int) -> None:
+        record = SignUpResult(started=clock.now)
+        results.append(record)
+        io.serve(record)
+        try:
+            placed = model.sign_up(f"user-{number:08d}")
+            record.outcome = "placed" if placed else "refused"
+            record.false_refusal = not placed and model.placeable_exists()
+        except ClientError:
+            record.outcome = "throttled"
+        record.finished = clock.now
+
+    arrivals = random.Random(rng.random())
+    numbers = itertools.count()
+
+    def arrive() -> None:
+        if clock.now >= end:
+            return
+        processes.spawn(functools.partial(sign_up, next(numbers)))
+        clock.call_at(clock.now + arrivals.expovariate(scenario.rate), arrive)
+
+    clock.call_at(arrivals.expovariate(scenario.rate), arrive)
+    try:
+        clock.run()
+    finally:
+        processes.close()
+    return _report(scenario, results, meter)
 
 
 # --- reproduction of the issue's figures ------------------------------------------------------
@@ -954,6 +1419,71 @@ def reproduce(*, scale: float = 1.0, seeds: int = 3) -> list[Figure]:
     ]
 
 
+# --- today's design and the proposed one, side by side ------------------------------------------
+
+
+#: Offered sign-ups per second per cell in the comparison: 2,000/s at 20 cells
+#: is the issue's target.
+RATE_PER_CELL = 100.0
+CELL_COUNTS = (3, 20, 100)
+
+
+@dataclass(frozen=True)
+class Row:
+    design: str
+    cells: int
+    phase: str
+    report: RunReport
+
+
+def compare(*, scale: float = 1.0, cell_counts: Sequence[int] = CELL_COUNTS) -> list[Row]:
+    """Both designs at ``RATE_PER_CELL`` x cells, steady and from the moment a
+    new empty cell joins half-full ones (``scale`` shortens the runs)."""
+    rows: list[Row] = []
+    for cells in cell_counts:
+        # Same number of sign-ups per size, give or take: bigger markets run shorter.
+        duration = max(0.5, scale * min(10.0, 3_000 / (RATE_PER_CELL * cells)))
+        for phase, new_cell in (("steady", False), ("new cell", True)):
+            scenario = Scenario(
+                rate=RATE_PER_CELL * cells,
+                cells=cells,
+                new_cell=new_cell,
+                duration_s=duration,
+                warmup_s=0.0 if new_cell else 0.5,
+            )
+            rows.append(Row("today", cells, phase, run_sign_ups(scenario)))
+            rows.append(Row("proposed", cells, phase, run_slotted(scenario)))
+    return rows
+
+
+def _key_name(key: tuple[str, str, str]) -> str:
+    space, partition, kind = key
+    where = "index " if space != "table" else ""
+    return f"{where}`{partition}` {kind}s"
+
+
+def comparison_markdown(rows: Sequence[Row]) -> str:
+    lines = [
+        "| design | cells | offered | phase | placed/s | false refusals | throttled "
+        "| hottest partition key (share of its limit) | cap/s "
+        "| new user: round trips / RRU / WRU |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        r = row.report
+        key, share = r.hottest
+        trips, rru, wru = r.first_try_cost
+        throttled = r.throttled / r.sign_ups if r.sign_ups else 0.0
+        lines.append(
+            f"| {row.design} | {row.cells} | {r.scenario.rate:,.0f}/s | {row.phase} "
+            f"| {r.placed_per_s:,.0f} | {_format(r.false_refusal_rate, '%')} "
+            f"({r.false_refusals}/{r.sign_ups:,}) | {_format(throttled, '%')} "
+            f"| {_key_name(key)} {share * 100:.0f} % | {_format(r.partition_cap_per_s, '/s')} "
+            f"| {trips} / {rru:g} / {wru:g} |"
+        )
+    return "\n".join(lines)
+
+
 def _format(value: float, unit: str) -> str:
     if unit == "%":
         return f"{value * 100:.2f} %"
@@ -969,6 +1499,22 @@ def figures_markdown(figures: Sequence[Figure]) -> str:
         lines.append(
             f"| {figure.name} | {_format(figure.issue, figure.unit)} | "
             f"{_format(figure.model, figure.unit)} | {figure.how} |"
+        )
+    return "\n".join(lines)
+
+
+def lookups_markdown(*, scale: float = 1.0, rate: float = 10_000.0) -> str:
+    duration = max(1.0, 3.0 * scale)
+    lines = [
+        "| design | offered | failed | hottest partition key (units per lookup) | cap/s |",
+        "|---|---|---|---|---|",
+    ]
+    for name, design in (("today", None), ("proposed", Slotted())):
+        report = run_lookups(rate, cells=20, duration_s=duration, design=design)
+        key, units = max(report.units_per_lookup.items(), key=lambda kv: kv[1])
+        lines.append(
+            f"| {name} | {rate:,.0f}/s | {report.failed / max(1, report.lookups) * 100:.1f} % "
+            f"| {_key_name(key)} ({units:.3f}) | {_format(report.cap_per_s, '/s')} |"
         )
     return "\n".join(lines)
 
@@ -1006,8 +1552,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=3,
         help="seeds per steady scenario (default 3)",
     )
+    parser.add_argument(
+        "--only",
+        choices=("reproduce", "compare", "lookups"),
+        help="print one table only (default: all three)",
+    )
     args = parser.parse_args(argv)
-    print(figures_markdown(reproduce(scale=args.scale, seeds=args.seeds)))
+    if args.only in (None, "reproduce"):
+        print("Today's design against the issue's figures\n")
+        print(figures_markdown(reproduce(scale=args.scale, seeds=args.seeds)), end="\n\n")
+    if args.only in (None, "compare"):
+        print(f"Today's design and the proposed one at {RATE_PER_CELL:.0f} sign-ups/s per cell\n")
+        print(comparison_markdown(compare(scale=args.scale)), end="\n\n")
+    if args.only in (None, "lookups"):
+        print("Known-user lookups per market, 20 cells\n")
+        print(lookups_markdown(scale=args.scale))
     return 0
 
 
