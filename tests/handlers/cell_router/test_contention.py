@@ -215,3 +215,23 @@ def test_proposed_lookups_reach_10000_per_second_with_20_cells() -> None:
     assert today.cap_per_s == pytest.approx(3_000, rel=0.1)
     assert proposed.failed == 0
     assert proposed.cap_per_s >= 10_000
+
+
+@pytest.mark.parametrize("cells", [3, 20])
+def test_proposed_design_fills_a_market_exactly_and_refuses_only_when_full(cells) -> None:
+    # Small cells (limit 40, slots of 4) filled from empty at 100/s per cell:
+    # the run's own check raises if a slot or cell passes its limit or the
+    # counters and mappings disagree.
+    scenario = Scenario(
+        rate=100 * cells,
+        cells=cells,
+        max_capacity=50,
+        load_fraction=0.0,
+        duration_s=1.0,
+        warmup_s=0.0,
+    )
+    report = run_slotted(scenario)
+    assert report.free_at_end == 0
+    assert report.placed > cells * (placement.assignable_limit(50, 0.2) - 3)
+    assert report.refused > 0
+    assert report.false_refusals == 0
