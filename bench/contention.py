@@ -9,8 +9,15 @@ budget, ``placement.order_candidates``, the scale-out condition, the store's
 own ``_cancelled`` classification of a cancelled transaction) against a
 ``ModelStore`` that answers like DynamoDB would under concurrency.
 
-    python -m bench.contention              # reproduce the issue's figures (today's design)
+    python -m bench.contention                    # all three tables (a few minutes)
+    python -m bench.contention --only reproduce   # today's design vs the issue's figures
+    python -m bench.contention --only compare     # today and the proposed design, 3/20/100 cells
+    python -m bench.contention --scale 0.2        # everything, shorter runs
     python -m bench.contention --help
+
+The proposed design (slotted cells, a cached snapshot, a choice weighted by
+free capacity) is modelled in ``SlottedModel``; see the comment above it and
+the README ("Sign-ups per market under contention").
 
 What the model assumes (each one a parameter, see ``Timing`` and ``Scenario``):
 
@@ -1651,14 +1658,18 @@ def lookups_markdown(*, scale: float = 1.0, rate: float = 10_000.0) -> str:
     return "\n".join(lines)
 
 
-def _positive(kind: type, name: str) -> Callable[[str], Any]:
+def _number_in(kind: type, name: str, low: float, high: float) -> Callable[[str], Any]:
+    """An argparse type: a ``kind`` number in (low, high], named in the error."""
+
     def parse(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{name} must be above 0, got {text}")
+            raise argparse.ArgumentTypeError(
+                f"{name} must be {'a whole number' if kind is int else 'a number'}, got {text!r}"
+            ) from None
+        if not low < value <= high:
+            raise argparse.ArgumentTypeError(f"{name} must be above {low:g} and at most {high:g}")
         return value
 
     return parse
@@ -1674,15 +1685,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--scale",
-        type=_positive(float, "--scale"),
+        type=_number_in(float, "--scale", 0, 10),
         default=1.0,
-        help="fraction of the full simulated durations (default 1.0)",
+        help="multiple of the full simulated durations, 0-10 (default 1.0)",
     )
     parser.add_argument(
         "--seeds",
-        type=_positive(int, "--seeds"),
+        type=_number_in(int, "--seeds", 0, 20),
         default=3,
-        help="seeds per steady scenario (default 3)",
+        help="seeds per steady scenario, 1-20 (default 3)",
     )
     parser.add_argument(
         "--only",

@@ -21,6 +21,7 @@ from bench.contention import (
     Slotted,
     Timing,
     choose_slot,
+    main,
     run_lookups,
     run_seeds,
     run_sign_ups,
@@ -235,3 +236,19 @@ def test_proposed_design_fills_a_market_exactly_and_refuses_only_when_full(cells
     assert report.placed > cells * (placement.assignable_limit(50, 0.2) - 3)
     assert report.refused > 0
     assert report.false_refusals == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--scale", "0"], "--scale must be above 0"),
+        (["--scale", "lots"], "--scale must be a number"),
+        (["--seeds", "1.5"], "--seeds must be a whole number"),
+        (["--seeds", "50"], "at most 20"),
+    ],
+)
+def test_bad_arguments_name_what_to_change(argv, message, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
