@@ -93,7 +93,7 @@ if str(ROOT) not in sys.path:
 
 from botocore.exceptions import ClientError  # noqa: E402
 
-from handlers.cell_router import dispatcher, lookup, placement, store  # noqa: E402
+from handlers.cell_router import dispatcher, lookup, placement, slots, store  # noqa: E402
 from handlers.cell_router.errors import NoCapacity  # noqa: E402
 from handlers.cell_router.model import Cell, Endpoint, Mapping  # noqa: E402
 from handlers.cell_router.store import AssignOutcome, AssignResult  # noqa: E402
@@ -972,7 +972,6 @@ def run_lookups(
 # - the retry budget is the dispatcher's own (``MAX_ATTEMPTS_PER_QUERY``
 #   draws per snapshot, ``MAX_QUERIES`` snapshots).
 
-SLOT_PREFIX = "SLOT#"
 SLOT_ITEM_BYTES = 200
 PLACEABLE_PREFIX = "PLACEABLE#"
 #: An index entry: keys, currentCapacity, maxCapacity, health, status and the
@@ -982,75 +981,6 @@ INDEX_ENTRY_BYTES = 250
 
 def shard_key(market_id: str, shard: int) -> str:
     return f"{PLACEABLE_PREFIX}{market_id}#{shard}"
-
-
-def slot_key(market_id: str, cell_id: str, slot: int) -> str:
-    return f"{SLOT_PREFIX}{market_id}#{cell_id}#{slot}"
-
-
-def slot_limits(limit: int, slots: int) -> list[int]:
-    """A cell's assignable limit split over its slots (the first ``limit mod
-    slots`` take one more); they add up to ``limit`` exactly."""
-    base, extra = divmod(max(0, limit), slots)
-    return [base + (1 if k < extra else 0) for k in range(slots)]
-
-
-def slot_loads(load: int, limits: Sequence[int]) -> list[int]:
-    """Spread a cell's existing users over its slots, filling each at most
-    to its limit (for seeding a model of a cell that already has users)."""
-    loads, left = [], load
-    share = load // len(limits)
-    for limit in limits:
-        take = min(limit, share, left)
-        loads.append(take)
-        left -= take
-    for k, limit in enumerate(limits):
-        more = min(limit - loads[k], left)
-        loads[k] += more
-        left -= more
-    return loads
-
-
-@dataclass(frozen=True)
-class CellView:
-    """A cell as a snapshot shows it."""
-
-    cell_id: str
-    load: int
-    limit: int
-    placeable: bool
-
-
-def choose_slot(
-    cells: Sequence[CellView],
-    slots: int,
-    excluded: set[tuple[str, int]],
-    rng: random.Random,
-    policy: str = "weighted",
-) -> tuple[str, int] | None:
-    """The (cell, slot) to try next, or None when the snapshot has nothing left.
-
-    ``weighted``: a cell with probability proportional to its free capacity.
-    ``two-choices``: the freer of two cells drawn uniformly. Then a slot of it
-    uniformly, never one in ``excluded`` (lost a race or found full).
-    """
-    open_slots = {
-        view.cell_id: [k for k in range(slots) if (view.cell_id, k) not in excluded]
-        for view in cells
-        if view.placeable and view.load < view.limit
-    }
-    candidates = [view for view in cells if open_slots.get(view.cell_id)]
-    if not candidates:
-        return None
-    free = [max(1, view.limit - view.load) for view in candidates]
-    if policy == "weighted":
-        (chosen,) = rng.choices(candidates, weights=free)
-    elif policy == "two-choices":
-        first, second = rng.choice(candidates), rng.choice(candidates)
-        chosen = first if first.limit - first.load >= second.limit - second.load else second
-    else:
-        raise ValueError(f"policy must be 'weighted' or 'two-choices', got {policy!r}")
-    return chosen.cell_id, rng.choice(open_slots[chosen.cell_id])
 
 
 #: Time a sign-up may spend on the last free slots of a (nearly) full market,
@@ -1087,13 +1017,15 @@ class SlotState:
 class _Container:
     """One warm dispatcher container: its snapshot and what it learned."""
 
-    snapshot: list[CellView] | None = None
+    snapshot: list[Cell] | None = None
     taken_at: float = -math.inf
     full: set[tuple[str, int]] = field(default_factory=set)
     #: cellId -> when this container last read the cell item.
     cells_read: dict[str, float] = field(default_factory=dict)
     #: When this container last read every slot of the market and found none free.
     swept_full_at: float = -math.inf
+    #: When this container last listed the market's cells (for the last look).
+    cells_listed_at: float = -math.inf
 
 
 class SlottedModel:
@@ -1124,8 +1056,8 @@ class SlottedModel:
 
     def _slot_up(self, cell_id: str, state: CellState) -> None:
         limit = placement.assignable_limit(state.cell.max_capacity, self.buffer)
-        limits = slot_limits(limit, self.design.slots_per_cell)
-        loads = slot_loads(state.load, limits)
+        limits = slots.slot_limits(limit, self.design.slots_per_cell)
+        loads = slots.spread_load(state.load, limits)
         self.slots[cell_id] = [
             SlotState(load, cap) for load, cap in zip(loads, limits, strict=True)
         ]
@@ -1150,8 +1082,8 @@ class SlottedModel:
             per_cell[mapping.cell_id] += 1
         for cell_id, state in self.table.cells.items():
             limit = placement.assignable_limit(state.cell.max_capacity, self.buffer)
-            slots = self.slots[cell_id]
-            if any(slot.load > slot.limit for slot in slots) or self.load(cell_id) > limit:
+            cell_slots = self.slots[cell_id]
+            if any(slot.load > slot.limit for slot in cell_slots) or self.load(cell_id) > limit:
                 raise AssertionError(f"{cell_id} is above its assignable limit")
             seeded = self.seeded[cell_id]
             if self.load(cell_id) - seeded != per_cell.get(cell_id, 0):
@@ -1210,18 +1142,10 @@ class SlottedModel:
                 read_units(CELL_ITEM_BYTES * len(members), consistent=False),
             )
         charged = self.io._account([charge])
-        views = []
-        for cell_id in members:
-            state = self.table.cells[cell_id]
-            limit = placement.assignable_limit(state.cell.max_capacity, self.buffer)
-            views.append(
-                CellView(
-                    cell_id,
-                    self.registry[cell_id],
-                    limit,
-                    state.cell.healthy and state.cell.active,
-                )
-            )
+        views = [
+            replace(self.table.cells[cell_id].cell, current_capacity=self.registry[cell_id])
+            for cell_id in members
+        ]
         self.io.processes.sleep(back)
         if not charged:
             raise _throttled("Query")
@@ -1237,7 +1161,7 @@ class SlottedModel:
         state = self.slots[cell_id][slot]
         cell = self.table.cells[cell_id].cell
         user_partition = self.io._table_key(store.mapping_key(user_key))
-        slot_partition = slot_key(self.table.market_id, cell_id, slot)
+        slot_partition = slots.slot_partition(self.table.market_id, cell_id, slot)
         if state.held_until > self.io.clock.now:
             self.io._account([])
             self.io.processes.sleep(back)
@@ -1267,8 +1191,9 @@ class SlottedModel:
         self.io.processes.sleep(back)
         # Scale-out is edge-triggered: only the sign-up that takes a slot
         # across its share of the threshold wakes the scaler.
-        due = placement.scale_out_count(state.limit, self.threshold / (1 - self.buffer))
-        if state.load == max(1, due):
+        limit = placement.assignable_limit(cell.max_capacity, self.buffer)
+        due = placement.scale_out_count(cell.max_capacity, self.threshold)
+        if state.load == max(1, slots.slot_scale_out_count(due, state.limit, limit)):
             self.io.open_episode_attempt(self.table.market_id)
         return "placed"
 
@@ -1288,8 +1213,9 @@ class SlottedModel:
                 excluded = set(container.full)
                 for _ in range(dispatcher.MAX_ATTEMPTS_PER_QUERY):
                     assert container.snapshot is not None
-                    pick = choose_slot(
+                    pick = slots.choose_slot(
                         container.snapshot,
+                        self.buffer,
                         self.design.slots_per_cell,
                         excluded,
                         self.rng,
@@ -1308,31 +1234,32 @@ class SlottedModel:
             self.idle.append(container)
 
     def _last_look(self, container: _Container, user_key: str) -> str:
-        """Before answering NoCapacity: read the market's cells and every slot
-        of theirs strongly (two round trips: a Query, then BatchGetItem calls
-        in parallel) and try the slots with room. Only a market that is full,
-        or nearly so, gets here; a container that found it full answers at
-        once for ``snapshot_ttl_s``."""
+        """Before answering NoCapacity: read every slot of the market's cells
+        strongly (BatchGetItem calls in parallel: one round trip, plus a Query
+        of the cell list when this container's is older than
+        ``cell_cache_s``) and try the slots with room. A full market, a
+        nearly full one, or one offered more than its slots can commit gets
+        here; a container that found it full answers at once for
+        ``snapshot_ttl_s``."""
         now = self.io.clock.now
         if now - container.swept_full_at < self.design.snapshot_ttl_s:
             return "refused"
-        there, back = self.io._legs()
-        self.io.processes.sleep(there)
-        cells_read = self.io._account(
-            [
-                (
-                    "table",
-                    self.table.market_id,
-                    "read",
-                    read_units(CELL_ITEM_BYTES * len(self.table.cells), consistent=True),
-                )
-            ]
-        )
-        self.io.processes.sleep(back)
+        # The market's cell list changes only when a cell registers: a
+        # container reads it at most once per ``cell_cache_s``.
+        cells_read = True
+        if now - container.cells_listed_at >= self.design.cell_cache_s:
+            there, back = self.io._legs()
+            self.io.processes.sleep(there)
+            size = CELL_ITEM_BYTES * len(self.table.cells)
+            cells_read = self.io._account(
+                [("table", self.table.market_id, "read", read_units(size, consistent=True))]
+            )
+            self.io.processes.sleep(back)
+            container.cells_listed_at = self.io.clock.now
         there, back = self.io._legs()
         self.io.processes.sleep(there)
         charges = [
-            ("table", slot_key(self.table.market_id, cell_id, k), "read", 1.0)
+            ("table", slots.slot_partition(self.table.market_id, cell_id, k), "read", 1.0)
             for cell_id in self.table.cells
             for k in range(self.design.slots_per_cell)
         ]

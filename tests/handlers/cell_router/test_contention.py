@@ -11,7 +11,6 @@ import pytest
 
 from bench.contention import (
     ISSUE_FIGURES,
-    CellView,
     Clock,
     ModelStore,
     ModelTable,
@@ -20,13 +19,11 @@ from bench.contention import (
     Scenario,
     Slotted,
     Timing,
-    choose_slot,
     main,
     run_lookups,
     run_seeds,
     run_sign_ups,
     run_slotted,
-    slot_limits,
 )
 from handlers.cell_router import placement, store
 from handlers.cell_router.model import Cell, Endpoint, Mapping
@@ -159,32 +156,6 @@ def test_model_store_outcome_equals_the_real_store_on_moto(router, current, belo
 
 
 # --- the proposed design ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("limit", "slots"), [(400, 10), (7, 3), (0, 4), (40, 40), (3, 8)])
-def test_slot_limits_add_up_to_the_cell_limit_and_differ_by_at_most_one(limit, slots) -> None:
-    limits = slot_limits(limit, slots)
-    assert len(limits) == slots
-    assert sum(limits) == limit
-    assert max(limits) - min(limits) <= 1
-
-
-def test_choice_is_weighted_by_free_capacity_and_skips_excluded_slots() -> None:
-    views = [CellView("empty", 0, 100, True), CellView("half", 50, 100, True)]
-    rng = random.Random(3)
-    picks = [choose_slot(views, 4, set(), rng) for _ in range(3_000)]
-    share = sum(cell == "empty" for cell, _ in picks) / len(picks)
-    assert share == pytest.approx(100 / 150, abs=0.03)  # free 100 vs 50: gradual, not all
-    excluded = {("empty", k) for k in range(4)} | {("half", 0), ("half", 1)}
-    for _ in range(50):
-        assert choose_slot(views, 4, excluded, rng) in {("half", 2), ("half", 3)}
-
-
-def test_choice_never_offers_full_unhealthy_or_exhausted_cells() -> None:
-    views = [CellView("full", 100, 100, True), CellView("sick", 0, 100, False)]
-    assert choose_slot(views, 4, set(), random.Random(1)) is None
-    with pytest.raises(ValueError, match="policy"):
-        choose_slot([CellView("a", 0, 1, True)], 1, set(), random.Random(1), policy="argmin")
 
 
 def test_proposed_design_places_2000_per_second_with_20_cells_without_hot_keys() -> None:
