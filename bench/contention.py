@@ -45,9 +45,9 @@ What the model assumes (each one a parameter, see ``Timing`` and ``Scenario``):
   * a write that changes a GSI key attribute (``currentCapacity``) costs the
     index two writes, delete the old entry and put the new one, 1 WRU each
     (GSI.html, "Provisioned throughput considerations / writes");
-  * a cancelled transaction is charged its prepare write, 1 WRU per item
-    (assumption: AWS does not publish the figure; it only moves the base
-    table's ceiling, never the index's);
+  * a cancelled transaction is charged nothing (``charge_cancelled`` charges
+    its prepare write, 1 WRU per item, instead): AWS does not publish the
+    figure, and it only moves the base table's ceiling, never the index's;
   * every partition serves at most 3,000 RRU/s and 1,000 WRU/s
     (warm-throughput-scenarios.html: "each individual partition is limited to
     1,000 write units per second and 3,000 read units per second"; the same
@@ -1373,27 +1373,8 @@ class Tally:
         return sum(r.false_refusals for r in self.reports) / total if total else 0.0
 
     @property
-    def throttled_rate(self) -> float:
-        total = self.sign_ups
-        return sum(r.throttled for r in self.reports) / total if total else 0.0
-
-    @property
-    def transactions_per_sign_up(self) -> float:
-        total = self.sign_ups
-        return sum(r.transactions for r in self.reports) / total if total else 0.0
-
-    @property
-    def placed_per_s(self) -> float:
-        return sum(r.placed_per_s for r in self.reports) / len(self.reports)
-
-    @property
     def partition_cap_per_s(self) -> float:
         return min(r.partition_cap_per_s for r in self.reports)
-
-    @property
-    def hottest_share(self) -> float:
-        """Highest share of a partition key's limit (mean units/s) in any seed."""
-        return max(r.hottest[1] for r in self.reports)
 
 
 def run_seeds(scenario: Scenario, seeds: Sequence[int]) -> Tally:
