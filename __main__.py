@@ -13,11 +13,13 @@ from components.bot_definitions import order_flowers
 from components.cell_router_api import CellRouterApi, CellRouterApiArgs
 from components.cell_router_functions import CellRouterFunctions, CellRouterFunctionsArgs
 from components.connect import ConnectIntegration, ConnectIntegrationArgs
+from components.dashboard import DashboardSettings, FailoverResources, RouterResources
 from components.health_check import HealthCheck, HealthCheckArgs
 from components.lex_bot import MultiRegionLexBot, MultiRegionLexBotArgs
 from components.orchestrator import Orchestrator, OrchestratorArgs
 from components.providers import region_providers
 from components.router_data import RouterData, RouterDataArgs
+from components.stack_dashboard import StackDashboard, StackDashboardArgs
 from config import load_settings
 
 settings = load_settings()
@@ -188,3 +190,46 @@ if settings.cell_router.enabled:
     pulumi.export("provisioningQueueUrl", router_data.queue_url)
     pulumi.export("cellReadyFailedQueueUrl", router_functions.cell_ready_failed_queue_url)
     pulumi.export("orchestratorArn", orchestrator.arn)
+
+# --- dashboard -----------------------------------------------------------------
+# One per region where control-plane functions run (today the primary): every
+# alarm of the stack, the failover and the cell router, from the components'
+# own resources.
+stack_alarms = list(health_check.alarms.values())
+dashboard_router = None
+if settings.cell_router.enabled:
+    stack_alarms += [*router_data.alarms.values(), *router_functions.alarms.values()]
+    dashboard_router = RouterResources(
+        api_name=router_api.rest_api.name,
+        api_stage=router_api.stage.stage_name,
+        orchestrator_arn=orchestrator.arn,
+        provisioning_queue_name=router_data.queue.name,
+        dead_letter_queue_name=router_data.dead_letter_queue.name,
+        cell_ready_failed_queue_name=router_functions.cell_ready_failed_queue.name,
+        function_names={m: f.name for m, f in router_functions.functions.items()},
+    )
+dashboard = StackDashboard(
+    "dashboard-primary",
+    StackDashboardArgs(
+        dashboard_name=f"{settings.project}-{settings.stack}-{settings.primary_region}",
+        settings=DashboardSettings(
+            region=settings.primary_region,
+            primary_region=settings.primary_region,
+            secondary_region=settings.secondary_region,
+            stack=settings.stack,
+            probe_interval_seconds=settings.health_check.probe_interval_seconds,
+            capacity_buffer=settings.cell_router.capacity_buffer,
+            scale_out_threshold=settings.cell_router.scale_out_threshold,
+            queue_alarm_depth=settings.cell_router.provisioning_queue_alarm_depth,
+        ),
+        failover=FailoverResources(
+            probe_function_name=health_check.probe.name,
+            lookup_function_name=health_check.lookup_function_name,
+            probe_state_machine_arn=health_check.state_machine_arn,
+        ),
+        router=dashboard_router,
+        alarm_arns=[alarm.arn for alarm in stack_alarms],
+    ),
+    opts=primary.opts(),
+)
+pulumi.export("dashboardUrl", dashboard.url)

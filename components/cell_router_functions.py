@@ -409,7 +409,9 @@ class CellRouterFunctions(pulumi.ComponentResource):
         # minute of it landing; a 5-minute period would only delay that, with
         # no noise to smooth -- nothing drains this queue but an operator.
         # notBreaching: an idle queue publishes no data points.
-        queue_depth_alarm(
+        # Every alarm is exposed (``alarms``): the stack's dashboard lists them all.
+        self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
+        self.alarms["CellReady-failed-depth"] = queue_depth_alarm(
             f"{name}-CellReady-failed-depth",
             failed_queue.name,
             description=(

@@ -152,7 +152,9 @@ class RouterData(pulumi.ComponentResource):
 
         topic_arn = pulumi.Output.from_input(args.alarm_topic_arn)
 
-        queue_depth_alarm(
+        # Every alarm is exposed (``alarms``): the stack's dashboard lists them all.
+        self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
+        self.alarms["CellProvisioning-backlog"] = queue_depth_alarm(
             f"{name}-CellProvisioning-backlog",
             self.queue.name,
             description=(
@@ -165,7 +167,7 @@ class RouterData(pulumi.ComponentResource):
             topic_arn=topic_arn,
             opts=child,
         )
-        queue_depth_alarm(
+        self.alarms["CellProvisioning-dlq-depth"] = queue_depth_alarm(
             f"{name}-CellProvisioning-dlq-depth",
             self.dead_letter_queue.name,
             description=(

@@ -101,6 +101,11 @@ def _computed_outputs(typ: str, name: str, inputs: Mapping[str, Any], region: st
         out["url"] = f"https://sqs.{region}.amazonaws.com/{ACCOUNT}/{physical}"
     elif typ == "aws:sns/topic:Topic":
         out["arn"] = f"arn:aws:sns:{region}:{ACCOUNT}:{physical}"
+    elif typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+        out["arn"] = f"arn:aws:cloudwatch:{region}:{ACCOUNT}:alarm:{physical}"
+    elif typ == "aws:cloudwatch/dashboard:Dashboard":
+        dashboard = inputs.get("dashboardName")
+        out["dashboardArn"] = f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{dashboard}"
     elif typ == "aws:cloudwatch/logGroup:LogGroup":
         out["arn"] = f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{physical}"
     elif typ == "aws:sfn/stateMachine:StateMachine":

@@ -22,10 +22,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import lookup, placement, settings, validation
+from handlers.cell_router import lookup, model, placement, settings, validation
 from handlers.cell_router.errors import NoCapacity
 from handlers.cell_router.model import Cell, Mapping, routing_result, utc_timestamp
-from handlers.cell_router.observability import count, lambda_handler, logger
+from handlers.cell_router.observability import cell_occupancy, count, emit, lambda_handler, logger
 from handlers.cell_router.store import AssignOutcome, RouterStore
 
 #: Transactions tried per candidate list before re-reading the index.
@@ -58,7 +58,7 @@ def _existing(
 ) -> dict[str, Any]:
     """A placed user keeps their cell, whatever market the body names."""
     cell = lookup.require_cell(store, mapping, known=cell)
-    count("UserKnown")
+    count(model.METRIC_USER_KNOWN)
     return routing_result(
         cell, ttl_seconds=ttl, new_assignment=False, current_capacity=cell.current_capacity
     )
@@ -70,8 +70,10 @@ def _assign(
     def has_placeable(cells: list[Cell]) -> bool:
         return any(placement.is_placeable(cell, buffer) for cell in cells)
 
+    market_has_cells = False
     for _ in range(MAX_QUERIES):
         cells = store.least_loaded_cells(market_id, has_placeable)
+        market_has_cells = market_has_cells or bool(cells)
         candidates = placement.order_candidates(cells, buffer, _rng)
         if not candidates:
             break
@@ -90,11 +92,13 @@ def _assign(
             below = due - 1 if known_load + 1 < due else None
             result = store.assign(mapping, cell, limit, below)
             if result.outcome is AssignOutcome.BUSIER_THAN_READ:
-                count("StaleLoadCorrected")
+                count(model.METRIC_STALE_LOAD_CORRECTED)
                 known_load = result.observed_capacity or known_load
                 result = store.assign(mapping, cell, limit)
             if result.outcome is AssignOutcome.PLACED:
-                count("UserAssigned")
+                count(model.METRIC_USER_ASSIGNED)
+                emit(model.METRIC_SIGN_UP_PLACED, {model.MARKET_DIMENSION: market_id})
+                cell_occupancy(market_id, cell.cell_id, known_load + 1, cell.max_capacity)
                 logger.info("user assigned", extra={"marketId": market_id, "cellId": cell.cell_id})
                 # At least one above the last load we know the cell had; when
                 # that is below the scale-out point the transaction proved it.
@@ -109,9 +113,16 @@ def _assign(
                 if existing is not None:
                     logger.info("user was placed by a concurrent sign-up")
                     return _existing(store, existing, ttl, cell)
-            count("AssignmentRetry")
+            count(model.METRIC_ASSIGNMENT_RETRY)
             logger.info("cell rejected the assignment", extra={"cellId": cell.cell_id})
 
-    count("NoCapacity")
+    count(model.METRIC_NO_CAPACITY)
+    emit(
+        model.METRIC_SIGN_UP_REFUSED,
+        {
+            model.MARKET_DIMENSION: market_id if market_has_cells else model.MARKET_WITHOUT_CELLS,
+            model.REASON_DIMENSION: NoCapacity.__name__,
+        },
+    )
     logger.warning("no placeable cell", extra={"marketId": market_id})
     raise NoCapacity(f"no cell of market {market_id} can take a new user")

@@ -6,6 +6,7 @@ Shared by the dispatcher (a known user), the mapper and the validator, so the
 
 from __future__ import annotations
 
+from handlers.cell_router import model
 from handlers.cell_router.errors import CellUnavailable, UserNotFound
 from handlers.cell_router.model import Cell, Mapping
 from handlers.cell_router.observability import count, logger
@@ -16,7 +17,7 @@ def require_mapping(store: RouterStore, user_key: str) -> Mapping:
     """The caller's mapping, or ``UserNotFound``."""
     mapping = store.get_mapping(user_key)
     if mapping is None:
-        count("UserNotFound")
+        count(model.METRIC_USER_NOT_FOUND)
         raise UserNotFound("you have no cell yet; sign up through /cells")
     return mapping
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import lookup, settings, validation
+from handlers.cell_router import lookup, model, settings, validation
 from handlers.cell_router.model import routing_result
 from handlers.cell_router.observability import count, lambda_handler, logger
 from handlers.cell_router.store import RouterStore
@@ -25,5 +25,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
     mapping = lookup.require_mapping(store, request.caller.user_key)
     cell = lookup.require_cell(store, mapping)
-    count("MappingReturned")
+    count(model.METRIC_MAPPING_RETURNED)
     return routing_result(cell, ttl_seconds=ttl, new_assignment=False)

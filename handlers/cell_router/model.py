@@ -11,6 +11,64 @@ from typing import Any
 SERVICE_NAME = "cell-router"
 METRICS_NAMESPACE = "ResilientRouting/CellRouter"
 
+#: Dimension names of the router's metrics (Powertools adds ``service``).
+SERVICE_DIMENSION = "service"
+MARKET_DIMENSION = "marketId"
+CELL_DIMENSION = "cellId"
+REASON_DIMENSION = "reason"
+
+# Counters with dimension ``service`` only, one data point per event.
+METRIC_USER_KNOWN = "UserKnown"  # dispatcher: a signed-up user asked again
+METRIC_USER_ASSIGNED = "UserAssigned"  # dispatcher: a new user placed
+METRIC_STALE_LOAD_CORRECTED = "StaleLoadCorrected"  # dispatcher: index snapshot was stale
+METRIC_ASSIGNMENT_RETRY = "AssignmentRetry"  # dispatcher: a cell refused the transaction
+METRIC_NO_CAPACITY = "NoCapacity"  # dispatcher: no placeable cell
+METRIC_MAPPING_RETURNED = "MappingReturned"  # mapper
+METRIC_USER_NOT_FOUND = "UserNotFound"  # mapper/validator: caller has no cell
+METRIC_CELL_REGISTERED = "CellRegistered"  # registrar: a CellReady recorded
+METRIC_SCALE_OUT_DEDUPLICATED = "ScaleOutDeduplicated"  # scaler: episode already open
+METRIC_PROVISIONING_FAILED = "ProvisioningFailed"  # scaler: CellRequested not sent
+METRIC_PROVISIONING_REQUESTED = "ProvisioningRequested"  # scaler: CellRequested sent
+METRIC_ENDPOINTS_VALIDATED = "EndpointsValidated"  # validator
+METRIC_CACHED_ENDPOINTS_STALE = "CachedEndpointsStale"  # validator
+METRIC_CELL_UNHEALTHY = "CellUnhealthy"  # validator
+
+# Per market and per cell (values come from the table, never from a request,
+# so the number of distinct metrics is bounded by the cells that exist).
+METRIC_SIGN_UP_PLACED = "SignUpPlaced"  # Count: a new user placed in the market
+METRIC_SIGN_UP_REFUSED = "SignUpRefused"  # Count: a sign-up refused, ``reason`` = error
+METRIC_CELL_OCCUPANCY = "CellOccupancy"  # Percent: users / maxCapacity after a change
+#: ``marketId`` of a refusal in a market with no healthy, active cell: the
+#: requested name is then only the caller's input and must not mint a metric.
+#: ``#`` is never in a market id.
+MARKET_WITHOUT_CELLS = "#no-active-cell"
+
+#: metric name -> exact dimension names (what an alarm or a dashboard must give).
+METRIC_DIMENSIONS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(
+        (
+            METRIC_USER_KNOWN,
+            METRIC_USER_ASSIGNED,
+            METRIC_STALE_LOAD_CORRECTED,
+            METRIC_ASSIGNMENT_RETRY,
+            METRIC_NO_CAPACITY,
+            METRIC_MAPPING_RETURNED,
+            METRIC_USER_NOT_FOUND,
+            METRIC_CELL_REGISTERED,
+            METRIC_SCALE_OUT_DEDUPLICATED,
+            METRIC_PROVISIONING_FAILED,
+            METRIC_PROVISIONING_REQUESTED,
+            METRIC_ENDPOINTS_VALIDATED,
+            METRIC_CACHED_ENDPOINTS_STALE,
+            METRIC_CELL_UNHEALTHY,
+        ),
+        (SERVICE_DIMENSION,),
+    ),
+    METRIC_SIGN_UP_PLACED: (SERVICE_DIMENSION, MARKET_DIMENSION),
+    METRIC_SIGN_UP_REFUSED: (SERVICE_DIMENSION, MARKET_DIMENSION, REASON_DIMENSION),
+    METRIC_CELL_OCCUPANCY: (SERVICE_DIMENSION, MARKET_DIMENSION, CELL_DIMENSION),
+}
+
 #: Partition prefixes of the table's helper items. ``#`` cannot occur in a
 #: market id, so these never collide with cells or show up in a market query.
 USER_PREFIX = "USER#"

@@ -12,9 +12,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import settings, validation
+from handlers.cell_router import model, settings, validation
 from handlers.cell_router.model import utc_timestamp
-from handlers.cell_router.observability import count, lambda_handler, logger
+from handlers.cell_router.observability import cell_occupancy, count, lambda_handler, logger
 from handlers.cell_router.store import RouterStore
 
 
@@ -28,7 +28,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # there for sign-ups to land on.
     created = store.upsert_cell(ready, now)
     episode_closed = store.close_episode(ready.market_id, ready.episode_id, ready.cell_id, now)
-    count("CellRegistered")
+    count(model.METRIC_CELL_REGISTERED)
+    if created:  # a refreshed cell keeps its users; its load did not change here
+        cell_occupancy(ready.market_id, ready.cell_id, 0, ready.max_capacity)
     logger.info(
         "cell registered",
         extra={

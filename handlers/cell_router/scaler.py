@@ -17,7 +17,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handlers.cell_router import aws_clients, events, placement, settings, validation
+from handlers.cell_router import aws_clients, events, model, placement, settings, validation
 from handlers.cell_router.errors import ProvisioningUnavailable
 from handlers.cell_router.model import utc_timestamp
 from handlers.cell_router.observability import count, lambda_handler, logger
@@ -55,7 +55,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, bool]:
         stale_before_epoch=int(now) - settings.scale_out_episode_timeout_seconds(),
     )
     if not opened:
-        count("ScaleOutDeduplicated")
+        count(model.METRIC_SCALE_OUT_DEDUPLICATED)
         return {"provisioningRequested": False}
 
     message = events.cell_requested_message(
@@ -76,7 +76,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, bool]:
             },
         )
     except (ClientError, BotoCoreError) as error:
-        count("ProvisioningFailed")
+        count(model.METRIC_PROVISIONING_FAILED)
         logger.exception("provisioning request not sent", extra={"episodeId": episode_id})
         # Release so the next sign-up past the threshold asks again. If even
         # that fails, the episode times out and is taken over later.
@@ -88,7 +88,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, bool]:
             f"could not request a new cell for market {request.market_id}"
         ) from error
 
-    count("ProvisioningRequested")
+    count(model.METRIC_PROVISIONING_REQUESTED)
     logger.info(
         "new cell requested",
         extra={"marketId": request.market_id, "episodeId": episode_id, "cellId": request.cell_id},

@@ -14,7 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import endpoint_check, lookup, probe, settings, validation
+from handlers.cell_router import endpoint_check, lookup, model, probe, settings, validation
 from handlers.cell_router.observability import count, lambda_handler, logger
 from handlers.cell_router.store import RouterStore
 
@@ -43,11 +43,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         endpoint_up = probe.probe_all([endpoint.url for endpoint in cell.endpoints], timeout)
         healthy = bool(endpoint_up) and all(endpoint_up.values())
 
-    count("EndpointsValidated")
+    count(model.METRIC_ENDPOINTS_VALIDATED)
     if not valid:
-        count("CachedEndpointsStale")
+        count(model.METRIC_CACHED_ENDPOINTS_STALE)
     if not healthy:
-        count("CellUnhealthy")
+        count(model.METRIC_CELL_UNHEALTHY)
     logger.info(
         "cached endpoints checked",
         extra={"cellId": mapping.cell_id, "valid": valid, "healthy": healthy},

@@ -79,6 +79,16 @@ def run_round(settings: HealthCheckSettings) -> dict[str, Any]:
         unit=MetricUnit.Count,
         value=1 if outcome_decision.all_failing else 0,
     )
+    overridden = bool(outcome_decision.state.override_region) and not (
+        outcome_decision.ignored_override
+    )
+    metrics.add_metric(
+        name=telemetry.METRIC_OVERRIDE_ACTIVE, unit=MetricUnit.Count, value=int(overridden)
+    )
+    _emit_region_metric(
+        telemetry.METRIC_REGION_ACTIVE,
+        {r: int(r == outcome_decision.active_region) for r in policy.regions},
+    )
     summary = {
         "connectRegion": settings.connect_region,
         "activeRegion": outcome_decision.active_region,
@@ -123,6 +133,17 @@ def _emit_probe_metrics(probes: dict[str, probe.ProbeResult]) -> None:
             unit=MetricUnit.Milliseconds,
             value=result.latency_ms,
         )
+        region_metrics.flush_metrics()
+
+
+def _emit_region_metric(name: str, values: dict[str, int]) -> None:
+    """One data point per region, dimensions service + region (see above)."""
+    for region, value in values.items():
+        region_metrics = EphemeralMetrics(
+            namespace=telemetry.METRIC_NAMESPACE, service=telemetry.HEALTH_CHECK_SERVICE
+        )
+        region_metrics.add_dimension(name=telemetry.REGION_DIMENSION, value=region)
+        region_metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
         region_metrics.flush_metrics()
 
 

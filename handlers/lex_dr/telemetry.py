@@ -21,6 +21,11 @@ metric                 unit          dimensions            value
                                                            this round, else 0
 ``AllRegionsFailing``  Count         ``service``           1 if every region failed this
                                                            round (fail open), else 0
+``RegionActive``       Count         ``service, region``   1 for the region callers are
+                                                           sent to after this round, else 0
+``OverrideActive``     Count         ``service``           1 if an operator's
+                                                           ``overrideRegion`` decided this
+                                                           round, else 0
 =====================  ============  ====================  ==============================
 
 Zeros are emitted on purpose so the series are continuous: an alarm on
@@ -53,9 +58,13 @@ METRIC_PROBE_SUCCEEDED = "ProbeSucceeded"
 METRIC_PROBE_FAILED = "ProbeFailed"
 METRIC_PROBE_LATENCY = "ProbeLatency"
 
+# Health check, dimensions service + region, after the decision.
+METRIC_REGION_ACTIVE = "RegionActive"
+
 # Health check, dimension service only.
 METRIC_REGION_SWITCHED = "RegionSwitched"
 METRIC_ALL_REGIONS_FAILING = "AllRegionsFailing"
+METRIC_OVERRIDE_ACTIVE = "OverrideActive"
 
 # Region lookup, dimension service only.
 METRIC_LOOKUP_FAILED_OPEN = "LookupFailedOpen"
@@ -67,6 +76,8 @@ METRIC_DIMENSIONS: dict[str, tuple[str, ...]] = {
     METRIC_PROBE_LATENCY: (SERVICE_DIMENSION, REGION_DIMENSION),
     METRIC_REGION_SWITCHED: (SERVICE_DIMENSION,),
     METRIC_ALL_REGIONS_FAILING: (SERVICE_DIMENSION,),
+    METRIC_REGION_ACTIVE: (SERVICE_DIMENSION, REGION_DIMENSION),
+    METRIC_OVERRIDE_ACTIVE: (SERVICE_DIMENSION,),
     METRIC_LOOKUP_FAILED_OPEN: (SERVICE_DIMENSION,),
 }
 
@@ -77,5 +88,7 @@ METRIC_SERVICE: dict[str, str] = {
     METRIC_PROBE_LATENCY: HEALTH_CHECK_SERVICE,
     METRIC_REGION_SWITCHED: HEALTH_CHECK_SERVICE,
     METRIC_ALL_REGIONS_FAILING: HEALTH_CHECK_SERVICE,
+    METRIC_REGION_ACTIVE: HEALTH_CHECK_SERVICE,
+    METRIC_OVERRIDE_ACTIVE: HEALTH_CHECK_SERVICE,
     METRIC_LOOKUP_FAILED_OPEN: GET_REGION_SERVICE,
 }

@@ -607,6 +607,12 @@ def _connect_lambda_association(r: RecordedResource, c: ProgramContext) -> dict[
     }
 
 
+def _dashboard(r: RecordedResource, _: ProgramContext) -> dict[str, Any]:
+    # The body itself is checked by validators.dashboard.check_dashboard_body.
+    i = r.inputs
+    return {"DashboardName": i.get("dashboardName"), "DashboardBody": i.get("dashboardBody")}
+
+
 CLASSIC_MAPPERS: dict[str, ClassicMapping] = {
     "aws:lambda/function:Function": ClassicMapping("AWS::Lambda::Function", _lambda_function),
     "aws:lambda/permission:Permission": ClassicMapping(
@@ -628,6 +634,7 @@ CLASSIC_MAPPERS: dict[str, ClassicMapping] = {
     "aws:cloudwatch/metricAlarm:MetricAlarm": ClassicMapping(
         "AWS::CloudWatch::Alarm", _metric_alarm
     ),
+    "aws:cloudwatch/dashboard:Dashboard": ClassicMapping("AWS::CloudWatch::Dashboard", _dashboard),
     "aws:cloudwatch/eventRule:EventRule": ClassicMapping("AWS::Events::Rule", _event_rule),
     "aws:cloudwatch/eventTarget:EventTarget": ClassicMapping(
         "AWS::Events::Rule", _event_target, definition="Target"
