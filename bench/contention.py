@@ -9,7 +9,7 @@ budget, ``placement.order_candidates``, the scale-out condition, the store's
 own ``_cancelled`` classification of a cancelled transaction) against a
 ``ModelStore`` that answers like DynamoDB would under concurrency.
 
-    python -m bench.contention                    # all three tables (a few minutes)
+    python -m bench.contention                    # all three tables (~15 min on 2 busy cores)
     python -m bench.contention --only reproduce   # today's design vs the figures
     python -m bench.contention --only compare     # today and the proposed design, 3/20/100 cells
     python -m bench.contention --scale 0.2        # everything, shorter runs
