@@ -20,13 +20,17 @@ from components.orchestrator import Orchestrator, OrchestratorArgs
 from components.providers import region_providers
 from components.router_data import RouterData, RouterDataArgs
 from components.stack_dashboard import StackDashboard, StackDashboardArgs
-from config import load_settings
+from config import LEX_TOPOLOGY_OUTPUT, lex_topology, lex_topology_guard, load_settings
 
 settings = load_settings()
 
 tags = {"project": settings.project, "stack": settings.stack}
-primary = region_providers("primary", settings.primary_region, tags)
-secondary = region_providers("secondary", settings.secondary_region, tags)
+# Nothing is declared while the guard could still refuse a Lex topology switch
+# on a deployed stack (see config.topology_change_problem).
+guard = lex_topology_guard(settings)
+primary = region_providers("primary", settings.primary_region, tags, depends_on=guard)
+secondary = region_providers("secondary", settings.secondary_region, tags, depends_on=guard)
+pulumi.export(LEX_TOPOLOGY_OUTPUT, lex_topology(settings))
 
 pulumi.export("primaryRegion", settings.primary_region)
 pulumi.export("secondaryRegion", settings.secondary_region)

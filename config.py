@@ -13,26 +13,34 @@ All problems are reported together, one line per key, in a single
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 
+import regions
 from components.cell_router_api import check_domain_prefix
 from components.function import ARCHITECTURES, RUNTIMES
-from components.probe_loop_asl import SCHEDULE_PERIOD_SECONDS
+from components.lex_bot import GLOBAL_RESILIENCY_PAIRS
+from components.probe_loop_asl import MAX_INLINE_MAP_CONCURRENCY, SCHEDULE_PERIOD_SECONDS
 from components.tables import BILLING_MODES
 from handlers.cell_router.validation import MARKET_ID_PATTERN
 
 PROJECT = "resilient-routing"
 
-REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}$")
+#: Any partition's region name shape (us-east-1, us-gov-west-1, us-isob-east-1,
+#: eusc-de-east-1); which partition, and whether botocore knows it, is
+#: ``regions.partition_problem``'s question.
+REGION_PATTERN = re.compile(r"^[a-z]{2,5}(-[a-z]+)+-\d{1,2}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-CONNECT_ALIAS_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,61}[a-zA-Z0-9]$")
+#: AWS::Connect::Instance InstanceAlias: 1-45 characters, no "d-" prefix.
+CONNECT_ALIAS_PATTERN = re.compile(r"^(?!d-)([\da-zA-Z]+)([-]*[\da-zA-Z])*$")
 #: Lex bot and alias names share one rule.
 LEX_NAME_PATTERN = re.compile(r"^[0-9a-zA-Z][_-]?([0-9a-zA-Z][_-]?)+$")
 INSTANCE_ID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -43,9 +51,54 @@ LOG_RETENTION_DAYS = (
     1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
 
-#: A probe round must start at least every 10 s and the rounds must tile the
-#: one-minute EventBridge period exactly, so only divisors of 60 up to 10.
-PROBE_INTERVALS = tuple(i for i in range(1, 11) if SCHEDULE_PERIOD_SECONDS % i == 0)
+#: A probe round must start at least every 10 s, the rounds must tile the
+#: one-minute EventBridge period exactly, and each round is one iteration of
+#: an inline Map state, which runs at most 40 at once (Step Functions quota):
+#: divisors of 60 up to 10 with at most 40 rounds a minute.
+PROBE_INTERVALS = tuple(
+    i
+    for i in range(1, 11)
+    if SCHEDULE_PERIOD_SECONDS % i == 0
+    and SCHEDULE_PERIOD_SECONDS // i <= MAX_INLINE_MAP_CONCURRENCY
+)
+
+#: Config namespaces other than ours that a stack file may legitimately use:
+#: Pulumi's own and the two providers' (ignored: the program builds explicit
+#: providers). Any other namespace is a typo of ours more often than not.
+OTHER_NAMESPACES = frozenset({"pulumi", "aws", "aws-native"})
+
+#: Length caps of values that become names or texts of resources, with the
+#: limit's source. Each cap is the resource schema's (cfn-lint's bundled
+#: CloudFormation schemas; a test compares them) minus what the program adds:
+#: the bot's physical name is Pulumi's auto-name of ``lex-bot-secondary-<name>``
+#: plus "-" and 7 random characters, within the schema's 100.
+LEX_BOT_AUTONAME_OVERHEAD = len("lex-bot-secondary-") + 8
+NAME_LIMITS: dict[str, tuple[int, str]] = {
+    "lexBotName": (
+        100 - LEX_BOT_AUTONAME_OVERHEAD,
+        "AWS::Lex::Bot Name is at most 100 characters and its auto-name adds "
+        f"{LEX_BOT_AUTONAME_OVERHEAD}: 'lex-bot-secondary-' before, '-' and 7 random after",
+    ),
+    "lexBotAliasName": (100, "AWS::Lex::BotAlias BotAliasName is at most 100 characters"),
+    "connectInstanceAlias": (45, "AWS::Connect::Instance InstanceAlias is at most 45 characters"),
+    "contactFlowName": (127, "AWS::Connect::ContactFlow Name is at most 127 characters"),
+    "healthCheckExpectedResponse": (1000, "the bot's prompt, a Lex PlainTextMessage, is <= 1000"),
+    "healthCheckSampleUtterance": (1024, "Lex V2 RecognizeText text is at most 1024 characters"),
+}  # fmt: skip
+
+#: Cognito app clients: at most 100 callback / logout URLs of at most 1024
+#: characters (AWS::Cognito::UserPoolClient CallbackURLs, LogoutURLs).
+OAUTH_URL_MAX_ITEMS = 100
+OAUTH_URL_MAX_LENGTH = 1024
+#: Cognito accepts plain http only for these hosts (exactly; not a prefix).
+OAUTH_HTTP_HOSTS = frozenset({"localhost", "127.0.0.1"})
+
+#: API Gateway's account-level throttle quota per region: 10,000 requests per
+#: second steady, a 5,000-request burst. A stage's burst below its rate (or
+#: below that quota when the rate exceeds it) throttles requests the rate
+#: allows.
+API_ACCOUNT_RATE_LIMIT = 10_000
+API_ACCOUNT_BURST_LIMIT = 5_000
 
 
 class ConfigError(pulumi.RunError):
@@ -274,12 +327,23 @@ class _Reader:
     """Typed access to raw values that collects every problem instead of
     stopping at the first one."""
 
-    def __init__(self, raw: Mapping[str, Any]) -> None:
-        unknown = sorted(set(raw) - set(_BY_KEY))
-        self.errors: list[str] = [
-            f"{PROJECT}:{key}: unknown setting (see Pulumi.yaml for the list)" for key in unknown
+    def __init__(self, raw: Mapping[str, Any], project: str = PROJECT) -> None:
+        self.errors: list[str] = []
+        own: dict[str, Any] = {}
+        for key, value in raw.items():
+            namespace, _, name = key.partition(":") if ":" in key else ("", "", key)
+            name = name.removeprefix("config:")  # the engine's legacy "ns:config:key"
+            if not namespace or namespace == project:
+                own[name] = value
+            elif namespace not in OTHER_NAMESPACES:
+                guess = difflib.get_close_matches(namespace, [project], n=1, cutoff=0.6)
+                hint = f"did you mean {project}:{name}?" if guess else f"settings are {project}:*"
+                self.errors.append(f"{key}: unknown namespace {namespace!r} ({hint})")
+        self.errors += [
+            f"{PROJECT}:{key}: unknown setting (see Pulumi.yaml for the list)"
+            for key in sorted(set(own) - set(_BY_KEY))
         ]
-        self._raw = raw
+        self._raw = own
 
     def fail(self, key: str, message: str) -> None:
         self.errors.append(f"{PROJECT}:{key}: {message}")
@@ -301,6 +365,9 @@ class _Reader:
         value = value.strip()
         if check is not None and (problem := check(value)):
             self.fail(key, problem)
+        elif key in NAME_LIMITS and len(value) > NAME_LIMITS[key][0]:
+            limit, source = NAME_LIMITS[key]
+            self.fail(key, f"is {len(value)} characters, at most {limit} allowed ({source})")
         return value
 
     def integer(self, key: str, low: int, high: int) -> int:
@@ -336,6 +403,8 @@ class _Reader:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             self.fail(key, f"must be a list of strings, got {value!r}")
             return ()
+        if len(value) > OAUTH_URL_MAX_ITEMS:
+            self.fail(key, f"has {len(value)} entries, at most {OAUTH_URL_MAX_ITEMS} allowed")
         for item in value:
             if problem := check(item):
                 self.fail(key, problem)
@@ -357,9 +426,27 @@ def _pattern(pattern: re.Pattern[str], what: str) -> Callable[[str], str | None]
 
 
 def _callback_url(value: str) -> str | None:
-    if value.startswith("https://") or value.startswith("http://localhost"):
+    """Cognito's rules for callback and logout URLs: absolute, no fragment,
+    https, plain http only for a local host (exactly ``localhost`` or
+    ``127.0.0.1``: ``http://localhost.evil.com`` is a public host)."""
+    if len(value) > OAUTH_URL_MAX_LENGTH:
+        return f"{value[:40]!r}... is {len(value)} characters, at most {OAUTH_URL_MAX_LENGTH}"
+    try:
+        url = urlsplit(value)
+        host = url.hostname
+        url.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return f"{value!r} is not a URL"
+    if url.fragment or "#" in value:
+        return f"{value!r} must not contain a fragment (#)"
+    if url.scheme == "https" and host:
         return None
-    return f"{value!r} must be https:// (plain http is allowed only for localhost)"
+    if url.scheme == "http" and host in OAUTH_HTTP_HOSTS:
+        return None
+    return (
+        f"{value!r} must be https:// (plain http is allowed only for exactly "
+        f"{' or '.join(sorted(OAUTH_HTTP_HOSTS))})"
+    )
 
 
 _region = _pattern(REGION_PATTERN, "an AWS region name")
@@ -368,7 +455,7 @@ _region = _pattern(REGION_PATTERN, "an AWS region name")
 def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT) -> Settings:
     """Validate raw configuration values (strings or JSON-decoded values) into
     ``Settings``. Raises one ``ConfigError`` listing every problem."""
-    r = _Reader(raw)
+    r = _Reader(raw, project)
 
     primary = r.string("primaryRegion", _region)
     secondary = r.string("secondaryRegion", _region)
@@ -405,16 +492,23 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
         "healthCheckTestMethod", _one_of("recognize_text", "send_message", "put_session")
     )
     interval = r.integer("probeIntervalSeconds", 1, 10)
-    if interval not in PROBE_INTERVALS:
+    if 1 <= interval <= 10 and interval not in PROBE_INTERVALS:
+        rounds = SCHEDULE_PERIOD_SECONDS // interval
+        why = (
+            f"{rounds} rounds a minute exceed Step Functions' inline Map limit of "
+            f"{MAX_INLINE_MAP_CONCURRENCY} concurrent iterations"
+            if SCHEDULE_PERIOD_SECONDS % interval == 0
+            else f"{interval} does not divide the {SCHEDULE_PERIOD_SECONDS} s schedule"
+        )
         r.fail(
             "probeIntervalSeconds",
-            f"must divide 60 and be at most 10 ({', '.join(map(str, PROBE_INTERVALS))}); "
-            f"got {interval}",
+            f"must divide 60 and be at most 10 with at most {MAX_INLINE_MAP_CONCURRENCY} "
+            f"rounds a minute ({', '.join(map(str, PROBE_INTERVALS))}); got {interval}: {why}",
         )
     health_check = HealthCheckSettings(
         test_method="recognize_text" if method == "send_message" else method,
         sample_utterance=r.string("healthCheckSampleUtterance", _non_empty(1024)),
-        expected_response=r.string("healthCheckExpectedResponse", _non_empty(1024)),
+        expected_response=r.string("healthCheckExpectedResponse", _non_empty(1000)),
         test_user=r.string(
             "healthCheckTestUser",
             _pattern(re.compile(r"^[0-9a-zA-Z._:-]{2,80}$"), "a Lex session id prefix"),
@@ -436,13 +530,19 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
         r.fail("connectInstanceId", f"{instance_id!r} is not a Connect instance id (a UUID)")
     if instance_id is not None and mode != "existing":
         r.fail("connectInstanceId", "is only used when connectMode is existing")
+    if instance_alias is not None and mode != "create":
+        r.fail("connectInstanceAlias", "is only used when connectMode is create")
     if mode == "create" and instance_alias is None:
         r.fail(
             "connectInstanceAlias",
             "is required when connectMode is create (it is part of the instance's global URL)",
         )
     if instance_alias is not None and not CONNECT_ALIAS_PATTERN.fullmatch(instance_alias):
-        r.fail("connectInstanceAlias", f"{instance_alias!r} is not a valid instance alias")
+        r.fail(
+            "connectInstanceAlias",
+            f"{instance_alias!r} is not a valid instance alias (letters, digits and '-', "
+            "starting and ending with a letter or digit, not starting with 'd-')",
+        )
     if claim and mode == "none":
         r.fail("claimPhoneNumber", "needs a Connect instance (connectMode create or existing)")
     connect = ConnectSettings(
@@ -467,10 +567,15 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
             "is requested",
         )
     billing = r.string("routerTableBillingMode", _one_of(*BILLING_MODES))
-    rate = r.integer("apiThrottleRateLimit", 1, 10_000)
-    burst = r.integer("apiThrottleBurstLimit", 1, 5_000)
-    if burst < rate and rate <= 5_000:
-        r.fail("apiThrottleBurstLimit", f"({burst}) must be at least apiThrottleRateLimit ({rate})")
+    rate = r.integer("apiThrottleRateLimit", 1, API_ACCOUNT_RATE_LIMIT)
+    burst = r.integer("apiThrottleBurstLimit", 1, API_ACCOUNT_BURST_LIMIT)
+    if burst < min(rate, API_ACCOUNT_BURST_LIMIT):
+        r.fail(
+            "apiThrottleBurstLimit",
+            f"({burst}) must be at least apiThrottleRateLimit ({rate}), or the account's "
+            f"burst quota of {API_ACCOUNT_BURST_LIMIT} when the rate is above it: a smaller "
+            "bucket throttles requests the rate allows",
+        )
     prefix = r.string("hostedUiDomainPrefix") or None
     if prefix is not None:
         try:
@@ -501,6 +606,21 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
     if not cell_router.callback_urls and cell_router.enabled:
         r.fail("oauthCallbackUrls", "needs at least one URL")
 
+    pair = frozenset({primary, secondary})
+    if lex.global_resiliency and primary and secondary and pair not in GLOBAL_RESILIENCY_PAIRS:
+        supported = ", ".join(sorted("/".join(sorted(p)) for p in GLOBAL_RESILIENCY_PAIRS))
+        r.fail(
+            "lexGlobalResiliency",
+            f"Lex Global Resiliency replicates only between {supported}; "
+            f"{primary}/{secondary} is not one of them (set it to false, or change the pair)",
+        )
+    for key, region, role in (
+        ("primaryRegion", primary, "primary"),
+        ("secondaryRegion", secondary, "secondary"),
+    ):
+        if region and REGION_PATTERN.fullmatch(region):
+            _check_region(r, key, region, role, connect_mode=mode, router=cell_router.enabled)
+
     if r.errors:
         raise ConfigError(
             "Invalid stack configuration (nothing was deployed):\n  - " + "\n  - ".join(r.errors)
@@ -520,6 +640,57 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
     )
 
 
+#: Services every stack declares (or calls) in both regions, as botocore
+#: endpoint prefixes (``regions.SERVICE_NAMES``), with why. A component that
+#: starts using another service adds it here (or to ROUTER_SERVICES):
+#: tests/foundation/test_stack_rejections.py fails until it does. Both regions get
+#: the whole set: a region pair must be able to run every part in either
+#: region (SPEC: both regions serve), and commercial regions that have Lex V2
+#: have all of these.
+CORE_SERVICES: dict[str, str] = {
+    "models-v2-lex": "the stack deploys the Lex V2 bot (or its replica) there",
+    "runtime-v2-lex": "the health check probes the bot there",
+    "lambda": "the lookup and probe functions run there",
+    "states": "the probe loop runs on Step Functions",
+    "dynamodb": "the failover state lives in DynamoDB",
+    "events": "EventBridge schedules the probe loop",
+    "sns": "alarms go to an SNS topic",
+    "kms": "the alarm topic is encrypted with KMS",
+    "logs": "functions and state machines log to CloudWatch Logs",
+    "monitoring": "alarms are CloudWatch alarms",
+    "xray": "functions are traced with X-Ray",
+}
+#: Added when ``cellRouterEnabled`` is true.
+ROUTER_SERVICES: dict[str, str] = {
+    "sqs": "the cell router's provisioning queue is SQS (cellRouterEnabled)",
+    "cognito-idp": "the cell router's users sign in with Cognito (cellRouterEnabled)",
+    "apigateway": "the cell router's API is on API Gateway (cellRouterEnabled)",
+    "secretsmanager": "the cell router's user-key secret is in Secrets Manager (cellRouterEnabled)",
+}
+
+
+def required_services(role: str, *, connect_mode: str, router: bool) -> dict[str, str]:
+    """Endpoint prefix -> why, of every service the stack needs in the region
+    playing ``role`` ("primary" or "secondary")."""
+    services = dict(CORE_SERVICES)
+    if router:
+        services.update(ROUTER_SERVICES)
+    if role == "primary" and connect_mode in ("create", "existing"):
+        services["connect"] = f"connectMode is {connect_mode} (Connect lives in the primary)"
+    return services
+
+
+def _check_region(
+    r: _Reader, key: str, region: str, role: str, *, connect_mode: str, router: bool
+) -> None:
+    if problem := regions.partition_problem(region):
+        r.fail(key, problem)
+        return
+    services = required_services(role, connect_mode=connect_mode, router=router)
+    for service in regions.missing_services(region, services):
+        r.fail(key, regions.describe_missing(region, service, services[service]))
+
+
 def _non_empty(max_len: int) -> Callable[[str], str | None]:
     def check(value: str) -> str | None:
         if not value:
@@ -535,13 +706,15 @@ def load_settings() -> Settings:
     """Read every declared key from the stack's configuration, once."""
     config = pulumi.Config(PROJECT)
     raw: dict[str, Any] = {}
-    # Keys set in the stack file but not declared here are typos more often
-    # than not; pass them through so parse_settings reports them.
+    # Keys set in the stack file but not declared here, in our namespace or
+    # in a misspelt one, are typos more often than not; pass every key the
+    # engine gives the program through, qualified, so parse_settings reports
+    # them (and ignores Pulumi's and the providers' own namespaces).
     prefix = f"{PROJECT}:"
     all_config = {**get_config_env(), **CONFIG.get()}
     for full_key in all_config:
-        if full_key.startswith(prefix) and full_key[len(prefix) :] not in _BY_KEY:
-            raw[full_key[len(prefix) :]] = all_config[full_key]
+        if not (full_key.startswith(prefix) and full_key[len(prefix) :] in _BY_KEY):
+            raw[full_key] = all_config[full_key]
     for setting in SETTINGS:
         value = config.get(setting.key)
         if value is None:
@@ -563,3 +736,64 @@ def markdown_reference() -> str:
         default = "*(required)*" if s.default is None else f"`{json.dumps(s.default)}`"
         rows.append(f"| `{s.key}` | {s.type} | {default} | {s.description} |")
     return "\n".join(rows)
+
+
+# --------------------------------------------------------------------------- #
+# Lex topology of an existing stack
+# --------------------------------------------------------------------------- #
+#: Stack output recording which Lex topology the stack deployed.
+LEX_TOPOLOGY_OUTPUT = "lexTopology"
+INDEPENDENT_BOTS = "independent-bots"
+GLOBAL_RESILIENCY = "global-resiliency"
+
+
+def lex_topology(settings: Settings) -> str:
+    return GLOBAL_RESILIENCY if settings.lex.global_resiliency else INDEPENDENT_BOTS
+
+
+def topology_change_problem(previous: object, requested: str) -> str | None:
+    """Why switching ``lexGlobalResiliency`` on a deployed stack is refused.
+
+    Pulumi would update it in place, wrongly both ways: turning replication
+    on changes only the bot's write-only ``replication`` while the version and
+    alias keep identical inputs and are not re-created (only versions and
+    aliases created after replication is on reach the replica), and the same
+    update deletes the secondary bot and points the health check, lookup and
+    flow at a replica alias that does not exist yet; turning it off deletes
+    the replica before a secondary bot exists. ``previous`` is the stack's
+    last ``lexTopology`` output (None: never deployed, or destroyed)."""
+    if previous is None or previous == "" or previous == requested:
+        return None
+    wanted = "true" if requested == GLOBAL_RESILIENCY else "false"
+    return (
+        f"{PROJECT}:lexGlobalResiliency: this stack is deployed with Lex topology "
+        f"{previous!r}; setting lexGlobalResiliency to {wanted} would switch it to "
+        f"{requested!r} in place, which Pulumi cannot do safely (versions and aliases created "
+        "before replication never reach the replica; the other bot is deleted before its "
+        "replacement exists). Nothing was changed. Set it back, or follow the README's "
+        "'Changing lexGlobalResiliency on a deployed stack' procedure (a new stack with the "
+        "other topology, move callers, destroy the old one)."
+    )
+
+
+def lex_topology_guard(settings: Settings) -> pulumi.Output[pulumi.Resource]:
+    """A dependency for the providers that fails the update, before any
+    resource is touched, when it would switch the deployed Lex topology.
+
+    Config alone cannot tell a new stack from a deployed one, so the program
+    reads its own stack's previous outputs through a ``StackReference`` to
+    itself (``organization/project/stack``; a stack that was never deployed,
+    or was destroyed, has none). Every resource uses one of the providers,
+    which depend on the returned output, so nothing is registered when the
+    check raises."""
+    # DIY backends (pulumi login --local, s3://) name every org "organization".
+    organization = pulumi.get_organization() or "organization"
+    own = pulumi.StackReference(f"{organization}/{pulumi.get_project()}/{pulumi.get_stack()}")
+    requested = lex_topology(settings)
+
+    def check(previous: object) -> pulumi.Resource:
+        if problem := topology_change_problem(previous, requested):
+            raise ConfigError(problem)
+        return own
+
+    return own.get_output(LEX_TOPOLOGY_OUTPUT).apply(check)

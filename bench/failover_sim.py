@@ -53,6 +53,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from components.probe_loop_asl import DEFAULT_INTERVAL_SECONDS  # noqa: E402
+from config import PROBE_INTERVALS  # noqa: E402
+from drill.argtypes import integer_in, number_in  # noqa: E402
 from handlers.lex_dr.aws_clients import LEX_CALL_TIMEOUT_SECONDS  # noqa: E402
 from handlers.lex_dr.decision import HealthState, Policy, RegionStreak, decide  # noqa: E402
 from handlers.lex_dr.settings import (  # noqa: E402
@@ -412,23 +414,69 @@ def simulate(
     return report
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; every number has the range the model is defined for."""
     d = SimConfig()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--interval", type=float, default=d.interval_s, help="seconds per round")
-    parser.add_argument("--failover-threshold", type=int, default=d.failover_threshold)
-    parser.add_argument("--failback-threshold", type=int, default=d.failback_threshold)
+    parser = argparse.ArgumentParser(
+        prog="python bench/failover_sim.py",
+        description=__doc__.split("\n\n")[0],
+        epilog="Exit status: 0 targets met, 1 a target missed, 2 bad arguments.",
+    )
+    parser.add_argument(
+        "--interval",
+        type=int,
+        choices=PROBE_INTERVALS,
+        default=int(d.interval_s),
+        help="seconds per round: what probeIntervalSeconds can deploy (default %(default)s)",
+    )
+    parser.add_argument(
+        "--failover-threshold", type=integer_in(1, 20), default=d.failover_threshold,
+        help="failed rounds before failover, 1-20 (default %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--failback-threshold", type=integer_in(1, 100), default=d.failback_threshold,
+        help="good primary rounds before failback, 1-100 (default %(default)s)",
+    )  # fmt: skip
     parser.add_argument("--no-auto-failback", action="store_true")
-    parser.add_argument("--attempts", type=int, default=d.attempts, help="PROBE_ATTEMPTS")
-    parser.add_argument("--backoff-ms", type=float, default=d.backoff_s * 1000)
-    parser.add_argument("--timeout", type=float, default=d.timeout_s, help="s per attempt")
-    parser.add_argument("--loss", type=float, default=d.loss, help="probe-attempt loss rate")
+    parser.add_argument(
+        "--attempts", type=integer_in(1, 5), default=d.attempts,
+        help="PROBE_ATTEMPTS, 1-5 (default %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--backoff-ms", type=number_in(0, 10_000), default=d.backoff_s * 1000,
+        help="backoff before attempt k is k x this, 0-10000 ms (default %(default)g)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--timeout", type=number_in(0, 60, low_open=True), default=d.timeout_s,
+        help="seconds a failing attempt takes, in (0, 60] (default %(default)g)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--loss", type=number_in(0, 1, low_open=True, high_open=True), default=d.loss,
+        help="probability an attempt is lost, in (0, 1) (default %(default)g)",
+    )  # fmt: skip
     parser.add_argument("--fixed-delay", action="store_true", help="contrast schedule")
-    parser.add_argument("--samples", type=int, default=20_000, help="outages per scenario")
-    parser.add_argument("--years", type=float, default=500.0, help="Monte Carlo years")
-    parser.add_argument("--validation-loss", type=float, default=0.3)
-    parser.add_argument("--validation-rounds", type=int, default=250_000)
+    parser.add_argument(
+        "--samples", type=integer_in(2, 1_000_000), default=20_000,
+        help="outages per scenario, 2-1,000,000 (percentiles need two; default %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--years", type=number_in(0.01, 100_000), default=500.0,
+        help="Monte Carlo years, 0.01-100000 (default %(default)g)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--validation-loss", type=number_in(0, 1, low_open=True, high_open=True), default=0.3,
+        help="loss of the model check, in (0, 1) (default %(default)g)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--validation-rounds", type=integer_in(1, 100_000_000), default=250_000,
+        help="rounds of the model check, 1-100,000,000 (default %(default)s)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=20_250_101)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     cfg = SimConfig(
         interval_s=args.interval,
@@ -449,6 +497,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         validation_rounds=args.validation_rounds,
         seed=args.seed,
     )
+    # Output guard: the analytic worst case bounds every sampled outage for
+    # every input the parser accepts; if not, the model is wrong, not the input.
+    broken = [d for d in report.detection if d.max_s > d.worst_bound_s + 1e-9]
+    if broken:
+        for d in broken:
+            print(
+                f"failover_sim: model error: {d.kind}: sampled {d.max_s:.3f} s exceeds the "
+                f"analytic worst case {d.worst_bound_s:.3f} s",
+                file=sys.stderr,
+            )
+        return 3
     print(report.markdown())
     return 0 if report.meets_targets() else 1
 

@@ -31,6 +31,7 @@ scale-out item on every sign-up even while an episode is already open.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import math
@@ -50,6 +51,7 @@ import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from components.schemas import ROUTER_TABLE  # noqa: E402
+from drill.argtypes import integer_in  # noqa: E402
 from drill.emulator import FAKE_CREDENTIALS, scoped_environ  # noqa: E402
 from drill.sfn import FakeLambdaContext  # noqa: E402
 
@@ -414,8 +416,29 @@ def markdown(results: dict[int, dict[str, Cost]]) -> str:
     return "\n".join(lines)
 
 
+#: Largest market measured: seeding is ~1 s per 1,000 users on moto.
+MAX_USERS = 100_000
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.round_trips",
+        description=__doc__.split("\n\n")[0],
+        epilog=f"Each size is a number of users already placed, 1-{MAX_USERS:,}.",
+    )
+    parser.add_argument(
+        "sizes",
+        nargs="*",
+        type=integer_in(1, MAX_USERS),
+        metavar="USERS",
+        help="market sizes to measure (default: 100 10000)",
+    )
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    sizes = [int(arg) for arg in (argv if argv is not None else sys.argv[1:])] or [100, 10_000]
+    args = build_parser().parse_args(argv)
+    sizes = sorted(set(args.sizes)) or [100, 10_000]
     started = time.monotonic()
     results = {n: measure(n) for n in sizes}
     print(markdown(results))

@@ -36,16 +36,27 @@ class RegionProviders:
         )
 
 
-def region_providers(name: str, region: str, tags: Mapping[str, str]) -> RegionProviders:
-    """Build the two providers of ``region``; ``tags`` become default tags."""
+def region_providers(
+    name: str,
+    region: str,
+    tags: Mapping[str, str],
+    *,
+    depends_on: pulumi.Input[pulumi.Resource] | None = None,
+) -> RegionProviders:
+    """Build the two providers of ``region``; ``tags`` become default tags.
+    ``depends_on`` holds back both providers, and so every resource of the
+    region, until it resolves (``config.lex_topology_guard``)."""
+    opts = pulumi.ResourceOptions(depends_on=[depends_on] if depends_on is not None else None)
     aws_provider = aws.Provider(
         f"{name}-aws",
         region=region,
         default_tags=aws.ProviderDefaultTagsArgs(tags=dict(tags)),
+        opts=opts,
     )
     native_provider = aws_native.Provider(
         f"{name}-aws-native",
         region=region,
         default_tags=aws_native.ProviderDefaultTagsArgs(tags=dict(tags)),
+        opts=opts,
     )
     return RegionProviders(region=region, aws=aws_provider, native=native_provider)

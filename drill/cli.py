@@ -8,8 +8,10 @@ import time
 from collections.abc import Sequence
 from importlib import metadata
 
+from drill.argtypes import integer_in
 from drill.environment import offline_environment, scoped_environ
 from drill.report import Check, Report
+from handlers.cell_router.validation import MAX_CAPACITY as _REGISTRAR_MAX_CAPACITY
 
 DESCRIPTION = """\
 The offline drill: resilient-routing's data plane on an embedded AWS emulator.
@@ -21,9 +23,12 @@ come from Pulumi.<stack>.yaml (default: $PULUMI_STACK, else "dev"), and each
 function's environment is what the stack's components give it (read from a
 Pulumi mock-engine run of the program).
 
-With no command, every scenario runs (failover, then cells). The exit status
-is 0 when every invariant held, 1 when one broke (the reasons are printed),
-2 for a usage or configuration error."""
+With no command, every scenario runs (failover, then cells; cells is skipped,
+and the drill says so, when the stack sets cellRouterEnabled: false). The
+exit status is 0 when every invariant held, 1 when one broke (the reasons are
+printed), 2 for a usage or configuration error (an unreadable or malformed
+stack file, a setting `pulumi up` would reject), 3 when the program itself
+failed under the mock engine although its configuration is valid."""
 
 FAILOVER_HELP = """\
 Lex V2 failover on a simulated clock: the health-check handler runs one probe
@@ -45,9 +50,10 @@ the Orchestrator definition on moto's Step Functions interpreter (statuses as
 the API maps them). Invariants are checked on the table."""
 
 PLAN_HELP = """\
-What `pulumi up` would create for the stack, offline: the program run under
-the Pulumi mock engine with Pulumi.<stack>.yaml, resources listed per region
-and per component that creates them."""
+What `pulumi up` would create for the stack, offline: the effective settings
+(each key's value and whether the stack file or the default set it), then the
+program run under the Pulumi mock engine with Pulumi.<stack>.yaml, resources
+listed per region and per component that creates them."""
 
 PLOT_HELP = (
     "write a PNG chart (matplotlib): region over simulated time for failover, users per "
@@ -65,6 +71,13 @@ def _shared_options(*, top_level: bool) -> tuple[argparse.ArgumentParser, argpar
         metavar="NAME",
         default=default,
         help='stack whose Pulumi.<NAME>.yaml to read (default: $PULUMI_STACK, else "dev")',
+    )
+    common.add_argument(
+        "--config-file",
+        metavar="PATH",
+        default=default,
+        help="read the stack's configuration from PATH instead of Pulumi.<NAME>.yaml "
+        "(as `pulumi up --config-file`)",
     )
     scenario = argparse.ArgumentParser(add_help=False)
     scenario.add_argument("--plot", metavar="FILE.png", default=default, help=PLOT_HELP)
@@ -108,38 +121,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cells.add_argument(
         "--users",
-        type=_positive,
+        type=integer_in(1, MAX_USERS),
         default=150,
         metavar="N",
-        help="concurrent sign-ups (default 150)",
+        help=f"concurrent sign-ups, 1-{MAX_USERS:,} (default 150)",
     )
     cells.add_argument(
         "--cells",
-        type=_positive,
+        type=integer_in(1, MAX_CELLS),
         default=3,
         metavar="K",
-        help="cells registered before the burst (default 3)",
+        help=f"cells registered before the burst, 1-{MAX_CELLS} (default 3)",
     )
     cells.add_argument(
         "--capacity",
-        type=_positive,
+        type=integer_in(1, MAX_CAPACITY),
         default=50,
         metavar="C",
-        help="maxCapacity of each cell (default 50)",
+        help=f"maxCapacity of each cell, 1-{MAX_CAPACITY:,} (the registrar's bound; default 50)",
     )
     cells.add_argument(
         "--threads",
-        type=_positive,
+        type=integer_in(1, MAX_THREADS),
         default=16,
         metavar="T",
-        help="threads signing users up at once (default 16)",
+        help=f"threads signing users up at once, 1-{MAX_THREADS} (default 16)",
     )
     cells.add_argument(
         "--api-users",
-        type=_non_negative,
+        type=integer_in(0, MAX_API_USERS),
         default=10,
         metavar="M",
-        help="sign-ups through the Orchestrator after the new cell (default 10)",
+        help=f"sign-ups through the Orchestrator after the new cell, 0-{MAX_API_USERS} "
+        "(default 10)",
     )
     plan = commands.add_parser(
         "plan",
@@ -165,16 +179,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, report: Report) -> int:
-    from drill.stack import StackError
+    from drill.stack import EngineFailure, StackError
 
     started = time.monotonic()
     try:
         if args.command == "plan":
             from drill import plan
 
-            plan.run(args.stack, report=report, verbose=args.verbose)
+            plan.run(args.stack, report=report, verbose=args.verbose, config_file=args.config_file)
             return 0
         return _scenarios(args, report, started)
+    except EngineFailure as exc:
+        print(f"drill: {exc}", file=sys.stderr)
+        return 3
     except StackError as exc:
         print(f"drill: {exc}", file=sys.stderr)
         return 2
@@ -183,6 +200,7 @@ def _run(args: argparse.Namespace, report: Report) -> int:
 def _scenarios(args: argparse.Namespace, report: Report, started: float) -> int:
     from drill import cells, failover
     from drill.session import DrillSession
+    from drill.stack import load_stack
 
     command = args.command
     fault = args.fault
@@ -191,8 +209,17 @@ def _scenarios(args: argparse.Namespace, report: Report, started: float) -> int:
             print(f"drill: fault {fault!r} belongs to the {name} scenario", file=sys.stderr)
             return 2
 
-    with DrillSession.open(args.stack, report=report) as session:
+    model = load_stack(args.stack, config_file=args.config_file)
+    with DrillSession.open(model, report=report) as session:
         stack = session.stack
+        router_deployed = stack.settings.cell_router.enabled
+        if command == "cells" and not router_deployed:
+            print(
+                f"drill: stack {stack.name!r} sets cellRouterEnabled: false, so it deploys no "
+                "cell router to drill (run `python -m drill failover`, or enable the router)",
+                file=sys.stderr,
+            )
+            return 2
         report.line(
             f"resilient-routing drill -- stack {stack.name!r} ({stack.source}): "
             f"{stack.primary} primary, {stack.secondary} secondary"
@@ -213,7 +240,13 @@ def _scenarios(args: argparse.Namespace, report: Report, started: float) -> int:
                 session, fault=fault if fault in failover.FAULTS else None
             )
             results.append(("failover", failover_result.checks, failover_result.elapsed_seconds))
-        if command in (None, "cells"):
+        if command is None and not router_deployed:
+            report.line()
+            report.line(
+                f"== Cell router -- skipped: stack {stack.name!r} sets cellRouterEnabled: false "
+                "(the stack deploys no router) =="
+            )
+        if command == "cells" or (command is None and router_deployed):
             sizes = {}
             if command == "cells":
                 sizes = dict(
@@ -253,15 +286,11 @@ def _scenarios(args: argparse.Namespace, report: Report, started: float) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+#: Upper bounds of the cells scenario's sizes: the registrar's own maxCapacity
+#: bound, and sizes the embedded emulator finishes in minutes, not hours (one
+#: request at a time, ~20 ms a sign-up).
+MAX_USERS = 20_000
+MAX_CELLS = 200
+MAX_CAPACITY = _REGISTRAR_MAX_CAPACITY
+MAX_THREADS = 64
+MAX_API_USERS = 200

@@ -163,7 +163,10 @@ def _computed_outputs(typ: str, name: str, inputs: Mapping[str, Any], region: st
 class RecordingMocks(pulumi.runtime.Mocks):
     """Mocks that record every resource and answer the invokes we use."""
 
-    def __init__(self) -> None:
+    def __init__(self, stack_outputs: Mapping[str, Any] | None = None) -> None:
+        #: what a ``StackReference`` reads as outputs: the stack's previous
+        #: deployment (empty: never deployed)
+        self.stack_outputs = dict(stack_outputs or {})
         self.resources: list[Recorded] = []
         self.provider_regions: dict[str, str] = {}
         self.invokes: list[tuple[str, dict, str | None]] = []
@@ -177,7 +180,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
         inputs = dict(args.inputs)
         urn, parent = getattr(_registration, "current", (None, None))
         rid = f"{args.name}-id"
-        if args.typ.startswith("pulumi:providers:"):
+        if args.typ == "pulumi:pulumi:StackReference":
+            region = None
+            outputs = {"name": inputs.get("name"), "outputs": dict(self.stack_outputs)}
+        elif args.typ.startswith("pulumi:providers:"):
             self.provider_regions[rid] = inputs.get("region")
             region = inputs.get("region")
             outputs = inputs
@@ -236,6 +242,15 @@ class _UrnRecordingMonitor(MockMonitor):
         _registration.current = (urn, request.parent or None)
         try:
             return super().RegisterResource(request)
+        finally:
+            _registration.current = (None, None)
+
+    def ReadResource(self, request: Any) -> Any:
+        """Reads (a ``StackReference``) are recorded like registrations."""
+        urn = self.make_urn(request.parent, request.type, request.name)
+        _registration.current = (urn, request.parent or None)
+        try:
+            return super().ReadResource(request)
         finally:
             _registration.current = (None, None)
 
@@ -312,14 +327,20 @@ def run_program(
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     mocks = mocks if mocks is not None else RecordingMocks()
+    # Unqualified keys are ours; a qualified one ("aws:region", a misspelt
+    # "resilient-routng:x") reaches the program as written, as the CLI would.
     pulumi.runtime.set_all_config(
-        {f"{PROJECT}:{k}": _config_value(v) for k, v in config.items()}, []
+        {(k if ":" in k else f"{PROJECT}:{k}"): _config_value(v) for k, v in config.items()}, []
     )
     pulumi_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(
         mocks, project=PROJECT, stack=stack, preview=False, monitor=_UrnRecordingMonitor(mocks)
     )
     pulumi_settings.SETTINGS.rpc_manager.clear()
+    # Output tasks a previous run left pending when it raised (its loop is
+    # closed now); awaiting them would fail this run with "Event loop is closed".
+    with pulumi_settings.SETTINGS.lock:
+        pulumi_settings.SETTINGS.outputs.clear()
     outputs: dict[str, Any] = {}
 
     def run_main() -> None:
@@ -347,14 +368,12 @@ def run_program(
 
 
 def stack_file_config(path: Path) -> dict[str, Any]:
-    """The ``resilient-routing:*`` values of a ``Pulumi.<stack>.yaml``."""
-    import yaml
+    """The config values of a ``Pulumi.<stack>.yaml``, read as the Pulumi CLI
+    reads them (YAML 1.2 core schema; ``drill.stack_file``): ours unqualified,
+    other namespaces' keys qualified. Raises ``StackFileError``."""
+    from drill.stack_file import project_values, read_stack_file
 
-    data = yaml.safe_load(path.read_text()) or {}
-    prefix = f"{PROJECT}:"
-    return {
-        k[len(prefix) :]: v for k, v in (data.get("config") or {}).items() if k.startswith(prefix)
-    }
+    return project_values(read_stack_file(path))
 
 
 def types_of(resources: Iterable[Recorded]) -> set[str]:

@@ -11,8 +11,10 @@ graph, not of a diff: the mock engine knows nothing about what already exists.
 from __future__ import annotations
 
 import collections
+import json
 import textwrap
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from drill.mock_engine import Recorded
 from drill.report import Report
@@ -33,6 +35,8 @@ class Plan:
     providers: list[Recorded] = field(default_factory=list)
     components: list[Recorded] = field(default_factory=list)
     outputs: dict[str, object] = field(default_factory=dict)
+    #: (key, value, "stack file" | "default") for every declared setting
+    settings: list[tuple[str, object, str]] = field(default_factory=list)
 
     @property
     def resource_count(self) -> int:
@@ -40,6 +44,21 @@ class Plan:
 
     def regions(self) -> list[str]:
         return list(self.by_region)
+
+
+def effective_settings(raw: dict[str, object]) -> list[tuple[str, object, str]]:
+    """Every declared setting with the value the program runs with: the stack
+    file's where it sets one, else the default from ``config.SETTINGS``."""
+    from config import SETTINGS
+
+    rows = []
+    for setting in SETTINGS:
+        given = raw.get(setting.key)
+        if given is None or given == "":
+            rows.append((setting.key, setting.default, "default"))
+        else:
+            rows.append((setting.key, given, "stack file"))
+    return rows
 
 
 def component_label(resource: Recorded) -> str:
@@ -57,6 +76,7 @@ def build_plan(model: StackModel) -> Plan:
         providers=[r for r in run.resources if r.type.startswith("pulumi:providers:")],
         components=run.components(),
         outputs=dict(run.outputs),
+        settings=effective_settings(model.raw_config),
     )
     ordered_regions = [model.primary, model.secondary]
     grouped: dict[str, dict[tuple[str, ...], list[Recorded]]] = collections.defaultdict(
@@ -89,6 +109,13 @@ def print_plan(plan: Plan, out: Report, *, verbose: bool = False) -> None:
         "Offline preview from the Pulumi mock engine (no AWS, no Pulumi CLI): what `pulumi up` "
         "declares on an empty stack, by region and creating component."
     )
+    out.line()
+    out.line("Effective settings (* = set in the stack file, else the default):")
+    width = max((len(key) for key, _, _ in plan.settings), default=0)
+    for key, value, source in plan.settings:
+        mark = "*" if source == "stack file" else " "
+        shown = (value or "(empty)") if isinstance(value, str) else json.dumps(value)
+        out.line(f"  {mark} {key:<{width}}  {shown}")
     for region, groups in plan.by_region.items():
         role = {plan.primary: "primary", plan.secondary: "secondary"}.get(region, "")
         count = sum(len(rs) for rs in groups.values())
@@ -122,8 +149,14 @@ def print_plan(plan: Plan, out: Report, *, verbose: bool = False) -> None:
     out.line("Stack outputs: " + ", ".join(sorted(plan.outputs)))
 
 
-def run(stack: str | None = None, *, report: Report | None = None, verbose: bool = False) -> Plan:
+def run(
+    stack: str | None = None,
+    *,
+    report: Report | None = None,
+    verbose: bool = False,
+    config_file: str | Path | None = None,
+) -> Plan:
     out = report or Report()
-    plan = build_plan(load_stack(stack))
+    plan = build_plan(load_stack(stack, config_file=config_file))
     print_plan(plan, out, verbose=verbose)
     return plan

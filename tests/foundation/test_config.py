@@ -37,19 +37,24 @@ def test_pulumi_yaml_disables_default_providers_and_installs_a_venv():
     assert set(disabled) >= {"aws", "aws-native"}
 
 
-@pytest.mark.parametrize("stack_file", sorted(ROOT.glob("Pulumi.*.yaml")), ids=lambda p: p.name)
-def test_example_stack_files_are_valid(stack_file: Path):
-    values = stack_file_config(stack_file)
-    settings = parse_settings(values, stack=stack_file.stem.split(".", 1)[1])
+#: The example stacks this repository ships. Named explicitly: a user's own
+#: Pulumi.<stack>.yaml (with secrets, or half-written) is not part of the suite.
+EXAMPLE_STACKS = ("dev", "eu")
+
+
+@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+def test_example_stack_files_are_valid(stack: str):
+    values = stack_file_config(ROOT / f"Pulumi.{stack}.yaml")
+    settings = parse_settings(values, stack=stack)
     assert settings.primary_region != settings.secondary_region
 
 
 def test_there_are_two_example_stacks_with_different_pairs():
     pairs = {
         (cfg["primaryRegion"], cfg["secondaryRegion"])
-        for cfg in map(stack_file_config, ROOT.glob("Pulumi.*.yaml"))
+        for cfg in (stack_file_config(ROOT / f"Pulumi.{s}.yaml") for s in EXAMPLE_STACKS)
     }
-    assert len(pairs) >= 2
+    assert len(pairs) == 2
 
 
 def test_defaults_apply_when_only_regions_are_given():

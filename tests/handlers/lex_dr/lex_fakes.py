@@ -49,7 +49,20 @@ class FakeLex:
     deleted: list[str] = field(default_factory=list)
     timeout_delay: float = 0.0
     delete_mode: str = OK
+    #: Concurrency by construction: when set, every call of these operations
+    #: waits at the barrier until all its parties arrive. Calls that run one
+    #: after another never meet, so the wait breaks (its timeout only ends
+    #: the deadlock) and ``broken`` counts it; ``met`` counts passed waits.
+    rendezvous: threading.Barrier | None = None
+    rendezvous_operations: tuple[str, ...] = ()
+    met: int = 0
+    broken: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def meet_at(self, parties: int, *operations: str, timeout: float = 10.0) -> None:
+        """Make ``operations`` wait for ``parties`` concurrent calls."""
+        self.rendezvous = threading.Barrier(parties, timeout=timeout)
+        self.rendezvous_operations = operations
 
     def set(self, region: str, mode: str) -> None:
         self.mode[region] = mode
@@ -74,6 +87,15 @@ class FakeLex:
                 queue = self.queued.get(region) or []
                 behaviour = queue.pop(0) if queue else self.mode[region]
                 self.sessions.setdefault(region, []).append(session_id)
+        if self.rendezvous is not None and operation in self.rendezvous_operations:
+            try:
+                self.rendezvous.wait()
+                with self._lock:
+                    self.met += 1
+            except threading.BrokenBarrierError:
+                with self._lock:
+                    self.broken += 1
+                self.rendezvous.reset()
         if behaviour == TIMEOUT:
             time.sleep(self.timeout_delay)
             raise ReadTimeoutError(endpoint_url=request.url)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -299,14 +298,15 @@ def test_probe_attempts_from_env(seeded, fake_lex, lambda_context, monkeypatch):
 
 
 def test_regions_are_probed_concurrently(seeded, fake_lex, lambda_context):
-    fake_lex.timeout_delay = 0.5
+    # Each attempt of one region waits until an attempt of the other region
+    # is in flight too: sequential probing never gets both there at once.
     fake_lex.set(PRIMARY, TIMEOUT)
     fake_lex.set(SECONDARY, TIMEOUT)
-    started = time.monotonic()
-    run(lambda_context)
-    elapsed = time.monotonic() - started
-    # 3 attempts x 0.5 s per region; sequential probing would take >= 3 s
-    assert 1.5 <= elapsed < 2.6
+    fake_lex.meet_at(2, "RecognizeText")
+    result = run(lambda_context)
+    assert result["healthy"] == {PRIMARY: False, SECONDARY: False}
+    assert fake_lex.broken == 0
+    assert fake_lex.met == 2 * 3  # 3 attempts per region, every one met its twin
 
 
 def test_override_wins_and_probes_are_still_recorded(seeded, fake_lex, lambda_context):
@@ -472,12 +472,10 @@ def test_concurrent_change_is_not_clobbered(seeded, fake_lex, lambda_context, mo
 def test_all_test_sessions_are_deleted_in_parallel(seeded, fake_lex, lambda_context):
     fake_lex.set(PRIMARY, WRONG)  # three answered attempts to clean up
     fake_lex.delete_mode = TIMEOUT
-    fake_lex.timeout_delay = 0.5
-    started = time.monotonic()
+    # All four deletions must be in flight at once to pass the barrier.
+    fake_lex.meet_at(4, "DeleteSession")
     result = run(lambda_context)
-    elapsed = time.monotonic() - started
     assert result["healthy"] == {PRIMARY: False, SECONDARY: True}
     assert fake_lex.count(PRIMARY, "DeleteSession") == 3
     assert fake_lex.count(SECONDARY, "DeleteSession") == 1
-    # four slow deletions one after another would take >= 2 s
-    assert elapsed < 1.5
+    assert (fake_lex.met, fake_lex.broken) == (4, 0)
