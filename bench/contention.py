@@ -93,6 +93,7 @@ if str(ROOT) not in sys.path:
 
 from botocore.exceptions import ClientError  # noqa: E402
 
+from drill.argtypes import integer_in, number_in  # noqa: E402
 from handlers.cell_router import dispatcher, lookup, placement, slots, store  # noqa: E402
 from handlers.cell_router.errors import NoCapacity  # noqa: E402
 from handlers.cell_router.model import Cell, Endpoint, Mapping  # noqa: E402
@@ -1566,23 +1567,6 @@ def lookups_markdown(*, scale: float = 1.0, rate: float = 10_000.0) -> str:
     return "\n".join(lines)
 
 
-def _number_in(kind: type, name: str, low: float, high: float) -> Callable[[str], Any]:
-    """An argparse type: a ``kind`` number in (low, high], named in the error."""
-
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{name} must be {'a whole number' if kind is int else 'a number'}, got {text!r}"
-            ) from None
-        if not low < value <= high:
-            raise argparse.ArgumentTypeError(f"{name} must be above {low:g} and at most {high:g}")
-        return value
-
-    return parse
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.contention",
@@ -1593,13 +1577,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--scale",
-        type=_number_in(float, "--scale", 0, 10),
+        type=number_in(0, 10, low_open=True),
         default=1.0,
         help="multiple of the full simulated durations, 0-10 (default 1.0)",
     )
     parser.add_argument(
         "--seeds",
-        type=_number_in(int, "--seeds", 0, 20),
+        type=integer_in(1, 20),
         default=3,
         help="seeds per steady scenario, 1-20 (default 3)",
     )

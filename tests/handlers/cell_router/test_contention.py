@@ -212,10 +212,10 @@ def test_proposed_design_fills_a_market_exactly_and_refuses_only_when_full(cells
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--scale", "0"], "--scale must be above 0"),
-        (["--scale", "lots"], "--scale must be a number"),
-        (["--seeds", "1.5"], "--seeds must be a whole number"),
-        (["--seeds", "50"], "at most 20"),
+        (["--scale", "0"], "argument --scale: must be in (0, 10], got 0"),
+        (["--scale", "lots"], "argument --scale: must be a number, got 'lots'"),
+        (["--seeds", "1.5"], "argument --seeds: must be an integer, got '1.5'"),
+        (["--seeds", "50"], "argument --seeds: must be from 1 to 20, got 50"),
     ],
 )
 def test_bad_arguments_name_what_to_change(argv, message, capsys) -> None:
@@ -223,3 +223,10 @@ def test_bad_arguments_name_what_to_change(argv, message, capsys) -> None:
         main(argv)
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_help_works(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: python -m bench.contention")
