@@ -1,4 +1,4 @@
-"""AWS round trips and bytes read per cell-router request, as the market grows.
+"""AWS round trips, bytes read and read/write units per cell-router request, as the market grows.
 
 Runs the real handlers on in-process moto and counts, through botocore's
 event hooks on the handlers' own clients, every HTTP attempt (``before-send``)
