@@ -136,6 +136,20 @@ DEADLINE_SECONDS = 5.0 - budget.RESERVE_SECONDS
 
 T = TypeVar("T")
 
+#: What this model gave when it drove the dispatcher, placement and store of
+#: 3f97398 (before #11: a lost race moved on to the next candidate at once,
+#: no backoff), with the default ``Timing``; ``python -m bench.contention
+#: --only reproduce`` at that commit. History: that code is gone, so these are
+#: not re-measured; they are what showed the model could be trusted.
+MODEL_AT_3F97398 = {
+    "signup_cap_per_market": 500.0,
+    "false_refusals_200": 0.0189,
+    "false_refusals_400": 0.2046,
+    "false_refusals_100_new_cell": 0.154,
+    "false_refusals_400_spread_10": 0.0039,
+    "lookup_cap_per_market": 3_000.0,
+}
+
 THROTTLE_CODES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 )
@@ -802,6 +816,9 @@ class RunReport:
     #: (#11's store retries them inside the deadline, so few sign-ups end
     #: ``throttled``).
     throttled_requests: int = 0
+    #: Simulated seconds from arrival to answer of the 99th-percentile
+    #: measured sign-up that was placed (#11 trades refusals for waiting).
+    p99_latency_s: float = 0.0
 
     @property
     def false_refusal_rate(self) -> float:
@@ -1005,7 +1022,15 @@ def _report(
         mean_round_trips=sum(r.round_trips for r in placed) / max(1, len(placed)),
         free_at_end=free_at_end,
         throttled_requests=sum(r.throttled_requests for r in measured),
+        p99_latency_s=_percentile([r.finished - r.started for r in placed], 0.99),
     )
+
+
+def _percentile(values: Sequence[float], share: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
 
 
 def _first_try_cost(placed: Sequence[SignUpResult]) -> tuple[int, float, float]:
@@ -1537,6 +1562,34 @@ class Tally:
     def partition_cap_per_s(self) -> float:
         return min(r.partition_cap_per_s for r in self.reports)
 
+    @property
+    def transactions_per_sign_up(self) -> float:
+        total = self.sign_ups
+        return sum(r.transactions for r in self.reports) / total if total else 0.0
+
+    @property
+    def unavailable_rate(self) -> float:
+        total = self.sign_ups
+        return sum(r.unavailable for r in self.reports) / total if total else 0.0
+
+    @property
+    def placed_per_s(self) -> float:
+        return sum(r.placed_per_s for r in self.reports) / len(self.reports)
+
+    @property
+    def p99_latency_s(self) -> float:
+        return max(r.p99_latency_s for r in self.reports)
+
+    def summary(self) -> str:
+        """What #11's retries turned refusals into: extra transactions,
+        waiting, and ServiceUnavailable."""
+        return (
+            f"{self.transactions_per_sign_up:.2f} transactions per sign-up, "
+            f"p99 {self.p99_latency_s * 1000:,.0f} ms, "
+            f"{self.unavailable_rate * 100:.2f} % ServiceUnavailable, "
+            f"{self.placed_per_s:,.0f} placed/s"
+        )
+
 
 def run_seeds(scenario: Scenario, seeds: Sequence[int]) -> Tally:
     return Tally(tuple(run_sign_ups(replace(scenario, seed=seed)) for seed in seeds))
@@ -1549,11 +1602,18 @@ class Figure:
     model: float
     unit: str  # "/s" or "%"
     how: str
+    #: What the model gave when it drove the code at 3f97398 (the
+    #: calibration, kept as history: that code is gone).
+    at_3f97398: float = math.nan
+    #: What else this code shows in the same runs (``Tally.summary``).
+    also: str = ""
 
 
 def reproduce(*, scale: float = 1.0, seeds: int = 3) -> list[Figure]:
-    """Today's design against the issue's figures. ``scale`` shortens every
-    run (CI uses a fraction; the figures in the README use 1.0)."""
+    """Today's design -- the dispatcher, placement and store in this
+    checkout -- against the issue's figures (measured at 3f97398) and the
+    model's own earlier figures on that code. ``scale`` shortens every run
+    (CI uses a fraction; the figures in the README use 1.0)."""
     seed_list = list(range(1, seeds + 1))
     steady = Scenario(rate=200, cells=20, duration_s=10 * scale)
     at_200 = run_seeds(steady, seed_list)
@@ -1569,7 +1629,10 @@ def reproduce(*, scale: float = 1.0, seeds: int = 3) -> list[Figure]:
             ISSUE_FIGURES["signup_cap_per_market"],
             at_200.partition_cap_per_s,
             "/s",
-            "20 cells, 200/s; the capacity index's market key takes 2 WRU per sign-up",
+            "20 cells, 200/s; the market's partition and each index's market key "
+            "take 2 WRU per sign-up",
+            at_3f97398=MODEL_AT_3F97398["signup_cap_per_market"],
+            also=at_200.summary(),
         ),
         Figure(
             "false NoCapacity at 200 sign-ups/s",
@@ -1577,6 +1640,8 @@ def reproduce(*, scale: float = 1.0, seeds: int = 3) -> list[Figure]:
             at_200.false_refusal_rate,
             "%",
             f"20 cells, spread {placement.DEFAULT_SPREAD}, {len(seed_list)} seeds",
+            at_3f97398=MODEL_AT_3F97398["false_refusals_200"],
+            also=at_200.summary(),
         ),
         Figure(
             "false NoCapacity at 400 sign-ups/s",
@@ -1584,6 +1649,8 @@ def reproduce(*, scale: float = 1.0, seeds: int = 3) -> list[Figure]:
             at_400.false_refusal_rate,
             "%",
             f"20 cells, spread {placement.DEFAULT_SPREAD}",
+            at_3f97398=MODEL_AT_3F97398["false_refusals_400"],
+            also=at_400.summary(),
         ),
         Figure(
             "false NoCapacity at 100/s right after a new cell",
@@ -1591,6 +1658,8 @@ def reproduce(*, scale: float = 1.0, seeds: int = 3) -> list[Figure]:
             new_cell.false_refusal_rate,
             "%",
             "2 busy cells + 1 empty, first second",
+            at_3f97398=MODEL_AT_3F97398["false_refusals_100_new_cell"],
+            also=new_cell.summary(),
         ),
         Figure(
             "false NoCapacity at 400/s with spread 10",
@@ -1598,6 +1667,8 @@ def reproduce(*, scale: float = 1.0, seeds: int = 3) -> list[Figure]:
             spread_10.false_refusal_rate,
             "%",
             "20 cells, order_candidates(spread=10)",
+            at_3f97398=MODEL_AT_3F97398["false_refusals_400_spread_10"],
+            also=spread_10.summary(),
         ),
         Figure(
             "known-user lookups/s per market",
@@ -1605,6 +1676,7 @@ def reproduce(*, scale: float = 1.0, seeds: int = 3) -> list[Figure]:
             lookups.cap_per_s,
             "/s",
             "mapping + strongly consistent cell read in the market's partition",
+            at_3f97398=MODEL_AT_3F97398["lookup_cap_per_market"],
         ),
     ]
 
@@ -1700,13 +1772,15 @@ def _format(value: float, unit: str) -> str:
 
 def figures_markdown(figures: Sequence[Figure]) -> str:
     lines = [
-        "| today's design (HEAD) | issue | model | scenario |",
-        "|---|---|---|---|",
+        "| figure | issue (measured at 3f97398) | model on 3f97398 (calibration, history) "
+        "| model on this checkout | this checkout, same runs | scenario |",
+        "|---|---|---|---|---|---|",
     ]
     for figure in figures:
+        earlier = "" if math.isnan(figure.at_3f97398) else _format(figure.at_3f97398, figure.unit)
         lines.append(
-            f"| {figure.name} | {_format(figure.issue, figure.unit)} | "
-            f"{_format(figure.model, figure.unit)} | {figure.how} |"
+            f"| {figure.name} | {_format(figure.issue, figure.unit)} | {earlier} | "
+            f"{_format(figure.model, figure.unit)} | {figure.also} | {figure.how} |"
         )
     return "\n".join(lines)
 

@@ -46,33 +46,52 @@ def test_todays_market_is_capped_near_500_sign_ups_by_the_index_key() -> None:
 def test_above_the_cap_the_market_keys_throttle() -> None:
     # Spread over all 20 cells so that conflicts do not keep the rate below the cap.
     report = run_sign_ups(replace(STEADY, rate=800, spread=20, duration_s=1.5))
-    assert report.throttled > 0
+    # Since #11 the store retries a throttled request inside the deadline, so
+    # the throttling shows as throttled requests, not as throttled sign-ups.
+    assert report.throttled_requests > 0
     assert report.placed_per_s < 520
     assert max(report.peak_units.values()) <= 1_000.0
+    assert report.refused == 0
 
 
-def test_conflicts_refuse_sign_ups_falsely_and_grow_with_the_rate() -> None:
+# At 3f97398 a lost race moved on to the next candidate at once, and the
+# model refused 1.89 % / 20.46 % falsely at 200/400 per s (the issue: 2 % /
+# 17 %); those tests pinned that. #11 retries a lost race on the same cell
+# with jittered backoff inside the deadline and answers ServiceUnavailable,
+# never NoCapacity, when the deadline runs out: the conflicts now cost
+# transactions and waiting, and that is what these tests pin.
+
+
+def test_conflicts_cost_retries_not_refusals_and_grow_with_the_rate() -> None:
     at_200 = run_sign_ups(STEADY)
     at_400 = run_sign_ups(replace(STEADY, rate=400))
-    # Issue: 2 % and 17 %; every refusal here had a placeable cell.
-    assert at_200.false_refusal_rate < 0.06
-    assert 0.08 < at_400.false_refusal_rate < 0.35
-    assert at_400.false_refusal_rate > 4 * at_200.false_refusal_rate
-    assert at_400.refused == at_400.false_refusals
+    for report in (at_200, at_400):
+        assert report.false_refusals == report.refused == 0
+        assert report.unavailable == 0
+    per_sign_up_200 = at_200.transactions / at_200.sign_ups
+    per_sign_up_400 = at_400.transactions / at_400.sign_ups
+    # Lost races are frequent already at 200/s and grow with the rate.
+    assert per_sign_up_200 > 1.3
+    assert per_sign_up_400 > per_sign_up_200 + 0.3
+    assert at_400.p99_latency_s > at_200.p99_latency_s
 
 
-def test_a_wider_spread_cuts_refusals_at_400_per_second() -> None:
+def test_a_wider_spread_cuts_lost_races_at_400_per_second() -> None:
     spread_3 = run_sign_ups(replace(STEADY, rate=400))
     spread_10 = run_sign_ups(replace(STEADY, rate=400, spread=10))
-    # Issue: 17 % -> 0.04 %.
-    assert spread_10.false_refusal_rate < spread_3.false_refusal_rate / 20
+    assert spread_10.transactions < 0.9 * spread_3.transactions
+    assert spread_10.false_refusals == spread_3.false_refusals == 0
 
 
-def test_a_new_cell_takes_every_first_attempt_and_refuses_at_100_per_second() -> None:
+def test_a_new_cell_takes_every_first_attempt_and_serialises_sign_ups() -> None:
     fresh = Scenario(rate=100, cells=3, new_cell=True, warmup_s=0.0, duration_s=1.0)
     tally = run_seeds(fresh, [1, 2, 3])
-    # Issue: 8.6 %; two busy cells and an empty one everybody tries first.
-    assert 0.03 < tally.false_refusal_rate < 0.3
+    # At 3f97398 the model refused 15.4 % here (the issue: 8.6 %). Since #11
+    # nobody is refused, but everybody queues on the empty cell's one item:
+    # at most 1,000 / 25 ms hold = 40 commits/s of the 100/s offered.
+    assert tally.false_refusal_rate == 0.0
+    assert tally.placed_per_s < 45
+    assert tally.transactions_per_sign_up > 3
 
 
 def test_known_user_lookups_are_capped_near_3000_by_the_market_key() -> None:
