@@ -4,10 +4,17 @@ per-partition limits, driven by the router's real placement and retry code.
 moto serves one request at a time, so no test or drill can see two
 transactions collide on a cell item or a partition run out of units. This
 model can: a discrete-event simulation on a simulated clock (seeded, no wall
-clock) in which each sign-up runs the REAL ``dispatcher._assign`` (its retry
-budget, ``placement.order_candidates``, the scale-out condition, the store's
-own ``_cancelled`` classification of a cancelled transaction) against a
-``ModelStore`` that answers like DynamoDB would under concurrency.
+clock) in which each sign-up runs the REAL ``dispatcher._assign`` (its
+rounds, ``placement.order_candidates``, the scale-out condition, the
+refusal path, the store's own ``_cancelled`` classification of a cancelled
+transaction) against a ``ModelStore`` that answers like DynamoDB would under
+concurrency. Since #11 the store retries throttles and lost races inside the
+request's deadline with jittered backoff (``budget.retrying``); the model
+runs that real function on a ``budget.Deadline`` over the simulated clock
+(5 s task timeout less the reserve), so a sign-up that runs out of time is
+answered ``ServiceUnavailable`` as the handler would. The model was
+calibrated on the code at 3f97398 (``MODEL_AT_3F97398``: the issue's figures
+reproduced); ``--only reproduce`` now shows the code of this checkout.
 
     python -m bench.contention                    # all three tables (~15 min on 2 busy cores)
     python -m bench.contention --only reproduce   # today's design vs the issue's figures
@@ -31,7 +38,9 @@ What the model assumes (each one a parameter, see ``Timing`` and ``Scenario``):
   loses; DynamoDB documents the cancellation, not who loses, and "first come
   holds" is the kind assumption for the incumbent).
 - The new load is visible to later readers, and ``gsi_lag_ms`` later in the
-  capacity index, from the moment the winner takes the lock (defaults: lock
+  indexes (the SPEC's capacity index; #11's sparse placeable-cells index,
+  which the dispatcher reads and which a cell leaves when its last seat is
+  taken), from the moment the winner takes the lock (defaults: lock
   time, no lag). That is kinder to today's design than DynamoDB is (it shows
   a write at commit and propagates to a GSI asynchronously); ``STRICT`` is
   the unkind variant. The kind defaults are the ones that reproduce the
@@ -1828,10 +1837,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.only in (None, "reproduce"):
-        print("Today's design against the issue's figures\n")
+        print(
+            "Today's design (this checkout's dispatcher, placement and store) against "
+            "the issue's figures and the model's calibration on 3f97398\n"
+        )
         print(figures_markdown(reproduce(scale=args.scale, seeds=args.seeds)), end="\n\n")
     if args.only in (None, "compare"):
-        print(f"Today's design and the proposed one at {RATE_PER_CELL:.0f} sign-ups/s per cell\n")
+        print(
+            f"Today's design (this checkout) and the proposed one at {RATE_PER_CELL:.0f} "
+            "sign-ups/s per cell\n"
+        )
         print(comparison_markdown(compare(scale=args.scale)), end="\n\n")
     if args.only in (None, "lookups"):
         print("Known-user lookups per market, 20 cells\n")
