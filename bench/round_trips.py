@@ -1,10 +1,29 @@
-"""AWS round trips and bytes read per cell-router request, as the market grows.
+"""AWS round trips, bytes read and read/write units per cell-router request, as the market grows.
 
 Runs the real handlers on in-process moto and counts, through botocore's
 event hooks on the handlers' own clients, every HTTP attempt (``before-send``)
 and every response body byte (``response-received``). Targets: a new user
 signs up in <= 3 round trips, a known user and the mapper take <= 2, and
 neither grows with the number of users already placed.
+
+Read and write units (RRU/WRU) are worked out from the requests the handlers
+send and the items they touch, by DynamoDB's published rules (moto's own
+``ConsumedCapacity`` is not: it charges a strongly consistent read 0.5):
+a read rounds each item (a Query: the items it returns, together) up to
+4 KB, 1 RRU strongly consistent, 0.5 eventually; a write rounds the item up
+to 1 KB, 1 WRU, twice in a transaction (prepare and commit); a write that
+changes an index key attribute (``currentCapacity``) costs the index two
+more (delete and put); a conditional write whose condition fails still costs
+its write; a cancelled transaction is counted at 0 (AWS publishes no figure;
+``bench/contention.py`` makes the same assumption). Item sizes follow
+DynamoDB's rules (attribute names plus values; a number about one byte per
+two digits).
+
+Two scenarios go beyond the happy path: a sign-up whose first transaction
+loses a race (``TransactionConflict`` on the cell, injected with
+``drill.faults``), and a sign-up into a cell inside the scale-out band (70 to
+80 % of ``maxCapacity``), where today the scaler writes the market's
+scale-out item on every sign-up even while an episode is already open.
 
     python -m bench.round_trips            # 100 and 10,000 users
     python -m bench.round_trips 100 1000   # other sizes
@@ -15,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import math
 import os
 import sys
 import time
@@ -43,6 +63,8 @@ SAMPLES = 5
 USER_KEY = "bench-user-key-0123456789abcdef"
 SCENARIOS = (
     "new user sign-up",
+    "new user sign-up, first transaction lost a race",
+    "new user sign-up + scaler, scale-out band (episode open)",
     "known user sign-up",
     "mapper",
     "validator (no deep check)",
@@ -56,6 +78,8 @@ TWO_REGIONS = {
     "ROUTER_PEER_REGION": "us-west-2",
     "ROUTER_PRIMARY_REGION": "us-east-1",
 }
+#: Loads of the seeded cells for the scale-out band scenario (of 500).
+BAND_LOAD = 375
 
 
 @dataclass
@@ -65,24 +89,47 @@ class Cost:
     round_trips: int = 0
     bytes_read: int = 0
     operations: list[str] = field(default_factory=list)
+    read_units: float = 0.0
+    write_units: float = 0.0
 
     def worst(self, other: Cost) -> Cost:
-        if (other.round_trips, other.bytes_read) > (self.round_trips, self.bytes_read):
+        if other._order() > self._order():
             return other
         return self
+
+    def _order(self) -> tuple[int, float, float, int]:
+        return (self.round_trips, self.write_units, self.read_units, self.bytes_read)
 
 
 class _Meter:
     """Counts HTTP attempts and response bytes on the clients it is attached to."""
 
-    def __init__(self) -> None:
+    def __init__(self, sizer: Any | None = None) -> None:
         self.current = Cost()
+        #: An unmetered client on the same table, to size the items touched.
+        self.sizer = sizer
+        self._params: dict[str, Any] = {}
 
     def attach(self, client: Any) -> None:
         # First, so moto's own before-send (which answers the request) cannot
         # hide the attempt from us.
         client.meta.events.register_first("before-send", self._sent)
         client.meta.events.register("response-received", self._received)
+        if self.sizer is not None and client.meta.service_model.service_name == "dynamodb":
+            client.meta.events.register("before-parameter-build.dynamodb", self._called)
+            client.meta.events.register("after-call.dynamodb", self._answered)
+
+    def _called(self, params: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        self._params = params or {}
+
+    def _answered(
+        self, parsed: dict[str, Any] | None = None, model: Any = None, **kwargs: Any
+    ) -> None:
+        if model is None or parsed is None:
+            return
+        reads, writes = units(model.name, self._params, parsed, self.sizer)
+        self.current.read_units += reads
+        self.current.write_units += writes
 
     def _sent(self, request: Any = None, **kwargs: Any) -> None:
         self.current.round_trips += 1
@@ -104,6 +151,105 @@ class _Meter:
         return cost, value
 
 
+def item_size(item: dict[str, Any]) -> int:
+    """Bytes of a DynamoDB item (wire format) by DynamoDB's sizing rules."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    ((kind, data),) = value.items()
+    if kind == "S":
+        return len(data.encode())
+    if kind == "N":
+        digits = len(data.lstrip("-").replace(".", "").strip("0")) or 1
+        return (digits + 1) // 2 + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "B":
+        return len(data)
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + _value_size(v) + 1 for k, v in data.items())
+    if kind == "L":
+        return 3 + sum(_value_size(v) + 1 for v in data)
+    return sum(len(str(element).encode()) for element in data)  # SS, NS, BS
+
+
+def _stored(sizer: Any, table: str, key: dict[str, Any]) -> dict[str, Any]:
+    return sizer.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item") or {}
+
+
+def units(
+    operation: str, params: dict[str, Any], parsed: dict[str, Any], sizer: Any
+) -> tuple[float, float]:
+    """(RRU, WRU) one DynamoDB call consumed, by the rules in the module notes."""
+    failed = "Error" in parsed
+    code = parsed.get("Error", {}).get("Code", "") if failed else ""
+    if operation == "GetItem":
+        if failed:
+            return 0.0, 0.0
+        size = item_size(_stored(sizer, params["TableName"], params["Key"]))
+        rounded = max(1, math.ceil(size / 4096))
+        return (float(rounded) if params.get("ConsistentRead") else rounded / 2), 0.0
+    if operation in ("Query", "Scan"):
+        if failed:
+            return 0.0, 0.0
+        keys = [_key_of(item, params["TableName"], sizer) for item in parsed.get("Items", [])]
+        size = sum(item_size(_stored(sizer, params["TableName"], key)) for key in keys)
+        rounded = max(1, math.ceil(size / 4096))
+        return (float(rounded) if params.get("ConsistentRead") else rounded / 2), 0.0
+    if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+        if failed and code != "ConditionalCheckFailedException":
+            return 0.0, 0.0
+        key = params.get("Key") or _key_of(params.get("Item", {}), params["TableName"], sizer)
+        item = params.get("Item") or _stored(sizer, params["TableName"], key)
+        return 0.0, float(max(1, math.ceil(item_size(item) / 1024)))
+    if operation == "TransactWriteItems":
+        if failed:
+            return 0.0, 0.0  # cancelled: no published figure, counted 0
+        total = 0.0
+        for action in params.get("TransactItems", []):
+            ((kind, body),) = action.items()
+            stored = body.get("Item") or _stored(sizer, body["TableName"], body["Key"])
+            item = body["Item"] if kind == "Put" else stored
+            size = max(1, math.ceil(item_size(item) / 1024))
+            total += 2 * size
+            if kind == "Update":
+                total += size * _index_writes(body, item, sizer)
+        return 0.0, total
+    return 0.0, 0.0
+
+
+def _index_writes(update: dict[str, Any], item: dict[str, Any], sizer: Any) -> int:
+    """Index writes (per KB of item) an Update costs: for every global
+    secondary index that holds the item and whose key attributes the update
+    sets, a delete and a put (2); one that removes the item from a sparse
+    index, a delete (1). After #11 a sign-up moves ``currentCapacity`` in two
+    indexes: the SPEC's capacity index and the sparse placeable-cells index."""
+    names = update.get("ExpressionAttributeNames", {})
+    words = update["UpdateExpression"].replace(",", " ").split()
+    touched = {names.get(token, token) for token in words}
+    removed: set[str] = set()
+    if "REMOVE" in words:
+        tail = words[words.index("REMOVE") + 1 :]
+        for token in tail:
+            if token in ("SET", "ADD", "DELETE"):
+                break
+            removed.add(names.get(token, token))
+    description = sizer.describe_table(TableName=update["TableName"])["Table"]
+    writes = 0
+    for index in description.get("GlobalSecondaryIndexes", []):
+        keys = [part["AttributeName"] for part in index["KeySchema"]]
+        if not all(key in item for key in keys) or not touched & set(keys):
+            continue
+        writes += 1 if removed & set(keys) else 2
+    return writes
+
+
+def _key_of(item: dict[str, Any], table: str, sizer: Any) -> dict[str, Any]:
+    schema = sizer.describe_table(TableName=table)["Table"]["KeySchema"]
+    return {part["AttributeName"]: item[part["AttributeName"]] for part in schema}
+
+
 def _environment() -> contextlib.AbstractContextManager[None]:
     """Fake credentials and the handlers' settings; nothing from the caller's shell."""
     return scoped_environ(
@@ -117,6 +263,8 @@ def _environment() -> contextlib.AbstractContextManager[None]:
             "AWS_PROFILE": None,
             "DEFAULT_MARKET": None,
             "CAPACITY_BUFFER": None,
+            "SCALE_OUT_THRESHOLD": None,
+            "PROVISIONING_QUEUE_URL": None,
         }
     )
 
@@ -186,7 +334,7 @@ def _seed(users: int, cells: int, max_capacity: int) -> None:
 
 def measure(users: int, *, cells: int = 30, max_capacity: int = 500) -> dict[str, Cost]:
     """Worst-case cost of each scenario with ``users`` already placed."""
-    from handlers.cell_router import aws_clients, dispatcher, identity, mapper, validator
+    from handlers.cell_router import aws_clients, dispatcher, identity, mapper, scaler, validator
     from handlers.cell_router.budget import ATTEMPT_TIMEOUTS
 
     context = FakeLambdaContext(function_name="bench")
@@ -198,7 +346,8 @@ def measure(users: int, *, cells: int = 30, max_capacity: int = 500) -> dict[str
         os.environ["USER_KEY_SECRET_ARN"] = secret
         aws_clients.reset()
         identity.reset()
-        meter = _Meter()
+        _seed_band_market(max_capacity)
+        meter = _Meter(sizer=boto3.client("dynamodb"))
         # One cached client per (connect, read) pair: meter them all, since
         # each call picks the pair that fits its function's remaining time.
         for connect, read in ATTEMPT_TIMEOUTS:
@@ -221,14 +370,28 @@ def measure(users: int, *, cells: int = 30, max_capacity: int = 500) -> dict[str
             costs[scenario] = costs[scenario].worst(cost)
             return value
 
+        def lost_race(request: dict[str, Any], context: Any) -> Any:
+            from drill.faults import FaultInjector, parse_faults
+
+            rule = parse_faults("dynamodb:TransactWriteItems=cancel:TransactionConflict*1")
+            clients = [aws_clients.dynamodb(connect + read) for connect, read in ATTEMPT_TIMEOUTS]
+            with FaultInjector(rule, seed=k).active(*clients):
+                return dispatcher.handler(request, context)
+
+        def band_sign_up(request: dict[str, Any], context: Any) -> Any:
+            # The state machine runs the scaler on the dispatcher's result.
+            return scaler.handler(dispatcher.handler(request, context), context)
+
         with _quiet():
             for k in range(SAMPLES):
                 record(SCENARIOS[0], dispatcher.handler, event(f"new{k}"))
-                record(SCENARIOS[1], dispatcher.handler, event(known[k]))
-                placed = record(SCENARIOS[2], mapper.handler, event(known[k]))
+                record(SCENARIOS[1], lost_race, event(f"raced{k}"))
+                record(SCENARIOS[2], band_sign_up, event(f"band{k}", BAND_BODY))
+                record(SCENARIOS[3], dispatcher.handler, event(known[k]))
+                placed = record(SCENARIOS[4], mapper.handler, event(known[k]))
                 first, second = (endpoint["url"] for endpoint in placed["endpoints"])
                 cached = {"cellId": placed["cellId"], "cellUrl": first, "cellUrl2": second}
-                verdict = record(SCENARIOS[3], validator.handler, event(known[k], cached))
+                verdict = record(SCENARIOS[5], validator.handler, event(known[k], cached))
                 if not verdict["valid"]:
                     raise AssertionError(f"seeded cache judged stale: {verdict}")
             _two_region_sign_ups(record, event)
@@ -249,18 +412,68 @@ def _two_region_sign_ups(record: Callable[..., Any], event: Callable[..., Any]) 
         writer_store.write_heartbeat(boto3.client("dynamodb"), TABLE, peer)
         for k in range(SAMPLES):
             writer_gate.forget()
-            record(SCENARIOS[5], dispatcher.handler, event(f"cold{k}"))
-            record(SCENARIOS[4], dispatcher.handler, event(f"warm{k}"))
+            record(SCENARIOS[7], dispatcher.handler, event(f"cold{k}"))
+            record(SCENARIOS[6], dispatcher.handler, event(f"warm{k}"))
         writer_gate.forget()
+
+
+BAND_MARKET = "band"
+BAND_BODY = {"marketId": BAND_MARKET}
+
+
+def _seed_band_market(max_capacity: int) -> None:
+    """Three cells of another market inside the scale-out band, its episode
+    already open (the steady state of the band: every sign-up's scaler finds
+    it open), and a queue for the scaler."""
+    import os
+
+    from handlers.cell_router import store
+
+    client = boto3.client("dynamodb")
+    for i in range(3):
+        client.put_item(
+            TableName=TABLE,
+            Item={
+                "marketId": {"S": BAND_MARKET},
+                "cellId": {"S": f"band-{i}"},
+                "currentCapacity": {"N": str(BAND_LOAD)},
+                "maxCapacity": {"N": str(max_capacity)},
+                "endPoint_1": {"S": f"https://band-{i}-1.example.com"},
+                "endPoint_2": {"S": f"https://band-{i}-2.example.com"},
+                "regionCode_1": {"S": "eu-west-1"},
+                "regionCode_2": {"S": "eu-central-1"},
+                "IsHealthy": {"BOOL": True},
+                # Below its limit, so in the placeable index (as _seed's cells).
+                store.PLACEABLE_ATTRIBUTE: {"S": BAND_MARKET},
+            },
+        )
+    key = store.episode_key(BAND_MARKET)
+    client.put_item(
+        TableName=TABLE,
+        Item={
+            store.PARTITION_KEY: {"S": key[store.PARTITION_KEY]},
+            store.SORT_KEY: {"S": key[store.SORT_KEY]},
+            "episodeId": {"S": "open-episode"},
+            "status": {"S": store.EPISODE_OPEN},
+            "openedAt": {"S": "2025-01-01T00:00:00Z"},
+            "openedAtEpoch": {"N": str(int(time.time()))},
+            "triggeringCellId": {"S": "band-0"},
+        },
+    )
+    queue = boto3.client("sqs").create_queue(QueueName="CellProvisioning-bench")
+    os.environ["PROVISIONING_QUEUE_URL"] = queue["QueueUrl"]
 
 
 def markdown(results: dict[int, dict[str, Cost]]) -> str:
     sizes = sorted(results)
-    header = "| request | " + " | ".join(f"{n:,} users: round trips / bytes read" for n in sizes)
+    header = "| request | " + " | ".join(
+        f"{n:,} users: round trips / bytes read / RRU / WRU" for n in sizes
+    )
     lines = [header + " | calls |", "|---" * (len(sizes) + 2) + "|"]
     for scenario in SCENARIOS:
         cells = [
             f"{results[n][scenario].round_trips} / {results[n][scenario].bytes_read:,}"
+            f" / {results[n][scenario].read_units:g} / {results[n][scenario].write_units:g}"
             for n in sizes
         ]
         calls = " + ".join(results[sizes[-1]][scenario].operations)

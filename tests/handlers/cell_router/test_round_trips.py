@@ -8,6 +8,11 @@ from bench.round_trips import SCENARIOS, markdown, measure
 
 BUDGET = {
     "new user sign-up": 3,
+    # One more transaction per lost race.
+    "new user sign-up, first transaction lost a race": 4,
+    # Today the scaler writes the market's scale-out item on every sign-up in
+    # the band, even while the episode is open (issue #14).
+    "new user sign-up + scaler, scale-out band (episode open)": 4,
     "known user sign-up": 2,
     "mapper": 2,
     "validator (no deep check)": 2,
@@ -36,3 +41,22 @@ def test_round_trips_stay_within_budget_and_flat() -> None:
     # Every scenario reads something: a meter that misses a client shows 0.
     assert all(small[scenario].round_trips >= 1 for scenario in SCENARIOS)
     assert "| new user sign-up | 3 /" in markdown({100: small, 1_000: large})
+
+
+@pytest.mark.slow
+def test_read_and_write_units_per_request_follow_dynamodb_rules() -> None:
+    costs = measure(100)
+    new = costs["new user sign-up"]
+    # Strongly consistent mapping read (1) + one index page read eventually (0.5);
+    # mapping put and cell update, both transactional (2 + 2), and the cell's
+    # move in each index sorted by currentCapacity (delete + put, 2 each):
+    # the SPEC's capacity index and, since #11, the placeable-cells index.
+    assert (new.read_units, new.write_units) == (1.5, 8.0)
+    raced = costs["new user sign-up, first transaction lost a race"]
+    assert raced.operations.count("TransactWriteItems") == 2
+    assert (raced.read_units, raced.write_units) == (1.5, 8.0)
+    band = costs["new user sign-up + scaler, scale-out band (episode open)"]
+    assert band.operations[-1] == "PutItem"
+    assert band.write_units == new.write_units + 1
+    for known in ("known user sign-up", "mapper"):
+        assert (costs[known].read_units, costs[known].write_units) == (2.0, 0.0)
