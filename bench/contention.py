@@ -602,6 +602,13 @@ class ModelStore:
     def unlist_cell(self, cell: Cell, limit: int) -> bool:
         return self._call("the routing table", lambda: self._index_write(cell, False, limit))
 
+    # -- the writer gate (issue #13) ----------------------------------------
+
+    def read_writer(self, market_id: str, peer_region: str | None) -> Any:
+        """The model is one region: the dispatcher's writer gate never reads
+        (``writer_gate`` only reads when a peer region is configured)."""
+        raise AssertionError("the contention model has one region; nothing reads a writer")
+
     # -- the assignment transaction ---------------------------------------
 
     def assign(
@@ -611,11 +618,14 @@ class ModelStore:
         limit: int,
         below: int | None = None,
         exact_load: int | None = None,
+        writer_check: dict[str, Any] | None = None,
     ) -> AssignResult:
         """``RouterStore.assign``'s conditions: without ``exact_load`` the
         cell's load must be under ``min(limit - 1, below)``; with it, exactly
         ``exact_load`` (and the sign-up taking the last seat leaves the
         placeable index in the same transaction)."""
+        if writer_check is not None:
+            raise AssertionError("the contention model has one region; no writer check")
         if exact_load is not None and exact_load >= limit:
             return AssignResult(AssignOutcome.CELL_REJECTED)
         try:
