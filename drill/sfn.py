@@ -304,6 +304,9 @@ class ExecutionResult:
     cause: str | None
     execution_arn: str
     duration_seconds: float
+    #: ``time.monotonic()`` just before StartExecution (the clock of
+    #: ``Invocation.started_at``), so a test can bound when a task began.
+    started_at: float = 0.0
 
     @property
     def succeeded(self) -> bool:
@@ -355,6 +358,7 @@ def run_execution(
         cause=described.get("cause"),
         execution_arn=arn,
         duration_seconds=time.monotonic() - started,
+        started_at=started,
     )
 
 

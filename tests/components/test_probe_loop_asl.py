@@ -1,12 +1,17 @@
 """The health check's probe loop: static checks, then executions on moto's
 interpreter with an in-process counting probe. moto really sleeps on Wait
-states, so executions use a short window (interval 1 s, window 3 s)."""
+states, so executions use a short window (interval 1 s, window 3 s).
+
+No test here bounds how fast anything runs: a Wait cannot end early, so
+"round k starts no sooner than k s after the execution" is a lower bound load
+cannot break, and "rounds overlap" is proven with a barrier every round must
+reach while the others are still in flight."""
 
 from __future__ import annotations
 
 import json
 import threading
-import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,9 +34,12 @@ from drill.sfn import LambdaServiceError, LocalStepFunctions
 from handlers.lex_dr.health_check import round_slot
 
 PROBE_ARN = "arn:aws:lambda:us-east-1:123456789012:function:health-check"
-#: moto creates a boto3 client per task attempt, which can cost a few hundred
-#: milliseconds on a busy machine; drift would show as whole seconds.
-TIMING_SLACK = 0.7
+#: Margin under each round's offset: Wait states sleep at least their
+#: seconds, so only rounding inside moto's interpreter can eat into it.
+WAIT_MARGIN = 0.1
+#: How long a round waits at the overlap barrier before calling the loop
+#: sequential. Only a loop that waits for each round ever reaches it.
+BARRIER_SECONDS = 60.0
 
 
 def _iteration_states(definition: dict) -> dict:
@@ -158,24 +166,33 @@ def test_blank_probe_arn_is_rejected() -> None:
 
 
 class Probe:
-    """A counting stand-in for ``handlers/lex_dr/health_check.handler``."""
+    """A counting stand-in for ``handlers/lex_dr/health_check.handler``.
+
+    Faults are keyed by the round's ``offset`` (which the loop passes in),
+    never by call order, so no outcome depends on which thread ran first."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.calls = 0
-        self.fail_calls: set[int] = set()  # 1-based call numbers that raise
-        self.service_error_calls: set[int] = set()
-        self.sleep_seconds = 0.0
+        self.attempts: Counter[int] = Counter()  # per offset
+        self.fail_offsets: set[int] = set()  # rounds that raise
+        #: offset -> how many of that round's first attempts are service errors
+        self.service_errors: dict[int, int] = {}
+        #: When set, every round waits here until all rounds are in flight.
+        self.barrier: threading.Barrier | None = None
 
     def __call__(self, event: dict, context: Any) -> dict:
+        offset = event["offset"]
         with self.lock:
             self.calls += 1
-            call = self.calls
-        if call in self.service_error_calls:
+            self.attempts[offset] += 1
+            attempt = self.attempts[offset]
+        if attempt <= self.service_errors.get(offset, 0):
             raise LambdaServiceError("ServiceException")
-        time.sleep(self.sleep_seconds)
-        if call in self.fail_calls:
-            raise RuntimeError(f"round {call} broke")
+        if self.barrier is not None:
+            self.barrier.wait()
+        if offset in self.fail_offsets:
+            raise RuntimeError(f"round {offset} broke")
         return {"activeRegion": "us-east-1", "healthy": {"us-east-1": True}, "switched": False}
 
 
@@ -216,34 +233,42 @@ def test_one_round_per_interval_each_with_its_slot(probe_loop) -> None:
     assert [r["offset"] for r in result.output["rounds"]] == [0, 1, 2]
     assert all(r["outcome"]["ok"] for r in result.output["rounds"])
     assert result.output["rounds"][0]["outcome"]["result"]["activeRegion"] == "us-east-1"
-    # moto really sleeps in Wait states: rounds start in offset order, about
-    # a second apart. The bounds are wide on purpose (CI machines are
-    # loaded); what they separate is "on the grid" from "all at once" (~0 s).
-    offsets = _start_offsets(local)
-    assert offsets == sorted(offsets)
-    assert offsets[1] >= 1 - TIMING_SLACK
-    assert offsets[2] >= 2 - TIMING_SLACK
-    assert offsets[2] - offsets[1] >= 1 - TIMING_SLACK
+    # moto really sleeps in Wait states: the round of offset k cannot start
+    # before k seconds after the execution did, however loaded the machine.
+    # (A loop that ran every round at once would start them all near 0 s.)
+    for invocation in local.invocations.of("health-check"):
+        offset = invocation.event["offset"]
+        assert invocation.started_at - result.started_at >= offset - WAIT_MARGIN, offset
 
 
-def test_slow_rounds_do_not_push_later_rounds_back(probe_loop) -> None:
-    local, probe = probe_loop
-    probe.sleep_seconds = 4.0  # each round outlives the 1 s interval by far
-
-    result = local.run({})
+def test_slow_rounds_do_not_push_later_rounds_back() -> None:
+    # Every round blocks until all three are in flight at once: only a loop
+    # that starts each round on its own offset, without waiting for the round
+    # before to finish, gets past the barrier. A sequential loop breaks it
+    # (BrokenBarrierError after BARRIER_SECONDS) and its rounds fail.
+    probe = Probe()
+    probe.barrier = threading.Barrier(3, timeout=BARRIER_SECONDS)
+    with LocalStepFunctions({"health-check": probe}) as local:
+        local.deploy(
+            build_probe_loop_definition(
+                probe_function_arn=local.function_arns["health-check"],
+                interval_seconds=1,
+                window_seconds=3,
+                # Longer than the barrier, so the task timeout never decides.
+                round_timeout_seconds=int(BARRIER_SECONDS) + 30,
+            )
+        )
+        result = local.run({}, timeout_seconds=3 * BARRIER_SECONDS)
 
     assert result.status == "SUCCEEDED", (result.error, result.cause)
-    # On the 1 s grid the last round starts ~2 s in and the run ends ~6 s in;
-    # a loop that waited for each round would start it at >= 8 s and end at
-    # >= 12 s. The thresholds sit halfway, so machine load cannot flip them.
-    offsets = _start_offsets(local)
-    assert offsets[2] < 5.0
-    assert result.duration_seconds < 9.0
+    assert probe.calls == 3
+    assert [r["outcome"]["ok"] for r in result.output["rounds"]] == [True, True, True]
+    assert not probe.barrier.broken
 
 
 def test_a_failing_round_does_not_stop_the_others(probe_loop) -> None:
     local, probe = probe_loop
-    probe.fail_calls = {2}
+    probe.fail_offsets = {1}
 
     result = local.run({})
 
@@ -252,12 +277,12 @@ def test_a_failing_round_does_not_stop_the_others(probe_loop) -> None:
     outcomes = [r["outcome"] for r in result.output["rounds"]]
     assert [o["ok"] for o in outcomes] == [True, False, True]
     assert outcomes[1]["error"] == "RuntimeError"
-    assert "round 2 broke" in outcomes[1]["cause"]
+    assert "round 1 broke" in outcomes[1]["cause"]
 
 
 def test_a_lambda_service_error_is_retried_once_within_the_round(probe_loop) -> None:
     local, probe = probe_loop
-    probe.service_error_calls = {1}
+    probe.service_errors = {0: 1}
 
     result = local.run({})
 
@@ -268,10 +293,8 @@ def test_a_lambda_service_error_is_retried_once_within_the_round(probe_loop) -> 
 
 def test_a_round_that_keeps_hitting_service_errors_is_recorded_not_fatal() -> None:
     probe = Probe()
-    probe.service_error_calls = {1, 2}  # round 0 and its one retry
+    probe.service_errors = {0: 2}  # round 0 and its one retry
     with LocalStepFunctions({"health-check": probe}) as local:
-        # 2 s apart, so round 0's retry (jittered within 1 s) always comes
-        # before round 1 and the call numbers identify the rounds.
         local.deploy(
             build_probe_loop_definition(
                 probe_function_arn=local.function_arns["health-check"],
@@ -290,12 +313,11 @@ def test_a_round_that_keeps_hitting_service_errors_is_recorded_not_fatal() -> No
 
 def test_a_hung_round_times_out_and_the_rest_still_run() -> None:
     probe = Probe()
-    probe.sleep_seconds = 0.0
     hung = threading.Event()
 
     def hanging_first_round(event: dict, context: Any) -> dict:
         result = probe(event, context)
-        if probe.calls == 1:
+        if event["offset"] == 0:
             hung.wait(2.5)
         return result
 
