@@ -367,25 +367,13 @@ class HealthCheck(pulumi.ComponentResource):
         self.table = None
         self.state_item = None
         if args.state_table is None:
-            table_args = table_arguments(schema, deletion_protection=args.deletion_protection)
-            if args.replica_regions:
-                table_args.update(
-                    # Global tables (2019.11.21) replicate through the stream.
-                    stream_enabled=True,
-                    stream_view_type="NEW_AND_OLD_IMAGES",
-                    replicas=[
-                        aws.dynamodb.TableReplicaArgs(
-                            region_name=replica,
-                            point_in_time_recovery=True,
-                            deletion_protection_enabled=args.deletion_protection,
-                            propagate_tags=True,
-                        )
-                        for replica in args.replica_regions
-                    ],
-                )
             self.table = aws.dynamodb.Table(
                 f"{name}-{schema.logical_name}",
-                **table_args,
+                **table_arguments(
+                    schema,
+                    deletion_protection=args.deletion_protection,
+                    replica_regions=args.replica_regions,
+                ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.state_item = aws.dynamodb.TableItem(
