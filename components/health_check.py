@@ -47,7 +47,7 @@ Why a Step Functions Wait loop rather than a loop inside the function
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,6 +110,36 @@ class AlarmSpec:
     evaluation_periods: int = 1
     datapoints_to_alarm: int = 1
     treat_missing_data: str = "notBreaching"
+
+
+def metric_alarms(
+    name: str,
+    specs: Iterable[AlarmSpec],
+    topic_arn: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> dict[str, aws.cloudwatch.MetricAlarm]:
+    """One CloudWatch alarm per spec, ``f"{name}-{spec.key}"``, notifying
+    ``topic_arn`` on ALARM and on OK; keyed by ``spec.key``."""
+    return {
+        spec.key: aws.cloudwatch.MetricAlarm(
+            f"{name}-{spec.key}",
+            alarm_description=spec.description,
+            namespace=spec.namespace,
+            metric_name=spec.metric_name,
+            dimensions=dict(spec.dimensions),
+            statistic=spec.statistic,
+            comparison_operator=spec.comparison,
+            threshold=spec.threshold,
+            period=spec.period_seconds,
+            evaluation_periods=spec.evaluation_periods,
+            datapoints_to_alarm=spec.datapoints_to_alarm,
+            treat_missing_data=spec.treat_missing_data,
+            alarm_actions=[topic_arn],
+            ok_actions=[topic_arn],
+            opts=opts,
+        )
+        for spec in specs
+    }
 
 
 def _handler_dimensions(metric: str) -> dict[str, str]:
@@ -592,28 +622,12 @@ class HealthCheck(pulumi.ComponentResource):
                 endpoint=args.alarm_email,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-        self.alarms = {
-            spec.key: aws.cloudwatch.MetricAlarm(
-                f"{name}-{spec.key}",
-                alarm_description=spec.description,
-                namespace=spec.namespace,
-                metric_name=spec.metric_name,
-                dimensions=dict(spec.dimensions),
-                statistic=spec.statistic,
-                comparison_operator=spec.comparison,
-                threshold=spec.threshold,
-                period=spec.period_seconds,
-                evaluation_periods=spec.evaluation_periods,
-                datapoints_to_alarm=spec.datapoints_to_alarm,
-                treat_missing_data=spec.treat_missing_data,
-                alarm_actions=[self.topic.arn],
-                ok_actions=[self.topic.arn],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[topic_policy]),
-            )
-            for spec in failover_alarm_specs(
-                self.probe.name, self.state_machine.arn, has_peer=has_peer
-            )
-        }
+        self.alarms = metric_alarms(
+            name,
+            failover_alarm_specs(self.probe.name, self.state_machine.arn, has_peer=has_peer),
+            self.topic.arn,
+            pulumi.ResourceOptions(parent=self, depends_on=[topic_policy]),
+        )
 
         self.region = region
         self.table_name = table_name

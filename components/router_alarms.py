@@ -27,7 +27,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.health_check import AlarmSpec
+from components.health_check import AlarmSpec, metric_alarms
 from handlers.cell_router.model import (
     METRIC_NO_CAPACITY,
     METRIC_PROVISIONING_FAILED,
@@ -196,24 +196,7 @@ class RouterAlarms(pulumi.ComponentResource):
             request_errors_threshold=args.request_errors_threshold,
             service_unavailable_threshold=args.service_unavailable_threshold,
         )
-        self.alarms = {
-            spec.key: aws.cloudwatch.MetricAlarm(
-                f"{name}-{spec.key}",
-                alarm_description=spec.description,
-                namespace=spec.namespace,
-                metric_name=spec.metric_name,
-                dimensions=dict(spec.dimensions),
-                statistic=spec.statistic,
-                comparison_operator=spec.comparison,
-                threshold=spec.threshold,
-                period=spec.period_seconds,
-                evaluation_periods=spec.evaluation_periods,
-                datapoints_to_alarm=spec.datapoints_to_alarm,
-                treat_missing_data=spec.treat_missing_data,
-                alarm_actions=[args.alarm_topic_arn],
-                ok_actions=[args.alarm_topic_arn],
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            for spec in specs
-        }
+        self.alarms = metric_alarms(
+            name, specs, args.alarm_topic_arn, pulumi.ResourceOptions(parent=self)
+        )
         self.register_outputs({"alarmNames": list(self.alarms)})
