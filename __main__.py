@@ -290,9 +290,46 @@ if settings.cell_router.enabled:
     pulumi.export("orchestratorArn", orchestrator.arn)
 
 # --- dashboard -----------------------------------------------------------------
-# One per region where control-plane functions run (today the primary): every
-# alarm of the stack, the failover and the cell router, from the components'
-# own resources.
+# One per region where control-plane functions run, each showing that
+# region's checker and lookup and every alarm of the stack there. The
+# secondary's (issue 12) stays readable when the primary region is lost.
+
+
+def region_dashboard(
+    role: str,
+    checker: HealthCheck,
+    router: RouterResources | None,
+    alarm_arns: list[pulumi.Output[str]],
+    opts: pulumi.ResourceOptions,
+) -> StackDashboard:
+    """The dashboard of ``checker``'s region, from the components' own resources."""
+    return StackDashboard(
+        f"dashboard-{role}",
+        StackDashboardArgs(
+            dashboard_name=f"{settings.project}-{settings.stack}-{checker.region}",
+            settings=DashboardSettings(
+                region=checker.region,
+                primary_region=settings.primary_region,
+                secondary_region=settings.secondary_region,
+                stack=settings.stack,
+                probe_interval_seconds=settings.health_check.probe_interval_seconds,
+                capacity_buffer=settings.cell_router.capacity_buffer,
+                scale_out_threshold=settings.cell_router.scale_out_threshold,
+                queue_alarm_depth=settings.cell_router.provisioning_queue_alarm_depth,
+            ),
+            failover=FailoverResources(
+                probe_function_name=checker.probe.name,
+                lookup_function_name=checker.lookup_function_name,
+                probe_state_machine_arn=checker.state_machine_arn,
+            ),
+            router=router,
+            alarm_arns=alarm_arns,
+        ),
+        opts=opts,
+    )
+
+
+# The primary also runs the cell router: its resources and alarms.
 stack_alarms = list(health_check.alarms.values())
 dashboard_router = None
 if settings.cell_router.enabled:
@@ -310,55 +347,19 @@ if settings.cell_router.enabled:
         cell_ready_failed_queue_name=router_functions.cell_ready_failed_queue.name,
         function_names={m: f.name for m, f in router_functions.functions.items()},
     )
-dashboard = StackDashboard(
-    "dashboard-primary",
-    StackDashboardArgs(
-        dashboard_name=f"{settings.project}-{settings.stack}-{settings.primary_region}",
-        settings=DashboardSettings(
-            region=settings.primary_region,
-            primary_region=settings.primary_region,
-            secondary_region=settings.secondary_region,
-            stack=settings.stack,
-            probe_interval_seconds=settings.health_check.probe_interval_seconds,
-            capacity_buffer=settings.cell_router.capacity_buffer,
-            scale_out_threshold=settings.cell_router.scale_out_threshold,
-            queue_alarm_depth=settings.cell_router.provisioning_queue_alarm_depth,
-        ),
-        failover=FailoverResources(
-            probe_function_name=health_check.probe.name,
-            lookup_function_name=health_check.lookup_function_name,
-            probe_state_machine_arn=health_check.state_machine_arn,
-        ),
-        router=dashboard_router,
-        alarm_arns=[alarm.arn for alarm in stack_alarms],
-    ),
-    opts=primary.opts(),
+dashboard = region_dashboard(
+    "primary",
+    health_check,
+    dashboard_router,
+    [alarm.arn for alarm in stack_alarms],
+    primary.opts(),
 )
 pulumi.export("dashboardUrl", dashboard.url)
-# The secondary runs its own checker and lookup (issue 12): its dashboard shows
-# them and their alarms, and stays readable when the primary region is lost.
-dashboard_secondary = StackDashboard(
-    "dashboard-secondary",
-    StackDashboardArgs(
-        dashboard_name=f"{settings.project}-{settings.stack}-{settings.secondary_region}",
-        settings=DashboardSettings(
-            region=settings.secondary_region,
-            primary_region=settings.primary_region,
-            secondary_region=settings.secondary_region,
-            stack=settings.stack,
-            probe_interval_seconds=settings.health_check.probe_interval_seconds,
-            capacity_buffer=settings.cell_router.capacity_buffer,
-            scale_out_threshold=settings.cell_router.scale_out_threshold,
-            queue_alarm_depth=settings.cell_router.provisioning_queue_alarm_depth,
-        ),
-        failover=FailoverResources(
-            probe_function_name=health_check_secondary.probe.name,
-            lookup_function_name=health_check_secondary.lookup_function_name,
-            probe_state_machine_arn=health_check_secondary.state_machine_arn,
-        ),
-        router=None,
-        alarm_arns=[alarm.arn for alarm in health_check_secondary.alarms.values()],
-    ),
-    opts=secondary.opts(),
+dashboard_secondary = region_dashboard(
+    "secondary",
+    health_check_secondary,
+    None,
+    [alarm.arn for alarm in health_check_secondary.alarms.values()],
+    secondary.opts(),
 )
 pulumi.export("dashboardSecondaryUrl", dashboard_secondary.url)
