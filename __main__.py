@@ -15,7 +15,7 @@ from components.cell_router_functions import CellRouterFunctions, CellRouterFunc
 from components.connect import ConnectIntegration, ConnectIntegrationArgs
 from components.dashboard import DashboardSettings, FailoverResources, RouterResources
 from components.health_check import HealthCheck, HealthCheckArgs, StateTableRef
-from components.iam_lex import replica_arn
+from components.iam_lex import table_replica_arn
 from components.lex_bot import MultiRegionLexBot, MultiRegionLexBotArgs
 from components.orchestrator import Orchestrator, OrchestratorArgs
 from components.providers import region_providers
@@ -107,7 +107,7 @@ health_check_secondary = HealthCheck(
         state_table=StateTableRef(
             name=health_check.table_name,
             arn=health_check.table_arn.apply(
-                lambda arn: replica_arn(arn, settings.secondary_region)
+                lambda arn: table_replica_arn(arn, settings.secondary_region)
             ),
         ),
         deep_probe_phase=deep_rounds // 2,

@@ -64,9 +64,9 @@ from components.iam_lex import (
     probe_loop_policy,
     probe_loop_trust_policy,
     probe_statements,
-    replica_arn,
     scheduler_assume_role_policy,
     scheduler_policy,
+    table_replica_arn,
 )
 from components.probe_loop_asl import build_probe_loop_definition, to_json
 from components.schemas import LEX_STATE_TABLE
@@ -422,7 +422,7 @@ class HealthCheck(pulumi.ComponentResource):
         else:
             table_name = pulumi.Output.from_input(args.state_table.name)
             table_arn = pulumi.Output.from_input(args.state_table.arn)
-        other_replica_arn = table_arn.apply(lambda arn: replica_arn(arn, other))
+        other_replica_arn = table_arn.apply(lambda arn: table_replica_arn(arn, other))
         has_peer = bool(args.replica_regions) or args.state_table is not None
 
         # --- functions -----------------------------------------------------

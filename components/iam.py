@@ -50,3 +50,13 @@ def service_assume_role_policy(
     if conditions:
         statement["Condition"] = conditions
     return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def arn_in_region(arn: str, region: str, *, service: str, what: str) -> str:
+    """The same ``service`` ARN in another region (a replica keeps the
+    partition, account and resource id); ``what`` names it in the error."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[2] != service:
+        raise ValueError(f"not a {what} ARN: {arn!r}")
+    parts[3] = region
+    return ":".join(parts)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from components.iam import LOG_DELIVERY_ACTIONS, service_assume_role_policy
+from components.iam import LOG_DELIVERY_ACTIONS, arn_in_region, service_assume_role_policy
 
 #: Lex V2 runtime action per probe method (``TEST_METHOD``).
 PROBE_ACTIONS = {
@@ -90,13 +90,9 @@ def probe_statements(
     ]
 
 
-def replica_arn(table_arn: str, region: str) -> str:
+def table_replica_arn(table_arn: str, region: str) -> str:
     """The ARN of a global table's replica in ``region`` (same name, same account)."""
-    parts = table_arn.split(":", 5)
-    if len(parts) != 6 or parts[2] != "dynamodb":
-        raise ValueError(f"not a DynamoDB table ARN: {table_arn!r}")
-    parts[3] = region
-    return ":".join(parts)
+    return arn_in_region(table_arn, region, service="dynamodb", what="DynamoDB table")
 
 
 def probe_loop_policy(probe_function_arn: str) -> dict[str, Any]:

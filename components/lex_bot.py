@@ -47,7 +47,7 @@ import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
 from components.bot_definitions import BotDefinition, bot_locales_input, definition_fingerprint
-from components.iam import service_assume_role_policy
+from components.iam import arn_in_region, service_assume_role_policy
 from components.providers import RegionProviders
 
 #: The draft test alias every bot has; never a deployment target.
@@ -85,11 +85,7 @@ def lex_bot_role_policy() -> dict[str, Any]:
 
 def replica_arn(arn: str, region: str) -> str:
     """The same Lex ARN in another region (Global Resiliency keeps ids)."""
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or parts[2] != "lex":
-        raise ValueError(f"not a Lex ARN: {arn!r}")
-    parts[3] = region
-    return ":".join(parts)
+    return arn_in_region(arn, region, service="lex", what="Lex")
 
 
 def _check_alias_name(alias_name: str) -> None:
