@@ -345,7 +345,7 @@ if settings.cell_router.enabled:
         provisioning_queue_name=router_data.queue.name,
         dead_letter_queue_name=router_data.dead_letter_queue.name,
         cell_ready_failed_queue_name=router_functions.cell_ready_failed_queue.name,
-        function_names={m: f.name for m, f in router_functions.functions.items()},
+        function_names=router_functions.function_names,
     )
 dashboard = region_dashboard(
     "primary",
