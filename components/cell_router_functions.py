@@ -119,8 +119,6 @@ Statement = dict[str, Any]
 
 #: Who may be a provisioning principal: an IAM role or user, by ARN.
 PRINCIPAL_ARN_PATTERN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}")
-#: The registrar's metric when a market is at its cap (and the alarm's).
-CELL_LIMIT_METRIC = METRIC_CELL_LIMIT_REACHED
 
 
 def _only_partitions(*patterns: str) -> dict[str, Any]:
@@ -772,7 +770,7 @@ class CellRouterFunctions(pulumi.ComponentResource):
                     "Check for abuse (sign-up flood), then raise the cap or drain cells."
                 ),
                 namespace=METRICS_NAMESPACE,
-                metric_name=CELL_LIMIT_METRIC,
+                metric_name=METRIC_CELL_LIMIT_REACHED,
                 dimensions={"service": SERVICE_NAME},
                 statistic="Sum",
                 period=60,
