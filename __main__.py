@@ -14,8 +14,7 @@ from components.cell_router_api import CellRouterApi, CellRouterApiArgs
 from components.cell_router_functions import CellRouterFunctions, CellRouterFunctionsArgs
 from components.connect import ConnectIntegration, ConnectIntegrationArgs
 from components.dashboard import DashboardSettings, FailoverResources, RouterResources
-from components.health_check import HealthCheck, HealthCheckArgs, StateTableRef
-from components.iam_lex import table_replica_arn
+from components.health_check import HealthCheck, HealthCheckArgs
 from components.lex_bot import MultiRegionLexBot, MultiRegionLexBotArgs
 from components.orchestrator import Orchestrator, OrchestratorArgs
 from components.providers import region_providers
@@ -104,12 +103,7 @@ health_check_secondary = HealthCheck(
     HealthCheckArgs(
         **health_check_common,
         region=settings.secondary_region,
-        state_table=StateTableRef(
-            name=health_check.table_name,
-            arn=health_check.table_arn.apply(
-                lambda arn: table_replica_arn(arn, settings.secondary_region)
-            ),
-        ),
+        state_table=health_check.replica_in(settings.secondary_region),
         deep_probe_phase=deep_rounds // 2,
     ),
     opts=secondary.opts(depends_on=[health_check]),

@@ -646,3 +646,11 @@ class HealthCheck(pulumi.ComponentResource):
                 "alarmTopicArn": self.alarm_topic_arn,
             }
         )
+
+    def replica_in(self, region: str) -> StateTableRef:
+        """This instance's state table as its global-table replica in
+        ``region`` (the ``state_table`` of the checker that runs there)."""
+        return StateTableRef(
+            name=self.table_name,
+            arn=self.table_arn.apply(lambda arn: table_replica_arn(arn, region)),
+        )
