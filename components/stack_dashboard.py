@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -48,6 +49,16 @@ class StackDashboardArgs:
         check_dashboard_name(self.dashboard_name)
 
 
+def _resolved(
+    resources: FailoverResources | RouterResources | None,
+) -> pulumi.Output[Any]:
+    """The same dataclass with every field's Output resolved to its value."""
+    if resources is None:
+        return pulumi.Output.from_input(None)
+    kind = type(resources)
+    return pulumi.Output.from_input(plain_fields(resources)).apply(lambda v: kind(**v))
+
+
 class StackDashboard(pulumi.ComponentResource):
     """One ``aws.cloudwatch.Dashboard`` and its console URL."""
 
@@ -60,20 +71,8 @@ class StackDashboard(pulumi.ComponentResource):
     ) -> None:
         super().__init__("resilient-routing:components:StackDashboard", name, None, opts)
 
-        failover = (
-            pulumi.Output.from_input(plain_fields(args.failover)).apply(
-                lambda v: FailoverResources(**v)
-            )
-            if args.failover is not None
-            else pulumi.Output.from_input(None)
-        )
-        router = (
-            pulumi.Output.from_input(plain_fields(args.router)).apply(
-                lambda v: RouterResources(**v)
-            )
-            if args.router is not None
-            else pulumi.Output.from_input(None)
-        )
+        failover = _resolved(args.failover)
+        router = _resolved(args.router)
         body = pulumi.Output.all(failover, router, pulumi.Output.all(*args.alarm_arns)).apply(
             lambda v: to_json(build_dashboard(args.settings, v[0], v[1], list(v[2])))
         )
