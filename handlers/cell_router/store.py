@@ -15,8 +15,8 @@ Item layout (one table, ``TABLE_NAME``):
   queue), ``sentAt``/``lastSentAtEpoch``, ``sends`` N, ``closedAt``/
   ``closedByCellId``.
 * known market: ``marketId="MARKET#"``, ``cellId=<market>``, ``registeredAt``.
-  Written when a market's cell registers (and for a market that already has
-  cells when it first needs a scale-out); the router answers ``UnknownMarket``
+  Written when a market opens a scale-out episode (``scaleout``); cells are
+  recorded by ``registration``, which does not write it. The router answers ``UnknownMarket``
   for a market with no cells and no such item. One partition, so the sweeper
   lists every market with one query.
 
@@ -24,10 +24,11 @@ The placeable-cells index (``PLACEABLE_INDEX``) is sparse: a cell carries
 ``placeableMarketId`` (= its market) only while it is healthy, ``ACTIVE`` and
 below its assignable limit, so one index page always holds placeable cells,
 however many unhealthy or full cells the market has. The writes that change
-placeability maintain it: the registrar sets it, the assignment that takes a
-cell's last slot removes it, and the dispatcher repairs an entry it finds
-wrong (an operator marking a cell unhealthy without removing it, a cell from
-before the index existed) on the refusal path, which reads the market's cells
+placeability maintain it: the assignment that takes a cell's last slot
+removes it, and the dispatcher repairs an entry it finds wrong or missing
+(a cell ``registration`` just created, which it does not list; an operator
+marking a cell unhealthy without removing it; a cell from before the index
+existed) on the refusal path, which reads the market's cells
 consistently before it ever answers ``NoCapacity``.
 
 ``#`` is not allowed in a market id, so neither helper item can collide with
@@ -56,7 +57,6 @@ from handlers.cell_router.model import (
     Endpoint,
     Mapping,
 )
-from handlers.cell_router.validation import CellReady
 
 # The table's keys and index; tests assert these equal components.schemas.
 PARTITION_KEY = "marketId"
@@ -748,50 +748,6 @@ class RouterStore:
                 ExpressionAttributeValues=_dump(values),
             )
         )
-
-    # -- registration ----------------------------------------------------
-
-    def upsert_cell(self, ready: CellReady, now: str) -> bool:
-        """Create or refresh a cell, healthy, active and in the placeable
-        index, keeping the users it already counts, and remember its market.
-        True when the cell is new. (A refreshed cell that is in fact full is
-        taken out of the index by the first sign-up that finds it full.)"""
-        first, second = ready.endpoints
-        response = self._call(
-            "the routing table",
-            lambda c: c.update_item(
-                TableName=self.table_name,
-                Key=_dump(cell_key(ready.market_id, ready.cell_id)),
-                UpdateExpression=(
-                    "SET #cap = if_not_exists(#cap, :zero), maxCapacity = :max,"
-                    " endPoint_1 = :e1, endPoint_2 = :e2, regionCode_1 = :r1, regionCode_2 = :r2,"
-                    " IsHealthy = :true, #st = :active, #listed = :market,"
-                    " registeredAt = if_not_exists(registeredAt, :now), updatedAt = :now"
-                ),
-                ExpressionAttributeNames={
-                    "#cap": CAPACITY_ATTRIBUTE,
-                    "#st": "status",
-                    "#listed": PLACEABLE_ATTRIBUTE,
-                },
-                ExpressionAttributeValues=_dump(
-                    {
-                        ":zero": 0,
-                        ":max": ready.max_capacity,
-                        ":e1": first.url,
-                        ":e2": second.url,
-                        ":r1": first.region,
-                        ":r2": second.region,
-                        ":true": True,
-                        ":active": STATUS_ACTIVE,
-                        ":market": ready.market_id,
-                        ":now": now,
-                    }
-                ),
-                ReturnValues="UPDATED_OLD",
-            ),
-        )
-        self.remember_market(ready.market_id, now)
-        return not response.get("Attributes")
 
 
 _PLACEABLE_CONDITION = (
