@@ -43,11 +43,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from handlers.cell_router import aws_clients, budget, writer_store
+
+# Private names kept because bench/contention.py calls store._dump/_code.
+from handlers.cell_router.attribute_values import dump as _dump
+from handlers.cell_router.attribute_values import load as _load
 from handlers.cell_router.budget import Deadline
+from handlers.cell_router.budget import error_code as _code
 from handlers.cell_router.model import (
     MARKET_PARTITION,
     SCALE_PREFIX,
@@ -92,21 +96,6 @@ _CELL_ATTRIBUTES = (
 )
 _CELL_NAMES = {f"#a{i}": name for i, name in enumerate(_CELL_ATTRIBUTES)}
 _CELL_PROJECTION = ", ".join(_CELL_NAMES)
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def _dump(values: dict[str, Any]) -> dict[str, Any]:
-    return {name: _serializer.serialize(value) for name, value in values.items()}
-
-
-def _load(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: _deserializer.deserialize(value) for name, value in item.items()}
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def mapping_key(user_key: str) -> dict[str, str]:
@@ -511,7 +500,7 @@ class RouterStore:
         }
 
         def renew_token(error: BaseException) -> None:
-            if budget.error_code(error) == "TransactionCanceledException":
+            if _code(error) == "TransactionCanceledException":
                 token[0] = uuid.uuid4().hex
 
         try:
