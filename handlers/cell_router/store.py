@@ -253,29 +253,28 @@ class RouterStore:
 
     # -- reads -----------------------------------------------------------
 
-    def get_mapping(self, user_key: str) -> Mapping | None:
+    def _get(self, key: dict[str, str], **projection: Any) -> dict[str, Any] | None:
+        """One item, read consistently, as plain values (None when absent)."""
         response = self._call(
             "the routing table",
             lambda c: c.get_item(
-                TableName=self.table_name, Key=_dump(mapping_key(user_key)), ConsistentRead=True
+                TableName=self.table_name, Key=_dump(key), ConsistentRead=True, **projection
             ),
         )
         item = response.get("Item")
-        return mapping_from_item(_load(item)) if item else None
+        return _load(item) if item else None
+
+    def get_mapping(self, user_key: str) -> Mapping | None:
+        item = self._get(mapping_key(user_key))
+        return mapping_from_item(item) if item else None
 
     def get_cell(self, market_id: str, cell_id: str) -> Cell | None:
-        response = self._call(
-            "the routing table",
-            lambda c: c.get_item(
-                TableName=self.table_name,
-                Key=_dump(cell_key(market_id, cell_id)),
-                ConsistentRead=True,
-                ProjectionExpression=_CELL_PROJECTION,
-                ExpressionAttributeNames=_CELL_NAMES,
-            ),
+        item = self._get(
+            cell_key(market_id, cell_id),
+            ProjectionExpression=_CELL_PROJECTION,
+            ExpressionAttributeNames=_CELL_NAMES,
         )
-        item = response.get("Item")
-        return cell_from_item(_load(item)) if item else None
+        return cell_from_item(item) if item else None
 
     def least_loaded_cells(
         self, market_id: str, enough: Callable[[list[Cell]], bool]
@@ -334,13 +333,7 @@ class RouterStore:
 
     def market_known(self, market_id: str) -> bool:
         """True when the market has a known-market item."""
-        response = self._call(
-            "the routing table",
-            lambda c: c.get_item(
-                TableName=self.table_name, Key=_dump(market_key(market_id)), ConsistentRead=True
-            ),
-        )
-        return bool(response.get("Item"))
+        return self._get(market_key(market_id)) is not None
 
     def known_markets(self) -> list[str]:
         """Every market with a known-market item (one partition, all pages)."""
@@ -568,14 +561,8 @@ class RouterStore:
     # -- scale-out episodes ----------------------------------------------
 
     def get_episode(self, market_id: str) -> Episode | None:
-        response = self._call(
-            "the routing table",
-            lambda c: c.get_item(
-                TableName=self.table_name, Key=_dump(episode_key(market_id)), ConsistentRead=True
-            ),
-        )
-        item = response.get("Item")
-        return episode_from_item(_load(item)) if item else None
+        item = self._get(episode_key(market_id))
+        return episode_from_item(item) if item else None
 
     def get_episodes(self, market_ids: list[str]) -> list[Episode]:
         """The episodes of these markets (those that have one), batched."""
