@@ -35,9 +35,9 @@ from handlers.cell_router.attribute_values import dump
 from handlers.cell_router.budget import error_code
 from handlers.cell_router.errors import CellLimitReached
 from handlers.cell_router.model import STATUS_ACTIVE
+from handlers.cell_router.store import CAPACITY_ATTRIBUTE, PARTITION_KEY, cell_key
 from handlers.cell_router.validation import CellReady
 
-PARTITION_KEY = "marketId"
 REVISION_ATTRIBUTE = "provisioningRevision"
 
 
@@ -62,7 +62,7 @@ def register_cell(
     client: Any, table_name: str, ready: CellReady, now: str, max_cells: int | None
 ) -> Registration:
     """Create the cell if absent, else apply a newer revision (see module)."""
-    key = {PARTITION_KEY: ready.market_id, "cellId": ready.cell_id}
+    key = cell_key(ready.market_id, ready.cell_id)
     if max_cells is not None and _cell_exists(client, table_name, key) is False:
         cells = market_cell_count(client, table_name, ready.market_id)
         if cells >= max_cells:
@@ -73,7 +73,7 @@ def register_cell(
     item = {
         **key,
         **_provisioned(ready),
-        "currentCapacity": 0,
+        CAPACITY_ATTRIBUTE: 0,
         "IsHealthy": True,
         "status": STATUS_ACTIVE,
         "registeredAt": now,
