@@ -127,7 +127,7 @@ def _read_state(settings: GetRegionSettings, connect_region: str) -> list[dict[s
             aws_clients.lookup_dynamodb(), settings.table_name, keys, consistent=True
         )
     except (ClientError, BotoCoreError) as exc:
-        causes.append(f"{own or 'own region'}: {_error_code(exc)}")
+        causes.append(f"{own or 'own region'}: {aws_clients.error_code(exc)}")
     for region in regions:
         if region == own:
             continue
@@ -136,7 +136,7 @@ def _read_state(settings: GetRegionSettings, connect_region: str) -> list[dict[s
                 aws_clients.peer_lookup_dynamodb(region), settings.table_name, keys, False
             )
         except (ClientError, BotoCoreError) as exc:
-            causes.append(f"{region}: {_error_code(exc)}")
+            causes.append(f"{region}: {aws_clients.error_code(exc)}")
             continue
         logger.warning(
             "own replica unreadable; answered from another region's replica",
@@ -179,12 +179,6 @@ def _choose_region(event: Any, settings: GetRegionSettings) -> str:
         clock.now(),
     )
     return region
-
-
-def _error_code(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code") or type(exc).__name__)
-    return type(exc).__name__
 
 
 def _connect_region(event: Any) -> str:
