@@ -119,7 +119,7 @@ def _read_state(settings: GetRegionSettings, connect_region: str) -> list[dict[s
     """Items from this region's replica, else from another region's."""
     regions = _regions(settings)
     keys = layout.state_keys(connect_region, regions)
-    cache_key = f"{settings.table_name}|{connect_region}"
+    cache_key = _last_decision_key(settings, connect_region)
     own = aws_clients.own_region()
     causes = []
     try:
@@ -173,12 +173,18 @@ def _choose_region(event: Any, settings: GetRegionSettings) -> str:
             raise RegionLookupError(f"lexRegion {lex_region!r} has no bot alias ARN")
         region = lex_region
     epoch = view.decision.epoch if view.decision else 0
-    aws_clients.last_decision[f"{settings.table_name}|{connect_region}"] = (
+    aws_clients.last_decision[_last_decision_key(settings, connect_region)] = (
         region,
         epoch,
         clock.now(),
     )
     return region
+
+
+def _last_decision_key(settings: GetRegionSettings, connect_region: str) -> str:
+    """Where the container keeps the last decision read for this table and
+    Connect region (``aws_clients.last_decision``)."""
+    return f"{settings.table_name}|{connect_region}"
 
 
 def _connect_region(event: Any) -> str:
