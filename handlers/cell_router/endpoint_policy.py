@@ -87,14 +87,18 @@ def check_host(host: str, field: str, allowed_domains: Sequence[str]) -> str:
     labels = host.split(".")
     if len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
         raise InvalidRequest(f"{field} host {host!r} is not a DNS name")
-    if allowed_domains and not any(
-        host == domain or host.endswith("." + domain) for domain in allowed_domains
-    ):
+    if allowed_domains and not within_domains(host, allowed_domains):
         raise InvalidRequest(
             f"{field} host {host!r} is outside the allowed cell domains "
             f"({', '.join(allowed_domains)}); change the endpoint or cellEndpointDomains"
         )
     return host
+
+
+def within_domains(host: str, domains: Sequence[str]) -> bool:
+    """True when ``host`` is one of ``domains`` (normalised suffixes) or
+    below one: ``example.com`` admits ``example.com`` and ``eu.example.com``."""
+    return any(host == domain or host.endswith("." + domain) for domain in domains)
 
 
 def is_ip_literal(host: str) -> bool:

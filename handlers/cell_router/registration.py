@@ -29,27 +29,22 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
+from handlers.cell_router.attribute_values import dump
+from handlers.cell_router.budget import error_code
 from handlers.cell_router.errors import CellLimitReached
 from handlers.cell_router.model import STATUS_ACTIVE
+from handlers.cell_router.store import CAPACITY_ATTRIBUTE, PARTITION_KEY, cell_key
 from handlers.cell_router.validation import CellReady
 
-PARTITION_KEY = "marketId"
 REVISION_ATTRIBUTE = "provisioningRevision"
-
-_serializer = TypeSerializer()
 
 
 class Registration(enum.Enum):
     CREATED = "created"
     UPDATED = "updated"
     UNCHANGED = "unchanged"  # a replay, or an event that may only create
-
-
-def _dump(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in values.items()}
 
 
 def _provisioned(ready: CellReady) -> dict[str, Any]:
@@ -67,7 +62,7 @@ def register_cell(
     client: Any, table_name: str, ready: CellReady, now: str, max_cells: int | None
 ) -> Registration:
     """Create the cell if absent, else apply a newer revision (see module)."""
-    key = {PARTITION_KEY: ready.market_id, "cellId": ready.cell_id}
+    key = cell_key(ready.market_id, ready.cell_id)
     if max_cells is not None and _cell_exists(client, table_name, key) is False:
         cells = market_cell_count(client, table_name, ready.market_id)
         if cells >= max_cells:
@@ -78,7 +73,7 @@ def register_cell(
     item = {
         **key,
         **_provisioned(ready),
-        "currentCapacity": 0,
+        CAPACITY_ATTRIBUTE: 0,
         "IsHealthy": True,
         "status": STATUS_ACTIVE,
         "registeredAt": now,
@@ -89,13 +84,13 @@ def register_cell(
     try:
         client.put_item(
             TableName=table_name,
-            Item=_dump(item),
+            Item=dump(item),
             ConditionExpression="attribute_not_exists(#pk)",
             ExpressionAttributeNames={"#pk": PARTITION_KEY},
         )
         return Registration.CREATED
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        if error_code(error) != "ConditionalCheckFailedException":
             raise
     if ready.revision is None:
         return Registration.UNCHANGED
@@ -103,7 +98,7 @@ def register_cell(
     try:
         client.update_item(
             TableName=table_name,
-            Key=_dump(key),
+            Key=dump(key),
             UpdateExpression=(
                 "SET maxCapacity = :maxCapacity, endPoint_1 = :endPoint_1,"
                 " endPoint_2 = :endPoint_2, regionCode_1 = :regionCode_1,"
@@ -112,10 +107,10 @@ def register_cell(
             ConditionExpression="attribute_exists(#pk) AND "
             "(attribute_not_exists(#rev) OR #rev < :rev)",
             ExpressionAttributeNames={"#pk": PARTITION_KEY, "#rev": REVISION_ATTRIBUTE},
-            ExpressionAttributeValues=_dump({**values, ":rev": ready.revision, ":now": now}),
+            ExpressionAttributeValues=dump({**values, ":rev": ready.revision, ":now": now}),
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if error_code(error) == "ConditionalCheckFailedException":
             return Registration.UNCHANGED
         raise
     return Registration.UPDATED
@@ -124,7 +119,7 @@ def register_cell(
 def _cell_exists(client: Any, table_name: str, key: dict[str, str]) -> bool:
     response = client.get_item(
         TableName=table_name,
-        Key=_dump(key),
+        Key=dump(key),
         ConsistentRead=True,
         ProjectionExpression="#pk",
         ExpressionAttributeNames={"#pk": PARTITION_KEY},
@@ -138,7 +133,7 @@ def market_cell_count(client: Any, table_name: str, market_id: str) -> int:
         "TableName": table_name,
         "KeyConditionExpression": "#pk = :market",
         "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
-        "ExpressionAttributeValues": _dump({":market": market_id}),
+        "ExpressionAttributeValues": dump({":market": market_id}),
         "Select": "COUNT",
         "ConsistentRead": True,
     }

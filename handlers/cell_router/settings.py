@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
 from handlers.cell_router import endpoint_policy
@@ -56,21 +57,21 @@ def scale_out_threshold() -> Decimal:
 
 
 def endpoint_ttl_seconds() -> int:
-    return _int("ENDPOINT_TTL_SECONDS", DEFAULT_ENDPOINT_TTL_SECONDS, low=0)
+    return int_setting("ENDPOINT_TTL_SECONDS", DEFAULT_ENDPOINT_TTL_SECONDS, low=0)
 
 
 def scale_out_episode_timeout_seconds() -> int:
-    return _int(
+    return int_setting(
         "SCALE_OUT_EPISODE_TIMEOUT_SECONDS", DEFAULT_SCALE_OUT_EPISODE_TIMEOUT_SECONDS, low=60
     )
 
 
 def scale_out_resend_seconds() -> int:
-    return _int("SCALE_OUT_RESEND_SECONDS", DEFAULT_SCALE_OUT_RESEND_SECONDS, low=10)
+    return int_setting("SCALE_OUT_RESEND_SECONDS", DEFAULT_SCALE_OUT_RESEND_SECONDS, low=10)
 
 
 def validator_deep_check() -> bool:
-    return _bool("VALIDATOR_DEEP_CHECK", True)
+    return bool_setting("VALIDATOR_DEEP_CHECK", True)
 
 
 def validator_timeout_seconds() -> float:
@@ -94,7 +95,7 @@ def incident_notice() -> str:
 
 
 def expected_wait_minutes() -> int:
-    return _int("REMEDIATION_EXPECTED_WAIT_MINUTES", DEFAULT_EXPECTED_WAIT_MINUTES, low=0)
+    return int_setting("REMEDIATION_EXPECTED_WAIT_MINUTES", DEFAULT_EXPECTED_WAIT_MINUTES, low=0)
 
 
 def cell_endpoint_domains() -> tuple[str, ...]:
@@ -119,7 +120,7 @@ def max_cells_per_market() -> int | None:
     """``MAX_CELLS_PER_MARKET``: most cells the registrar records per market
     (absent: no cap)."""
     text = _raw("MAX_CELLS_PER_MARKET")
-    return None if text is None else _int("MAX_CELLS_PER_MARKET", 0, low=1)
+    return None if text is None else int_setting("MAX_CELLS_PER_MARKET", 0, low=1)
 
 
 def cell_ready_router_id() -> str | None:
@@ -135,8 +136,8 @@ def _required(name: str) -> str:
     return value
 
 
-def _raw(name: str) -> str | None:
-    value = os.environ.get(name)
+def _raw(name: str, env: Mapping[str, str] | None = None) -> str | None:
+    value = (os.environ if env is None else env).get(name)
     return value.strip() if value is not None and value.strip() else None
 
 
@@ -163,8 +164,10 @@ def _decimal(
     return value
 
 
-def _int(name: str, default: int, *, low: int) -> int:
-    text = _raw(name)
+def int_setting(name: str, default: int, *, low: int, env: Mapping[str, str] | None = None) -> int:
+    """An integer setting of at least ``low`` (``default`` when unset), read
+    from ``env`` (default: the process environment)."""
+    text = _raw(name, env)
     if text is None:
         return default
     try:
@@ -176,8 +179,10 @@ def _int(name: str, default: int, *, low: int) -> int:
     return value
 
 
-def _bool(name: str, default: bool) -> bool:
-    text = _raw(name)
+def bool_setting(name: str, default: bool, env: Mapping[str, str] | None = None) -> bool:
+    """A true/false setting (``default`` when unset), read from ``env``
+    (default: the process environment)."""
+    text = _raw(name, env)
     if text is None:
         return default
     lowered = text.lower()

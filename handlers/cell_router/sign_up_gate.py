@@ -18,7 +18,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.cell_router import model
-from handlers.cell_router.endpoint_policy import normalise_domain
+from handlers.cell_router.endpoint_policy import normalise_domain, within_domains
 from handlers.cell_router.errors import ConfigurationError
 from handlers.cell_router.observability import count, lambda_handler, logger
 
@@ -46,7 +46,7 @@ def domain_allowed(email: str, domains: tuple[str, ...]) -> bool:
     domain = domain.lower().rstrip(".")
     if not at or not local or not domain:
         return False
-    return any(domain == d or domain.endswith("." + d) for d in domains)
+    return within_domains(domain, domains)
 
 
 @lambda_handler

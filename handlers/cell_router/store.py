@@ -15,8 +15,8 @@ Item layout (one table, ``TABLE_NAME``):
   queue), ``sentAt``/``lastSentAtEpoch``, ``sends`` N, ``closedAt``/
   ``closedByCellId``.
 * known market: ``marketId="MARKET#"``, ``cellId=<market>``, ``registeredAt``.
-  Written when a market's cell registers (and for a market that already has
-  cells when it first needs a scale-out); the router answers ``UnknownMarket``
+  Written when a market opens a scale-out episode (``scaleout``); cells are
+  recorded by ``registration``, which does not write it. The router answers ``UnknownMarket``
   for a market with no cells and no such item. One partition, so the sweeper
   lists every market with one query.
 
@@ -24,10 +24,11 @@ The placeable-cells index (``PLACEABLE_INDEX``) is sparse: a cell carries
 ``placeableMarketId`` (= its market) only while it is healthy, ``ACTIVE`` and
 below its assignable limit, so one index page always holds placeable cells,
 however many unhealthy or full cells the market has. The writes that change
-placeability maintain it: the registrar sets it, the assignment that takes a
-cell's last slot removes it, and the dispatcher repairs an entry it finds
-wrong (an operator marking a cell unhealthy without removing it, a cell from
-before the index existed) on the refusal path, which reads the market's cells
+placeability maintain it: the assignment that takes a cell's last slot
+removes it, and the dispatcher repairs an entry it finds wrong or missing
+(a cell ``registration`` just created, which it does not list; an operator
+marking a cell unhealthy without removing it; a cell from before the index
+existed) on the refusal path, which reads the market's cells
 consistently before it ever answers ``NoCapacity``.
 
 ``#`` is not allowed in a market id, so neither helper item can collide with
@@ -42,11 +43,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from handlers.cell_router import aws_clients, budget, writer_store
+
+# Private names kept because bench/contention.py calls store._dump/_code.
+from handlers.cell_router.attribute_values import dump as _dump
+from handlers.cell_router.attribute_values import load as _load
 from handlers.cell_router.budget import Deadline
+from handlers.cell_router.budget import error_code as _code
 from handlers.cell_router.model import (
     MARKET_PARTITION,
     SCALE_PREFIX,
@@ -56,7 +61,6 @@ from handlers.cell_router.model import (
     Endpoint,
     Mapping,
 )
-from handlers.cell_router.validation import CellReady
 
 # The table's keys and index; tests assert these equal components.schemas.
 PARTITION_KEY = "marketId"
@@ -92,21 +96,6 @@ _CELL_ATTRIBUTES = (
 )
 _CELL_NAMES = {f"#a{i}": name for i, name in enumerate(_CELL_ATTRIBUTES)}
 _CELL_PROJECTION = ", ".join(_CELL_NAMES)
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def _dump(values: dict[str, Any]) -> dict[str, Any]:
-    return {name: _serializer.serialize(value) for name, value in values.items()}
-
-
-def _load(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: _deserializer.deserialize(value) for name, value in item.items()}
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def mapping_key(user_key: str) -> dict[str, str]:
@@ -264,29 +253,28 @@ class RouterStore:
 
     # -- reads -----------------------------------------------------------
 
-    def get_mapping(self, user_key: str) -> Mapping | None:
+    def _get(self, key: dict[str, str], **projection: Any) -> dict[str, Any] | None:
+        """One item, read consistently, as plain values (None when absent)."""
         response = self._call(
             "the routing table",
             lambda c: c.get_item(
-                TableName=self.table_name, Key=_dump(mapping_key(user_key)), ConsistentRead=True
+                TableName=self.table_name, Key=_dump(key), ConsistentRead=True, **projection
             ),
         )
         item = response.get("Item")
-        return mapping_from_item(_load(item)) if item else None
+        return _load(item) if item else None
+
+    def get_mapping(self, user_key: str) -> Mapping | None:
+        item = self._get(mapping_key(user_key))
+        return mapping_from_item(item) if item else None
 
     def get_cell(self, market_id: str, cell_id: str) -> Cell | None:
-        response = self._call(
-            "the routing table",
-            lambda c: c.get_item(
-                TableName=self.table_name,
-                Key=_dump(cell_key(market_id, cell_id)),
-                ConsistentRead=True,
-                ProjectionExpression=_CELL_PROJECTION,
-                ExpressionAttributeNames=_CELL_NAMES,
-            ),
+        item = self._get(
+            cell_key(market_id, cell_id),
+            ProjectionExpression=_CELL_PROJECTION,
+            ExpressionAttributeNames=_CELL_NAMES,
         )
-        item = response.get("Item")
-        return cell_from_item(_load(item)) if item else None
+        return cell_from_item(item) if item else None
 
     def least_loaded_cells(
         self, market_id: str, enough: Callable[[list[Cell]], bool]
@@ -345,13 +333,7 @@ class RouterStore:
 
     def market_known(self, market_id: str) -> bool:
         """True when the market has a known-market item."""
-        response = self._call(
-            "the routing table",
-            lambda c: c.get_item(
-                TableName=self.table_name, Key=_dump(market_key(market_id)), ConsistentRead=True
-            ),
-        )
-        return bool(response.get("Item"))
+        return self._get(market_key(market_id)) is not None
 
     def known_markets(self) -> list[str]:
         """Every market with a known-market item (one partition, all pages)."""
@@ -511,7 +493,7 @@ class RouterStore:
         }
 
         def renew_token(error: BaseException) -> None:
-            if budget.error_code(error) == "TransactionCanceledException":
+            if _code(error) == "TransactionCanceledException":
                 token[0] = uuid.uuid4().hex
 
         try:
@@ -579,14 +561,8 @@ class RouterStore:
     # -- scale-out episodes ----------------------------------------------
 
     def get_episode(self, market_id: str) -> Episode | None:
-        response = self._call(
-            "the routing table",
-            lambda c: c.get_item(
-                TableName=self.table_name, Key=_dump(episode_key(market_id)), ConsistentRead=True
-            ),
-        )
-        item = response.get("Item")
-        return episode_from_item(_load(item)) if item else None
+        item = self._get(episode_key(market_id))
+        return episode_from_item(item) if item else None
 
     def get_episodes(self, market_ids: list[str]) -> list[Episode]:
         """The episodes of these markets (those that have one), batched."""
@@ -748,50 +724,6 @@ class RouterStore:
                 ExpressionAttributeValues=_dump(values),
             )
         )
-
-    # -- registration ----------------------------------------------------
-
-    def upsert_cell(self, ready: CellReady, now: str) -> bool:
-        """Create or refresh a cell, healthy, active and in the placeable
-        index, keeping the users it already counts, and remember its market.
-        True when the cell is new. (A refreshed cell that is in fact full is
-        taken out of the index by the first sign-up that finds it full.)"""
-        first, second = ready.endpoints
-        response = self._call(
-            "the routing table",
-            lambda c: c.update_item(
-                TableName=self.table_name,
-                Key=_dump(cell_key(ready.market_id, ready.cell_id)),
-                UpdateExpression=(
-                    "SET #cap = if_not_exists(#cap, :zero), maxCapacity = :max,"
-                    " endPoint_1 = :e1, endPoint_2 = :e2, regionCode_1 = :r1, regionCode_2 = :r2,"
-                    " IsHealthy = :true, #st = :active, #listed = :market,"
-                    " registeredAt = if_not_exists(registeredAt, :now), updatedAt = :now"
-                ),
-                ExpressionAttributeNames={
-                    "#cap": CAPACITY_ATTRIBUTE,
-                    "#st": "status",
-                    "#listed": PLACEABLE_ATTRIBUTE,
-                },
-                ExpressionAttributeValues=_dump(
-                    {
-                        ":zero": 0,
-                        ":max": ready.max_capacity,
-                        ":e1": first.url,
-                        ":e2": second.url,
-                        ":r1": first.region,
-                        ":r2": second.region,
-                        ":true": True,
-                        ":active": STATUS_ACTIVE,
-                        ":market": ready.market_id,
-                        ":now": now,
-                    }
-                ),
-                ReturnValues="UPDATED_OLD",
-            ),
-        )
-        self.remember_market(ready.market_id, now)
-        return not response.get("Attributes")
 
 
 _PLACEABLE_CONDITION = (

@@ -11,10 +11,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from handlers.cell_router import endpoint_check, endpoint_policy, events, identity
+from handlers.cell_router.endpoint_policy import MAX_URL_LENGTH
 from handlers.cell_router.errors import InvalidRequest
 from handlers.cell_router.model import MARKET_ID_PATTERN, Endpoint
 
-MAX_URL_LENGTH = 2048
 MAX_CAPACITY = 1_000_000
 MAX_REVISION = 2**53
 CELL_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")

@@ -29,6 +29,7 @@ from typing import Any
 
 from handlers.cell_router import errors, writer, writer_store
 from handlers.cell_router.errors import ConfigurationError
+from handlers.cell_router.settings import bool_setting, int_setting
 from handlers.cell_router.writer import Decision, WriterConfigError, WriterPolicy
 
 DEFAULT_CHECK_CACHE_SECONDS = 5
@@ -54,13 +55,18 @@ def policy_from_env(environ: dict[str, str] | None = None) -> WriterPolicy:
             local_region=local,
             default_writer=primary,
             peer_region=peer,
-            fence_seconds=_int(env, "WRITER_FENCE_SECONDS", writer.DEFAULT_FENCE_SECONDS),
-            lease_seconds=_int(env, "WRITER_LEASE_SECONDS", writer.DEFAULT_LEASE_SECONDS),
-            auto_promotion=_bool(env, "WRITER_AUTO_PROMOTION", False),
-            auto_promote_after_seconds=_int(
-                env,
+            fence_seconds=int_setting(
+                "WRITER_FENCE_SECONDS", writer.DEFAULT_FENCE_SECONDS, low=0, env=env
+            ),
+            lease_seconds=int_setting(
+                "WRITER_LEASE_SECONDS", writer.DEFAULT_LEASE_SECONDS, low=0, env=env
+            ),
+            auto_promotion=bool_setting("WRITER_AUTO_PROMOTION", False, env),
+            auto_promote_after_seconds=int_setting(
                 "WRITER_AUTO_PROMOTE_AFTER_SECONDS",
                 writer.DEFAULT_AUTO_PROMOTE_AFTER_SECONDS,
+                low=0,
+                env=env,
             ),
         )
     except WriterConfigError as error:
@@ -168,31 +174,7 @@ def wrong_region_body(decision: Decision, urls: dict[str, str]) -> dict[str, Any
 
 
 def _cache_seconds() -> int:
-    return _int(os.environ, "WRITER_CHECK_CACHE_SECONDS", DEFAULT_CHECK_CACHE_SECONDS)
-
-
-def _int(env: Any, name: str, default: int) -> int:
-    text = (env.get(name) or "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ConfigurationError(f"{name}={text!r} is not an integer") from None
-    if value < 0:
-        raise ConfigurationError(f"{name}={text!r} must be at least 0")
-    return value
-
-
-def _bool(env: Any, name: str, default: bool) -> bool:
-    text = (env.get(name) or "").strip().lower()
-    if not text:
-        return default
-    if text in {"true", "1", "yes", "on"}:
-        return True
-    if text in {"false", "0", "no", "off"}:
-        return False
-    raise ConfigurationError(f"{name}={text!r} is not true/false")
+    return int_setting("WRITER_CHECK_CACHE_SECONDS", DEFAULT_CHECK_CACHE_SECONDS, low=0)
 
 
 def condition_for(table: str, market_id: str, decision: Decision) -> dict[str, Any] | None:

@@ -9,28 +9,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from handlers.cell_router import writer
+from handlers.cell_router.attribute_values import dump, load
+from handlers.cell_router.budget import error_code
 from handlers.cell_router.writer import Heartbeat, WriterRecord
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 #: BatchGetItem's per-call key limit.
 _BATCH = 100
 
 
 class RecordChanged(Exception):
     """The writer record moved since it was read; nothing was written."""
-
-
-def dump(values: dict[str, Any]) -> dict[str, Any]:
-    return {name: _serializer.serialize(value) for name, value in values.items()}
-
-
-def load(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: _deserializer.deserialize(value) for name, value in item.items()}
 
 
 def read_gate(
@@ -117,7 +108,7 @@ def put_record(client: Any, table: str, new: WriterRecord, read: WriterRecord | 
     try:
         client.transact_write_items(TransactItems=[{"Put": put}, {"Update": register}])
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+        if error_code(error) == "TransactionCanceledException":
             raise RecordChanged(new.market_id) from None
         raise
 

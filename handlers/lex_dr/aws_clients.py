@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 # Lex calls fail fast; the health check retries inside the round itself
 # (PROBE_ATTEMPTS), so botocore must not retry on top of that. 0.5 s + 1.5 s:
@@ -88,6 +89,14 @@ def peer_lookup_dynamodb(region: str) -> Any:
     cannot be read."""
     with _lock:
         return boto3.client("dynamodb", region_name=region, config=PEER_LOOKUP_DYNAMODB_CONFIG)
+
+
+def error_code(exc: Exception) -> str:
+    """What failed, for logs and probe results: the AWS error code, else the
+    exception's class name (a timeout, a refused connection)."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code") or type(exc).__name__)
+    return type(exc).__name__
 
 
 def own_region() -> str | None:

@@ -119,7 +119,7 @@ def _read_state(settings: GetRegionSettings, connect_region: str) -> list[dict[s
     """Items from this region's replica, else from another region's."""
     regions = _regions(settings)
     keys = layout.state_keys(connect_region, regions)
-    cache_key = f"{settings.table_name}|{connect_region}"
+    cache_key = _last_decision_key(settings, connect_region)
     own = aws_clients.own_region()
     causes = []
     try:
@@ -127,7 +127,7 @@ def _read_state(settings: GetRegionSettings, connect_region: str) -> list[dict[s
             aws_clients.lookup_dynamodb(), settings.table_name, keys, consistent=True
         )
     except (ClientError, BotoCoreError) as exc:
-        causes.append(f"{own or 'own region'}: {_error_code(exc)}")
+        causes.append(f"{own or 'own region'}: {aws_clients.error_code(exc)}")
     for region in regions:
         if region == own:
             continue
@@ -136,7 +136,7 @@ def _read_state(settings: GetRegionSettings, connect_region: str) -> list[dict[s
                 aws_clients.peer_lookup_dynamodb(region), settings.table_name, keys, False
             )
         except (ClientError, BotoCoreError) as exc:
-            causes.append(f"{region}: {_error_code(exc)}")
+            causes.append(f"{region}: {aws_clients.error_code(exc)}")
             continue
         logger.warning(
             "own replica unreadable; answered from another region's replica",
@@ -173,7 +173,7 @@ def _choose_region(event: Any, settings: GetRegionSettings) -> str:
             raise RegionLookupError(f"lexRegion {lex_region!r} has no bot alias ARN")
         region = lex_region
     epoch = view.decision.epoch if view.decision else 0
-    aws_clients.last_decision[f"{settings.table_name}|{connect_region}"] = (
+    aws_clients.last_decision[_last_decision_key(settings, connect_region)] = (
         region,
         epoch,
         clock.now(),
@@ -181,10 +181,10 @@ def _choose_region(event: Any, settings: GetRegionSettings) -> str:
     return region
 
 
-def _error_code(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code") or type(exc).__name__)
-    return type(exc).__name__
+def _last_decision_key(settings: GetRegionSettings, connect_region: str) -> str:
+    """Where the container keeps the last decision read for this table and
+    Connect region (``aws_clients.last_decision``)."""
+    return f"{settings.table_name}|{connect_region}"
 
 
 def _connect_region(event: Any) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from handlers.lex_dr import aws_clients
 from handlers.lex_dr.settings import BotTarget, HealthCheckSettings, ProbeMethod
 
 ClientFactory = Callable[[str], Any]
@@ -101,7 +102,7 @@ def probe_region(
             client = client_for(region)
             answered, error = _attempt(client, target, session_id, settings, method)
         except (ClientError, BotoCoreError) as exc:
-            answered, error = False, _error_code(exc)
+            answered, error = False, aws_clients.error_code(exc)
         latency_ms = round((time.monotonic() - started) * 1000)
         if answered:
             sessions.append(session_id)
@@ -172,9 +173,3 @@ def delete_sessions(
     for (region, _), deleted in zip(pending, outcomes, strict=True):
         failed[region] = failed.get(region, 0) + (not deleted)
     return failed
-
-
-def _error_code(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code") or type(exc).__name__)
-    return type(exc).__name__

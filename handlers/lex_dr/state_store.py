@@ -78,10 +78,10 @@ class StoredState:
     state: HealthState
     #: legacy ``overrideRegion`` on this checker's own item exactly as read
     raw_override: Mapping[str, Any] | None
+    #: this checker's item key (``layout.checker_key``), the only item it writes
+    key: str
     #: ``version`` of this checker's item exactly as read, None when absent
     raw_version: Mapping[str, Any] | None = None
-    #: this checker's item key
-    key: str = ""
     #: highest decision epoch read (the epoch ``state.lex_region`` belongs to)
     epoch: int = 0
     #: latest slot this checker applied, None when none recorded
@@ -257,7 +257,7 @@ def save(
     used = " ".join(sets + conditions)
     client.update_item(
         TableName=table_name,
-        Key={KEY_ATTRIBUTE: {"S": stored.key or connect_region}},
+        Key={KEY_ATTRIBUTE: {"S": stored.key}},
         UpdateExpression="SET " + ", ".join(sets),
         ConditionExpression=" AND ".join(conditions),
         ExpressionAttributeNames={k: v for k, v in _NAMES.items() if k in used},
