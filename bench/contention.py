@@ -159,11 +159,6 @@ MODEL_AT_3F97398 = {
     "lookup_cap_per_market": 3_000.0,
 }
 
-THROTTLE_CODES = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
-)
-
-
 # --- simulated clock and cooperative processes ------------------------------------------------
 
 
@@ -979,9 +974,8 @@ def run_sign_ups(scenario: Scenario) -> RunReport:
         except ServiceUnavailable:
             record.outcome = "unavailable"
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code")
-            reasons = {r.get("Code") for r in error.response.get("CancellationReasons") or []}
-            if code in THROTTLE_CODES or "ThrottlingError" in reasons:
+            throttled = budget.error_code(error) in budget.THROTTLE_CODES
+            if throttled or "ThrottlingError" in budget.cancellation_reasons(error):
                 record.outcome = "throttled"
             else:
                 raise
