@@ -19,7 +19,7 @@ from handlers.cell_router.budget import error_code
 from handlers.cell_router.model import STATUS_ACTIVE, STATUS_DRAINING
 from handlers.cell_router.writer import Heartbeat, PromotionRefused, WriterPolicy, WriterRecord
 from handlers.cell_router.writer_store import dump, load
-from handlers.lex_dr import clock, layout
+from handlers.lex_dr import clock, layout, state_store
 from ops.outputs import OpsError, StackOutputs
 
 Clients = Callable[[str], Any]
@@ -393,14 +393,11 @@ def lex_override(
     client = clients(table_region)
     keys = layout.state_keys(connect_region, outputs.regions)
     try:
-        found = {
-            key: client.get_item(
-                TableName=table, Key=dump({layout.KEY_ATTRIBUTE: key}), ConsistentRead=True
-            ).get("Item")
-            for key in keys
-        }
+        items = state_store.read_items(client, table, keys)
     except (ClientError, BotoCoreError) as error:
         raise OpsError(f"cannot read the Lex state in {table_region}: {error}") from None
+    by_key = {item[layout.KEY_ATTRIBUTE]["S"]: item for item in items}
+    found = {key: by_key.get(key) for key in keys}
     if not found.get(connect_region):
         raise OpsError(
             f"the Lex state table has no item for Connect region {connect_region!r} "
