@@ -103,6 +103,7 @@ if str(ROOT) not in sys.path:
 
 from botocore.exceptions import ClientError  # noqa: E402
 
+from bench.capacity_units import read_units, write_units  # noqa: E402
 from drill.argtypes import integer_in, number_in  # noqa: E402
 from handlers.cell_router import (  # noqa: E402
     budget,
@@ -125,8 +126,6 @@ PARTITION_READ_UNITS = 3_000.0
 #: write unit) and 4 KB (one read unit).
 CELL_ITEM_BYTES = 400
 MAPPING_ITEM_BYTES = 200
-READ_UNIT_BYTES = 4_096
-WRITE_UNIT_BYTES = 1_024
 
 #: What the issue measured at 3f97398 (its "today" figures).
 ISSUE_FIGURES = {
@@ -340,17 +339,6 @@ class PartitionMeter:
         """Units per second per key over the window."""
         span = self.window[1] - self.window[0]
         return {key: units / span for key, units in self.in_window.items()}
-
-
-def read_units(total_bytes: int, *, consistent: bool) -> float:
-    """RRU of one read of ``total_bytes`` (rounded up to 4 KB; half if eventual)."""
-    units = max(1, math.ceil(total_bytes / READ_UNIT_BYTES))
-    return float(units) if consistent else units / 2
-
-
-def write_units(item_bytes: int, *, transactional: bool) -> float:
-    units = max(1, math.ceil(item_bytes / WRITE_UNIT_BYTES))
-    return float(units * (2 if transactional else 1))
 
 
 @dataclass
