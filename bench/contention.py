@@ -103,6 +103,7 @@ if str(ROOT) not in sys.path:
 
 from botocore.exceptions import ClientError  # noqa: E402
 
+from bench.capacity_units import read_units, write_units  # noqa: E402
 from drill.argtypes import integer_in, number_in  # noqa: E402
 from handlers.cell_router import (  # noqa: E402
     budget,
@@ -125,8 +126,6 @@ PARTITION_READ_UNITS = 3_000.0
 #: write unit) and 4 KB (one read unit).
 CELL_ITEM_BYTES = 400
 MAPPING_ITEM_BYTES = 200
-READ_UNIT_BYTES = 4_096
-WRITE_UNIT_BYTES = 1_024
 
 #: What the issue measured at 3f97398 (its "today" figures).
 ISSUE_FIGURES = {
@@ -158,11 +157,6 @@ MODEL_AT_3F97398 = {
     "false_refusals_400_spread_10": 0.0039,
     "lookup_cap_per_market": 3_000.0,
 }
-
-THROTTLE_CODES = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
-)
-
 
 # --- simulated clock and cooperative processes ------------------------------------------------
 
@@ -345,17 +339,6 @@ class PartitionMeter:
         """Units per second per key over the window."""
         span = self.window[1] - self.window[0]
         return {key: units / span for key, units in self.in_window.items()}
-
-
-def read_units(total_bytes: int, *, consistent: bool) -> float:
-    """RRU of one read of ``total_bytes`` (rounded up to 4 KB; half if eventual)."""
-    units = max(1, math.ceil(total_bytes / READ_UNIT_BYTES))
-    return float(units) if consistent else units / 2
-
-
-def write_units(item_bytes: int, *, transactional: bool) -> float:
-    units = max(1, math.ceil(item_bytes / WRITE_UNIT_BYTES))
-    return float(units * (2 if transactional else 1))
 
 
 @dataclass
@@ -979,9 +962,8 @@ def run_sign_ups(scenario: Scenario) -> RunReport:
         except ServiceUnavailable:
             record.outcome = "unavailable"
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code")
-            reasons = {r.get("Code") for r in error.response.get("CancellationReasons") or []}
-            if code in THROTTLE_CODES or "ThrottlingError" in reasons:
+            throttled = budget.error_code(error) in budget.THROTTLE_CODES
+            if throttled or "ThrottlingError" in budget.cancellation_reasons(error):
                 record.outcome = "throttled"
             else:
                 raise
@@ -1628,6 +1610,13 @@ class Figure:
     also: str = ""
 
 
+def _figure(key: str, name: str, model: float, unit: str, how: str, also: str = "") -> Figure:
+    """The figure ``key`` of the issue, its calibration on 3f97398 and this checkout's."""
+    return Figure(
+        name, ISSUE_FIGURES[key], model, unit, how, at_3f97398=MODEL_AT_3F97398[key], also=also
+    )
+
+
 def reproduce(*, scale: float = 1.0, seeds: int = 3) -> list[Figure]:
     """Today's design -- the dispatcher, placement and store in this
     checkout -- against the issue's figures (measured at 3f97398) and the
@@ -1643,59 +1632,53 @@ def reproduce(*, scale: float = 1.0, seeds: int = 3) -> list[Figure]:
     new_cell = run_seeds(fresh, list(range(1, max(2, round(10 * scale)) + 1)))
     lookups = run_lookups(1_000, cells=20, duration_s=max(1.0, 2 * scale))
     return [
-        Figure(
+        _figure(
+            "signup_cap_per_market",
             "sign-ups/s per market before a partition key reaches its limit",
-            ISSUE_FIGURES["signup_cap_per_market"],
             at_200.partition_cap_per_s,
             "/s",
             "20 cells, 200/s; the market's partition and each index's market key "
             "take 2 WRU per sign-up",
-            at_3f97398=MODEL_AT_3F97398["signup_cap_per_market"],
             also=at_200.summary(),
         ),
-        Figure(
+        _figure(
+            "false_refusals_200",
             "false NoCapacity at 200 sign-ups/s",
-            ISSUE_FIGURES["false_refusals_200"],
             at_200.false_refusal_rate,
             "%",
             f"20 cells, spread {placement.DEFAULT_SPREAD}, {len(seed_list)} seeds",
-            at_3f97398=MODEL_AT_3F97398["false_refusals_200"],
             also=at_200.summary(),
         ),
-        Figure(
+        _figure(
+            "false_refusals_400",
             "false NoCapacity at 400 sign-ups/s",
-            ISSUE_FIGURES["false_refusals_400"],
             at_400.false_refusal_rate,
             "%",
             f"20 cells, spread {placement.DEFAULT_SPREAD}",
-            at_3f97398=MODEL_AT_3F97398["false_refusals_400"],
             also=at_400.summary(),
         ),
-        Figure(
+        _figure(
+            "false_refusals_100_new_cell",
             "false NoCapacity at 100/s right after a new cell",
-            ISSUE_FIGURES["false_refusals_100_new_cell"],
             new_cell.false_refusal_rate,
             "%",
             "2 busy cells + 1 empty, first second",
-            at_3f97398=MODEL_AT_3F97398["false_refusals_100_new_cell"],
             also=new_cell.summary(),
         ),
-        Figure(
+        _figure(
+            "false_refusals_400_spread_10",
             "false NoCapacity at 400/s with spread 10",
-            ISSUE_FIGURES["false_refusals_400_spread_10"],
             spread_10.false_refusal_rate,
             "%",
             "20 cells, order_candidates(spread=10)",
-            at_3f97398=MODEL_AT_3F97398["false_refusals_400_spread_10"],
             also=spread_10.summary(),
         ),
-        Figure(
+        _figure(
+            "lookup_cap_per_market",
             "known-user lookups/s per market",
-            ISSUE_FIGURES["lookup_cap_per_market"],
             lookups.cap_per_s,
             "/s",
             "mapping + strongly consistent cell read in the market's partition",
-            at_3f97398=MODEL_AT_3F97398["lookup_cap_per_market"],
         ),
     ]
 

@@ -363,6 +363,44 @@ def _state(key: tuple) -> HealthState:
     return HealthState(region, {P: RegionStreak(*p), S: RegionStreak(*s)})
 
 
+#: One transition of a chain: (next state, probability, is a failover).
+_Edge = tuple[tuple, float, bool]
+
+
+def _stationary_failover_rate(
+    start: tuple,
+    edges: Callable[[tuple], list[_Edge]],
+    *,
+    steps: int,
+    tolerance: float,
+    negligible: float = 0.0,
+) -> float:
+    """Failovers per round of the chain reachable from ``start``, in its
+    stationary distribution (power iteration from ``start`` until the total
+    change of a step is under ``tolerance``; states holding less than
+    ``negligible`` mass are not propagated)."""
+    transitions: dict[tuple, list[_Edge]] = {}
+    frontier = [start]
+    while frontier:
+        key = frontier.pop()
+        if key not in transitions:
+            transitions[key] = edges(key)
+            frontier.extend(nxt for nxt, _, _ in transitions[key])
+    dist = {start: 1.0}
+    for _ in range(steps):
+        new: dict[tuple, float] = {}
+        for key, mass in dist.items():
+            if mass < negligible:
+                continue
+            for nxt, prob, _ in transitions[key]:
+                new[nxt] = new.get(nxt, 0.0) + mass * prob
+        delta = sum(abs(new.get(k, 0.0) - dist.get(k, 0.0)) for k in new.keys() | dist.keys())
+        dist = new
+        if delta < tolerance:
+            break
+    return sum(mass * prob for key, mass in dist.items() for _, prob, fo in transitions[key] if fo)
+
+
 def markov_rate(policy: Policy, q: float) -> float:
     """Exact false-failover rate per round: stationary chain over decide's states.
 
@@ -376,31 +414,17 @@ def markov_rate(policy: Policy, q: float) -> float:
         ((False, True), q * (1 - q)),
         ((False, False), q * q),
     ]
-    transitions: dict[tuple, list[tuple[tuple, float, bool]]] = {}
-    start = _key(_healthy_state(policy), cap)
-    frontier = [start]
-    while frontier:
-        key = frontier.pop()
-        if key in transitions:
-            continue
-        edges = []
+
+    def edges(key: tuple) -> list[_Edge]:
+        result = []
         for (ok_p, ok_s), prob in outcomes:
             d = decide(_state(key), {P: ok_p, S: ok_s}, policy)
-            nxt = _key(d.state, cap)
-            edges.append((nxt, prob, d.reason == "failover"))
-            frontier.append(nxt)
-        transitions[key] = edges
-    dist = {start: 1.0}
-    for _ in range(100_000):
-        new: dict[tuple, float] = {}
-        for key, mass in dist.items():
-            for nxt, prob, _ in transitions[key]:
-                new[nxt] = new.get(nxt, 0.0) + mass * prob
-        delta = sum(abs(new.get(k, 0.0) - dist.get(k, 0.0)) for k in transitions)
-        dist = new
-        if delta < 1e-18:
-            break
-    return sum(mass * prob for key, mass in dist.items() for _, prob, fo in transitions[key] if fo)
+            result.append((_key(d.state, cap), prob, d.reason == "failover"))
+        return result
+
+    return _stationary_failover_rate(
+        _key(_healthy_state(policy), cap), edges, steps=100_000, tolerance=1e-18
+    )
 
 
 def mc_event_driven(policy: Policy, q: float, rounds: int, rng: random.Random) -> int:
@@ -670,14 +694,10 @@ def two_checker_false_failover_rate(policy: Policy, q: float) -> float:
     outcomes = list(itertools.product([True, False], repeat=4))
     weights = [math.prod((1 - q) if ok else q for ok in o) for o in outcomes]
     start = (P, ((cap, 0), (cap, 0)), ((cap, 0), (cap, 0)))
-    transitions: dict[tuple, list[tuple[tuple, float, bool]]] = {}
-    frontier = [start]
-    while frontier:
-        key = frontier.pop()
-        if key in transitions:
-            continue
+
+    def edges(key: tuple) -> list[_Edge]:
         active, a, b = key
-        edges = []
+        result = []
         for outcome, weight in zip(outcomes, weights, strict=True):
             ra = {P: outcome[0], S: outcome[1]}
             rb = {P: outcome[2], S: outcome[3]}
@@ -686,24 +706,12 @@ def two_checker_false_failover_rate(policy: Policy, q: float) -> float:
             new_active = da.active_region if da.switched else db.active_region
             failover = "failover" in (da.reason, db.reason)
             nxt = (new_active, capped(dict(da.state.streaks)), capped(dict(db.state.streaks)))
-            edges.append((nxt, weight, failover))
-            frontier.append(nxt)
-        transitions[key] = edges
-    # Power iteration: streaks reset within a few rounds, so the chain mixes
-    # in tens of steps; 400 steps leave a change far below the rates reported.
-    dist = {start: 1.0}
-    for _ in range(400):
-        new: dict[tuple, float] = {}
-        for key, mass in dist.items():
-            if mass < 1e-30:
-                continue
-            for nxt, prob, _ in transitions[key]:
-                new[nxt] = new.get(nxt, 0.0) + mass * prob
-        delta = sum(abs(new.get(k, 0.0) - dist.get(k, 0.0)) for k in new)
-        dist = new
-        if delta < 1e-13:
-            break
-    return sum(mass * prob for key, mass in dist.items() for _, prob, fo in transitions[key] if fo)
+            result.append((nxt, weight, failover))
+        return result
+
+    # Streaks reset within a few rounds, so the chain mixes in tens of steps;
+    # 400 steps leave a change far below the rates reported.
+    return _stationary_failover_rate(start, edges, steps=400, tolerance=1e-13, negligible=1e-30)
 
 
 @dataclass

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import math
 import os
 import sys
 import time
@@ -51,6 +50,7 @@ if str(ROOT) not in sys.path:
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
+from bench.capacity_units import read_units, write_units  # noqa: E402
 from components.schemas import ROUTER_TABLE  # noqa: E402
 from drill.argtypes import integer_in  # noqa: E402
 from drill.emulator import FAKE_CREDENTIALS, scoped_environ  # noqa: E402
@@ -188,21 +188,19 @@ def units(
         if failed:
             return 0.0, 0.0
         size = item_size(_stored(sizer, params["TableName"], params["Key"]))
-        rounded = max(1, math.ceil(size / 4096))
-        return (float(rounded) if params.get("ConsistentRead") else rounded / 2), 0.0
+        return read_units(size, consistent=bool(params.get("ConsistentRead"))), 0.0
     if operation in ("Query", "Scan"):
         if failed:
             return 0.0, 0.0
         keys = [_key_of(item, params["TableName"], sizer) for item in parsed.get("Items", [])]
         size = sum(item_size(_stored(sizer, params["TableName"], key)) for key in keys)
-        rounded = max(1, math.ceil(size / 4096))
-        return (float(rounded) if params.get("ConsistentRead") else rounded / 2), 0.0
+        return read_units(size, consistent=bool(params.get("ConsistentRead"))), 0.0
     if operation in ("PutItem", "UpdateItem", "DeleteItem"):
         if failed and code != "ConditionalCheckFailedException":
             return 0.0, 0.0
         key = params.get("Key") or _key_of(params.get("Item", {}), params["TableName"], sizer)
         item = params.get("Item") or _stored(sizer, params["TableName"], key)
-        return 0.0, float(max(1, math.ceil(item_size(item) / 1024)))
+        return 0.0, write_units(item_size(item), transactional=False)
     if operation == "TransactWriteItems":
         if failed:
             return 0.0, 0.0  # cancelled: no published figure, counted 0
@@ -211,9 +209,9 @@ def units(
             ((kind, body),) = action.items()
             stored = body.get("Item") or _stored(sizer, body["TableName"], body["Key"])
             item = body["Item"] if kind == "Put" else stored
-            size = max(1, math.ceil(item_size(item) / 1024))
-            total += 2 * size
+            total += write_units(item_size(item), transactional=True)
             if kind == "Update":
+                size = write_units(item_size(item), transactional=False)
                 total += size * _index_writes(body, item, sizer)
         return 0.0, total
     return 0.0, 0.0

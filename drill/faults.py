@@ -68,7 +68,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from io import BytesIO
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -77,6 +76,8 @@ import botocore.handlers
 import botocore.session
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError, UnknownServiceError
+
+from drill.lex_sim import ResponseBody
 
 __all__ = [
     "Fault",
@@ -416,16 +417,6 @@ def _events_of(target: Any) -> Any:
     raise TypeError(f"cannot install faults on {type(target).__name__}: pass a client or session")
 
 
-class _Body(BytesIO):
-    """What botocore expects of ``AWSResponse.raw``."""
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        chunk = self.read()
-        while chunk:
-            yield chunk
-            chunk = self.read()
-
-
 def _error_response(request: Any, rule: FaultRule, fault: Fault) -> AWSResponse:
     model = _service_model(rule.service)
     protocol = model.protocol
@@ -458,7 +449,7 @@ def _error_response(request: Any, rule: FaultRule, fault: Fault) -> AWSResponse:
             f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
             "</Error><RequestId>fault-injected</RequestId></ErrorResponse>"
         ).encode()
-    return AWSResponse(request.url, status, headers, _Body(raw))
+    return AWSResponse(request.url, status, headers, ResponseBody(raw))
 
 
 def _transaction_items(request: Any) -> int:

@@ -57,14 +57,18 @@ _ERROR_STATUS = {
 }
 
 
-class _Body(BytesIO):
-    """What botocore expects of ``AWSResponse.raw``."""
+class ResponseBody(BytesIO):
+    """What botocore expects of ``AWSResponse.raw`` (also the fault injector's)."""
 
     def stream(self, **_: Any) -> Iterator[bytes]:
         chunk = self.read()
         while chunk:
             yield chunk
             chunk = self.read()
+
+
+#: The earlier private name; tests/handlers/lex_dr/lex_fakes.py still imports it.
+_Body = ResponseBody
 
 
 @dataclass(frozen=True)
@@ -224,16 +228,16 @@ class LexSimulator:
             headers = {"Content-Type": "application/json"}
             if behaviour.kind == OK:
                 headers["x-amz-lex-session-id"] = session_id
-            return AWSResponse(request.url, 200, headers, _Body(b""))
+            return AWSResponse(request.url, 200, headers, ResponseBody(b""))
         return _error(request, "InternalServerException")
 
 
 def _json(request: Any, body: dict[str, Any]) -> AWSResponse:
     raw = json.dumps(body).encode()
-    return AWSResponse(request.url, 200, {"Content-Type": "application/json"}, _Body(raw))
+    return AWSResponse(request.url, 200, {"Content-Type": "application/json"}, ResponseBody(raw))
 
 
 def _error(request: Any, code: str) -> AWSResponse:
     raw = json.dumps({"message": f"simulated {code}"}).encode()
     headers = {"Content-Type": "application/json", "x-amzn-ErrorType": code}
-    return AWSResponse(request.url, _ERROR_STATUS[code], headers, _Body(raw))
+    return AWSResponse(request.url, _ERROR_STATUS[code], headers, ResponseBody(raw))

@@ -37,9 +37,10 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 
+from config import PROJECT
+
 ROOT = Path(__file__).resolve().parent.parent
 MAIN = ROOT / "__main__.py"
-PROJECT = "resilient-routing"
 ACCOUNT = "123456789012"
 
 

@@ -11,14 +11,14 @@ router table's layout (``handlers/cell_router/store.py``).
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-USER_PREFIX = "USER#"
+from handlers.cell_router.model import USER_PREFIX
+from handlers.cell_router.placement import assignable_limit
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def check_placement(
                 f"cell {key[0]}/{key[1]} counts {count} users but {per_cell.get(key, 0)} "
                 "mappings point at it (lost or phantom increment)"
             )
-        limit = math.floor(int(cell["maxCapacity"]) * (1 - capacity_buffer))
+        limit = assignable_limit(int(cell["maxCapacity"]), capacity_buffer)
         if count > limit:
             violations.append(
                 f"cell {key[0]}/{key[1]} holds {count} users, over its assignable limit {limit}"

@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-PROJECT = "resilient-routing"
+from config import PROJECT
 
 
 class StackFileError(Exception):

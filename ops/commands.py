@@ -12,31 +12,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handlers.cell_router import writer, writer_store
+from handlers.cell_router import store, writer, writer_store
+from handlers.cell_router.budget import error_code
 from handlers.cell_router.model import STATUS_ACTIVE, STATUS_DRAINING
 from handlers.cell_router.writer import Heartbeat, PromotionRefused, WriterPolicy, WriterRecord
-from handlers.lex_dr import clock, layout
+from handlers.cell_router.writer_store import dump, load
+from handlers.lex_dr import clock, layout, state_store
 from ops.outputs import OpsError, StackOutputs
 
 Clients = Callable[[str], Any]
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def _dump(values: dict[str, Any]) -> dict[str, Any]:
-    return {name: _serializer.serialize(value) for name, value in values.items()}
-
-
-def _load(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: _deserializer.deserialize(value) for name, value in item.items()}
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def policy_for(outputs: StackOutputs, region: str) -> WriterPolicy:
@@ -71,14 +57,14 @@ def read_view(clients: Clients, outputs: StackOutputs, region: str, market_id: s
     keys = [writer.writer_key(market_id)] + [writer.heartbeat_key(r) for r in outputs.regions]
     try:
         response = client.batch_get_item(
-            RequestItems={table: {"Keys": [_dump(k) for k in keys], "ConsistentRead": True}}
+            RequestItems={table: {"Keys": [dump(k) for k in keys], "ConsistentRead": True}}
         )
     except (ClientError, BotoCoreError) as error:
         return RegionView(region, reachable=False, error=str(error))
     record = None
     heartbeats: dict[str, Heartbeat] = {}
     for raw in response.get("Responses", {}).get(table, []):
-        item = _load(raw)
+        item = load(raw)
         if item["cellId"] == writer.WRITER_SORT_KEY:
             record = writer.record_from_item(item)
         elif item["cellId"] == writer.HEARTBEAT_SORT_KEY:
@@ -97,12 +83,12 @@ def discover_markets(clients: Clients, table: str, region: str) -> list[str]:
         "TableName": table,
         "ProjectionExpression": "marketId",
         "FilterExpression": "begins_with(marketId, :w) OR attribute_exists(maxCapacity)",
-        "ExpressionAttributeValues": _dump({":w": writer.WRITER_PREFIX}),
+        "ExpressionAttributeValues": dump({":w": writer.WRITER_PREFIX}),
     }
     while True:
         response = client.scan(**request)
         for raw in response.get("Items", []):
-            markets.add(str(_load(raw)["marketId"]).removeprefix(writer.WRITER_PREFIX))
+            markets.add(str(load(raw)["marketId"]).removeprefix(writer.WRITER_PREFIX))
         if not response.get("LastEvaluatedKey"):
             return sorted(markets)
         request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -307,14 +293,14 @@ def set_cell_status(
     elif region not in outputs.regions:
         raise OpsError(f"--region {region!r} is not one of the stack's regions")
     client = clients(region)
-    key = _dump({"marketId": market_id, "cellId": cell_id})
+    key = dump(store.cell_key(market_id, cell_id))
     try:
         item = client.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
     except (ClientError, BotoCoreError) as error:
         raise OpsError(f"cannot read cell {cell_id!r} in {region}: {error}") from None
     if not item:
         raise OpsError(f"market {market_id!r} has no cell {cell_id!r} (in {region})")
-    status = str(_load(item).get("status") or STATUS_ACTIVE)
+    status = str(load(item).get("status") or STATUS_ACTIVE)
     wanted, required = (
         (STATUS_DRAINING, STATUS_ACTIVE) if drain else (STATUS_ACTIVE, STATUS_DRAINING)
     )
@@ -342,12 +328,12 @@ def set_cell_status(
             UpdateExpression="SET #st = :wanted, updatedAt = :now",
             ConditionExpression=condition,
             ExpressionAttributeNames={"#st": "status"},
-            ExpressionAttributeValues=_dump(
+            ExpressionAttributeValues=dump(
                 {":wanted": wanted, ":required": required, ":now": stamp}
             ),
         )
     except ClientError as error:
-        if _code(error) == "ConditionalCheckFailedException":
+        if error_code(error) == "ConditionalCheckFailedException":
             raise OpsError(
                 f"cell {cell_id!r} changed since it was read; nothing was written - run again"
             ) from None
@@ -407,14 +393,11 @@ def lex_override(
     client = clients(table_region)
     keys = layout.state_keys(connect_region, outputs.regions)
     try:
-        found = {
-            key: client.get_item(
-                TableName=table, Key=_dump({layout.KEY_ATTRIBUTE: key}), ConsistentRead=True
-            ).get("Item")
-            for key in keys
-        }
+        items = state_store.read_items(client, table, keys)
     except (ClientError, BotoCoreError) as error:
         raise OpsError(f"cannot read the Lex state in {table_region}: {error}") from None
+    by_key = {item[layout.KEY_ATTRIBUTE]["S"]: item for item in items}
+    found = {key: by_key.get(key) for key in keys}
     if not found.get(connect_region):
         raise OpsError(
             f"the Lex state table has no item for Connect region {connect_region!r} "
@@ -448,7 +431,7 @@ def lex_override(
     )
     if dry_run:
         return plan
-    key = _dump({layout.KEY_ATTRIBUTE: own_key})
+    key = dump({layout.KEY_ATTRIBUTE: own_key})
     # Exactly the item as read: another operator in this region wins the race.
     names = {"#o": "overrideRegion", "#s": "setAt"}
     values: dict[str, Any] = {}
@@ -468,15 +451,15 @@ def lex_override(
     if names:
         request["ExpressionAttributeNames"] = names
     if values:
-        request["ExpressionAttributeValues"] = _dump(values)
+        request["ExpressionAttributeValues"] = dump(values)
     try:
         if region is None:
             client.delete_item(Key=key, **request)
         else:
             item = {layout.KEY_ATTRIBUTE: own_key, "overrideRegion": region, "setAt": set_at}
-            client.put_item(Item=_dump(item), **request)
+            client.put_item(Item=dump(item), **request)
     except ClientError as error:
-        if _code(error) == "ConditionalCheckFailedException":
+        if error_code(error) == "ConditionalCheckFailedException":
             raise OpsError(
                 f"the override item {own_key!r} changed since it was read; "
                 "nothing was written - run again"
