@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -196,18 +197,26 @@ class Probe:
         return {"activeRegion": "us-east-1", "healthy": {"us-east-1": True}, "switched": False}
 
 
-@pytest.fixture
-def probe_loop() -> Iterator[tuple[LocalStepFunctions, Probe]]:
-    probe = Probe()
+@contextmanager
+def _running_loop(
+    probe: Callable[[dict, Any], dict], **schedule: int
+) -> Iterator[LocalStepFunctions]:
+    """The probe loop deployed on moto, its rounds routed to ``probe``."""
     with LocalStepFunctions({"health-check": probe}) as local:
         local.deploy(
             build_probe_loop_definition(
-                probe_function_arn=local.function_arns["health-check"],
-                interval_seconds=1,
-                window_seconds=3,
-                round_timeout_seconds=5,
+                probe_function_arn=local.function_arns["health-check"], **schedule
             )
         )
+        yield local
+
+
+@pytest.fixture
+def probe_loop() -> Iterator[tuple[LocalStepFunctions, Probe]]:
+    probe = Probe()
+    with _running_loop(
+        probe, interval_seconds=1, window_seconds=3, round_timeout_seconds=5
+    ) as local:
         yield local, probe
 
 
@@ -248,16 +257,13 @@ def test_slow_rounds_do_not_push_later_rounds_back() -> None:
     # (BrokenBarrierError after BARRIER_SECONDS) and its rounds fail.
     probe = Probe()
     probe.barrier = threading.Barrier(3, timeout=BARRIER_SECONDS)
-    with LocalStepFunctions({"health-check": probe}) as local:
-        local.deploy(
-            build_probe_loop_definition(
-                probe_function_arn=local.function_arns["health-check"],
-                interval_seconds=1,
-                window_seconds=3,
-                # Longer than the barrier, so the task timeout never decides.
-                round_timeout_seconds=int(BARRIER_SECONDS) + 30,
-            )
-        )
+    with _running_loop(
+        probe,
+        interval_seconds=1,
+        window_seconds=3,
+        # Longer than the barrier, so the task timeout never decides.
+        round_timeout_seconds=int(BARRIER_SECONDS) + 30,
+    ) as local:
         result = local.run({}, timeout_seconds=3 * BARRIER_SECONDS)
 
     assert result.status == "SUCCEEDED", (result.error, result.cause)
@@ -294,14 +300,7 @@ def test_a_lambda_service_error_is_retried_once_within_the_round(probe_loop) -> 
 def test_a_round_that_keeps_hitting_service_errors_is_recorded_not_fatal() -> None:
     probe = Probe()
     probe.service_errors = {0: 2}  # round 0 and its one retry
-    with LocalStepFunctions({"health-check": probe}) as local:
-        local.deploy(
-            build_probe_loop_definition(
-                probe_function_arn=local.function_arns["health-check"],
-                interval_seconds=2,
-                window_seconds=4,
-            )
-        )
+    with _running_loop(probe, interval_seconds=2, window_seconds=4) as local:
         result = local.run({})
 
     assert result.status == "SUCCEEDED", (result.error, result.cause)
@@ -321,15 +320,9 @@ def test_a_hung_round_times_out_and_the_rest_still_run() -> None:
             hung.wait(2.5)
         return result
 
-    with LocalStepFunctions({"health-check": hanging_first_round}) as local:
-        local.deploy(
-            build_probe_loop_definition(
-                probe_function_arn=local.function_arns["health-check"],
-                interval_seconds=1,
-                window_seconds=3,
-                round_timeout_seconds=1,
-            )
-        )
+    with _running_loop(
+        hanging_first_round, interval_seconds=1, window_seconds=3, round_timeout_seconds=1
+    ) as local:
         result = local.run({})
         hung.set()
 
