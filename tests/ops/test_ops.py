@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from components.schemas import LEX_STATE_TABLE, ROUTER_TABLE
-from handlers.cell_router import writer
+from handlers.cell_router import writer, writer_store
 from handlers.lex_dr import clock, layout
 from ops import commands
 from ops.cli import main
@@ -75,7 +75,7 @@ def put_cell(client: Any, cell_id: str, market: str = "europe", **extra: Any) ->
 
 def put_beat(client: Any, region: str, epoch: int, at: float) -> None:
     item = writer.heartbeat_item(region, at, {"europe": (epoch, at)} if epoch else {})
-    client.put_item(TableName=ROUTER, Item=commands._dump(item))
+    client.put_item(TableName=ROUTER, Item=writer_store.dump(item))
 
 
 def run(clients: dict[str, Any], outputs: str, *argv: str) -> tuple[int, str, str]:
@@ -87,10 +87,10 @@ def run(clients: dict[str, Any], outputs: str, *argv: str) -> tuple[int, str, st
 
 
 def record(client: Any, market: str = "europe") -> dict[str, Any] | None:
-    item = client.get_item(TableName=ROUTER, Key=commands._dump(writer.writer_key(market))).get(
+    item = client.get_item(TableName=ROUTER, Key=writer_store.dump(writer.writer_key(market))).get(
         "Item"
     )
-    return commands._load(item) if item else None
+    return writer_store.load(item) if item else None
 
 
 def table_dump(clients: dict[str, Any]) -> str:
@@ -160,7 +160,7 @@ def test_promote_dry_run_writes_nothing_then_promote_writes_epoch_one(aws) -> No
     assert "fencedRegion" not in written
     assert record(clients[EAST]) is None  # replication carries it; the tool writes one region
     registry = clients[WEST].get_item(
-        TableName=ROUTER, Key=commands._dump(writer.registry_key(WEST))
+        TableName=ROUTER, Key=writer_store.dump(writer.registry_key(WEST))
     )["Item"]
     assert registry["markets"] == {"SS": ["europe"]}
 
@@ -183,7 +183,7 @@ def test_promote_refusals_change_nothing(aws, argv, message) -> None:
 def test_promote_refuses_when_regions_disagree_on_the_epoch(aws) -> None:
     clients, outputs = aws
     item = writer.record_item(writer.WriterRecord("europe", WEST, 1, NOW, previous_region=EAST))
-    clients[WEST].put_item(TableName=ROUTER, Item=commands._dump(item))
+    clients[WEST].put_item(TableName=ROUTER, Item=writer_store.dump(item))
     code, _, err = run(clients, outputs, "promote", "--market", "europe", "--to", EAST)
     assert code == 2 and "disagree" in err and "replication" in err
 
@@ -226,7 +226,7 @@ def test_promote_loses_a_race_cleanly(aws) -> None:
     real_write = west.transact_write_items
 
     def write_after_race(**request: Any):
-        west.put_item(TableName=ROUTER, Item=commands._dump(sneaky))
+        west.put_item(TableName=ROUTER, Item=writer_store.dump(sneaky))
         return real_write(**request)
 
     west.transact_write_items = write_after_race
@@ -245,9 +245,9 @@ def test_drain_and_undrain_in_the_writer_region(aws) -> None:
     clients, outputs = aws
     code, out, _ = run(clients, outputs, "drain", "--market", "europe", "--cell", "cell-1")
     assert code == 0 and "ACTIVE -> DRAINING (in us-east-1)" in out
-    cell = commands._load(
+    cell = writer_store.load(
         clients[EAST].get_item(
-            TableName=ROUTER, Key=commands._dump({"marketId": "europe", "cellId": "cell-1"})
+            TableName=ROUTER, Key=writer_store.dump({"marketId": "europe", "cellId": "cell-1"})
         )["Item"]
     )
     assert cell["status"] == "DRAINING" and cell["currentCapacity"] == 3
@@ -261,7 +261,7 @@ def test_drain_follows_the_writer_and_names_missing_cells(aws) -> None:
     clients, outputs = aws
     item = writer.record_item(writer.WriterRecord("europe", WEST, 1, NOW, previous_region=EAST))
     for client in clients.values():
-        client.put_item(TableName=ROUTER, Item=commands._dump(item))
+        client.put_item(TableName=ROUTER, Item=writer_store.dump(item))
     code, out, _ = run(clients, outputs, "drain", "--market", "europe", "--cell", "cell-1")
     assert code == 0 and "(in us-west-2)" in out
     code, _, err = run(clients, outputs, "drain", "--market", "europe", "--cell", "cell-9")
@@ -280,7 +280,7 @@ def test_bad_market_id_is_refused_by_the_parser(aws) -> None:
 
 def lex_item(clients: dict[str, Any], region: str = EAST, key: str = EAST) -> dict[str, Any]:
     item = clients[region].get_item(TableName=LEX, Key={"connectRegion": {"S": key}}).get("Item")
-    return commands._load(item) if item else {}
+    return writer_store.load(item) if item else {}
 
 
 def lookup_view(clients: dict[str, Any], region: str) -> layout.StateView:
