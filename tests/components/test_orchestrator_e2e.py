@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,22 @@ class CellRouter(Router):
         return self.local.run(request(user_id, body, path))
 
 
+@contextmanager
+def _orchestrator(handlers: dict[str, Any]) -> Iterator[LocalStepFunctions]:
+    """The Orchestrator deployed on the active moto, its tasks routed to ``handlers``."""
+    with LocalStepFunctions(handlers, start_moto=False) as local:
+        arns = local.function_arns
+        local.deploy(
+            build_orchestrator_definition(
+                dispatcher_arn=arns["dispatcher"],
+                scaler_arn=arns["scaler"],
+                mapper_arn=arns["mapper"],
+                validator_arn=arns["validator"],
+            )
+        )
+        yield local
+
+
 @pytest.fixture
 def cell_router(monkeypatch: pytest.MonkeyPatch) -> Iterator[CellRouter]:
     for name in ROUTER_ENV:
@@ -84,16 +101,7 @@ def cell_router(monkeypatch: pytest.MonkeyPatch) -> Iterator[CellRouter]:
             "mapper": mapper.handler,
             "validator": validator.handler,
         }
-        with LocalStepFunctions(handlers, start_moto=False) as local:
-            arns = local.function_arns
-            local.deploy(
-                build_orchestrator_definition(
-                    dispatcher_arn=arns["dispatcher"],
-                    scaler_arn=arns["scaler"],
-                    mapper_arn=arns["mapper"],
-                    validator_arn=arns["validator"],
-                )
-            )
+        with _orchestrator(handlers) as local:
             yield CellRouter(**vars(router), local=local)
     aws_clients.reset()
     identity.reset()
@@ -437,16 +445,7 @@ def test_wrong_region_keeps_its_name_through_the_state_machine_and_is_421() -> N
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         handlers = {"dispatcher": wrong_region, "scaler": unused, "mapper": unused,
                     "validator": unused}  # fmt: skip
-        with LocalStepFunctions(handlers, start_moto=False) as local:
-            arns = local.function_arns
-            local.deploy(
-                build_orchestrator_definition(
-                    dispatcher_arn=arns["dispatcher"],
-                    scaler_arn=arns["scaler"],
-                    mapper_arn=arns["mapper"],
-                    validator_arn=arns["validator"],
-                )
-            )
+        with _orchestrator(handlers) as local:
             result = local.run(request())
             assert _outcome(result) == ("FAILED", "WrongRegion"), result.cause
             assert "eu-central-1" in (result.error_message or "")

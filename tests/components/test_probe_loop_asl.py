@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -40,6 +41,9 @@ WAIT_MARGIN = 0.1
 #: How long a round waits at the overlap barrier before calling the loop
 #: sequential. Only a loop that waits for each round ever reaches it.
 BARRIER_SECONDS = 60.0
+#: Longest a hung round stays hung if nothing releases it: it only ends a
+#: stray thread, never decides an outcome (the round times out after 1 s).
+HUNG_SECONDS = 60.0
 
 
 def _iteration_states(definition: dict) -> dict:
@@ -196,18 +200,26 @@ class Probe:
         return {"activeRegion": "us-east-1", "healthy": {"us-east-1": True}, "switched": False}
 
 
-@pytest.fixture
-def probe_loop() -> Iterator[tuple[LocalStepFunctions, Probe]]:
-    probe = Probe()
+@contextmanager
+def _running_loop(
+    probe: Callable[[dict, Any], dict], **schedule: int
+) -> Iterator[LocalStepFunctions]:
+    """The probe loop deployed on moto, its rounds routed to ``probe``."""
     with LocalStepFunctions({"health-check": probe}) as local:
         local.deploy(
             build_probe_loop_definition(
-                probe_function_arn=local.function_arns["health-check"],
-                interval_seconds=1,
-                window_seconds=3,
-                round_timeout_seconds=5,
+                probe_function_arn=local.function_arns["health-check"], **schedule
             )
         )
+        yield local
+
+
+@pytest.fixture
+def probe_loop() -> Iterator[tuple[LocalStepFunctions, Probe]]:
+    probe = Probe()
+    with _running_loop(
+        probe, interval_seconds=1, window_seconds=3, round_timeout_seconds=5
+    ) as local:
         yield local, probe
 
 
@@ -248,16 +260,13 @@ def test_slow_rounds_do_not_push_later_rounds_back() -> None:
     # (BrokenBarrierError after BARRIER_SECONDS) and its rounds fail.
     probe = Probe()
     probe.barrier = threading.Barrier(3, timeout=BARRIER_SECONDS)
-    with LocalStepFunctions({"health-check": probe}) as local:
-        local.deploy(
-            build_probe_loop_definition(
-                probe_function_arn=local.function_arns["health-check"],
-                interval_seconds=1,
-                window_seconds=3,
-                # Longer than the barrier, so the task timeout never decides.
-                round_timeout_seconds=int(BARRIER_SECONDS) + 30,
-            )
-        )
+    with _running_loop(
+        probe,
+        interval_seconds=1,
+        window_seconds=3,
+        # Longer than the barrier, so the task timeout never decides.
+        round_timeout_seconds=int(BARRIER_SECONDS) + 30,
+    ) as local:
         result = local.run({}, timeout_seconds=3 * BARRIER_SECONDS)
 
     assert result.status == "SUCCEEDED", (result.error, result.cause)
@@ -294,14 +303,7 @@ def test_a_lambda_service_error_is_retried_once_within_the_round(probe_loop) -> 
 def test_a_round_that_keeps_hitting_service_errors_is_recorded_not_fatal() -> None:
     probe = Probe()
     probe.service_errors = {0: 2}  # round 0 and its one retry
-    with LocalStepFunctions({"health-check": probe}) as local:
-        local.deploy(
-            build_probe_loop_definition(
-                probe_function_arn=local.function_arns["health-check"],
-                interval_seconds=2,
-                window_seconds=4,
-            )
-        )
+    with _running_loop(probe, interval_seconds=2, window_seconds=4) as local:
         result = local.run({})
 
     assert result.status == "SUCCEEDED", (result.error, result.cause)
@@ -318,20 +320,16 @@ def test_a_hung_round_times_out_and_the_rest_still_run() -> None:
     def hanging_first_round(event: dict, context: Any) -> dict:
         result = probe(event, context)
         if event["offset"] == 0:
-            hung.wait(2.5)
+            hung.wait(HUNG_SECONDS)  # released once the execution has ended
         return result
 
-    with LocalStepFunctions({"health-check": hanging_first_round}) as local:
-        local.deploy(
-            build_probe_loop_definition(
-                probe_function_arn=local.function_arns["health-check"],
-                interval_seconds=1,
-                window_seconds=3,
-                round_timeout_seconds=1,
-            )
-        )
-        result = local.run({})
-        hung.set()
+    with _running_loop(
+        hanging_first_round, interval_seconds=1, window_seconds=3, round_timeout_seconds=1
+    ) as local:
+        try:
+            result = local.run({})
+        finally:
+            hung.set()
 
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     outcomes = [r["outcome"] for r in result.output["rounds"]]

@@ -12,34 +12,18 @@ from components.dashboard import (
     GRID_COLUMNS,
     MAX_ALARMS_PER_WIDGET,
     ROUTER_FUNCTIONS,
-    DashboardSettings,
-    FailoverResources,
-    RouterResources,
     build_dashboard,
     check_dashboard_name,
     console_url,
     widget_grid,
 )
 from components.stack_dashboard import StackDashboardArgs
+from tests.dashboard_inputs import FAILOVER, ROUTER, SETTINGS
 from tests.offline.validators.dashboard import check_dashboard_body
 from tests.pulumi_harness import DEV_CONFIG, ProgramRun
 
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 COMPONENT = "resilient-routing:components:StackDashboard"
-
-SETTINGS = DashboardSettings(
-    region="us-east-1", primary_region="us-east-1", secondary_region="us-west-2"
-)
-FAILOVER = FailoverResources("probe", "lookup", "arn:aws:states:us-east-1:1:stateMachine:p")
-ROUTER = RouterResources(
-    api_name="api",
-    api_stage="v1",
-    orchestrator_arn="arn:aws:states:us-east-1:1:stateMachine:o",
-    provisioning_queue_name="q",
-    dead_letter_queue_name="dlq",
-    cell_ready_failed_queue_name="failed",
-    function_names={f: f"fn-{f}" for f in ROUTER_FUNCTIONS},
-)
 
 
 def _alarm(n: int) -> str:

@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -28,8 +27,7 @@ def clean_env(home: Path) -> dict[str, str]:
 
 
 def drill(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
-    started = time.monotonic()
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "drill", *args],
         cwd=ROOT,
         env=env if env is not None else {**os.environ, "PYTHONPATH": ""},
@@ -37,7 +35,6 @@ def drill(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
         text=True,
         timeout=timeout,
     )
-    return done, time.monotonic() - started
 
 
 @pytest.mark.slow
@@ -46,7 +43,7 @@ def test_default_command_runs_everything_offline(tmp_path: Path) -> None:
     # speed (68 s were seen on a loaded 2-core machine); the drill prints its
     # own timing and the README quotes it.
     chart = tmp_path / "drill.png"
-    done, _seconds = drill("--plot", str(chart), env=clean_env(tmp_path / "home"))
+    done = drill("--plot", str(chart), env=clean_env(tmp_path / "home"))
 
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
@@ -66,7 +63,7 @@ def test_default_command_runs_everything_offline(tmp_path: Path) -> None:
 
 def test_failover_command_with_a_plot(tmp_path: Path) -> None:
     chart = tmp_path / "failover.png"
-    done, _ = drill("failover", "--plot", str(chart))
+    done = drill("failover", "--plot", str(chart))
 
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "== Cell router" not in done.stdout
@@ -75,7 +72,7 @@ def test_failover_command_with_a_plot(tmp_path: Path) -> None:
 
 
 def test_broken_invariant_exits_non_zero_with_the_reason() -> None:
-    done, _ = drill(
+    done = drill(
         "cells",
         "--users", "20",
         "--cells", "2",
@@ -91,25 +88,25 @@ def test_broken_invariant_exits_non_zero_with_the_reason() -> None:
 
 
 def test_slow_failover_fault_exits_non_zero() -> None:
-    done, _ = drill("failover", "--inject-fault", "slow-failover")
+    done = drill("failover", "--inject-fault", "slow-failover")
 
     assert done.returncode == 1
     assert "failover after exactly 2 failed rounds" in done.stderr
 
 
 def test_fault_of_another_scenario_is_a_usage_error() -> None:
-    done, _ = drill("failover", "--inject-fault", "double-count")
+    done = drill("failover", "--inject-fault", "double-count")
     assert done.returncode == 2
 
 
 def test_a_bad_faults_spec_is_a_usage_error_naming_the_rule() -> None:
-    done, _ = drill("cells", "--faults", "dynamodb:GetItems=ThrottlingException")
+    done = drill("cells", "--faults", "dynamodb:GetItems=ThrottlingException")
     assert done.returncode == 2
     assert "no operation 'GetItems'" in done.stderr
 
 
 def test_help_explains_each_command_and_hides_the_self_test() -> None:
-    done, _ = drill("--help")
+    done = drill("--help")
     assert done.returncode == 0
     for needle in ("failover", "cells", "plan", "--plot", "--stack", "exit status"):
         assert needle in done.stdout
@@ -119,6 +116,6 @@ def test_help_explains_each_command_and_hides_the_self_test() -> None:
         ("cells", "--threads"),
         ("plan", "mock engine"),
     ):
-        sub, _ = drill(command, "--help")
+        sub = drill(command, "--help")
         assert sub.returncode == 0 and needle in sub.stdout
         assert "inject" not in sub.stdout

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 from unittest import mock
@@ -78,12 +77,8 @@ def test_a_bad_spec_names_the_rule_and_what_to_change(spec: str, names: str) -> 
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }
-    with mock.patch.dict(os.environ, env), mock_aws():
+    # Fake credentials and the default region come from conftest's autouse fixture.
+    with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
         client.create_table(
             TableName="t",

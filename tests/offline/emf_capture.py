@@ -98,6 +98,22 @@ def _captured(sink: _Capture) -> Iterator[None]:
         yield
 
 
+def _put_cell(ddb: Any, table: str, stack: Any, market: str, cell_id: str, load: int) -> None:
+    """A healthy cell of 10 with an endpoint in each of the stack's regions and
+    no placeable-index entry (``listed=False``): the item the capture wrote."""
+    from tests.handlers.cell_router.support import Router
+
+    router = Router(ddb=ddb, sqs=None, queue_url="", table=table)
+    router.put_cell(
+        cell_id,
+        market=market,
+        current=load,
+        maximum=10,
+        regions=(stack.primary, stack.secondary),
+        listed=False,
+    )
+
+
 def _extra_paths(session: Any) -> None:
     """Paths the drill does not take, driven through the real handlers."""
     from drill.environment import handler_environment, scoped_environ
@@ -118,20 +134,7 @@ def _extra_paths(session: Any) -> None:
     ddb = session.client("dynamodb")
     table = environment["TABLE_NAME"]
     for cell_id, load in (("capture-1", 9), ("capture-2", 0)):
-        ddb.put_item(
-            TableName=table,
-            Item={
-                "marketId": {"S": "capture"},
-                "cellId": {"S": cell_id},
-                "currentCapacity": {"N": str(load)},
-                "maxCapacity": {"N": "10"},
-                "IsHealthy": {"BOOL": True},
-                "endPoint_1": {"S": f"https://{cell_id}-a.example.com"},
-                "endPoint_2": {"S": f"https://{cell_id}-b.example.com"},
-                "regionCode_1": {"S": stack.primary},
-                "regionCode_2": {"S": stack.secondary},
-            },
-        )
+        _put_cell(ddb, table, stack, "capture", cell_id, load)
 
     def call(module: str, event: dict[str, Any]) -> Any:
         return functions[module].load()(event, functions[module].context())
@@ -186,20 +189,7 @@ def _lost_race_path(call: Any, ddb: Any, table: str, stack: Any) -> None:
     from handlers.cell_router import aws_clients
 
     for cell_id in ("race-1", "race-2"):
-        ddb.put_item(
-            TableName=table,
-            Item={
-                "marketId": {"S": "capture-race"},
-                "cellId": {"S": cell_id},
-                "currentCapacity": {"N": "0"},
-                "maxCapacity": {"N": "10"},
-                "IsHealthy": {"BOOL": True},
-                "endPoint_1": {"S": f"https://{cell_id}-a.example.com"},
-                "endPoint_2": {"S": f"https://{cell_id}-b.example.com"},
-                "regionCode_1": {"S": stack.primary},
-                "regionCode_2": {"S": stack.secondary},
-            },
-        )
+        _put_cell(ddb, table, stack, "capture-race", cell_id, 0)
     # Item 1 of the assignment transaction is the cell (item 0 the mapping).
     injector = FaultInjector("dynamodb:TransactWriteItems=cancel:ConditionalCheckFailed:1*1")
     aws_clients.reset()
@@ -232,6 +222,7 @@ def _failure_mode_paths(
     from drill.environment import scoped_environ
     from drill.faults import FaultInjector
     from handlers.cell_router import aws_clients, budget, scaleout
+    from tests.handlers.cell_router.support import SimulatedClock
 
     def expect(error_name: str, module: str, event: dict[str, Any]) -> None:
         try:
@@ -265,17 +256,8 @@ def _failure_mode_paths(
 
     # ServiceUnavailable: DynamoDB throttles every read until the deadline
     # (simulated time, so the backoff costs nothing).
-    class _Clock:
-        now_seconds = 0.0
-
-        def now(self) -> float:
-            return self.now_seconds
-
-        def sleep(self, seconds: float) -> None:
-            self.now_seconds += seconds
-
     real_budget_clock = budget.CLOCK
-    budget.CLOCK = _Clock()  # type: ignore[assignment]
+    budget.CLOCK = SimulatedClock()  # type: ignore[assignment]
     aws_clients.reset()
     try:
         with FaultInjector("dynamodb:GetItem=ThrottlingException").active():

@@ -20,16 +20,10 @@ from typing import Any
 
 import pytest
 
-from components import dashboard
-from components.dashboard import (
-    NOT_SHOWN,
-    DashboardSettings,
-    FailoverResources,
-    RouterResources,
-    build_dashboard,
-)
+from components.dashboard import NOT_SHOWN, build_dashboard
 from handlers.cell_router import model as router_metrics
 from handlers.lex_dr import telemetry
+from tests.dashboard_inputs import FAILOVER, ROUTER, SETTINGS
 from tests.offline.emf_capture import emf_documents, metric_identities
 from tests.offline.validators.dashboard import (
     alarm_reads,
@@ -362,23 +356,6 @@ def test_emf_parser_splits_documents_printed_by_threads():
         {"region": "r1", "service": "s"},
         {"region": "r2", "service": "s"},
     ]
-
-
-SETTINGS = DashboardSettings(
-    region="us-east-1", primary_region="us-east-1", secondary_region="us-west-2"
-)
-FAILOVER = FailoverResources(
-    "probe", "lookup", "arn:aws:states:us-east-1:123456789012:stateMachine:p"
-)
-ROUTER = RouterResources(
-    api_name="api",
-    api_stage="v1",
-    orchestrator_arn="arn:aws:states:us-east-1:123456789012:stateMachine:o",
-    provisioning_queue_name="q",
-    dead_letter_queue_name="dlq",
-    cell_ready_failed_queue_name="failed",
-    function_names={f: f for f in dashboard.ROUTER_FUNCTIONS},
-)
 
 
 # --------------------------------------------------------------------------- #

@@ -81,10 +81,14 @@ def test_partition_refuses_sign_ups_with_a_retry_hint(router, lambda_context):
     assert router.snapshot() == before
 
 
-def test_stale_cached_decision_never_places(router, lambda_context):
+def test_stale_cached_decision_never_places(router, lambda_context, monkeypatch):
     """EAST cached "I write, epoch 0"; a promotion of WEST then replicates in.
     The next sign-up's transaction fails its writer check: nothing written,
     and the client is sent to WEST."""
+    # The cached decision must outlive the test: with the default 5 s, a slow
+    # machine would re-read the gate instead, and WrongRegion would come from
+    # the gate without the transaction's writer check ever being tried.
+    monkeypatch.setenv("WRITER_CHECK_CACHE_SECONDS", "3600")
     router.put_cell("c1")
     beat_from(router, WEST)
     dispatcher.handler(request("first"), lambda_context)

@@ -110,16 +110,9 @@ def test_without_the_secret_setting_nothing_is_written(router, lambda_context, m
     assert router.snapshot() == before
 
 
-def test_bad_subject_fails_before_the_secret_is_read(monkeypatch) -> None:
+def test_bad_subject_fails_before_the_secret_is_read(monkeypatch, lambda_context) -> None:
     # No AWS at all here: a malformed userId never reaches the secret.
     monkeypatch.setenv("USER_KEY_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:x")
     identity.reset()
     with pytest.raises(InvalidRequest, match="userId"):
-        dispatcher.handler(request("ada@example.com"), _Context())
-
-
-class _Context:
-    function_name = "dispatcher"
-    memory_limit_in_mb = 128
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:dispatcher"
-    aws_request_id = "req-1"
+        dispatcher.handler(request("ada@example.com"), lambda_context)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -128,7 +129,11 @@ def test_deep_check_probes_each_endpoint(router, lambda_context, monkeypatch, ce
 def test_probes_run_concurrently_within_the_timeout(
     router, lambda_context, monkeypatch, cells
 ) -> None:
-    monkeypatch.setenv("VALIDATOR_TIMEOUT_SECONDS", "3")
+    # The barrier proves the overlap; its timeout (and the probes' deadline
+    # above it) only ends a sequential run, so both are far beyond any
+    # scheduling delay (the drill server's own 2 s barrier is not).
+    monkeypatch.setenv("VALIDATOR_TIMEOUT_SECONDS", "25")
+    cells.server.pair = threading.Barrier(2, timeout=20.0)
     pair = cells.url("a", "pair")
     router.put_cell("c1", urls=(pair, pair + "?2"))
     dispatcher.handler(request(), lambda_context)
