@@ -3,8 +3,9 @@
 Every function gets, and only gets:
 
 - its code straight from ``handlers/<family>/`` (plus ``handlers/__init__.py``
-  so the import path in Lambda equals the one in the tests), located from this
-  file rather than the working directory;
+  so the import path in Lambda equals the one in the tests, and
+  ``handlers/common/``, the code every family shares), located from this file
+  rather than the working directory;
 - its own IAM role whose inline policy holds exactly the statements the caller
   passes, plus writing to its own log group and sending X-Ray segments;
 - a log group with retention (the function logs there in JSON);
@@ -53,17 +54,23 @@ def handler_family_dir(family: str) -> Path:
     return folder
 
 
+#: The folder of code every family shares; it is packaged with each of them.
+COMMON_FAMILY = "common"
+
+
 def code_archive(family: str) -> pulumi.AssetArchive:
-    """The function's code: ``handlers/__init__.py`` and every ``.py`` file of
-    the family folder, at the same relative paths (caches left out)."""
+    """The function's code: ``handlers/__init__.py``, every ``.py`` file of
+    the family folder and of ``handlers/common/``, at the same relative paths
+    (caches left out)."""
     folder = handler_family_dir(family)
     assets: dict[str, pulumi.Asset | pulumi.Archive] = {
         "handlers/__init__.py": pulumi.FileAsset(str(HANDLERS_DIR / "__init__.py"))
     }
-    for path in sorted(folder.rglob("*.py")):
-        if "__pycache__" in path.parts:
-            continue
-        assets[path.relative_to(HANDLERS_DIR.parent).as_posix()] = pulumi.FileAsset(str(path))
+    for source in dict.fromkeys((folder, handler_family_dir(COMMON_FAMILY))):
+        for path in sorted(source.rglob("*.py")):
+            if "__pycache__" in path.parts:
+                continue
+            assets[path.relative_to(HANDLERS_DIR.parent).as_posix()] = pulumi.FileAsset(str(path))
     return pulumi.AssetArchive(assets)
 
 

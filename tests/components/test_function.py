@@ -118,9 +118,11 @@ def test_code_archive_holds_the_family_folder_at_its_import_path():
     assert "handlers/__init__.py" in names
     expected = {
         p.relative_to(HANDLERS_DIR.parent).as_posix()
-        for p in (HANDLERS_DIR / "lex_dr").rglob("*.py")
+        for family in ("lex_dr", "common")
+        for p in (HANDLERS_DIR / family).rglob("*.py")
         if "__pycache__" not in p.parts
     }
+    assert "handlers/common/__init__.py" in expected
     assert expected <= names
     assert not any("cell_router" in n or "__pycache__" in n for n in names)
     for asset in archive.assets.values():
