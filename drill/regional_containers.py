@@ -176,7 +176,8 @@ class RegionalContainers:
         environ = ThreadEnviron(os.environ)
         self._environ = environ
         base = os.environ
-        os.environ = environ  # type: ignore[assignment]
+        # Replacing (not clearing) the mapping is the point: readers see the overlay.
+        os.environ = environ  # type: ignore[assignment]  # noqa: B003
         self._exit.callback(setattr, os, "environ", base)
 
         factory = self._client_factory()
@@ -264,9 +265,7 @@ class RegionalContainers:
     def _new_client(self, service: str, region: str, config: Any) -> Any:
         session = boto3.session.Session()
         self.session_hooks(session)
-        session.events.register(
-            "before-call.dynamodb", self._count, unique_id=_ROUND_TRIP_HOOK
-        )
+        session.events.register("before-call.dynamodb", self._count, unique_id=_ROUND_TRIP_HOOK)
         return session.client(service, region_name=region, config=config)
 
     def _count(self, model: Any, **_: Any) -> None:

@@ -53,12 +53,13 @@ forced promotion; the checks catch it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -74,7 +75,9 @@ from drill.report import Check, Checked, Report
 from drill.router_invariants import Acknowledged, check_converged, check_placement
 from drill.session import DrillSession
 
-DEFAULT_USERS = 24
+DEFAULT_USERS = 12
+#: Fewest new sign-ups a phase for every phase to exercise what it checks.
+MIN_USERS = 4
 DEFAULT_THREADS = 8
 DEFAULT_SEED = 13
 #: Emulated replication lag: AWS's "usually within one second".
@@ -93,10 +96,13 @@ FAULTS = (FAULT_TWO_WRITERS,)
 #: the secondary (a planned promotion at setup) and fills to its limit.
 MARKETS: dict[str, tuple[int, int]] = {"europe": (2, 50), "asia": (1, 50), "americas": (1, 20)}
 SECONDARY_MARKET = "americas"
-#: Share of new users per market.
-MARKET_WEIGHTS = {"europe": 0.45, "asia": 0.2, "americas": 0.35}
-#: The market whose gate the self-test bypasses in the secondary.
-TWO_WRITERS_MARKET = "europe"
+#: New users' markets, in turn (their home region alternates): any two
+#: consecutive users include one of the primary's markets, and every
+#: (market, home region) pair recurs every ten users.
+MARKET_CYCLE = ("europe", "americas", "asia", "europe", "americas")
+#: The market whose gate the self-test bypasses in the secondary: one cell,
+#: so both regions' placements in one phase write the same cell item.
+TWO_WRITERS_MARKET = "asia"
 
 PHASES = ("steady", "reads", "loss", "fence", "promoted", "recovered")
 ROUTER_FUNCTIONS = ("dispatcher", "scaler", "mapper", "validator", "registrar")
@@ -308,13 +314,17 @@ class TwoRegionRouter:
 
     # -- invocations -----------------------------------------------------------------
 
-    def invoke(self, region: str, module: str, event: Any) -> tuple[Any, Counter[str]]:
+    @staticmethod
+    def _context(function: Any) -> Any:
+        context = function.context()
+        context.timeout_seconds *= EMULATOR_TIME_SCALE
+        return context
+
+    def invoke(self, region: str, module: str, event: Any) -> Any:
+        """Call one of the router's functions in ``region``'s container."""
         function = self.functions[module]
-        handler = function.load()
-        with self.containers.in_region(region) as calls:
-            context = function.context()
-            context.timeout_seconds *= EMULATOR_TIME_SCALE
-            return handler(event, context), calls
+        with self.containers.in_region(region):
+            return function.load()(event, self._context(function))
 
     def call(self, region: str, path: str, user_id: str, body: dict[str, Any]) -> Attempt:
         """One API request to ``region``'s router, as the Orchestrator runs it
@@ -328,16 +338,13 @@ class TwoRegionRouter:
         try:
             with self.containers.in_region(region) as calls:
                 function = self.functions[module]
-                context = function.context()
-                context.timeout_seconds *= EMULATOR_TIME_SCALE
-                answer = function.load()(event, context)
+                answer = function.load()(event, self._context(function))
                 counted = tuple(sorted(calls.items()))
                 if path == "/cells":
                     scaler = self.functions["scaler"]
-                    try:
-                        scaler.load()(answer, scaler.context())
-                    except Exception:  # the state machine catches every scaler failure
-                        pass
+                    # The state machine catches every scaler failure.
+                    with contextlib.suppress(Exception):
+                        scaler.load()(answer, self._context(scaler))
         except WrongRegion as error:
             return Attempt(
                 region,
@@ -388,7 +395,9 @@ class TwoRegionRouter:
             attempts.append(self.call(target, "/cells", user_id, {"marketId": market}))
         return tuple(attempts)
 
-    def read(self, first: str, path: str, user_id: str, body: dict[str, Any]) -> tuple[Attempt, ...]:
+    def read(
+        self, first: str, path: str, user_id: str, body: dict[str, Any]
+    ) -> tuple[Attempt, ...]:
         """A read: on 429 or 5xx, once more on the other URL."""
         attempt = self.call(first, path, user_id, body)
         if attempt.status == 429 or attempt.status >= 500:
@@ -461,11 +470,15 @@ class TwoRegionRouter:
 
         deserializer = TypeDeserializer()
         items = []
-        pages = self.unhooked[region].get_paginator("scan").paginate(
-            TableName=self.table, ConsistentRead=True
+        pages = (
+            self.unhooked[region]
+            .get_paginator("scan")
+            .paginate(TableName=self.table, ConsistentRead=True)
         )
         for page in pages:
-            items.extend({k: deserializer.deserialize(v) for k, v in i.items()} for i in page["Items"])
+            items.extend(
+                {k: deserializer.deserialize(v) for k, v in i.items()} for i in page["Items"]
+            )
         return sorted(items, key=lambda i: (str(i["marketId"]), str(i["cellId"])))
 
 
@@ -491,8 +504,8 @@ def run(
 
     if fault is not None and fault not in FAULTS:
         raise ValueError(f"unknown router-region fault {fault!r}")
-    if users < 2 or threads < 1:
-        raise ValueError("users must be at least 2 and threads at least 1")
+    if users < MIN_USERS or threads < 1:
+        raise ValueError(f"users must be at least {MIN_USERS} and threads at least 1")
     out = report or session.report
     started = time.monotonic()
     stack = session.stack
@@ -544,7 +557,7 @@ def run(
         made = []
         for _ in range(count):
             n = next(user_numbers)
-            market = rng.choices(markets, weights=[MARKET_WEIGHTS[m] for m in markets])[0]
+            market = MARKET_CYCLE[n % len(MARKET_CYCLE)]
             home = plane.regions[n % 2]
             made.append((f"user{n:04d}", market, home))
         return made
@@ -572,7 +585,10 @@ def run(
         for user_id, market, home, answer in readers:
 
             def reading(
-                user_id: str = user_id, market: str = market, home: str = home, answer: Attempt = answer
+                user_id: str = user_id,
+                market: str = market,
+                home: str = home,
+                answer: Attempt = answer,
             ) -> list:
                 mapper = plane.read(home, "/mapper", user_id, {})
                 body = {
@@ -582,9 +598,18 @@ def run(
                 }
                 validate = plane.read(home, "/validate", user_id, body)
                 return [
-                    Request(phase, "mapper", user_id, market, home, after_loss, mapper, answer.cell_id),
                     Request(
-                        phase, "validate", user_id, market, home, after_loss, validate, answer.cell_id
+                        phase, "mapper", user_id, market, home, after_loss, mapper, answer.cell_id
+                    ),
+                    Request(
+                        phase,
+                        "validate",
+                        user_id,
+                        market,
+                        home,
+                        after_loss,
+                        validate,
+                        answer.cell_id,
                     ),
                 ]
 
@@ -620,11 +645,20 @@ def run(
         note((plane.t, f"fence of the planned promotion over ({policy.fence_seconds} s)"))
 
         # 2. steady
+        extra = []
         if fault == FAULT_TWO_WRITERS:
             plane.containers.bypass.add((secondary, TWO_WRITERS_MARKET))
-            note((plane.t, f"SELF-TEST: {secondary}'s gate bypassed for {TWO_WRITERS_MARKET!r}"))
+            # One sign-up of that market sent to each region, in one phase.
+            extra = [(f"selftest{n}", TWO_WRITERS_MARKET, r) for n, r in enumerate(plane.regions)]
+            note(
+                (
+                    plane.t,
+                    f"SELF-TEST: {secondary}'s gate bypassed for {TWO_WRITERS_MARKET!r} "
+                    "(two writers)",
+                )
+            )
         result.writers["steady"] = dict(expected)
-        learn(run_phase("steady", new_users(users), 0))
+        learn(run_phase("steady", new_users(users) + extra, 0))
         settle(plane.t + 5)
         result.writers["reads"] = dict(expected)
         learn(run_phase("reads", new_users(users), users))
@@ -649,16 +683,13 @@ def run(
             (
                 plane.t,
                 f">> {primary} lost: every call to its {', '.join(LOST_SERVICES)} endpoints "
-                "times out"
-                + ("; replication to and from it cut" if replication_cut else ""),
+                "times out" + ("; replication to and from it cut" if replication_cut else ""),
             )
         )
         # Existing users: those whose sign-up replicated before the phase. A
         # user placed in the primary in the last lag before the loss is not
         # known to the secondary until that write arrives.
-        learn(
-            run_phase("loss", batch[half:], users - half, after_loss=True, readable=replicated)
-        )
+        learn(run_phase("loss", batch[half:], users - half, after_loss=True, readable=replicated))
         settle(plane.t + 10)
         writers_now(f"t={plane.t:.0f}: {primary} lost")
 
@@ -699,7 +730,12 @@ def run(
         result.faults_injected = injector.total_injected
         if replication_cut:
             plane.replication.restore(primary)
-        note((plane.t, f">> {primary} recovers" + (", replication resumes" if replication_cut else "")))
+        note(
+            (
+                plane.t,
+                f">> {primary} recovers" + (", replication resumes" if replication_cut else ""),
+            )
+        )
         recovered_at = plane.t + 1
         settle(recovered_at)
         settle(plane.t + 1)  # the primary's acknowledgement reaches the secondary
@@ -803,7 +839,7 @@ def invariants(result: RouterRegionResult) -> list[Check]:
         Check(
             f"while {primary} was lost and before promotion, its markets' sign-ups were "
             "refused, never placed elsewhere",
-            all(not r.ok for r in lost_window),
+            bool(lost_window) and all(not r.ok for r in lost_window),
             f"{len(lost_window)} refused: "
             + ", ".join(
                 f"{k} x{n}" for k, n in sorted(Counter(_outcome(r) for r in lost_window).items())
@@ -826,12 +862,15 @@ def invariants(result: RouterRegionResult) -> list[Check]:
             f"the new writer {secondary} refused sign-ups during the fence (503, retry hint)",
             bool(fence) and len(fencing) == len(fence) and not any(r.ok for r in fence),
             "; ".join(
-                next(a.message for a in r.attempts if a.region == secondary)[:90] for r in fencing[:1]
+                next(a.message for a in r.attempts if a.region == secondary)[:90]
+                for r in fencing[:1]
             )
             or "no fencing answer",
         )
     )
-    promoted = [r for r in result.phase("promoted") if r.kind == "sign-up" and r.market in promoted_markets]
+    promoted = [
+        r for r in result.phase("promoted") if r.kind == "sign-up" and r.market in promoted_markets
+    ]
     checks.append(
         Check(
             f"after promotion, sign-ups for {', '.join(sorted(promoted_markets)) or '-'} "
@@ -895,11 +934,14 @@ def invariants(result: RouterRegionResult) -> list[Check]:
         Check(
             "no lost increment (no write lost to last-writer-wins)",
             not result.lost_updates,
-            "; ".join(result.lost_updates[:3]) + (f" ({len(result.lost_updates)} in all)" if result.lost_updates else "none"),
+            "; ".join(result.lost_updates[:3])
+            + (f" ({len(result.lost_updates)} in all)" if result.lost_updates else "none"),
         )
     )
     items = copies.get(secondary, [])
-    violations = check_placement(items, result.acknowledged(), capacity_buffer=result.capacity_buffer)
+    violations = check_placement(
+        items, result.acknowledged(), capacity_buffer=result.capacity_buffer
+    )
     placed = len({a.user_key for a in result.acknowledged()})
     total = sum(int(i.get("currentCapacity", 0)) for i in items if "maxCapacity" in i)
     mappings = sum(1 for i in items if str(i["marketId"]).startswith("USER#"))
@@ -919,11 +961,15 @@ def invariants(result: RouterRegionResult) -> list[Check]:
     steady = [
         a
         for a in placements
-        if a.count("TransactWriteItems") == 1 and a.count("Query") == 1 and not a.count("UpdateItem")
+        if a.count("TransactWriteItems") == 1
+        and a.count("Query") == 1
+        and not a.count("UpdateItem")
     ]
     over_reads = [a for a in ok_reads if a.round_trips > 2]
     over_sign_ups = [
-        a for a in steady if a.round_trips - a.count("BatchGetItem") > 3 or a.count("BatchGetItem") > 1
+        a
+        for a in steady
+        if a.round_trips - a.count("BatchGetItem") > 3 or a.count("BatchGetItem") > 1
     ]
     cold = sum(1 for a in steady if a.count("BatchGetItem"))
     others = [a for a in placements if a not in steady]
@@ -990,7 +1036,11 @@ def print_result(out: Report, result: RouterRegionResult, derived_environment: b
                 sum(1 for r in reads if r.ok and r.final.region == primary),
                 sum(1 for r in reads if r.ok and r.final.region == secondary),
                 sum(1 for r in requests if len(r.attempts) > 1),
-                sum(1 for r in requests if r.final.status == 500 or (r.kind != "sign-up" and not r.ok)),
+                sum(
+                    1
+                    for r in requests
+                    if r.final.status == 500 or (r.kind != "sign-up" and not r.ok)
+                ),
             )
         )
     out.table(
