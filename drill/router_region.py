@@ -573,7 +573,12 @@ def run(
         # Known users whose sign-up has replicated (the phase starts after a
         # settle), unless the caller says which.
         pool_of = known if readable is None else readable
-        readers = rng.sample(pool_of, min(lookups, len(pool_of)))
+        # As many clients that call the primary first as the secondary first.
+        readers = []
+        for n, region in enumerate(plane.regions):
+            homed = [u for u in pool_of if u[2] == region]
+            wanted = (lookups + 1 - n) // 2
+            readers += rng.sample(homed, min(wanted, len(homed)))
         work: list[Callable[[], list[Request]]] = []
         for user_id, market, home in sign_ups:
 
