@@ -143,7 +143,7 @@ class Request:
     """One client request (sign-up, /mapper or /validate) and its attempts."""
 
     phase: str
-    kind: str  # "sign-up" | "mapper" | "validate"
+    kind: str  # "sign-up" (a new user) | "cells" (a known user's) | "mapper" | "validate"
     user_id: str
     market: str
     first: str  # the region the client called first
@@ -602,7 +602,11 @@ def run(
                     "cellUrl2": answer.endpoints[1],
                 }
                 validate = plane.read(home, "/validate", user_id, body)
+                again = plane.read(home, "/cells", user_id, {"marketId": market})
                 return [
+                    Request(
+                        phase, "cells", user_id, market, home, after_loss, again, answer.cell_id
+                    ),
                     Request(
                         phase, "mapper", user_id, market, home, after_loss, mapper, answer.cell_id
                     ),
@@ -704,7 +708,8 @@ def run(
             commands.promote(clients, outputs, primary_markets[0], secondary, now=plane.now())
         except OpsError as error:
             result.unforced_refusal = str(error)
-            note((plane.t, f"ops promote without --force: refused ({error})"))
+            first_sentence = str(error).split(". ")[0]
+            note((plane.t, f"ops promote without --force: refused ({first_sentence})"))
         promoted_at = plane.t
         result.pending_from_primary_at_promotion = plane.replication.pending_from(primary)
         for market in primary_markets:
@@ -785,13 +790,15 @@ def invariants(result: RouterRegionResult) -> list[Check]:
     primary, secondary = result.primary, result.secondary
     reads = [r for r in result.requests if r.kind != "sign-up"]
     after_loss = [r for r in reads if r.after_loss and r.phase == "loss"]
-    failed_reads = [r for r in reads if not r.ok or r.final.cell_id != r.expected_cell]
+    failed_reads = [
+        r for r in reads if not r.ok or r.final.cell_id != r.expected_cell or r.final.new_assignment
+    ]
     invalid = [r for r in reads if r.kind == "validate" and r.ok and r.final.valid is not True]
     retried = sum(1 for r in reads if len(r.attempts) > 1)
     checks.append(
         Check(
-            "existing users' /mapper and /validate answered in either region, no error "
-            "beyond the client's retry",
+            "existing users' /mapper, /validate and /cells answered in either region, no "
+            "error beyond the client's retry",
             bool(reads) and not failed_reads and not invalid,
             f"{len(reads)} reads, {retried} retried on the other URL"
             + "".join(
@@ -1035,8 +1042,8 @@ def print_result(out: Report, result: RouterRegionResult, derived_environment: b
                 len(sign_ups),
                 placed.get(primary, 0),
                 placed.get(secondary, 0),
-                sum(1 for r in sign_ups if r.ok and not r.placed),
-                sum(1 for r in sign_ups if not r.ok),
+                sum(1 for r in sign_ups if r.final.error == "NoCapacity"),
+                sum(1 for r in sign_ups if not r.ok and r.final.error != "NoCapacity"),
                 len(reads),
                 sum(1 for r in reads if r.ok and r.final.region == primary),
                 sum(1 for r in reads if r.ok and r.final.region == secondary),
@@ -1054,8 +1061,8 @@ def print_result(out: Report, result: RouterRegionResult, derived_environment: b
             "sign-ups",
             f"placed {primary}",
             f"placed {secondary}",
-            "known",
-            "refused",
+            "no capacity",
+            "no writer",
             "reads",
             f"read {primary}",
             f"read {secondary}",
