@@ -24,7 +24,8 @@ function's environment is what the stack's components give it (read from a
 Pulumi mock-engine run of the program).
 
 With no command, every scenario runs (failover, then cells; cells is skipped,
-and the drill says so, when the stack sets cellRouterEnabled: false). The
+and the drill says so, when the stack sets cellRouterEnabled: false), except
+router-region, which runs only when asked for (it takes about a minute). The
 exit status is 0 when every invariant held, 1 when one broke (the reasons are
 printed), 2 for a usage or configuration error (an unreadable or malformed
 stack file, a setting `pulumi up` would reject), 3 when the program itself

@@ -89,6 +89,26 @@ def test_a_loss_that_cuts_replication_is_caught(dev_stack) -> None:
         assert any(n.startswith("placed == sum(currentCapacity)") for n in names)
 
 
+# -- the command line (usage errors stop before anything runs) ---------------------------
+
+
+def test_router_region_help_and_usage_errors(capsys) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main(["router-region", "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert "--replication-cut" in text and "home region" in text and "inject" not in text
+    assert cli.main(["--inject-fault", "two-writers"]) == 2
+    assert "python -m drill router-region --inject-fault two-writers" in capsys.readouterr().err
+    assert cli.main(["cells", "--inject-fault", "two-writers"]) == 2
+    assert "belongs to the router-region scenario" in capsys.readouterr().err
+    assert cli.main(["router-region", "--plot", "x.png"]) == 2
+    assert "--plot" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as done:
+        cli.main(["router-region", "--users", "3"])
+    assert done.value.code == 2
+
+
 # -- the invariants on hand-made results --------------------------------------------
 
 
