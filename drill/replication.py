@@ -205,6 +205,18 @@ class GlobalTableEmulator:
         with self._lock:
             return len(self._pending)
 
+    def delay_from(self, region: str, seconds: float) -> int:
+        """Hold back every write of ``region`` not yet delivered by ``seconds``
+        more (a replication backlog, as an impaired region's
+        ``ReplicationLatency`` grows); returns how many were held back."""
+        if seconds < 0:
+            raise ValueError("seconds must be 0 or more")
+        with self._lock:
+            held = [d for d in self._pending if d.origin == region]
+            for delivery in held:
+                delivery.due += seconds
+            return len(held)
+
     def pending_from(self, region: str) -> int:
         """Writes made in ``region`` not yet delivered to every other replica."""
         with self._lock:

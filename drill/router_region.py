@@ -42,8 +42,11 @@ gate for one market during the steady phases: two regions place into the
 same cells, and the checks must fail.
 
 What the loss is: the primary's endpoints fail, while writes it accepted
-before the failure keep replicating (emulated lag), as when a region's front
-door fails but its storage does not. ``replication_cut=True`` also cuts
+before the failure still replicate, ``REPLICATION_BACKLOG_SECONDS`` late (a
+backlog, as an impaired region's replication latency grows), as when a
+region's front door fails but its storage does not: they are in flight when
+the operator promotes, and the forced fence must wait them out (with
+``fence_seconds`` shorter than the backlog, the checks fail). ``replication_cut=True`` also cuts
 replication both ways until the primary returns (the global table's
 replication itself is impaired): the primary's last writes then meet the
 secondary's writes to the same cell items when it returns, and
@@ -82,6 +85,11 @@ DEFAULT_THREADS = 8
 DEFAULT_SEED = 13
 #: Emulated replication lag: AWS's "usually within one second".
 REPLICATION_LAG_SECONDS = 1.0
+#: At the loss, the primary's outbound replication falls this far behind (an
+#: impaired region's ReplicationLatency grows; the figure is illustrative): its
+#: last writes are still in flight when the operator promotes, and the fence
+#: must wait them out.
+REPLICATION_BACKLOG_SECONDS = 40.0
 #: Simulated wall-clock time of t = 0 (epoch seconds the handlers see).
 EPOCH_BASE = 1_800_000_000.0
 #: Each invocation gets this many times its deployed timeout: the emulator
@@ -221,7 +229,9 @@ class TwoRegionRouter:
     """Both regions' router on the emulator: tables, queues, secrets, the
     handlers with each region's environment, the simulated clock."""
 
-    def __init__(self, session: DrillSession, *, seed: int) -> None:
+    def __init__(
+        self, session: DrillSession, *, seed: int, overrides: dict[str, str] | None = None
+    ) -> None:
         stack = session.stack
         self.session = session
         self.primary, self.secondary = stack.primary, stack.secondary
@@ -234,6 +244,7 @@ class TwoRegionRouter:
         self.table = functions["dispatcher"].environment["TABLE_NAME"]
         self.urls = {r: f"https://router.{r}.drill.test/prod" for r in self.regions}
         self.user_key_secret = f"drill-user-key-{seed}-" + "k" * 24
+        self.overrides = dict(overrides or {})
         self.derived_environment = False
         environments = {}
         for region in self.regions:
@@ -292,6 +303,7 @@ class TwoRegionRouter:
                 "VALIDATOR_DEEP_CHECK": "false",
             }
         )
+        env.update(self.overrides)
         return env
 
     def __enter__(self) -> TwoRegionRouter:
@@ -493,10 +505,13 @@ def run(
     seed: int = DEFAULT_SEED,
     fault: str | None = None,
     replication_cut: bool = False,
+    fence_seconds: int | None = None,
     report: Report | None = None,
 ) -> RouterRegionResult:
     """Run the story (module docstring) on ``session``'s emulator, check it
-    (``invariants``) and print it. ``users``: new sign-ups per phase."""
+    (``invariants``) and print it. ``users``: new sign-ups per phase;
+    ``fence_seconds``: ``WRITER_FENCE_SECONDS`` in both regions instead of
+    the stack's (a fence shorter than the backlog must fail the checks)."""
     from drill.faults import FaultInjector
     from handlers.cell_router import budget, writer_gate
     from ops import commands
@@ -522,7 +537,8 @@ def run(
         capacity_buffer=buffer,
     )
     primary, secondary = stack.primary, stack.secondary
-    plane = TwoRegionRouter(session, seed=seed)
+    overrides = {} if fence_seconds is None else {"WRITER_FENCE_SECONDS": str(fence_seconds)}
+    plane = TwoRegionRouter(session, seed=seed, overrides=overrides)
     result.user_key_secret = plane.user_key_secret
     policy = writer_gate.policy_from_env(plane.environments[secondary])
     result.fence_seconds, result.lease_seconds = policy.fence_seconds, policy.lease_seconds
@@ -688,11 +704,20 @@ def run(
         plane.containers.reset_clients()  # clients made from now on carry the fault
         if replication_cut:
             plane.replication.isolate(primary)
+        else:
+            plane.replication.delay_from(primary, REPLICATION_BACKLOG_SECONDS)
+        in_flight = plane.replication.pending_from(primary)
         note(
             (
                 plane.t,
                 f">> {primary} lost: every call to its {', '.join(LOST_SERVICES)} endpoints "
-                "times out" + ("; replication to and from it cut" if replication_cut else ""),
+                "times out; "
+                + (
+                    f"replication to and from it cut ({in_flight} of its writes in flight)"
+                    if replication_cut
+                    else f"its last {in_flight} writes replicate "
+                    f"{REPLICATION_BACKLOG_SECONDS:g} s late"
+                ),
             )
         )
         # Existing users: those whose sign-up replicated before the phase. A

@@ -99,6 +99,19 @@ def test_a_write_made_on_top_of_a_replicated_one_loses_nothing(world):
     assert set(emulator.multi_writer_items()) == {(TABLE, (("pk", "S", "k"),))}
 
 
+def test_a_backlog_holds_back_one_regions_writes_only(world):
+    emulator, now, writers = world
+    writers[EAST].put_item(TableName=TABLE, Item={"pk": {"S": "a"}, "v": {"S": "1"}})
+    writers[WEST].put_item(TableName=TABLE, Item={"pk": {"S": "b"}, "v": {"S": "2"}})
+    assert emulator.delay_from(EAST, 30) == 1
+    now[0] = 1.0
+    assert emulator.pump() == 1 and emulator.pending_from(EAST) == 1
+    assert (_value(WEST, "a"), _value(EAST, "b")) == (None, "2")
+    now[0] = 31.0
+    assert emulator.pump() == 1 and emulator.pending == 0
+    assert _value(WEST, "a") == "1"
+
+
 def test_an_isolated_region_catches_up_when_restored(world):
     emulator, now, writers = world
     emulator.isolate(WEST)

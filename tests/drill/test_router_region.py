@@ -56,6 +56,10 @@ def test_home_region_lost_keeps_every_invariant(dev_stack) -> None:
     # The fence refused the first sign-ups after the promotion.
     assert all("paused" in r.attempts[0].message for r in result.phase("fence"))
     assert result.lost_updates == []
+    # The primary's last writes were in flight at the promotion (a 40 s
+    # backlog) and had arrived when the 60 s fence ended.
+    assert result.pending_from_primary_at_promotion > 0
+    assert result.pending_from_primary_before_placing == 0
     assert "ops promote without --force: refused" in text
     assert "python -m ops writers -- " in text
 
@@ -87,6 +91,18 @@ def test_a_loss_that_cuts_replication_is_caught(dev_stack) -> None:
     assert result.pending_from_primary_before_placing > 0
     if result.lost_updates:
         assert any(n.startswith("placed == sum(currentCapacity)") for n in names)
+
+
+@pytest.mark.slow
+def test_a_fence_shorter_than_the_replication_backlog_is_caught(dev_stack) -> None:
+    """The primary's last writes replicate 40 s late; a 5 s fence lets the
+    new writer place before they arrive."""
+    result, _ = run(dev_stack, fence_seconds=5)
+
+    assert result.fence_seconds == 5
+    assert result.pending_from_primary_at_promotion > 0
+    assert result.pending_from_primary_before_placing > 0
+    assert any(c.name.startswith("the fence waited out replication") for c in result.failed)
 
 
 # -- the command line (usage errors stop before anything runs) ---------------------------
