@@ -15,7 +15,7 @@
 4. A smaller batch goes through the Orchestrator itself -- the definition
    from ``components.orchestrator_asl.build_orchestrator_definition``, run by
    moto's Step Functions interpreter with its Lambda tasks routed in-process
-   (``drill.sfn``) -- and each answer is shown with the HTTP status the API
+   (``support.sfn``) -- and each answer is shown with the HTTP status the API
    maps it to (``components.api_templates.ERROR_STATUS``): refused users
    retry and land in the new cell, a repeat sign-up, ``/mapper``,
    ``/validate`` (the deep check probes local stand-ins for the cell
@@ -53,13 +53,15 @@ from components.orchestrator_asl import (
     build_orchestrator_definition,
 )
 from components.schemas import ROUTER_TABLE
-from drill import sfn
-from drill.cell_network import simulated_cells
-from drill.emulator import SerialMotoServer
-from drill.environment import handler_environment, scoped_environ
 from drill.report import Check, Checked, Report
 from drill.session import DrillSession
 from drill.stack import DeployedFunction
+from support import sfn
+from support.cell_network import simulated_cells
+from support.emulator import EMULATOR_TIME_SCALE, SerialMotoServer
+from support.environment import handler_environment, scoped_environ
+from support.private_apis import executing_state_machines
+from support.queues import drain
 
 DEFAULT_USERS = 150
 DEFAULT_CELLS = 3
@@ -148,7 +150,7 @@ class CellsResult(Checked):
 
 class CellEndpoints:
     """Local stand-ins for the cells' HTTPS endpoints, so the validator's deep
-    check probes something real without a network (``drill.cell_network``:
+    check probes something real without a network (``support.cell_network``:
     names under ``cells.drill.test`` resolve to public stand-in addresses
     routed to one local server, TLS verified against a throw-away CA): 200,
     or 503 for a cell marked impaired."""
@@ -192,7 +194,7 @@ def run(
 ) -> CellsResult:
     """Run the cell-router story on ``session``'s emulator and check it.
 
-    ``faults`` (``drill.faults`` syntax) puts the burst of sign-ups under
+    ``faults`` (``support.faults`` syntax) puts the burst of sign-ups under
     AWS failure modes -- throttling, cancelled transactions, timeouts -- and
     the checks must hold all the same: every refusal true, nobody placed
     twice, no cell over its limit, every scale-out request sent at least once
@@ -217,7 +219,7 @@ def run(
     }
     injector = None
     if faults:
-        from drill.faults import FaultInjector
+        from support.faults import FaultInjector
 
         # Timeouts are raised at once: the drill shows invariants, not time
         # (the time budgets are tested on a simulated clock).
@@ -270,7 +272,7 @@ def run(
         out.line(f"SELF-TEST: fault {fault!r} injected -- the checks below must fail.")
     if injector is not None:
         out.line(
-            f"AWS faults during the burst (drill.faults, seed {fault_seed}): "
+            f"AWS faults during the burst (support.faults, seed {fault_seed}): "
             + ", ".join(str(rule) for rule in injector.rules)
         )
 
@@ -614,13 +616,6 @@ def run(
 # --------------------------------------------------------------------------- #
 # Steps
 # --------------------------------------------------------------------------- #
-#: Each invocation gets this many times its deployed timeout: the emulator
-#: serves one request at a time, orders of magnitude slower than DynamoDB, so
-#: the deployed budgets would measure the emulator, not the router. (The time
-#: budgets themselves are tested on a simulated clock.)
-EMULATOR_TIME_SCALE = 10
-
-
 def _handler(function: DeployedFunction) -> Callable[[Any], Any]:
     handler = function.load()
 
@@ -765,20 +760,6 @@ def _queue_attributes(inputs: dict[str, Any]) -> dict[str, str]:
             else:
                 attributes[name] = str(value)
     return attributes
-
-
-def drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
-    """Receive and delete every message on the queue; their JSON bodies."""
-    bodies = []
-    while True:
-        received = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-        ).get("Messages", [])
-        if not received:
-            return bodies
-        for message in received:
-            bodies.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 def _scan(ddb: Any, table: str) -> list[dict[str, Any]]:
@@ -946,17 +927,11 @@ def _injected(fault: str | None) -> Iterator[None]:
 def _step_functions_emulator() -> Iterator[None]:
     """A threaded server on the same backends for the interpreter's Lambda
     calls, and ASL execution switched on for the duration."""
-    from moto.core.config import default_user_config
-
     server = SerialMotoServer(threaded=True).start()
-    config = default_user_config.setdefault("stepfunctions", {})
-    previous = config.get("execute_state_machine", False)
-    config["execute_state_machine"] = True
     try:
-        with scoped_environ({"MOTO_PORT": str(server.port)}):
+        with executing_state_machines(), scoped_environ({"MOTO_PORT": str(server.port)}):
             yield
     finally:
-        config["execute_state_machine"] = previous
         server.stop()
 
 

@@ -3,11 +3,11 @@ simulated clock.
 
 Since issue 12 both regions serve: every scenario runs both regions'
 checkers and lookups (``FailoverPlane``) on two replicas of the state table
-kept in step by ``drill.replication.GlobalTableEmulator`` (1 s lag, per-item
+kept in step by ``support.replication.GlobalTableEmulator`` (1 s lag, per-item
 last-writer-wins, every write recorded with its region), and checks that no
 item is written from both regions and that the replicas converge. After the
 story below come two more scenarios: ``region_loss`` (every primary-region
-service faulted with ``drill.faults``, replication cut; the secondary decides
+service faulted with ``support.faults``, replication cut; the secondary decides
 and its lookup answers within 40 s; convergence after the region returns)
 and ``partitioned_checker`` (a checker that reaches neither bot causes no
 failover).
@@ -18,7 +18,7 @@ definition (``probe_loop_asl.SCHEDULE_ROUNDS``: 0, 10, ... 50 s of every
 minute with the default 10 s interval). Time is simulated: the drill jumps
 from round to round, so a two-minute story takes about two seconds. The state
 table lives on the embedded emulator; the Lex V2 runtime is simulated at the
-botocore level (``drill.lex_sim``). After every round the contact flow's
+botocore level (``support.lex_sim``). After every round the contact flow's
 lookup (``handlers/lex_dr/get_region.py``) is called with an Amazon
 Connect-shaped event, to show where a caller would be sent.
 
@@ -48,12 +48,12 @@ from typing import Any
 
 from components.probe_loop_asl import SCHEDULE_PERIOD_SECONDS, SCHEDULE_ROUNDS
 from components.schemas import LEX_STATE_TABLE
-from drill import lex_sim
-from drill.environment import handler_environment, scoped_environ
-from drill.replication import GlobalTableEmulator
 from drill.report import Check, Checked, Report
 from drill.session import DrillSession
 from drill.stack import DeployedFunction
+from support import lex_sim
+from support.environment import handler_environment, scoped_environ
+from support.replication import GlobalTableEmulator
 
 #: Hidden self-test of the drill's own checks (``--inject-fault``): the
 #: health check runs with a failover threshold two rounds higher than the
@@ -168,7 +168,7 @@ def run(
 ) -> FailoverResult:
     """Run the failover story on ``session``'s emulator and check it.
 
-    ``faults`` (``drill.faults`` syntax, e.g. ``dynamodb=ThrottlingException@0.2``
+    ``faults`` (``support.faults`` syntax, e.g. ``dynamodb=ThrottlingException@0.2``
     or ``lexv2-runtime[us-west-2]=timeout@0.5``) applies AWS failure modes to
     every call of the health check and the lookup; the same invariants are
     checked. Injected timeouts cost no simulated time (the drill's clock
@@ -225,8 +225,8 @@ def run(
     injector = None
     injection: Any = contextlib.nullcontext()
     if faults:
-        from drill.faults import FaultInjector
         from handlers.lex_dr import aws_clients as lex_clients
+        from support.faults import FaultInjector
 
         injector = FaultInjector(faults, seed=fault_seed, sleep=lambda _: None)
         lex_clients.reset()
@@ -255,7 +255,7 @@ def run(
             f"probe ({check_fn.environment.get('TEST_METHOD')})."
         )
         out.line(
-            "Lex V2 runtime: SIMULATED at the botocore level (drill/lex_sim.py; moto has no "
+            "Lex V2 runtime: SIMULATED at the botocore level (support/lex_sim.py; moto has no "
             "lexv2-runtime). Clock: simulated."
         )
         if fault:
@@ -427,7 +427,7 @@ def run(
             for (service, operation, label), n in sorted(injector.injected.items())
         )
         out.line(
-            "AWS faults (drill.faults): "
+            "AWS faults (support.faults): "
             + ", ".join(str(rule) for rule in injector.rules)
             + f"; injected: {injected or 'none'}"
         )
@@ -629,10 +629,10 @@ class FailoverPlane:
     """Both regions' failover data plane on the emulator, on a simulated clock.
 
     One state table per region (the global table's replicas) kept in step by
-    ``drill.replication.GlobalTableEmulator`` (lag, per-item last-writer-wins,
+    ``support.replication.GlobalTableEmulator`` (lag, per-item last-writer-wins,
     every write recorded with its region); each region's checker and lookup
     run with that region's environment and clients; the Lex V2 runtime is
-    ``drill.lex_sim``; ``handlers.lex_dr.clock`` follows the simulated time.
+    ``support.lex_sim``; ``handlers.lex_dr.clock`` follows the simulated time.
     """
 
     def __init__(self) -> None:
@@ -848,10 +848,10 @@ def _lookups(plane: FailoverPlane, down: set[str]) -> str:
 def region_loss(session: DrillSession, out: Report) -> ScenarioResult:
     """The whole primary region is lost (bot, checker, table replica, lookup),
     then returns. Every primary-region AWS call fails at the botocore level
-    (``drill.faults``: DynamoDB, Lex runtime, Lambda, Step Functions connect
+    (``support.faults``: DynamoDB, Lex runtime, Lambda, Step Functions connect
     timeouts), replication into and out of the primary stops; the primary's
     checker keeps being invoked to show it can neither read nor write."""
-    from drill.faults import FaultInjector
+    from support.faults import FaultInjector
 
     result = ScenarioResult("primary region lost")
     stack = session.stack
@@ -945,7 +945,7 @@ def region_loss(session: DrillSession, out: Report) -> ScenarioResult:
     out.line(
         f"Two checkers and two lookups, one per region, on two replicas of the state table "
         f"(global table emulated: {REPLICATION_LAG_SECONDS:g} s lag, per-item last-writer-wins, "
-        f"drill/replication.py). Region loss: faults {spec!r} (drill/faults.py), replication "
+        f"support/replication.py). Region loss: faults {spec!r} (support/faults.py), replication "
         f"to and from {primary} stopped. Staleness bound {staleness} s."
     )
     out.timeline(header, rows)
