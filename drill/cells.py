@@ -1095,43 +1095,63 @@ def _run_api(
     same_definition = _orchestrator(mock_arns) == recorded
     # Step Functions invokes the handlers; inprocess_lambdas passes the context.
     routes = {functions[name].physical_name: functions[name].load() for name in ROUTED_FUNCTIONS}
-    timeouts = {functions[n].physical_name: functions[n].timeout_seconds for n in ROUTED_FUNCTIONS}
-    region = stack.primary
     with _step_functions_emulator(), sfn.inprocess_lambdas(routes):
-        role = sfn.ensure_role("drill-orchestrator-role", region=region)
-        arns = sfn.create_functions(timeouts, role_arn=role, region=region)
-        definition = _orchestrator(
-            {name: arns[functions[name].physical_name] for name in ROUTED_FUNCTIONS}
-        )
-        machine = sfn.create_state_machine(
-            definition, name=f"Orchestrator-{uuid.uuid4().hex[:8]}", role_arn=role, region=region
-        )
+        api = _Api(result, _deploy_orchestrator(functions, stack.primary), stack.primary)
+        api.sign_ups(user_ids, retried, order)
+        if known is not None:
+            api.known_user(known, order, endpoints)
+        api.bad_requests()
+    return same_definition
 
-        def call(label: str, path: str, user_id: str, body: Any, expected: int) -> ApiCall:
-            execution = sfn.run_execution(
-                machine,
-                {"path": path, "httpMethod": "POST", "userId": user_id, "body": body},
-                region=region,
-            )
-            if execution.succeeded:
-                status, answer = 200, execution.output
-            else:
-                error = "States.Timeout" if execution.status == "TIMED_OUT" else execution.error
-                status = ERROR_STATUS.get(error or "", 500)
-                answer = {"error": error, "message": execution.error_message}
-            api_call = ApiCall(label, path, status, expected, answer)
-            result.api_calls.append(api_call)
-            return api_call
 
-        room = result.assignable_limit
+def _deploy_orchestrator(functions: dict[str, DeployedFunction], region: str) -> str:
+    """The routed functions and the Orchestrator on moto; its ARN."""
+    timeouts = {functions[n].physical_name: functions[n].timeout_seconds for n in ROUTED_FUNCTIONS}
+    role = sfn.ensure_role("drill-orchestrator-role", region=region)
+    arns = sfn.create_functions(timeouts, role_arn=role, region=region)
+    definition = _orchestrator(
+        {name: arns[functions[name].physical_name] for name in ROUTED_FUNCTIONS}
+    )
+    return sfn.create_state_machine(
+        definition, name=f"Orchestrator-{uuid.uuid4().hex[:8]}", role_arn=role, region=region
+    )
+
+
+class _Api:
+    """API requests as executions of the Orchestrator, with the status the
+    API maps each answer to; every call recorded in ``result.api_calls``."""
+
+    def __init__(self, result: CellsResult, machine: str, region: str) -> None:
+        self.result = result
+        self.machine = machine
+        self.region = region
+
+    def call(self, label: str, path: str, user_id: str, body: Any, expected: int) -> ApiCall:
+        execution = sfn.run_execution(
+            self.machine,
+            {"path": path, "httpMethod": "POST", "userId": user_id, "body": body},
+            region=self.region,
+        )
+        if execution.succeeded:
+            status, answer = 200, execution.output
+        else:
+            error = "States.Timeout" if execution.status == "TIMED_OUT" else execution.error
+            status = ERROR_STATUS.get(error or "", 500)
+            answer = {"error": error, "message": execution.error_message}
+        api_call = ApiCall(label, path, status, expected, answer)
+        self.result.api_calls.append(api_call)
+        return api_call
+
+    def sign_ups(self, user_ids: list[str], retried: set[str], order: Iterator[int]) -> None:
+        """The new cell takes its assignable share; after that, NoCapacity."""
+        room = self.result.assignable_limit
         for user_id in user_ids:
-            # The new cell takes its assignable share; after that, NoCapacity.
             expected = 200 if room > 0 else ERROR_STATUS["NoCapacity"]
             label = f"sign-up {user_id}" + (" (refused before)" if user_id in retried else "")
-            made = call(label, "/cells", user_id, {}, expected)
+            made = self.call(label, "/cells", user_id, {}, expected)
             room -= 1
             body = made.body if isinstance(made.body, dict) else {}
-            result.sign_ups.append(
+            self.result.sign_ups.append(
                 SignUp(
                     next(order),
                     user_id,
@@ -1140,40 +1160,35 @@ def _run_api(
                     bool(body.get("newAssignment")),
                 )
             )
-        if known is not None:
-            again = call(f"repeat sign-up {known.user_id}", "/cells", known.user_id, {}, 200)
-            body = again.body if isinstance(again.body, dict) else {}
-            result.sign_ups.append(
-                SignUp(next(order), known.user_id, "api", body.get("cellId"), False)
-            )
-            result.repeat_sign_up = (known.cell_id, body)
-            call(f"{known.user_id}'s cell", "/mapper", known.user_id, {}, 200)
-            current = endpoints.urls(known.cell_id or "")
-            call(
-                "cached endpoints, current",
+
+    def known_user(self, known: SignUp, order: Iterator[int], endpoints: CellEndpoints) -> None:
+        """A placed user signs up again, asks for their cell, validates endpoints."""
+        result, user_id = self.result, known.user_id
+        again = self.call(f"repeat sign-up {user_id}", "/cells", user_id, {}, 200)
+        body = again.body if isinstance(again.body, dict) else {}
+        result.sign_ups.append(SignUp(next(order), user_id, "api", body.get("cellId"), False))
+        result.repeat_sign_up = (known.cell_id, body)
+        self.call(f"{user_id}'s cell", "/mapper", user_id, {}, 200)
+        for label, cell in (("current", known.cell_id), ("stale", result.new_cell)):
+            url, url2 = endpoints.urls(cell or "")
+            self.call(
+                f"cached endpoints, {label}",
                 "/validate",
-                known.user_id,
-                {"cellId": known.cell_id, "cellUrl": current[0], "cellUrl2": current[1]},
+                user_id,
+                {"cellId": known.cell_id, "cellUrl": url, "cellUrl2": url2},
                 200,
             )
-            stale = endpoints.urls(result.new_cell or "")
-            call(
-                "cached endpoints, stale",
-                "/validate",
-                known.user_id,
-                {"cellId": known.cell_id, "cellUrl": stale[0], "cellUrl2": stale[1]},
-                200,
-            )
-        call("unknown user", "/mapper", "nobody", {}, ERROR_STATUS["UserNotFound"])
-        call("unknown path", "/cellz", "ada", {}, ERROR_STATUS["InvalidRequest"])
-        call(
+
+    def bad_requests(self) -> None:
+        self.call("unknown user", "/mapper", "nobody", {}, ERROR_STATUS["UserNotFound"])
+        self.call("unknown path", "/cellz", "ada", {}, ERROR_STATUS["InvalidRequest"])
+        self.call(
             "bad input: marketId 'eu rope!'",
             "/cells",
             "ada",
             {"marketId": "eu rope!"},
             ERROR_STATUS["InvalidRequest"],
         )
-    return same_definition
 
 
 def _orchestrator(arns: dict[str, str]) -> dict[str, Any]:

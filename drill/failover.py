@@ -322,16 +322,7 @@ def tell_the_story(
     result.checker_handler = check_fn.handler_path
     result.test_method = check_fn.environment.get("TEST_METHOD")
     result.alias_arns = json.loads(lookup_fn.environment["BOT_ALIAS_ARNS"])
-    check_env = dict(check_fn.environment)
-    if fault == FAULT_SLOW_FAILOVER:
-        check_env["FAILOVER_THRESHOLD"] = str(result.failover_threshold + 2)
-    plane = FailoverPlane.open(
-        session,
-        env_overrides={k: v for k, v in check_env.items() if k == "FAILOVER_THRESHOLD"},
-        checker_env={secondary: {"CHECKER_REGION": primary}}
-        if fault == FAULT_SHARED_ITEM
-        else None,
-    )
+    plane = _open_plane(session, check_fn, result.failover_threshold, fault)
     result.seed_text = _describe_seed(plane.seeds)
     injector = None
     if faults:
@@ -357,6 +348,23 @@ def tell_the_story(
     result.sessions_answered = len(sim.answered_sessions)
     result.sessions_left = len(sim.undeleted_sessions)
     return result
+
+
+def _open_plane(
+    session: DrillSession, check_fn: DeployedFunction, threshold: int, fault: str | None
+) -> FailoverPlane:
+    """Both regions' plane, with a self-test's fault in the checkers' environment."""
+    stack = session.stack
+    check_env = dict(check_fn.environment)
+    if fault == FAULT_SLOW_FAILOVER:
+        check_env["FAILOVER_THRESHOLD"] = str(threshold + 2)
+    return FailoverPlane.open(
+        session,
+        env_overrides={k: v for k, v in check_env.items() if k == "FAILOVER_THRESHOLD"},
+        checker_env={stack.secondary: {"CHECKER_REGION": stack.primary}}
+        if fault == FAULT_SHARED_ITEM
+        else None,
+    )
 
 
 class _StoryTeller:
@@ -1106,7 +1114,6 @@ def lose_the_primary_region(session: DrillSession) -> RegionLossResult:
     (``support.faults``: DynamoDB, Lex runtime, Lambda, Step Functions connect
     timeouts), replication into and out of the primary stops; the primary's
     checker keeps being invoked to show it can neither read nor write."""
-    from handlers.lex_dr import aws_clients
     from support.faults import FaultInjector
 
     stack = session.stack
@@ -1129,58 +1136,85 @@ def lose_the_primary_region(session: DrillSession) -> RegionLossResult:
         for _ in range(2):
             both.round()
         lost_at = both.next_moment()
-        plane.advance_to(lost_at)
-        # Every service of the primary region fails at once.
-        outage = ExitStack()
-        outage.enter_context(injector.active())
-        aws_clients.reset()  # Lambda's clients are new after the fault: make them see it
-        plane.replication.isolate(primary)
-        plane.sim.set(primary, lex_sim.TIMEOUT)
-        both.down.add(primary)
-        result.rows.append((f"{lost_at:6.1f}", f">> {primary} region lost: every service fails"))
-        takeover_round: float | None = None
-        for _ in range(8):
-            answers = both.round()
-            t = both.clock.last or 0.0
-            looked_up = plane.lookup(secondary)["primaryCode"]
-            if (
-                takeover_round is None
-                and answers[secondary]["activeRegion"] == secondary == looked_up
-            ):
-                takeover_round = t
-            if takeover_round is None:
-                result.vetoed_rounds += 1
-        if takeover_round is not None:
-            result.takeover_seconds = takeover_round - lost_at
-        result.writes_while_lost = [
-            (w.t - EPOCH_BASE, w.operation, w.key_text)
-            for w in plane.replication.writes
-            if w.region == primary and w.t - EPOCH_BASE > lost_at
-        ]
-        # The region returns.
+        outage = _lose_the_region(both, injector.active(), lost_at)
+        _watch_the_takeover(both, lost_at, result)
         back_at = both.next_moment()
-        plane.advance_to(back_at)
-        outage.close()
-        aws_clients.reset()
-        plane.replication.restore(primary)
-        plane.sim.set(primary, lex_sim.OK)
-        both.down.clear()
-        plane.replication.pump()
-        result.rows.append((f"{back_at:6.1f}", f">> {primary} region returns; replication resumes"))
-        agreed_at: float | None = None
-        for _ in range(6):
-            both.round()
-            plane.advance_to((both.clock.last or 0.0) + REPLICATION_LAG_SECONDS)
-            looked = {r: plane.lookup(r)["primaryCode"] for r in plane.regions}
-            if agreed_at is None and looked[primary] == looked[secondary] == primary:
-                agreed_at = both.clock.last
-        if agreed_at is not None:
-            result.convergence_seconds = agreed_at - back_at
+        _bring_the_region_back(both, outage, back_at)
+        _watch_the_failback(both, back_at, result)
         plane.replication.flush()
         result.replicas = plane.replica_facts()
     finally:
         plane.close()
     return result
+
+
+def _lose_the_region(both: _BothCheckers, faults: Any, lost_at: float) -> ExitStack:
+    """Every service of the primary region fails at once; returns the outage
+    to close when the region returns."""
+    from handlers.lex_dr import aws_clients
+
+    plane = both.plane
+    primary = plane.regions[0]
+    plane.advance_to(lost_at)
+    outage = ExitStack()
+    outage.enter_context(faults)
+    aws_clients.reset()  # Lambda's clients are new after the fault: make them see it
+    plane.replication.isolate(primary)
+    plane.sim.set(primary, lex_sim.TIMEOUT)
+    both.down.add(primary)
+    both.rows.append((f"{lost_at:6.1f}", f">> {primary} region lost: every service fails"))
+    return outage
+
+
+def _watch_the_takeover(both: _BothCheckers, lost_at: float, result: RegionLossResult) -> None:
+    """Eight rounds with the primary lost: when the secondary takes over, how
+    many rounds it held back, what the lost region still wrote."""
+    plane, secondary = both.plane, result.secondary
+    takeover_round: float | None = None
+    for _ in range(8):
+        answers = both.round()
+        t = both.clock.last or 0.0
+        looked_up = plane.lookup(secondary)["primaryCode"]
+        if takeover_round is None and answers[secondary]["activeRegion"] == secondary == looked_up:
+            takeover_round = t
+        if takeover_round is None:
+            result.vetoed_rounds += 1
+    if takeover_round is not None:
+        result.takeover_seconds = takeover_round - lost_at
+    result.writes_while_lost = [
+        (w.t - EPOCH_BASE, w.operation, w.key_text)
+        for w in plane.replication.writes
+        if w.region == result.primary and w.t - EPOCH_BASE > lost_at
+    ]
+
+
+def _bring_the_region_back(both: _BothCheckers, outage: ExitStack, back_at: float) -> None:
+    from handlers.lex_dr import aws_clients
+
+    plane = both.plane
+    primary = plane.regions[0]
+    plane.advance_to(back_at)
+    outage.close()
+    aws_clients.reset()
+    plane.replication.restore(primary)
+    plane.sim.set(primary, lex_sim.OK)
+    both.down.clear()
+    plane.replication.pump()
+    both.rows.append((f"{back_at:6.1f}", f">> {primary} region returns; replication resumes"))
+
+
+def _watch_the_failback(both: _BothCheckers, back_at: float, result: RegionLossResult) -> None:
+    """Six rounds after the return: when both lookups agree on the primary."""
+    plane, primary = both.plane, result.primary
+    agreed_at: float | None = None
+    for _ in range(6):
+        both.round()
+        plane.advance_to((both.clock.last or 0.0) + REPLICATION_LAG_SECONDS)
+        looked = {r: plane.lookup(r)["primaryCode"] for r in plane.regions}
+        if agreed_at is None and looked[primary] == looked[result.secondary] == primary:
+            agreed_at = both.clock.last
+    if agreed_at is not None:
+        result.convergence_seconds = agreed_at - back_at
 
 
 def region_loss_invariants(result: RegionLossResult) -> list[Check]:
