@@ -104,7 +104,6 @@ if str(ROOT) not in sys.path:
 from botocore.exceptions import ClientError  # noqa: E402
 
 from bench.capacity_units import read_units, write_units  # noqa: E402
-from drill.argtypes import integer_in, number_in  # noqa: E402
 from handlers.cell_router import (  # noqa: E402
     budget,
     dispatcher,
@@ -117,6 +116,7 @@ from handlers.cell_router import (  # noqa: E402
 from handlers.cell_router.errors import NoCapacity, ServiceUnavailable  # noqa: E402
 from handlers.cell_router.model import Cell, Endpoint, Mapping  # noqa: E402
 from handlers.cell_router.store import AssignOutcome, AssignResult  # noqa: E402
+from support.argtypes import integer_in, number_in  # noqa: E402
 
 #: Per-partition ceilings (warm-throughput-scenarios.html).
 PARTITION_WRITE_UNITS = 1_000.0

@@ -59,7 +59,6 @@ from botocore.exceptions import ReadTimeoutError  # noqa: E402
 
 from components.probe_loop_asl import DEFAULT_INTERVAL_SECONDS  # noqa: E402
 from config import PROBE_INTERVALS  # noqa: E402
-from drill.argtypes import integer_in, number_in  # noqa: E402
 from handlers.lex_dr import probe as lex_probe  # noqa: E402
 from handlers.lex_dr.aws_clients import LEX_CALL_TIMEOUT_SECONDS  # noqa: E402
 from handlers.lex_dr.decision import (  # noqa: E402
@@ -77,6 +76,7 @@ from handlers.lex_dr.settings import (  # noqa: E402
     DEFAULT_PROBE_BACKOFF_MS,
     HealthCheckSettings,
 )
+from support.argtypes import integer_in, number_in  # noqa: E402
 
 # Region names only label the two regions here (the settings parser wants real ones).
 P, S = "us-east-1", "us-west-2"

@@ -21,7 +21,7 @@ two digits).
 
 Two scenarios go beyond the happy path: a sign-up whose first transaction
 loses a race (``TransactionConflict`` on the cell, injected with
-``drill.faults``), and a sign-up into a cell inside the scale-out band (70 to
+``support.faults``), and a sign-up into a cell inside the scale-out band (70 to
 80 % of ``maxCapacity``), where today the scaler writes the market's
 scale-out item on every sign-up even while an episode is already open.
 
@@ -52,9 +52,9 @@ from moto import mock_aws  # noqa: E402
 
 from bench.capacity_units import read_units, write_units  # noqa: E402
 from components.schemas import ROUTER_TABLE  # noqa: E402
-from drill.argtypes import integer_in  # noqa: E402
-from drill.emulator import FAKE_CREDENTIALS, scoped_environ  # noqa: E402
-from drill.sfn import FakeLambdaContext  # noqa: E402
+from support.argtypes import integer_in  # noqa: E402
+from support.emulator import FAKE_CREDENTIALS, scoped_environ  # noqa: E402
+from support.sfn import FakeLambdaContext  # noqa: E402
 
 TABLE = "tbl_router_bench"
 MARKET = "europe"
@@ -385,7 +385,7 @@ def measure(users: int, *, cells: int = 30, max_capacity: int = 500) -> dict[str
             return value
 
         def lost_race(request: dict[str, Any], context: Any) -> Any:
-            from drill.faults import FaultInjector, parse_faults
+            from support.faults import FaultInjector, parse_faults
 
             rule = parse_faults("dynamodb:TransactWriteItems=cancel:TransactionConflict*1")
             clients = [aws_clients.dynamodb(connect + read) for connect, read in ATTEMPT_TIMEOUTS]

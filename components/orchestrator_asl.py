@@ -3,7 +3,7 @@
 A pure builder: ARNs and numbers in, a definition ``dict`` out. The
 ``Orchestrator`` component serialises it with :func:`to_json`; the tests and
 the offline drill execute the very same dict on moto's Step Functions
-interpreter (``drill.sfn``).
+interpreter (``support.sfn``).
 
 Input (from the API's request template)::
 

@@ -15,7 +15,7 @@
 4. A smaller batch goes through the Orchestrator itself -- the definition
    from ``components.orchestrator_asl.build_orchestrator_definition``, run by
    moto's Step Functions interpreter with its Lambda tasks routed in-process
-   (``drill.sfn``) -- and each answer is shown with the HTTP status the API
+   (``support.sfn``) -- and each answer is shown with the HTTP status the API
    maps it to (``components.api_templates.ERROR_STATUS``): refused users
    retry and land in the new cell, a repeat sign-up, ``/mapper``,
    ``/validate`` (the deep check probes local stand-ins for the cell
@@ -53,13 +53,15 @@ from components.orchestrator_asl import (
     build_orchestrator_definition,
 )
 from components.schemas import ROUTER_TABLE
-from drill import sfn
-from drill.cell_network import simulated_cells
-from drill.emulator import SerialMotoServer
-from drill.environment import handler_environment, scoped_environ
 from drill.report import Check, Checked, Report
 from drill.session import DrillSession
 from drill.stack import DeployedFunction
+from support import sfn
+from support.cell_network import simulated_cells
+from support.emulator import EMULATOR_TIME_SCALE, SerialMotoServer
+from support.environment import handler_environment, scoped_environ
+from support.private_apis import executing_state_machines
+from support.queues import drain
 
 DEFAULT_USERS = 150
 DEFAULT_CELLS = 3
@@ -140,6 +142,38 @@ class CellsResult(Checked):
     faults_injected: int = 0
     unavailable_retries: int = 0
     sweep: dict[str, Any] = field(default_factory=dict)
+    # -- what the story saw, for its invariants and its printing --------------
+    capacity_buffer: float = 0.0
+    scale_out_threshold: float = 0.0
+    #: the market's cells registered before the burst, and the two that must
+    #: stay untouched (an impaired one, another market's)
+    cell_ids: list[str] = field(default_factory=list)
+    impaired_cell: str = ""
+    other_market: str = ""
+    foreign_cell: str = ""
+    untouched_before: dict[str, dict[str, Any]] = field(default_factory=dict)
+    untouched_after: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: provisioning requests received after the burst, and after the API batch
+    burst_messages: list[dict[str, Any]] = field(default_factory=list)
+    api_messages: list[dict[str, Any]] = field(default_factory=list)
+    #: the market's scale-out marker after CellReady
+    marker: dict[str, Any] = field(default_factory=dict)
+    #: user key -> mapping item, as the table held them at the end
+    mappings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the stack's user-key secret (mapping keys are keyed hashes of user ids)
+    user_key: bytes = b""
+    #: the Orchestrator run here equals the one the stack deploys (ARNs aside)
+    same_definition: bool = False
+    table: str = ""
+    queue: str = ""
+    registrar_path: str = ""
+    sweeper_path: str = ""
+    fault: str | None = None
+    fault_seed: int = 0
+    #: ``--faults`` rules (None: none asked) and what was injected, per
+    #: (service, operation, label)
+    fault_rules: list[str] | None = None
+    injected: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
     @property
     def placed_total(self) -> int:
@@ -148,7 +182,7 @@ class CellsResult(Checked):
 
 class CellEndpoints:
     """Local stand-ins for the cells' HTTPS endpoints, so the validator's deep
-    check probes something real without a network (``drill.cell_network``:
+    check probes something real without a network (``support.cell_network``:
     names under ``cells.drill.test`` resolve to public stand-in addresses
     routed to one local server, TLS verified against a throw-away CA): 200,
     or 503 for a cell marked impaired."""
@@ -190,9 +224,10 @@ def run(
     faults: str | None = None,
     fault_seed: int = 0,
 ) -> CellsResult:
-    """Run the cell-router story on ``session``'s emulator and check it.
+    """Run the cell-router story on ``session``'s emulator, print it as it
+    goes and check it (``invariants``).
 
-    ``faults`` (``drill.faults`` syntax) puts the burst of sign-ups under
+    ``faults`` (``support.faults`` syntax) puts the burst of sign-ups under
     AWS failure modes -- throttling, cancelled transactions, timeouts -- and
     the checks must hold all the same: every refusal true, nobody placed
     twice, no cell over its limit, every scale-out request sent at least once
@@ -204,393 +239,273 @@ def run(
         raise ValueError(
             "users, cells, capacity and threads must be at least 1, api_users at least 0"
         )
-    from handlers.cell_router.placement import assignable_limit
-
     out = report or session.report
     started = time.monotonic()
-    stack = session.stack
-    router = stack.settings.cell_router
-    market = router.default_market
-    other_market = "asia" if market != "asia" else "americas"
-    functions = {
-        m: stack.function("cell_router", m) for m in (*ROUTED_FUNCTIONS, "registrar", "sweeper")
-    }
-    injector = None
-    if faults:
-        from drill.faults import FaultInjector
+    story = _CellsStory(session, users, cells, capacity, threads, fault, faults, fault_seed)
+    result = story.result
+    print_setup(result, out)
+    with story.world():
+        story.register_cells()
+        print_registered(result, out)
+        print_burst_start(result, out)
+        story.burst(out.progress(users, "sign-ups"))
+        print_burst(result, out)
+        story.sweep()
+        print_sweep(result, out)
+        story.provision_a_new_cell()
+        print_provisioning(result, out)
+        story.through_the_orchestrator(api_users)
+        print_api_calls(result, out)
+        story.read_the_table()
+    out.line()
+    _print_occupancy(out, result.occupancy_final, title="Final occupancy")
+    result.checks = invariants(result)
+    out.checks(result.checks)
+    result.elapsed_seconds = time.monotonic() - started
+    return result
 
-        # Timeouts are raised at once: the drill shows invariants, not time
-        # (the time budgets are tested on a simulated clock).
-        injector = FaultInjector(faults, seed=fault_seed, sleep=lambda _: None)
-    buffer, threshold = (
-        Decimal(str(router.capacity_buffer)),
-        Decimal(str(router.scale_out_threshold)),
-    )
-    limit = assignable_limit(capacity, buffer)
-    result = CellsResult(
-        stack=stack.name,
-        market=market,
-        users=users,
-        cells=cells,
-        capacity=capacity,
-        threads=threads,
-        assignable_limit=limit,
-        scale_out_at=math.ceil(threshold * capacity),
-    )
 
-    # --- the data plane on the emulator, from the stack's own declarations ---
-    table = functions["dispatcher"].environment["TABLE_NAME"]
-    ddb = session.client("dynamodb")
-    sqs = session.client("sqs")
-    ddb.create_table(**ROUTER_TABLE.create_table_request(table))
-    queue_url = _create_queues(sqs, stack.queue("CellProvisioning"), stack.queue("dlq"))
-    environment = handler_environment(*(f.environment for f in functions.values()))
-    environment["PROVISIONING_QUEUE_URL"] = queue_url
-    # The stack's user-key secret: Secrets Manager generates it in AWS; here
-    # the drill draws a key and stores it the same way.
-    user_key_secret = secrets.token_urlsafe(48)
-    environment["USER_KEY_SECRET_ARN"] = session.client("secretsmanager").create_secret(
-        Name=f"{table}-user-key", SecretString=user_key_secret
-    )["ARN"]
-    router_id = environment.get("CELL_READY_ROUTER_ID")
-    rule_pattern = stack.event_pattern("cell-ready")
-    handlers = {name: _handler(function) for name, function in functions.items()}
+# --------------------------------------------------------------------------- #
+# Steps
+# --------------------------------------------------------------------------- #
+class _CellsStory:
+    """The data plane on the emulator, from the stack's own declarations, and
+    the story's steps on it; each step records what it saw in ``result``."""
 
-    out.heading(f"Cell router -- stack {stack.name}, market {market!r}")
-    out.line(
-        f"Table {table} (components.schemas.ROUTER_TABLE) and queue "
-        f"{queue_url.rsplit('/', 1)[-1]} (+ dead-letter queue) on the emulator; handlers with the "
-        "environment the stack gives them."
-    )
-    out.line(
-        f"Cells of {capacity}: {limit} assignable (buffer {float(buffer):.0%}), new cell "
-        f"requested at {result.scale_out_at} ({float(threshold):.0%})."
-    )
-    if fault:
-        out.line(f"SELF-TEST: fault {fault!r} injected -- the checks below must fail.")
-    if injector is not None:
-        out.line(
-            f"AWS faults during the burst (drill.faults, seed {fault_seed}): "
-            + ", ".join(str(rule) for rule in injector.rules)
+    def __init__(
+        self,
+        session: DrillSession,
+        users: int,
+        cells: int,
+        capacity: int,
+        threads: int,
+        fault: str | None,
+        faults: str | None,
+        fault_seed: int,
+    ) -> None:
+        from handlers.cell_router.placement import assignable_limit
+
+        self.session = session
+        stack = self.stack = session.stack
+        router = stack.settings.cell_router
+        market = router.default_market
+        self.functions = {
+            m: stack.function("cell_router", m) for m in (*ROUTED_FUNCTIONS, "registrar", "sweeper")
+        }
+        self.injector = None
+        if faults:
+            from support.faults import FaultInjector
+
+            # Timeouts are raised at once: the drill shows invariants, not time
+            # (the time budgets are tested on a simulated clock).
+            self.injector = FaultInjector(faults, seed=fault_seed, sleep=lambda _: None)
+        buffer = Decimal(str(router.capacity_buffer))
+        threshold = Decimal(str(router.scale_out_threshold))
+        other_market = "asia" if market != "asia" else "americas"
+        self.result = result = CellsResult(
+            stack=stack.name,
+            market=market,
+            users=users,
+            cells=cells,
+            capacity=capacity,
+            threads=threads,
+            assignable_limit=assignable_limit(capacity, buffer),
+            scale_out_at=math.ceil(threshold * capacity),
+            capacity_buffer=float(buffer),
+            scale_out_threshold=float(threshold),
+            fault=fault,
+            fault_seed=fault_seed,
+            fault_rules=[str(r) for r in self.injector.rules] if self.injector else None,
+            cell_ids=[f"{market}-{n}" for n in range(1, cells + 1)],
+            impaired_cell=f"{market}-impaired",
+            other_market=other_market,
+            foreign_cell=f"{other_market}-1",
+            registrar_path=self.functions["registrar"].handler_path,
+            sweeper_path=self.functions["sweeper"].handler_path,
+        )
+        self._create_the_data_plane()
+        result.table, result.queue = self.table, self.queue_url.rsplit("/", 1)[-1]
+        self.handlers = {name: _handler(function) for name, function in self.functions.items()}
+        # Sign-up order, shared by the threads (next() on a count is atomic).
+        self.order = itertools.count(1)
+
+    def _create_the_data_plane(self) -> None:
+        """Table, queues and the user-key secret; the handlers' environment."""
+        session, stack = self.session, self.stack
+        self.table = self.functions["dispatcher"].environment["TABLE_NAME"]
+        self.ddb = session.client("dynamodb")
+        self.sqs = session.client("sqs")
+        self.ddb.create_table(**ROUTER_TABLE.create_table_request(self.table))
+        self.queue_url = _create_queues(
+            self.sqs, stack.queue("CellProvisioning"), stack.queue("dlq")
+        )
+        self.environment = handler_environment(*(f.environment for f in self.functions.values()))
+        self.environment["PROVISIONING_QUEUE_URL"] = self.queue_url
+        # The stack's user-key secret: Secrets Manager generates it in AWS; here
+        # the drill draws a key and stores it the same way.
+        user_key_secret = secrets.token_urlsafe(48)
+        self.result.user_key = user_key_secret.encode()
+        self.environment["USER_KEY_SECRET_ARN"] = session.client("secretsmanager").create_secret(
+            Name=f"{self.table}-user-key", SecretString=user_key_secret
+        )["ARN"]
+        self.router_id = self.environment.get("CELL_READY_ROUTER_ID")
+        self.rule_pattern = stack.event_pattern("cell-ready")
+
+    @contextmanager
+    def world(self) -> Iterator[None]:
+        """The handlers' environment, the cells' endpoints, the self-test fault."""
+        with (
+            scoped_environ(self.environment),
+            CellEndpoints() as self.endpoints,
+            _injected(self.result.fault),
+        ):
+            yield
+
+    def register(self, market: str, cell_id: str, episode_id: str | None = None) -> dict:
+        """Announce a cell the way the provisioning layer does (CellReady)."""
+        return _register(
+            self.handlers["registrar"],
+            market,
+            cell_id,
+            self.result.capacity,
+            self.endpoints,
+            self.stack.primary,
+            self.stack.secondary,
+            episode_id=episode_id,
+            router_id=self.router_id,
+            pattern=self.rule_pattern,
         )
 
-    with (
-        scoped_environ(environment),
-        CellEndpoints() as endpoints,
-        _injected(fault),
-    ):
-        # 1. cells, registered the way the provisioning layer announces them
-        cell_ids = [f"{market}-{n}" for n in range(1, cells + 1)]
-        impaired_cell, foreign_cell = f"{market}-impaired", f"{other_market}-1"
-        for cell_id in (*cell_ids, impaired_cell):
-            _register(
-                handlers["registrar"],
-                market,
-                cell_id,
-                capacity,
-                endpoints,
-                stack.primary,
-                stack.secondary,
-                router_id=router_id,
-                pattern=rule_pattern,
+    def untouched(self) -> dict[str, dict[str, Any]]:
+        result = self.result
+        return {
+            c: _item(self.ddb, self.table, m, c)
+            for m, c in (
+                (result.market, result.impaired_cell),
+                (result.other_market, result.foreign_cell),
             )
-        _register(
-            handlers["registrar"],
-            other_market,
-            foreign_cell,
-            capacity,
-            endpoints,
-            stack.primary,
-            stack.secondary,
-            router_id=router_id,
-            pattern=rule_pattern,
-        )
+        }
+
+    def register_cells(self) -> None:
+        """The market's cells, an impaired one and another market's."""
+        result = self.result
+        for cell_id in (*result.cell_ids, result.impaired_cell):
+            self.register(result.market, cell_id)
+        self.register(result.other_market, result.foreign_cell)
         # The cells' own health monitor (outside this project) marks one impaired.
-        ddb.update_item(
-            TableName=table,
-            Key={"marketId": {"S": market}, "cellId": {"S": impaired_cell}},
+        self.ddb.update_item(
+            TableName=self.table,
+            Key={"marketId": {"S": result.market}, "cellId": {"S": result.impaired_cell}},
             # As the README runbook says: out of the placeable index too.
             UpdateExpression="SET IsHealthy = :false REMOVE placeableMarketId",
             ExpressionAttributeValues={":false": {"BOOL": False}},
         )
-        endpoints.impaired.add(impaired_cell)
-        untouched_before = {
-            c: _item(ddb, table, m, c)
-            for m, c in ((market, impaired_cell), (other_market, foreign_cell))
-        }
-        out.line(
-            f"Registered through {functions['registrar'].handler_path} (CellReady events): "
-            f"{', '.join(cell_ids)}; {impaired_cell} (then marked unhealthy); {foreign_cell} "
-            f"(market {other_market})."
-        )
+        self.endpoints.impaired.add(result.impaired_cell)
+        result.untouched_before = self.untouched()
 
-        # 2. the burst: dispatcher then scaler, many threads, serial emulator
-        out.line()
-        out.line(
-            f"{users} sign-ups on {threads} threads: dispatcher.handler then scaler.handler "
-            "(what the Orchestrator runs for /cells), one emulator request at a time:"
-        )
-        # Sign-up order, shared by the threads (next() on a count is atomic).
-        order = itertools.count(1)
-        progress = out.progress(users, "sign-ups")
+    def burst(self, progress: Any) -> None:
+        """Dispatcher then scaler on many threads, against the serial emulator."""
+        result = self.result
         lock = threading.Lock()
 
         def sign_up(index: int) -> None:
             user_id = f"user{index:04d}"
-            record = _sign_up(handlers, user_id, order, "direct")
+            record = _sign_up(self.handlers, user_id, self.order, "direct")
             # A client honouring the 503's retry hint tries again.
             for _ in range(5):
                 if record.error != "ServiceUnavailable":
                     break
                 with lock:
                     result.unavailable_retries += 1
-                record = _sign_up(handlers, user_id, order, "direct")
+                record = _sign_up(self.handlers, user_id, self.order, "direct")
             with lock:
                 result.sign_ups.append(record)
             progress.advance()
 
         with (
-            _faults_active(injector),
-            ThreadPoolExecutor(threads, thread_name_prefix="sign-up") as pool,
+            _faults_active(self.injector),
+            ThreadPoolExecutor(result.threads, thread_name_prefix="sign-up") as pool,
         ):
-            list(pool.map(sign_up, range(1, users + 1)))
+            list(pool.map(sign_up, range(1, result.users + 1)))
         result.direct_seconds = progress.finish()
         direct = [s for s in result.sign_ups if s.phase == "direct"]
         result.placed_direct = sum(1 for s in direct if s.cell_id is not None)
         result.refused_direct = sum(1 for s in direct if s.cell_id is None and s.error is None)
-        errors = [s for s in direct if s.error is not None]
-        out.line(
-            f"  placed {result.placed_direct}, refused {result.refused_direct} (NoCapacity -> "
-            f"HTTP {ERROR_STATUS['NoCapacity']}), errors {len(errors)}, in "
-            f"{result.direct_seconds:.1f} s"
-        )
-        if injector is not None:
-            injected = ", ".join(
-                f"{n} x {service}:{operation}={label}"
-                for (service, operation, label), n in sorted(injector.injected.items())
-            )
-            result.faults_injected = injector.total_injected
-            out.line(f"  faults injected: {injected or 'none'}")
-            out.line(
-                f"  answered ServiceUnavailable (503, retry hint) and retried by the caller: "
-                f"{result.unavailable_retries}"
-            )
-        result.occupancy_after_burst = _occupancy(ddb, table, limit)
-        out.line()
-        _print_occupancy(out, result.occupancy_after_burst)
+        if self.injector is not None:
+            result.faults_injected = self.injector.total_injected
+            result.injected = dict(self.injector.injected)
+        result.occupancy_after_burst = _occupancy(self.ddb, self.table, result.assignable_limit)
 
-        # 2b. the sweeper, one resend delay later: resends what was not sent
-        result.sweep = _sweep(handlers["sweeper"])
-        out.line()
-        out.line(
-            f"Sweeper ({functions['sweeper'].handler_path}), one resend delay later: "
-            + json.dumps(result.sweep)
-        )
+    def sweep(self) -> None:
+        """The sweeper, one resend delay later: resends what was not sent."""
+        self.result.sweep = _sweep(self.handlers["sweeper"])
 
-        # 3. the provisioning layer: read the request, deploy, announce the cell
-        burst_messages = drain(sqs, queue_url)
-        result.messages.extend(burst_messages)
-        out.line()
-        out.line(f"Provisioning queue: {len(burst_messages)} message(s).")
-        for message in burst_messages:
-            out.line("  " + json.dumps(message, sort_keys=True))
-        episode = burst_messages[0]["episodeId"] if burst_messages else None
-        result.new_cell = f"{market}-{cells + 1}"
-        result.registrar_answer = _register(
-            handlers["registrar"],
-            market,
-            result.new_cell,
-            capacity,
-            endpoints,
-            stack.primary,
-            stack.secondary,
-            episode_id=episode,
-            router_id=router_id,
-            pattern=rule_pattern,
-        )
-        marker = _item(ddb, table, f"SCALE#{market}", "SCALE_OUT")
-        out.line(
-            f"CellReady for {result.new_cell} -> registrar: {json.dumps(result.registrar_answer)}"
-        )
+    def provision_a_new_cell(self) -> None:
+        """Play the provisioning layer: read the request, announce a new cell."""
+        result = self.result
+        result.burst_messages = drain(self.sqs, self.queue_url)
+        result.messages.extend(result.burst_messages)
+        episode = result.burst_messages[0]["episodeId"] if result.burst_messages else None
+        result.new_cell = f"{result.market}-{result.cells + 1}"
+        result.registrar_answer = self.register(result.market, result.new_cell, episode)
+        result.marker = _item(self.ddb, self.table, f"SCALE#{result.market}", "SCALE_OUT")
 
-        # 4. through the Orchestrator on moto's Step Functions interpreter
-        out.line()
-        out.line(
-            "Through the Orchestrator (components.orchestrator_asl.build_orchestrator_definition"
-            " on moto's Step Functions interpreter; Lambda tasks run in-process):"
-        )
+    def through_the_orchestrator(self, api_users: int) -> None:
+        """Refused users retry, fresh ones sign up, a placed user repeats."""
+        result = self.result
+        direct = [s for s in result.sign_ups if s.phase == "direct"]
         refused = sorted(s.user_id for s in direct if s.cell_id is None and s.error is None)
         retrying = refused[:api_users]
-        fresh = [f"user{users + n:04d}" for n in range(1, api_users - len(retrying) + 1)]
+        fresh = [f"user{result.users + n:04d}" for n in range(1, api_users - len(retrying) + 1)]
         placed_users = [s for s in direct if s.cell_id is not None]
-        same_definition = _run_api(
-            session,
-            stack,
-            functions,
+        result.same_definition = _run_api(
+            self.stack,
+            self.functions,
             result,
-            order,
+            self.order,
             retrying + fresh,
             set(retrying),
             placed_users[0] if placed_users else None,
-            endpoints,
-            out,
+            self.endpoints,
         )
-        api_messages = drain(sqs, queue_url)
-        result.messages.extend(api_messages)
-        result.occupancy_final = _occupancy(ddb, table, limit)
-        untouched_after = {
-            c: _item(ddb, table, m, c)
-            for m, c in ((market, impaired_cell), (other_market, foreign_cell))
-        }
-        mappings = _mappings(ddb, table)
+        result.api_messages = drain(self.sqs, self.queue_url)
+        result.messages.extend(result.api_messages)
 
-    out.line()
-    _print_occupancy(out, result.occupancy_final, title="Final occupancy")
+    def read_the_table(self) -> None:
+        """What the invariants are checked on: the table itself."""
+        result = self.result
+        result.occupancy_final = _occupancy(self.ddb, self.table, result.assignable_limit)
+        result.untouched_after = self.untouched()
+        result.mappings = _mappings(self.ddb, self.table)
 
-    # --- invariants, on the table itself -------------------------------------
-    checks = result.checks
-    market_cells = [c for c in result.occupancy_final if c.market == market]
-    placed = [s for s in result.sign_ups if s.cell_id is not None and s.new_assignment]
-    total_capacity = sum(c.users for c in market_cells)
-    checks.append(
+
+# --------------------------------------------------------------------------- #
+# Invariants (pure), on what the table held
+# --------------------------------------------------------------------------- #
+def invariants(result: CellsResult) -> list[Check]:
+    """The cells scenario's checks, from what it recorded."""
+    checks = [
         Check(
             "the Orchestrator definition run here is the one the stack deploys",
-            same_definition,
+            result.same_definition,
             "builder output == recorded aws:sfn/stateMachine definition (ARNs aside)",
-        )
-    )
-    checks.append(
-        Check(
-            "placed == sum(currentCapacity) == mapping items",
-            len(placed) == total_capacity == len(mappings),
-            f"{len(placed)} / {total_capacity} / {len(mappings)}",
-        )
-    )
-    per_cell = collections.Counter(m["assignedCellId"] for m in mappings.values())
-    checks.append(
-        Check(
-            "every cell counts exactly the users mapped to it",
-            all(per_cell.get(c.cell_id, 0) == c.users for c in result.occupancy_final),
-            ", ".join(f"{c.cell_id} {c.users}/{per_cell.get(c.cell_id, 0)}" for c in market_cells),
-        )
-    )
-    over = [c for c in result.occupancy_final if max(c.users, c.mappings) > c.assignable]
-    checks.append(
-        Check(
-            "no cell above its assignable limit",
-            not over,
-            ", ".join(f"{c.cell_id} {max(c.users, c.mappings)}>{c.assignable}" for c in over)
-            or f"max {max((c.users for c in market_cells), default=0)} of {limit}",
-        )
-    )
-    told: dict[str, set[str]] = collections.defaultdict(set)
-    for s in result.sign_ups:
-        if s.cell_id is not None:
-            told[s.user_id].add(s.cell_id)
-    from handlers.cell_router.identity import keyed_user_key
-
-    key = user_key_secret.encode()
-    wrong = [
-        u
-        for u, cs in told.items()
-        if len(cs) != 1 or mappings.get(keyed_user_key(u, key), {}).get("assignedCellId") not in cs
+        ),
+        _counts_agree(result),
+        _cells_count_their_users(result),
+        _no_cell_over_its_limit(result),
+        _one_cell_per_user(result),
+        _refusals_only_when_full(result),
+        _one_request_per_episode(result),
     ]
-    checks.append(
-        Check(
-            "nobody in two cells; each mapping is the cell the user was told",
-            not wrong and len(mappings) == len(told),
-            f"{len(told)} users, {len(mappings)} mappings"
-            + (f", {len(wrong)} inconsistent" if wrong else ""),
-        )
-    )
-    full = all(
-        c.users >= c.assignable
-        for c in result.occupancy_after_burst
-        if c.market == market and c.healthy and c.cell_id in cell_ids
-    )
-    checks.append(
-        Check(
-            "refusals only once every healthy cell was full",
-            result.refused_direct == 0 or full,
-            f"{result.refused_direct} refused",
-        )
-    )
-    burst_expected = (
-        1
-        if any(
-            c.users >= result.scale_out_at
-            for c in result.occupancy_after_burst
-            if c.market == market
-        )
-        else 0
-    )
-    episodes = collections.Counter(m.get("episodeId") for m in result.messages)
-    new_cell_row = next((c for c in result.occupancy_final if c.cell_id == result.new_cell), None)
-    api_expected = 1 if new_cell_row and new_cell_row.users >= result.scale_out_at else 0
-    checks.append(
-        Check(
-            "exactly one provisioning request per scale-out episode",
-            len(burst_messages) == burst_expected
-            and len(api_messages) == api_expected
-            and all(n == 1 for n in episodes.values()),
-            f"{len(burst_messages)} during the burst (expected {burst_expected}), "
-            f"{len(api_messages)} after the new cell (expected {api_expected})",
-        )
-    )
-    if burst_messages:
-        checks.append(
-            Check(
-                "CellReady closed the episode (the next crossing asks again)",
-                bool(result.registrar_answer.get("episodeClosed"))
-                and marker.get("status") == "CLOSED"
-                and marker.get("closedByCellId") == result.new_cell,
-                f"marker {marker.get('status')} by {marker.get('closedByCellId')}",
-            )
-        )
-    retry_calls = [
-        c for c in result.api_calls if c.label.startswith("sign-up") and c.expected == 200
-    ]
-    if result.refused_direct and retry_calls:
-        landed = [
-            c
-            for c in retry_calls
-            if c.status == 200
-            and isinstance(c.body, dict)
-            and c.body.get("cellId") == result.new_cell
-        ]
-        checks.append(
-            Check(
-                f"sign-ups after CellReady land in the new cell {result.new_cell}",
-                len(landed) == len(retry_calls),
-                f"{len(landed)} of {len(retry_calls)}",
-            )
-        )
+    if result.burst_messages:
+        checks.append(_cell_ready_closed_the_episode(result))
+    retried = _retry_calls(result)
+    if result.refused_direct and retried:
+        checks.append(_retries_land_in_the_new_cell(result, retried))
     if result.repeat_sign_up is not None:
-        first, again = result.repeat_sign_up
-        checks.append(
-            Check(
-                "a repeated sign-up returns the same cell, not a new assignment",
-                again.get("cellId") == first and again.get("newAssignment") is False,
-                f"{first} -> {again.get('cellId')} (newAssignment {again.get('newAssignment')})",
-            )
-        )
-    mismatched = [c for c in result.api_calls if c.status != c.expected]
-    checks.append(
-        Check(
-            "API answers carry the status ERROR_STATUS maps them to",
-            bool(result.api_calls) and not mismatched,
-            ", ".join(f"{c.label}: {c.status} (expected {c.expected})" for c in mismatched)
-            or f"{len(result.api_calls)} requests",
-        )
-    )
-    checks.append(
-        Check(
-            "impaired and other-market cells untouched",
-            untouched_before == untouched_after,
-            ", ".join(untouched_before),
-        )
-    )
-    if injector is not None:
+        checks.append(_repeat_sign_up_same_cell(result.repeat_sign_up))
+    checks += [_api_statuses(result), _others_untouched(result)]
+    if result.fault_rules is not None:
         checks.append(
             Check(
                 "the AWS faults asked for were injected",
@@ -606,21 +521,244 @@ def run(
             ", ".join(sorted({s.error or "" for s in unexpected})) or "none",
         )
     )
-    out.checks(checks)
-    result.elapsed_seconds = time.monotonic() - started
-    return result
+    return checks
+
+
+def _market_cells(result: CellsResult) -> list[CellRow]:
+    return [c for c in result.occupancy_final if c.market == result.market]
+
+
+def _counts_agree(result: CellsResult) -> Check:
+    placed = [s for s in result.sign_ups if s.cell_id is not None and s.new_assignment]
+    counted = sum(c.users for c in _market_cells(result))
+    return Check(
+        "placed == sum(currentCapacity) == mapping items",
+        len(placed) == counted == len(result.mappings),
+        f"{len(placed)} / {counted} / {len(result.mappings)}",
+    )
+
+
+def _cells_count_their_users(result: CellsResult) -> Check:
+    per_cell = collections.Counter(m["assignedCellId"] for m in result.mappings.values())
+    return Check(
+        "every cell counts exactly the users mapped to it",
+        all(per_cell.get(c.cell_id, 0) == c.users for c in result.occupancy_final),
+        ", ".join(
+            f"{c.cell_id} {c.users}/{per_cell.get(c.cell_id, 0)}" for c in _market_cells(result)
+        ),
+    )
+
+
+def _no_cell_over_its_limit(result: CellsResult) -> Check:
+    over = [c for c in result.occupancy_final if max(c.users, c.mappings) > c.assignable]
+    most = max((c.users for c in _market_cells(result)), default=0)
+    return Check(
+        "no cell above its assignable limit",
+        not over,
+        ", ".join(f"{c.cell_id} {max(c.users, c.mappings)}>{c.assignable}" for c in over)
+        or f"max {most} of {result.assignable_limit}",
+    )
+
+
+def _one_cell_per_user(result: CellsResult) -> Check:
+    from handlers.cell_router.identity import keyed_user_key
+
+    told: dict[str, set[str]] = collections.defaultdict(set)
+    for s in result.sign_ups:
+        if s.cell_id is not None:
+            told[s.user_id].add(s.cell_id)
+    mappings = result.mappings
+    wrong = [
+        u
+        for u, cs in told.items()
+        if len(cs) != 1
+        or mappings.get(keyed_user_key(u, result.user_key), {}).get("assignedCellId") not in cs
+    ]
+    return Check(
+        "nobody in two cells; each mapping is the cell the user was told",
+        not wrong and len(mappings) == len(told),
+        f"{len(told)} users, {len(mappings)} mappings"
+        + (f", {len(wrong)} inconsistent" if wrong else ""),
+    )
+
+
+def _refusals_only_when_full(result: CellsResult) -> Check:
+    full = all(
+        c.users >= c.assignable
+        for c in result.occupancy_after_burst
+        if c.market == result.market and c.healthy and c.cell_id in result.cell_ids
+    )
+    return Check(
+        "refusals only once every healthy cell was full",
+        result.refused_direct == 0 or full,
+        f"{result.refused_direct} refused",
+    )
+
+
+def _one_request_per_episode(result: CellsResult) -> Check:
+    crossed = any(
+        c.users >= result.scale_out_at
+        for c in result.occupancy_after_burst
+        if c.market == result.market
+    )
+    burst_expected = 1 if crossed else 0
+    episodes = collections.Counter(m.get("episodeId") for m in result.messages)
+    new_cell = next((c for c in result.occupancy_final if c.cell_id == result.new_cell), None)
+    api_expected = 1 if new_cell and new_cell.users >= result.scale_out_at else 0
+    return Check(
+        "exactly one provisioning request per scale-out episode",
+        len(result.burst_messages) == burst_expected
+        and len(result.api_messages) == api_expected
+        and all(n == 1 for n in episodes.values()),
+        f"{len(result.burst_messages)} during the burst (expected {burst_expected}), "
+        f"{len(result.api_messages)} after the new cell (expected {api_expected})",
+    )
+
+
+def _cell_ready_closed_the_episode(result: CellsResult) -> Check:
+    marker = result.marker
+    return Check(
+        "CellReady closed the episode (the next crossing asks again)",
+        bool(result.registrar_answer.get("episodeClosed"))
+        and marker.get("status") == "CLOSED"
+        and marker.get("closedByCellId") == result.new_cell,
+        f"marker {marker.get('status')} by {marker.get('closedByCellId')}",
+    )
+
+
+def _retry_calls(result: CellsResult) -> list[ApiCall]:
+    return [c for c in result.api_calls if c.label.startswith("sign-up") and c.expected == 200]
+
+
+def _retries_land_in_the_new_cell(result: CellsResult, retried: list[ApiCall]) -> Check:
+    landed = [
+        c
+        for c in retried
+        if c.status == 200 and isinstance(c.body, dict) and c.body.get("cellId") == result.new_cell
+    ]
+    return Check(
+        f"sign-ups after CellReady land in the new cell {result.new_cell}",
+        len(landed) == len(retried),
+        f"{len(landed)} of {len(retried)}",
+    )
+
+
+def _repeat_sign_up_same_cell(repeat: tuple[str | None, dict[str, Any]]) -> Check:
+    first, again = repeat
+    return Check(
+        "a repeated sign-up returns the same cell, not a new assignment",
+        again.get("cellId") == first and again.get("newAssignment") is False,
+        f"{first} -> {again.get('cellId')} (newAssignment {again.get('newAssignment')})",
+    )
+
+
+def _api_statuses(result: CellsResult) -> Check:
+    mismatched = [c for c in result.api_calls if c.status != c.expected]
+    return Check(
+        "API answers carry the status ERROR_STATUS maps them to",
+        bool(result.api_calls) and not mismatched,
+        ", ".join(f"{c.label}: {c.status} (expected {c.expected})" for c in mismatched)
+        or f"{len(result.api_calls)} requests",
+    )
+
+
+def _others_untouched(result: CellsResult) -> Check:
+    return Check(
+        "impaired and other-market cells untouched",
+        result.untouched_before == result.untouched_after,
+        ", ".join(result.untouched_before),
+    )
 
 
 # --------------------------------------------------------------------------- #
-# Steps
+# Printing
 # --------------------------------------------------------------------------- #
-#: Each invocation gets this many times its deployed timeout: the emulator
-#: serves one request at a time, orders of magnitude slower than DynamoDB, so
-#: the deployed budgets would measure the emulator, not the router. (The time
-#: budgets themselves are tested on a simulated clock.)
-EMULATOR_TIME_SCALE = 10
+def print_setup(result: CellsResult, out: Report) -> None:
+    out.heading(f"Cell router -- stack {result.stack}, market {result.market!r}")
+    out.line(
+        f"Table {result.table} (components.schemas.ROUTER_TABLE) and queue "
+        f"{result.queue} (+ dead-letter queue) on the emulator; handlers with the "
+        "environment the stack gives them."
+    )
+    out.line(
+        f"Cells of {result.capacity}: {result.assignable_limit} assignable (buffer "
+        f"{result.capacity_buffer:.0%}), new cell requested at {result.scale_out_at} "
+        f"({result.scale_out_threshold:.0%})."
+    )
+    if result.fault:
+        out.line(f"SELF-TEST: fault {result.fault!r} injected -- the checks below must fail.")
+    if result.fault_rules is not None:
+        out.line(
+            f"AWS faults during the burst (support.faults, seed {result.fault_seed}): "
+            + ", ".join(result.fault_rules)
+        )
 
 
+def print_registered(result: CellsResult, out: Report) -> None:
+    out.line(
+        f"Registered through {result.registrar_path} (CellReady events): "
+        f"{', '.join(result.cell_ids)}; {result.impaired_cell} (then marked unhealthy); "
+        f"{result.foreign_cell} (market {result.other_market})."
+    )
+
+
+def print_burst_start(result: CellsResult, out: Report) -> None:
+    out.line()
+    out.line(
+        f"{result.users} sign-ups on {result.threads} threads: dispatcher.handler then "
+        "scaler.handler (what the Orchestrator runs for /cells), one emulator request at a time:"
+    )
+
+
+def print_burst(result: CellsResult, out: Report) -> None:
+    errors = [s for s in result.sign_ups if s.phase == "direct" and s.error is not None]
+    out.line(
+        f"  placed {result.placed_direct}, refused {result.refused_direct} (NoCapacity -> "
+        f"HTTP {ERROR_STATUS['NoCapacity']}), errors {len(errors)}, in "
+        f"{result.direct_seconds:.1f} s"
+    )
+    if result.fault_rules is not None:
+        injected = ", ".join(
+            f"{n} x {service}:{operation}={label}"
+            for (service, operation, label), n in sorted(result.injected.items())
+        )
+        out.line(f"  faults injected: {injected or 'none'}")
+        out.line(
+            f"  answered ServiceUnavailable (503, retry hint) and retried by the caller: "
+            f"{result.unavailable_retries}"
+        )
+    out.line()
+    _print_occupancy(out, result.occupancy_after_burst)
+
+
+def print_sweep(result: CellsResult, out: Report) -> None:
+    out.line()
+    out.line(
+        f"Sweeper ({result.sweeper_path}), one resend delay later: " + json.dumps(result.sweep)
+    )
+
+
+def print_provisioning(result: CellsResult, out: Report) -> None:
+    out.line()
+    out.line(f"Provisioning queue: {len(result.burst_messages)} message(s).")
+    for message in result.burst_messages:
+        out.line("  " + json.dumps(message, sort_keys=True))
+    out.line(f"CellReady for {result.new_cell} -> registrar: {json.dumps(result.registrar_answer)}")
+
+
+def print_api_calls(result: CellsResult, out: Report) -> None:
+    out.line()
+    out.line(
+        "Through the Orchestrator (components.orchestrator_asl.build_orchestrator_definition"
+        " on moto's Step Functions interpreter; Lambda tasks run in-process):"
+    )
+    for call in result.api_calls:
+        out.line(f"  POST {call.path:<9} {call.label:<33} -> {call.status}  {_summary(call.body)}")
+
+
+# --------------------------------------------------------------------------- #
+# Step helpers
+# --------------------------------------------------------------------------- #
 def _handler(function: DeployedFunction) -> Callable[[Any], Any]:
     handler = function.load()
 
@@ -765,20 +903,6 @@ def _queue_attributes(inputs: dict[str, Any]) -> dict[str, str]:
             else:
                 attributes[name] = str(value)
     return attributes
-
-
-def drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
-    """Receive and delete every message on the queue; their JSON bodies."""
-    bodies = []
-    while True:
-        received = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-        ).get("Messages", [])
-        if not received:
-            return bodies
-        for message in received:
-            bodies.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 def _scan(ddb: Any, table: str) -> list[dict[str, Any]]:
@@ -946,22 +1070,15 @@ def _injected(fault: str | None) -> Iterator[None]:
 def _step_functions_emulator() -> Iterator[None]:
     """A threaded server on the same backends for the interpreter's Lambda
     calls, and ASL execution switched on for the duration."""
-    from moto.core.config import default_user_config
-
     server = SerialMotoServer(threaded=True).start()
-    config = default_user_config.setdefault("stepfunctions", {})
-    previous = config.get("execute_state_machine", False)
-    config["execute_state_machine"] = True
     try:
-        with scoped_environ({"MOTO_PORT": str(server.port)}):
+        with executing_state_machines(), scoped_environ({"MOTO_PORT": str(server.port)}):
             yield
     finally:
-        config["execute_state_machine"] = previous
         server.stop()
 
 
 def _run_api(
-    session: DrillSession,
     stack: Any,
     functions: dict[str, DeployedFunction],
     result: CellsResult,
@@ -970,52 +1087,71 @@ def _run_api(
     retried: set[str],
     known: SignUp | None,
     endpoints: CellEndpoints,
-    out: Report,
 ) -> bool:
-    """Run the API batch; returns whether the definition equals the deployed one."""
+    """Run the API batch, recording each call in ``result.api_calls``;
+    returns whether the definition equals the deployed one."""
     recorded = stack.state_machine_definition(ORCHESTRATOR_SUFFIX)
     mock_arns = {name: functions[name].arn for name in ROUTED_FUNCTIONS}
     same_definition = _orchestrator(mock_arns) == recorded
     # Step Functions invokes the handlers; inprocess_lambdas passes the context.
     routes = {functions[name].physical_name: functions[name].load() for name in ROUTED_FUNCTIONS}
-    timeouts = {functions[n].physical_name: functions[n].timeout_seconds for n in ROUTED_FUNCTIONS}
-    region = stack.primary
     with _step_functions_emulator(), sfn.inprocess_lambdas(routes):
-        role = sfn.ensure_role("drill-orchestrator-role", region=region)
-        arns = sfn.create_functions(timeouts, role_arn=role, region=region)
-        definition = _orchestrator(
-            {name: arns[functions[name].physical_name] for name in ROUTED_FUNCTIONS}
-        )
-        machine = sfn.create_state_machine(
-            definition, name=f"Orchestrator-{uuid.uuid4().hex[:8]}", role_arn=role, region=region
-        )
+        api = _Api(result, _deploy_orchestrator(functions, stack.primary), stack.primary)
+        api.sign_ups(user_ids, retried, order)
+        if known is not None:
+            api.known_user(known, order, endpoints)
+        api.bad_requests()
+    return same_definition
 
-        def call(label: str, path: str, user_id: str, body: Any, expected: int) -> ApiCall:
-            execution = sfn.run_execution(
-                machine,
-                {"path": path, "httpMethod": "POST", "userId": user_id, "body": body},
-                region=region,
-            )
-            if execution.succeeded:
-                status, answer = 200, execution.output
-            else:
-                error = "States.Timeout" if execution.status == "TIMED_OUT" else execution.error
-                status = ERROR_STATUS.get(error or "", 500)
-                answer = {"error": error, "message": execution.error_message}
-            api_call = ApiCall(label, path, status, expected, answer)
-            result.api_calls.append(api_call)
-            out.line(f"  POST {path:<9} {label:<33} -> {status}  {_summary(answer)}")
-            return api_call
 
-        room = result.assignable_limit
+def _deploy_orchestrator(functions: dict[str, DeployedFunction], region: str) -> str:
+    """The routed functions and the Orchestrator on moto; its ARN."""
+    timeouts = {functions[n].physical_name: functions[n].timeout_seconds for n in ROUTED_FUNCTIONS}
+    role = sfn.ensure_role("drill-orchestrator-role", region=region)
+    arns = sfn.create_functions(timeouts, role_arn=role, region=region)
+    definition = _orchestrator(
+        {name: arns[functions[name].physical_name] for name in ROUTED_FUNCTIONS}
+    )
+    return sfn.create_state_machine(
+        definition, name=f"Orchestrator-{uuid.uuid4().hex[:8]}", role_arn=role, region=region
+    )
+
+
+class _Api:
+    """API requests as executions of the Orchestrator, with the status the
+    API maps each answer to; every call recorded in ``result.api_calls``."""
+
+    def __init__(self, result: CellsResult, machine: str, region: str) -> None:
+        self.result = result
+        self.machine = machine
+        self.region = region
+
+    def call(self, label: str, path: str, user_id: str, body: Any, expected: int) -> ApiCall:
+        execution = sfn.run_execution(
+            self.machine,
+            {"path": path, "httpMethod": "POST", "userId": user_id, "body": body},
+            region=self.region,
+        )
+        if execution.succeeded:
+            status, answer = 200, execution.output
+        else:
+            error = "States.Timeout" if execution.status == "TIMED_OUT" else execution.error
+            status = ERROR_STATUS.get(error or "", 500)
+            answer = {"error": error, "message": execution.error_message}
+        api_call = ApiCall(label, path, status, expected, answer)
+        self.result.api_calls.append(api_call)
+        return api_call
+
+    def sign_ups(self, user_ids: list[str], retried: set[str], order: Iterator[int]) -> None:
+        """The new cell takes its assignable share; after that, NoCapacity."""
+        room = self.result.assignable_limit
         for user_id in user_ids:
-            # The new cell takes its assignable share; after that, NoCapacity.
             expected = 200 if room > 0 else ERROR_STATUS["NoCapacity"]
             label = f"sign-up {user_id}" + (" (refused before)" if user_id in retried else "")
-            made = call(label, "/cells", user_id, {}, expected)
+            made = self.call(label, "/cells", user_id, {}, expected)
             room -= 1
             body = made.body if isinstance(made.body, dict) else {}
-            result.sign_ups.append(
+            self.result.sign_ups.append(
                 SignUp(
                     next(order),
                     user_id,
@@ -1024,40 +1160,35 @@ def _run_api(
                     bool(body.get("newAssignment")),
                 )
             )
-        if known is not None:
-            again = call(f"repeat sign-up {known.user_id}", "/cells", known.user_id, {}, 200)
-            body = again.body if isinstance(again.body, dict) else {}
-            result.sign_ups.append(
-                SignUp(next(order), known.user_id, "api", body.get("cellId"), False)
-            )
-            result.repeat_sign_up = (known.cell_id, body)
-            call(f"{known.user_id}'s cell", "/mapper", known.user_id, {}, 200)
-            current = endpoints.urls(known.cell_id or "")
-            call(
-                "cached endpoints, current",
+
+    def known_user(self, known: SignUp, order: Iterator[int], endpoints: CellEndpoints) -> None:
+        """A placed user signs up again, asks for their cell, validates endpoints."""
+        result, user_id = self.result, known.user_id
+        again = self.call(f"repeat sign-up {user_id}", "/cells", user_id, {}, 200)
+        body = again.body if isinstance(again.body, dict) else {}
+        result.sign_ups.append(SignUp(next(order), user_id, "api", body.get("cellId"), False))
+        result.repeat_sign_up = (known.cell_id, body)
+        self.call(f"{user_id}'s cell", "/mapper", user_id, {}, 200)
+        for label, cell in (("current", known.cell_id), ("stale", result.new_cell)):
+            url, url2 = endpoints.urls(cell or "")
+            self.call(
+                f"cached endpoints, {label}",
                 "/validate",
-                known.user_id,
-                {"cellId": known.cell_id, "cellUrl": current[0], "cellUrl2": current[1]},
+                user_id,
+                {"cellId": known.cell_id, "cellUrl": url, "cellUrl2": url2},
                 200,
             )
-            stale = endpoints.urls(result.new_cell or "")
-            call(
-                "cached endpoints, stale",
-                "/validate",
-                known.user_id,
-                {"cellId": known.cell_id, "cellUrl": stale[0], "cellUrl2": stale[1]},
-                200,
-            )
-        call("unknown user", "/mapper", "nobody", {}, ERROR_STATUS["UserNotFound"])
-        call("unknown path", "/cellz", "ada", {}, ERROR_STATUS["InvalidRequest"])
-        call(
+
+    def bad_requests(self) -> None:
+        self.call("unknown user", "/mapper", "nobody", {}, ERROR_STATUS["UserNotFound"])
+        self.call("unknown path", "/cellz", "ada", {}, ERROR_STATUS["InvalidRequest"])
+        self.call(
             "bad input: marketId 'eu rope!'",
             "/cells",
             "ada",
             {"marketId": "eu rope!"},
             ERROR_STATUS["InvalidRequest"],
         )
-    return same_definition
 
 
 def _orchestrator(arns: dict[str, str]) -> dict[str, Any]:

@@ -8,10 +8,10 @@ import time
 from collections.abc import Sequence
 from importlib import metadata
 
-from drill.argtypes import integer_in
-from drill.environment import offline_environment, scoped_environ
 from drill.report import Check, Report
 from handlers.cell_router.validation import MAX_CAPACITY as _REGISTRAR_MAX_CAPACITY
+from support.argtypes import integer_in
+from support.environment import offline_environment, scoped_environ
 
 DESCRIPTION = """\
 The offline drill: resilient-routing's data plane on an embedded AWS emulator.
@@ -108,7 +108,7 @@ def _shared_options(*, top_level: bool) -> tuple[argparse.ArgumentParser, argpar
         type=_fault_spec,
         default=default,
         help=(
-            "AWS failure modes at the botocore level (drill/faults.py syntax), e.g. "
+            "AWS failure modes at the botocore level (support/faults.py syntax), e.g. "
             "'dynamodb:TransactWriteItems=cancel:TransactionConflict@0.3,"
             "dynamodb=ThrottlingException@0.1,sqs:SendMessage=timeout@1'; "
             "the invariants must hold all the same"
@@ -394,7 +394,7 @@ def _scenarios(args: argparse.Namespace, report: Report, started: float) -> int:
 
 
 def _fault_spec(text: str) -> str:
-    from drill.faults import FaultSpecError, parse_faults
+    from support.faults import FaultSpecError, parse_faults
 
     try:
         parse_faults(text)

@@ -1,6 +1,6 @@
 """``python -m drill plan``: what ``pulumi up`` would create, offline.
 
-The program runs under the Pulumi mock engine (``drill.mock_engine``) with
+The program runs under the Pulumi mock engine (``support.mock_engine``) with
 the stack's configuration (``Pulumi.<stack>.yaml``); every registered cloud
 resource is listed by region (its provider's) and by the component that
 created it (the parent chain, recorded from each registration's parent URN).
@@ -16,9 +16,9 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from drill.mock_engine import Recorded
 from drill.report import Report
 from drill.stack import StackModel, load_stack
+from support.mock_engine import Recorded
 
 _COMPONENT_PREFIX = "resilient-routing:components:"
 WIDTH = 100

@@ -16,7 +16,7 @@ region's container for the duration of the call (``RegionalContainers.in_region`
   factory keyed by (region, service, timeouts), so a client made for one
   region is never handed to the other. Each client comes from a fresh boto3
   session (as in the handler) carrying the replication emulator's hooks
-  (``drill.replication``) and a per-invocation round-trip counter;
+  (``support.replication``) and a per-invocation round-trip counter;
 * **the sign-up gate's cache**: ``handlers.cell_router.writer_gate._cache``
   (per container in AWS) becomes one dict per region, and the gate judges on
   the scenario's simulated clock (``writer_gate.enforce``'s ``now``);

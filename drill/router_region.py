@@ -1,7 +1,7 @@
 """Scenario "router home region lost": the cell router in two regions, on moto.
 
 Both regions' routing tables are moto tables kept in step by
-``drill.replication.GlobalTableEmulator`` (lag, per-item last-writer-wins,
+``support.replication.GlobalTableEmulator`` (lag, per-item last-writer-wins,
 every write recorded with its region). The real handlers -- dispatcher and
 scaler for ``/cells``, mapper, validator, registrar, heartbeat -- run "in"
 each region with that region's environment, clients and cached writer
@@ -23,7 +23,7 @@ The story, on a simulated clock (seconds):
 3. ``reads``: more sign-ups, and known users' ``/mapper`` and ``/validate``;
 4. ``loss``: half the phase's requests run, then the primary fails (every
    call to its DynamoDB, SQS and Secrets Manager endpoints times out:
-   ``drill.faults``), and the other half run: known users are answered by
+   ``support.faults``), and the other half run: known users are answered by
    the secondary after the client's retry; sign-ups of the primary's markets
    are refused (no writer answers), the secondary's market keeps placing;
 5. the operator promotes the primary's markets to the secondary: without
@@ -71,12 +71,13 @@ from typing import Any
 
 from components.api_templates import ERROR_STATUS
 from components.schemas import ROUTER_TABLE
-from drill.environment import handler_environment
 from drill.regional_containers import RegionalContainers
-from drill.replication import GlobalTableEmulator
 from drill.report import Check, Checked, Report
 from drill.router_invariants import Acknowledged, check_converged, check_placement
 from drill.session import DrillSession
+from support.emulator import EMULATOR_TIME_SCALE
+from support.environment import handler_environment
+from support.replication import GlobalTableEmulator
 
 DEFAULT_USERS = 12
 #: Fewest new sign-ups a phase for every phase to exercise what it checks.
@@ -92,9 +93,6 @@ REPLICATION_LAG_SECONDS = 1.0
 REPLICATION_BACKLOG_SECONDS = 40.0
 #: Simulated wall-clock time of t = 0 (epoch seconds the handlers see).
 EPOCH_BASE = 1_800_000_000.0
-#: Each invocation gets this many times its deployed timeout: the emulator
-#: serves one request at a time, far slower than DynamoDB (as drill.cells).
-EMULATOR_TIME_SCALE = 10
 
 #: The self-test of the drill's own checks (``--inject-fault``).
 FAULT_TWO_WRITERS = "two-writers"
@@ -512,10 +510,10 @@ def run(
     (``invariants``) and print it. ``users``: new sign-ups per phase;
     ``fence_seconds``: ``WRITER_FENCE_SECONDS`` in both regions instead of
     the stack's (a fence shorter than the backlog must fail the checks)."""
-    from drill.faults import FaultInjector
     from handlers.cell_router import budget, writer_gate
     from ops import commands
     from ops.outputs import OpsError
+    from support.faults import FaultInjector
 
     if fault is not None and fault not in FAULTS:
         raise ValueError(f"unknown router-region fault {fault!r}")
@@ -1036,7 +1034,7 @@ def print_result(out: Report, result: RouterRegionResult, derived_environment: b
     out.heading(f"Cell router -- home region {primary} lost (stack {result.stack})")
     out.line(
         f"Routing table replicas in {primary} and {secondary} (global table emulated: "
-        f"{REPLICATION_LAG_SECONDS:g} s lag, per-item last-writer-wins, drill/replication.py); "
+        f"{REPLICATION_LAG_SECONDS:g} s lag, per-item last-writer-wins, support/replication.py); "
         "the real handlers of both regions on threads (drill/regional_containers.py)."
     )
     if derived_environment:

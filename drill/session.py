@@ -22,15 +22,15 @@ from typing import Any
 
 import boto3
 
-from drill.emulator import SerialMotoServer
-from drill.environment import (
+from drill.report import Report
+from drill.stack import StackModel, load_stack
+from support.emulator import SerialMotoServer
+from support.environment import (
     handler_stdout,
     offline_environment,
     quiet_libraries,
     scoped_environ,
 )
-from drill.report import Report
-from drill.stack import StackModel, load_stack
 
 
 @dataclass

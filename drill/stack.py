@@ -1,7 +1,7 @@
 """The stack the drill rehearses: its settings and what its program deploys.
 
 The drill does not restate how a function is configured. It runs the Pulumi
-program under the mock engine (``drill.mock_engine``, about a second) for the
+program under the mock engine (``support.mock_engine``, about a second) for the
 current stack file and reads what the components declare: each Lambda
 function's handler and environment, the tables' physical names, the seed of
 the failover state item, the provisioning queue and its dead-letter queue, and
@@ -19,14 +19,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from drill.mock_engine import PROJECT, ROOT, ProgramRun, Recorded, run_program, stack_file_config
+from support.mock_engine import (
+    DEV_REGIONS,
+    PROJECT,
+    ROOT,
+    ProgramRun,
+    Recorded,
+    run_program,
+    stack_file_config,
+)
 
 if TYPE_CHECKING:
-    from drill.sfn import FakeLambdaContext
+    from support.sfn import FakeLambdaContext
 
 DEFAULT_STACK = "dev"
 #: Used when the stack has no ``Pulumi.<stack>.yaml``: the dev stack's pair.
-FALLBACK_REGIONS = {"primaryRegion": "us-east-1", "secondaryRegion": "us-west-2"}
+FALLBACK_REGIONS = dict(DEV_REGIONS)
 
 LAMBDA_FUNCTION = "aws:lambda/function:Function"
 DYNAMODB_TABLE_ITEM = "aws:dynamodb/tableItem:TableItem"
@@ -101,7 +109,7 @@ class DeployedFunction:
 
     def context(self) -> FakeLambdaContext:
         """A Lambda context naming this function, as its runtime would pass."""
-        from drill.sfn import FakeLambdaContext  # moto is heavy; only when invoked
+        from support.sfn import FakeLambdaContext  # moto is heavy; only when invoked
 
         return FakeLambdaContext(
             function_name=self.physical_name,
@@ -175,7 +183,7 @@ def read_stack_config(
 ) -> tuple[dict[str, Any], str]:
     """The config values of ``Pulumi.<stack>.yaml`` (or ``config_file``; ours
     unqualified) and where they came from."""
-    from drill.stack_file import StackFileError
+    from support.stack_file import StackFileError
 
     path = Path(config_file) if config_file is not None else stack_file(stack)
     if config_file is not None and not path.is_file():

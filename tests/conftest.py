@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from drill.emulator import FAKE_CREDENTIALS, serial_moto_server  # noqa: E402
-from drill.sfn import FakeLambdaContext  # noqa: E402
+from support.emulator import FAKE_CREDENTIALS, serial_moto_server  # noqa: E402
+from support.sfn import FakeLambdaContext  # noqa: E402
 
 pytest_plugins = ["tests.pulumi_harness"]
 

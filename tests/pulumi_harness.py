@@ -1,4 +1,4 @@
-"""The mock-engine core of ``drill/mock_engine.py``, re-exported unchanged for
+"""The mock-engine core of ``support/mock_engine.py``, re-exported unchanged for
 the tests, plus the region pairs and pytest fixtures (``run_stack``,
 ``dev_run``, ``eu_run``) that run the program under it."""
 
@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from drill.mock_engine import (
+from support.mock_engine import (
     ACCOUNT,
+    DEV_REGIONS,
     MAIN,
     ProgramRun,
     Recorded,
@@ -20,7 +21,6 @@ from drill.mock_engine import (
     stack_file_config,
     types_of,
 )
-from drill.stack import FALLBACK_REGIONS
 
 __all__ = [
     "ACCOUNT",
@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: The dev stack's pair, as the drill falls back to it.
-DEV_CONFIG: dict[str, Any] = dict(FALLBACK_REGIONS)
+DEV_CONFIG: dict[str, Any] = dict(DEV_REGIONS)
 EU_CONFIG: dict[str, Any] = {"primaryRegion": "eu-west-2", "secondaryRegion": "eu-central-1"}
 
 

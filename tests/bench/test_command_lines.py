@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from drill.argtypes import integer_in, number_in
-from drill.mock_engine import ROOT
+from support.argtypes import integer_in, number_in
+from support.mock_engine import ROOT
 from tests.hang_guard import HANG_GUARD_SECONDS
 
 

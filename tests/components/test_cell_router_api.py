@@ -13,7 +13,7 @@ from components.cell_router_api import (
     derived_domain_prefix,
 )
 from components.providers import region_providers
-from drill.mock_engine import ACCOUNT
+from support.mock_engine import ACCOUNT
 from tests.pulumi_harness import ProgramRun, run_program
 
 API = "cell-router-CellRouter"

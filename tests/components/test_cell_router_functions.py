@@ -13,13 +13,13 @@ from components.cell_router_functions import (
     CellRouterFunctions,
     CellRouterFunctionsArgs,
 )
-from drill.mock_engine import ACCOUNT
 from handlers.cell_router import store
 from handlers.cell_router.events import (
     CELL_READY_DETAIL_TYPE,
     CELL_READY_EVENT_PATTERN,
     CELL_READY_SOURCE,
 )
+from support.mock_engine import ACCOUNT
 from tests.pulumi_harness import ProgramRun, run_program
 
 MODULES = ("dispatcher", "scaler", "mapper", "validator", "registrar", "sweeper")

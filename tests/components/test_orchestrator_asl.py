@@ -33,7 +33,7 @@ from components.orchestrator_asl import (
     worst_case_duration_seconds,
     worst_case_retry_delays,
 )
-from drill.sfn import LambdaServiceError, LocalStepFunctions, create_functions
+from support.sfn import LambdaServiceError, LocalStepFunctions, create_functions
 
 ARNS = {
     "dispatcher_arn": "arn:aws:lambda:us-east-1:123456789012:function:dispatcher",
@@ -603,7 +603,7 @@ def test_a_slow_task_times_out(router: Router) -> None:
 
 
 # --------------------------------------------------------------------------
-# The harness itself (drill.sfn), as the tests above rely on it
+# The harness itself (support.sfn), as the tests above rely on it
 # --------------------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@ the state machine's input to its output or error name.
 
 The table comes from the shared schema, the handlers read the same
 environment the component sets, and each Lambda task calls the real
-``handler(event, context)`` in-process (``drill.sfn``).
+``handler(event, context)`` in-process (``support.sfn``).
 """
 
 from __future__ import annotations
@@ -23,9 +23,6 @@ from components.orchestrator_asl import (
     FUNCTION_ERRORS,
     build_orchestrator_definition,
 )
-from drill.cell_network import simulated_cells
-from drill.faults import FaultInjector
-from drill.sfn import ExecutionResult, LocalStepFunctions
 from handlers.cell_router import (
     aws_clients,
     budget,
@@ -36,6 +33,9 @@ from handlers.cell_router import (
     scaler,
     validator,
 )
+from support.cell_network import simulated_cells
+from support.faults import FaultInjector
+from support.sfn import ExecutionResult, LocalStepFunctions
 from tests.handlers.cell_router.support import Router, SimulatedClock, build_router, request
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")

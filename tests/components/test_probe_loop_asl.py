@@ -31,8 +31,8 @@ from components.probe_loop_asl import (
     probe_offsets,
     to_json,
 )
-from drill.sfn import LambdaServiceError, LocalStepFunctions
 from handlers.lex_dr.health_check import round_slot
+from support.sfn import LambdaServiceError, LocalStepFunctions
 
 PROBE_ARN = "arn:aws:lambda:us-east-1:123456789012:function:health-check"
 #: Margin under each round's offset: Wait states sleep at least their

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from drill.mock_engine import ROOT
+from support.mock_engine import ROOT
 from tests.hang_guard import HANG_GUARD_SECONDS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

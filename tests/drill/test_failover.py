@@ -85,7 +85,7 @@ def test_both_regions_serve_region_loss_and_partition(dev_stack) -> None:
     assert loss.convergence_seconds is not None
     assert partition.name == "partitioned checker" and partition.ok
     assert "us-east-1 region lost: every service fails" in text
-    assert "drill/faults.py" in text and "drill/replication.py" in text
+    assert "support/faults.py" in text and "support/replication.py" in text
     single_writer = [c for c in result.checks if "single writer" in c.name]
     assert len(single_writer) == 3 and all(c.ok for c in single_writer)
 

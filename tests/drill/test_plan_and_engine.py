@@ -6,11 +6,11 @@ import io
 import subprocess
 import sys
 
-import drill.mock_engine as engine
+import support.mock_engine as engine
 import tests.pulumi_harness as harness
 from drill import plan
-from drill.mock_engine import ROOT
 from drill.report import Report
+from support.mock_engine import ROOT
 from tests.hang_guard import HANG_GUARD_SECONDS
 
 COMPONENT = "resilient-routing:components:"
@@ -32,7 +32,7 @@ def test_harness_re_exports_the_engine_unchanged() -> None:
 
 
 def test_engine_does_not_need_pytest() -> None:
-    code = "import sys, drill.mock_engine; sys.exit('pytest' in sys.modules)"
+    code = "import sys, support.mock_engine; sys.exit('pytest' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from drill.mock_engine import ROOT, RecordingMocks, run_program
 from drill.plan import effective_settings
 from drill.stack import EngineFailure, StackError, load_stack, read_stack_config
-from drill.stack_file import StackFileError, parse_stack_yaml
+from support.mock_engine import ROOT, RecordingMocks, run_program
+from support.stack_file import StackFileError, parse_stack_yaml
 from tests.hang_guard import HANG_GUARD_SECONDS
 
 PAIR = (

@@ -126,7 +126,7 @@ def test_the_program_runs_without_importing_any_dev_distribution():
     it loads belongs to requirements.txt's distributions or their dependencies."""
     script = (
         "import json, sys\n"
-        "from drill.mock_engine import run_program\n"
+        "from support.mock_engine import run_program\n"
         "run_program({'primaryRegion': 'us-east-1', 'secondaryRegion': 'us-west-2'})\n"
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
     )

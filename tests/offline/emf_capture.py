@@ -116,7 +116,7 @@ def _put_cell(ddb: Any, table: str, stack: Any, market: str, cell_id: str, load:
 
 def _extra_paths(session: Any) -> None:
     """Paths the drill does not take, driven through the real handlers."""
-    from drill.environment import handler_environment, scoped_environ
+    from support.environment import handler_environment, scoped_environ
 
     stack = session.stack
     modules = ("dispatcher", "scaler", "validator", "mapper", "sweeper", "registrar")
@@ -185,8 +185,8 @@ def _lost_race_path(call: Any, ddb: Any, table: str, stack: Any) -> None:
     another sign-up took its last seat -- makes the first assignment
     transaction lose, every run.
     """
-    from drill.faults import FaultInjector
     from handlers.cell_router import aws_clients
+    from support.faults import FaultInjector
 
     for cell_id in ("race-1", "race-2"):
         _put_cell(ddb, table, stack, "capture-race", cell_id, 0)
@@ -219,9 +219,9 @@ def _failure_mode_paths(
     environment: dict[str, str],
 ) -> None:
     """The failure-mode metrics of #11, each through its real path."""
-    from drill.environment import scoped_environ
-    from drill.faults import FaultInjector
     from handlers.cell_router import aws_clients, budget, scaleout
+    from support.environment import scoped_environ
+    from support.faults import FaultInjector
     from tests.handlers.cell_router.support import SimulatedClock
 
     def expect(error_name: str, module: str, event: dict[str, Any]) -> None:
@@ -275,10 +275,10 @@ def _trust_boundary_paths(
 ) -> None:
     """Issue #10's paths: endpoints the probe refuses or cannot reach, a
     replayed CellReady, a market at its cell cap, the sign-up gate."""
-    from drill.cell_network import simulated_cells
-    from drill.environment import scoped_environ
-    from drill.sfn import FakeLambdaContext
     from handlers.cell_router import events, sign_up_gate
+    from support.cell_network import simulated_cells
+    from support.environment import scoped_environ
+    from support.sfn import FakeLambdaContext
 
     # The caller's cell healthy again, with one endpoint the fetch policy
     # refuses (loopback) and one no resolver knows (down).

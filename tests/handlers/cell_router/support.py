@@ -16,8 +16,8 @@ from typing import Any
 import boto3
 
 from components.schemas import ROUTER_TABLE
-from drill.cells import drain
 from handlers.cell_router import placement
+from support.queues import drain
 
 TABLE = "tbl_router_test"
 QUEUE = "CellProvisioning-test"

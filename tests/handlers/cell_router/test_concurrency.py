@@ -16,11 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from drill.cells import EMULATOR_TIME_SCALE
-from drill.faults import FaultInjector
-from drill.sfn import FakeLambdaContext
 from handlers.cell_router import aws_clients, budget, dispatcher, scaler
 from handlers.cell_router.errors import NoCapacity, ServiceUnavailable, UnknownMarket
+from support.emulator import EMULATOR_TIME_SCALE
+from support.faults import FaultInjector
+from support.sfn import FakeLambdaContext
 from tests.handlers.cell_router.support import build_router, request
 
 THREADS = 16

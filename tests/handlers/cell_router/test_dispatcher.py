@@ -6,10 +6,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from drill.faults import FaultInjector
 from handlers.cell_router import aws_clients, budget, dispatcher, store
 from handlers.cell_router.errors import InvalidRequest, NoCapacity
 from handlers.cell_router.model import Cell
+from support.faults import FaultInjector
 from tests.handlers.cell_router.support import TABLE, request, user_key
 
 

@@ -1,7 +1,7 @@
 """Issue #11, case by case: the router under AWS's real failure modes.
 
 Each test is one demonstration from the issue, on moto with the
-botocore-level fault injector (``drill.faults``) and, where time matters, a
+botocore-level fault injector (``support.faults``) and, where time matters, a
 simulated clock: it failed on 3f97398 and passes now.
 """
 
@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 
-from drill.faults import FaultInjector
-from drill.sfn import FakeLambdaContext
 from handlers.cell_router import (
     aws_clients,
     budget,
@@ -28,6 +26,8 @@ from handlers.cell_router.errors import (
     ServiceUnavailable,
     UnknownMarket,
 )
+from support.faults import FaultInjector
+from support.sfn import FakeLambdaContext
 from tests.handlers.cell_router.support import TABLE, Router, SimulatedClock, request
 
 NOW = 2_000_000_000.0

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from drill.cell_network import simulated_cells
 from handlers.cell_router import dispatcher, endpoint_policy, probe, validator
+from support.cell_network import simulated_cells
 from tests.handlers.cell_router.support import request
 
 STATUS_LINE = b"HTTP/1.1 200 OK\r\n\r\n"

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from drill.cell_network import simulated_cells
 from handlers.cell_router import dispatcher, validator
 from handlers.cell_router.errors import InvalidRequest, UserNotFound
+from support.cell_network import simulated_cells
 from tests.handlers.cell_router.support import request
 
 A, B = "https://c1-a.example.com", "https://c1-b.example.com"
@@ -37,7 +37,7 @@ def placed(router, lambda_context, monkeypatch):
 @pytest.fixture
 def cells() -> Iterator[Any]:
     """HTTPS cells on 127.0.0.1 behind the probe's simulated network
-    (``drill.cell_network``): names resolve to public stand-ins, TLS is
+    (``support.cell_network``): names resolve to public stand-ins, TLS is
     verified against a throw-away CA."""
     with simulated_cells() as simulated:
         yield simulated

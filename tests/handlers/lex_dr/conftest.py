@@ -20,8 +20,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from drill.lex_sim import install_hook
 from handlers.lex_dr import aws_clients
+from support.lex_sim import install_hook
 from tests.handlers.lex_dr.lex_fakes import (
     ALIAS_ARNS,
     BOTS,

@@ -15,7 +15,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 
 from components.schemas import LEX_STATE_TABLE
-from drill.lex_sim import _Body, _error, _json
+from support.lex_sim import ResponseBody, error_response, json_response
 
 PRIMARY = "us-east-1"
 SECONDARY = "us-west-2"
@@ -100,9 +100,9 @@ class FakeLex:
             time.sleep(self.timeout_delay)
             raise ReadTimeoutError(endpoint_url=request.url)
         if behaviour == ERROR:
-            return _error(request, "InternalServerException")
+            return error_response(request, "InternalServerException")
         if behaviour == NOT_FOUND:
-            return _error(request, "ResourceNotFoundException")
+            return error_response(request, "ResourceNotFoundException")
         bot = BOTS[region]
         if operation == "RecognizeText":
             reply = EXPECTED if behaviour == OK else "Sorry, can you please repeat that?"
@@ -111,14 +111,14 @@ class FakeLex:
                 "sessionId": session_id,
                 "sessionState": {"dialogAction": {"type": "ElicitSlot", "slotToElicit": "Flower"}},
             }
-            return _json(request, body)
+            return json_response(request, body)
         if operation == "PutSession":
             headers = {"Content-Type": "application/json"}
             if behaviour == OK:
                 headers["x-amz-lex-session-id"] = session_id
-            return AWSResponse(request.url, 200, headers, _Body(b""))
+            return AWSResponse(request.url, 200, headers, ResponseBody(b""))
         if operation == "DeleteSession":
-            return _json(request, {"botId": bot["botId"], "sessionId": session_id})
+            return json_response(request, {"botId": bot["botId"], "sessionId": session_id})
         raise AssertionError(f"unexpected Lex operation {operation}")
 
 

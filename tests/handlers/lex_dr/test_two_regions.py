@@ -15,10 +15,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from drill.emulator import scoped_environ
-from drill.lex_sim import install_hook
-from drill.replication import GlobalTableEmulator
 from handlers.lex_dr import aws_clients, clock, get_region, health_check, layout, telemetry
+from support.emulator import scoped_environ
+from support.lex_sim import install_hook
+from support.replication import GlobalTableEmulator
 from tests.handlers.lex_dr.lex_fakes import (
     ERROR,
     OK,

@@ -7,7 +7,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from drill import lex_sim
+from support import lex_sim
 
 BOTS = {
     "us-east-1": {"botId": "BOTEAST001", "botAliasId": "ALIASEAST1", "localeId": "en_US"},

@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from drill.emulator import FAKE_CREDENTIALS, scoped_environ  # noqa: F401 (re-exported)
+from support.emulator import FAKE_CREDENTIALS, scoped_environ  # noqa: F401 (re-exported)
 
 #: The emulator and the local cell endpoints listen here; never via a proxy.
 LOCAL_HOSTS = "127.0.0.1,localhost"

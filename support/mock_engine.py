@@ -25,23 +25,22 @@ import asyncio
 import hashlib
 import json
 import runpy
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.stack import run_pulumi_func
 
 from config import PROJECT
+from support import private_apis
 
 ROOT = Path(__file__).resolve().parent.parent
 MAIN = ROOT / "__main__.py"
 ACCOUNT = "123456789012"
+#: The dev stack's region pair (``Pulumi.dev.yaml``): the drill's fallback when
+#: a stack has no file, and the tests' default configuration.
+DEV_REGIONS = {"primaryRegion": "us-east-1", "secondaryRegion": "us-west-2"}
 
 
 @dataclass
@@ -192,7 +191,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         inputs = dict(args.inputs)
-        urn, parent = getattr(_registration, "current", (None, None))
+        registration = private_apis.current_registration()
         rid = f"{args.name}-id"
         if args.typ == "pulumi:pulumi:StackReference":
             region = None
@@ -216,9 +215,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 id=rid,
                 outputs=outputs,
                 region=region,
-                urn=urn,
-                parent=parent,
-                retain_on_delete=getattr(_registration, "retain_on_delete", False),
+                urn=registration.urn,
+                parent=registration.parent,
+                retain_on_delete=registration.retain_on_delete,
             )
         )
         return rid, outputs
@@ -240,35 +239,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.token == "aws-native:index:getAccountId":
             return {"accountId": ACCOUNT}, []
         raise NotImplementedError(f"no mock for invoke {args.token}")
-
-
-#: The URN and parent URN of the registration being served on this thread
-#: (the mock monitor serves each ``RegisterResource`` on an executor thread
-#: and calls ``Mocks.new_resource`` synchronously from it).
-_registration = threading.local()
-
-
-class _UrnRecordingMonitor(MockMonitor):
-    """The stock mock monitor, telling ``RecordingMocks`` each resource's URN
-    and its parent's: ``MockResourceArgs`` carries neither."""
-
-    def RegisterResource(self, request: Any) -> Any:
-        urn = self.make_urn(request.parent, request.type, request.name)
-        _registration.current = (urn, request.parent or None)
-        _registration.retain_on_delete = bool(getattr(request, "retainOnDelete", False))
-        try:
-            return super().RegisterResource(request)
-        finally:
-            _registration.current = (None, None)
-
-    def ReadResource(self, request: Any) -> Any:
-        """Reads (a ``StackReference``) are recorded like registrations."""
-        urn = self.make_urn(request.parent, request.type, request.name)
-        _registration.current = (urn, request.parent or None)
-        try:
-            return super().ReadResource(request)
-        finally:
-            _registration.current = (None, None)
 
 
 @dataclass
@@ -348,15 +318,10 @@ def run_program(
     pulumi.runtime.set_all_config(
         {(k if ":" in k else f"{PROJECT}:{k}"): _config_value(v) for k, v in config.items()}, []
     )
-    pulumi_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(
-        mocks, project=PROJECT, stack=stack, preview=False, monitor=_UrnRecordingMonitor(mocks)
-    )
-    pulumi_settings.SETTINGS.rpc_manager.clear()
-    # Output tasks a previous run left pending when it raised (its loop is
-    # closed now); awaiting them would fail this run with "Event loop is closed".
-    with pulumi_settings.SETTINGS.lock:
-        pulumi_settings.SETTINGS.outputs.clear()
+    private_apis.forget_root_resource()
+    monitor = private_apis.urn_recording_monitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    private_apis.forget_pending_work()
     outputs: dict[str, Any] = {}
 
     def run_main() -> None:
@@ -375,7 +340,7 @@ def run_program(
         return pulumi.Output.from_input(exported).apply(keep).future()
 
     try:
-        pulumi_mocks._sync_await(run_pulumi_func(lambda: pulumi_mocks._sync_await(wrapped())))
+        private_apis.run_mocked(wrapped)
     finally:
         pulumi.runtime.set_all_config({}, [])
         asyncio.set_event_loop(None)
@@ -385,9 +350,9 @@ def run_program(
 
 def stack_file_config(path: Path) -> dict[str, Any]:
     """The config values of a ``Pulumi.<stack>.yaml``, read as the Pulumi CLI
-    reads them (YAML 1.2 core schema; ``drill.stack_file``): ours unqualified,
+    reads them (YAML 1.2 core schema; ``support.stack_file``): ours unqualified,
     other namespaces' keys qualified. Raises ``StackFileError``."""
-    from drill.stack_file import project_values, read_stack_file
+    from support.stack_file import project_values, read_stack_file
 
     return project_values(read_stack_file(path))
 

@@ -67,10 +67,6 @@ class ResponseBody(BytesIO):
             chunk = self.read()
 
 
-#: The earlier private name; tests/handlers/lex_dr/lex_fakes.py still imports it.
-_Body = ResponseBody
-
-
 @dataclass(frozen=True)
 class BotAlias:
     bot_id: str
@@ -185,19 +181,19 @@ class LexSimulator:
         if behaviour.kind == TIMEOUT:
             raise ReadTimeoutError(endpoint_url=request.url)
         if behaviour.kind == ERROR:
-            return _error(request, behaviour.error_code)
+            return error_response(request, behaviour.error_code)
         known = self.bots.get(region)
         if known is None or (bot_id, alias_id, locale_id) != (
             known.bot_id,
             known.bot_alias_id,
             known.locale_id,
         ):
-            return _error(request, "ResourceNotFoundException")
+            return error_response(request, "ResourceNotFoundException")
 
         if operation == "DeleteSession":
             with self._lock:
                 self.deleted_sessions.add((region, session_id))
-            return _json(
+            return json_response(
                 request,
                 {
                     "botId": bot_id,
@@ -214,7 +210,7 @@ class LexSimulator:
             reply = (
                 self.expected_response if behaviour.kind == OK and understood else self.wrong_reply
             )
-            return _json(
+            return json_response(
                 request,
                 {
                     "messages": [{"content": reply, "contentType": "PlainText"}],
@@ -229,15 +225,17 @@ class LexSimulator:
             if behaviour.kind == OK:
                 headers["x-amz-lex-session-id"] = session_id
             return AWSResponse(request.url, 200, headers, ResponseBody(b""))
-        return _error(request, "InternalServerException")
+        return error_response(request, "InternalServerException")
 
 
-def _json(request: Any, body: dict[str, Any]) -> AWSResponse:
+def json_response(request: Any, body: dict[str, Any]) -> AWSResponse:
+    """A 200 answer of the Lex V2 runtime with ``body`` as JSON."""
     raw = json.dumps(body).encode()
     return AWSResponse(request.url, 200, {"Content-Type": "application/json"}, ResponseBody(raw))
 
 
-def _error(request: Any, code: str) -> AWSResponse:
+def error_response(request: Any, code: str) -> AWSResponse:
+    """An error answer of the Lex V2 runtime: ``code`` with its HTTP status."""
     raw = json.dumps({"message": f"simulated {code}"}).encode()
     headers = {"Content-Type": "application/json", "x-amzn-ErrorType": code}
     return AWSResponse(request.url, _ERROR_STATUS[code], headers, ResponseBody(raw))

@@ -12,7 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 from moto import mock_aws
 
-from drill.faults import Fault, FaultInjector, FaultRule, FaultSpecError, parse_faults
+from support.faults import Fault, FaultInjector, FaultRule, FaultSpecError, parse_faults
 
 REGION = "us-east-1"
 NO_RETRIES = Config(retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=5)

@@ -14,12 +14,15 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
+
+from support.private_apis import moto_wsgi_server
+
+#: Each invocation gets this many times its deployed timeout: the emulator
+#: serves one request at a time, orders of magnitude slower than DynamoDB, so
+#: the deployed budgets would measure the emulator, not the router. (The time
+#: budgets themselves are tested on a simulated clock.)
+EMULATOR_TIME_SCALE = 10
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -60,16 +63,9 @@ class SerialMotoServer:
         return f"http://{host}:{port}"
 
     def start(self) -> SerialMotoServer:
-        app = DomainDispatcherApplication(create_backend_app)
         # threaded=False, processes=1: the WSGI server handles one request,
         # start to finish, before it accepts the next.
-        self._server = make_server(
-            self._host,
-            self._port,
-            app,
-            threaded=self._threaded,
-            request_handler=MotoRequestHandler,
-        )
+        self._server = moto_wsgi_server(self._host, self._port, threaded=self._threaded)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self

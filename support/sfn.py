@@ -5,9 +5,9 @@ moto executes ASL when started with
 ``mock_aws(config={"stepfunctions": {"execute_state_machine": True}})``. Its
 Lambda tasks call moto's Lambda backend, which would run the function in
 Docker (``moto.awslambda.models.LambdaFunction._invoke_lambda``). Here that
-one method is replaced so that the function registered under the Lambda
-function's name is called in this process instead, the way the Lambda Python
-runtime would call ``handler(event, context)``:
+one private method is replaced (``support.private_apis.route_lambda_invocations``)
+so that the function registered under the Lambda function's name is called
+in this process instead, the way the Lambda Python runtime would call ``handler(event, context)``:
 
 * the return value becomes the JSON payload (a value ``json`` cannot encode
   fails like the real runtime: ``Runtime.MarshalError``);
@@ -51,8 +51,12 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
-from moto.awslambda.exceptions import LambdaClientError
-from moto.awslambda.models import LambdaFunction
+
+from support.private_apis import (
+    LambdaFunctionView,
+    lambda_service_error,
+    route_lambda_invocations,
+)
 
 Handler = Callable[[Any, Any], Any]
 
@@ -160,22 +164,21 @@ def inprocess_lambdas(functions: Mapping[str, Handler]) -> Iterator[InvocationLo
     """
     routes = dict(functions)
     log = InvocationLog()
-    original = LambdaFunction._invoke_lambda
 
-    def invoke(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+    def invoke(function: LambdaFunctionView, event: Any) -> tuple[str, bool, str]:
         # moto hands over the decoded payload, except for an empty request
         # body, which arrives as the raw string "{}".
         if event is None or event == "" or event == "{}":
             event = {}
         elif isinstance(event, bytes):
             event = json.loads(event)
-        name = self.function_name
+        name = function.name
         context = FakeLambdaContext(
             function_name=name,
-            invoked_function_arn=self.function_arn,
-            memory_limit_in_mb=int(self.memory_size or 128),
+            invoked_function_arn=function.arn,
+            memory_limit_in_mb=function.memory_size,
             log_group_name=f"/aws/lambda/{name}",
-            timeout_seconds=float(self.timeout or 3),
+            timeout_seconds=function.timeout_seconds,
         )
         request_id = context.aws_request_id
         logs = f"START RequestId: {request_id}\n"
@@ -192,9 +195,8 @@ def inprocess_lambdas(functions: Mapping[str, Handler]) -> Iterator[InvocationLo
             result = handler(event, context)
         except LambdaServiceError as exc:
             log.add(Invocation(name, event, started, time.monotonic(), "service_error", exc.code))
-            error = LambdaClientError(exc.code, exc.message)
-            error.code = _SERVICE_ERROR_STATUS.get(exc.code, 500)
-            raise error from exc
+            status = _SERVICE_ERROR_STATUS.get(exc.code, 500)
+            raise lambda_service_error(exc.code, exc.message, status) from exc
         except Exception as exc:
             payload = _error_payload(type(exc).__name__, exc, request_id)
             return _failed(log, name, event, started, payload, logs)
@@ -209,11 +211,8 @@ def inprocess_lambdas(functions: Mapping[str, Handler]) -> Iterator[InvocationLo
         log.add(Invocation(name, event, started, time.monotonic(), "ok", result=result))
         return body, False, logs + f"END RequestId: {request_id}\n"
 
-    LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign]
-    try:
+    with route_lambda_invocations(invoke):
         yield log
-    finally:
-        LambdaFunction._invoke_lambda = original  # type: ignore[method-assign]
 
 
 def _failed(

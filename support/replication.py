@@ -36,7 +36,7 @@ for the other regions. The reads and replica writes go through clients of
 What it does not model: replication of table settings, GSIs, TTL deletes,
 stream records, and the MRSC (strong consistency) mode.
 
-Checked against a known figure in ``tests/drill/test_replication.py``: two
+Checked against a known figure in ``tests/support/test_replication.py``: two
 regions writing the same item 0.2 s apart with 1 s lag end with the later
 write in both replicas and one lost update, as the developer guide's
 last-writer-wins example describes.

@@ -1,4 +1,4 @@
-"""drill.replication: the global-table emulator, checked against the behaviour
+"""support.replication: the global-table emulator, checked against the behaviour
 the DynamoDB developer guide documents (asynchronous replication, per-item
 last-writer-wins) before the drill trusts it."""
 
@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from drill.replication import GlobalTableEmulator
+from support.replication import GlobalTableEmulator
 
 EAST, WEST = "us-east-1", "us-west-2"
 TABLE = "global-test"

@@ -77,7 +77,7 @@ import botocore.session
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError, UnknownServiceError
 
-from drill.lex_sim import ResponseBody
+from support.lex_sim import ResponseBody
 
 __all__ = [
     "Fault",
