@@ -56,7 +56,7 @@ from components.schemas import ROUTER_TABLE
 from drill import sfn
 from drill.cell_network import simulated_cells
 from drill.emulator import SerialMotoServer
-from drill.environment import handler_environment, scoped_environ
+from drill.environment import handler_environment, one_region, scoped_environ
 from drill.report import Check, Checked, Report
 from drill.session import DrillSession
 from drill.stack import DeployedFunction
@@ -244,7 +244,8 @@ def run(
     sqs = session.client("sqs")
     ddb.create_table(**ROUTER_TABLE.create_table_request(table))
     queue_url = _create_queues(sqs, stack.queue("CellProvisioning"), stack.queue("dlq"))
-    environment = handler_environment(*(f.environment for f in functions.values()))
+    # The primary's router on one table: no peer region (drill.environment.one_region).
+    environment = one_region(handler_environment(*(f.environment for f in functions.values())))
     environment["PROVISIONING_QUEUE_URL"] = queue_url
     # The stack's user-key secret: Secrets Manager generates it in AWS; here
     # the drill draws a key and stores it the same way.
