@@ -36,7 +36,18 @@ registrar      GetItem/PutItem/Query of cells (create only if absent, count
                ``USER#`` partition); sqs:SendMessage on ``CellReady-failed``
                (Lambda sends a failed asynchronous invocation with the
                function's role).
+heartbeat      (two regions only, ``writer``) BatchGetItem of the market
+               registries and writer records (``WRITERS#``, ``WRITER#``);
+               GetItem of heartbeats (``HEARTBEAT#``); PutItem of this
+               region's own heartbeat item only; with automatic promotion,
+               PutItem of a writer record and UpdateItem of this region's
+               registry. Scheduled every minute.
 =============  ==============================================================
+
+In two regions (``writer``) the dispatcher also gets the writer gate's
+``ROUTER_*``/``WRITER_*`` settings and may BatchGetItem the market's writer
+record and the peer's heartbeat and ConditionCheckItem the writer record
+(``WRITER#`` only) inside its placement transaction.
 
 ``dynamodb:LeadingKeys`` conditions are used where the partition tells item
 types apart (the helper items' ``#`` prefixes, which a market id cannot
