@@ -411,3 +411,45 @@ def test_one_region_pair_is_refused():
             secondary=same,
             alarm_topic_arns={"us-east-1": "t"},
         )
+
+
+# --------------------------------------------------------------------------- #
+# The writer settings, from the stack
+# --------------------------------------------------------------------------- #
+def test_writer_settings_and_automatic_promotion_come_from_config(run_stack):
+    run = run_stack(routerWriterFenceSeconds=30, routerWriterLeaseSeconds=200,
+                    routerWriterAutoPromotion=True,
+                    routerWriterAutoPromoteAfterSeconds=900)  # fmt: skip
+    for role in ("primary", "secondary"):
+        for module in ("dispatcher", "heartbeat"):
+            fn = run.one(FUNCTION, lambda f, n=f"{PREFIX[role]}-{module}": f.name == n)
+            env = fn.inputs["environment"]["variables"]
+            assert (env["WRITER_FENCE_SECONDS"], env["WRITER_LEASE_SECONDS"]) == ("30", "200")
+            assert env["WRITER_AUTO_PROMOTION"] == "true"
+            assert env["WRITER_AUTO_PROMOTE_AFTER_SECONDS"] == "900"
+        # Automatic promotion needs the writer record and this region's registry.
+        region = _regions(run)[role]
+        policy = json.loads(run.named(f"{PREFIX[role]}-heartbeat-policy").inputs["policy"])
+        sids = {s["Sid"]: s for s in policy["Statement"]}
+        assert sids["PromoteThisRegion"]["Condition"] == {
+            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["WRITER#*"]}
+        }
+        assert sids["RegisterPromotedMarkets"]["Condition"] == {
+            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"WRITERS#{region}"]}
+        }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"routerWriterLeaseSeconds": 60}, "routerWriterLeaseSeconds"),  # < two heartbeats
+        ({"routerWriterAutoPromoteAfterSeconds": 130}, "routerWriterAutoPromoteAfterSeconds"),
+        ({"routerWriterFenceSeconds": -1}, "routerWriterFenceSeconds"),
+    ],
+)
+def test_bad_writer_settings_name_the_key(overrides, key):
+    from config import ConfigError, parse_settings
+    from tests.pulumi_harness import DEV_CONFIG
+
+    with pytest.raises(ConfigError, match=key):
+        parse_settings({**DEV_CONFIG, **overrides}, stack="dev")
