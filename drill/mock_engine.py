@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.mocks import MockMonitor
@@ -61,6 +62,9 @@ class Recorded:
     parent: str | None = None
     #: the ``retain_on_delete`` resource option (left in the cloud on destroy)
     retain_on_delete: bool = False
+    #: the ``aliases`` resource option as the SDK sent it (alias specs as
+    #: dicts: ``name``, ``type``, ``parentUrn`` or ``noParent``; or ``urn``)
+    aliases: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def package(self) -> str:
@@ -219,6 +223,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 urn=urn,
                 parent=parent,
                 retain_on_delete=getattr(_registration, "retain_on_delete", False),
+                aliases=list(getattr(_registration, "aliases", [])),
             )
         )
         return rid, outputs
@@ -256,10 +261,14 @@ class _UrnRecordingMonitor(MockMonitor):
         urn = self.make_urn(request.parent, request.type, request.name)
         _registration.current = (urn, request.parent or None)
         _registration.retain_on_delete = bool(getattr(request, "retainOnDelete", False))
+        _registration.aliases = [
+            json_format.MessageToDict(alias) for alias in getattr(request, "aliases", ())
+        ]
         try:
             return super().RegisterResource(request)
         finally:
             _registration.current = (None, None)
+            _registration.aliases = []
 
     def ReadResource(self, request: Any) -> Any:
         """Reads (a ``StackReference``) are recorded like registrations."""

@@ -453,3 +453,67 @@ def test_bad_writer_settings_name_the_key(overrides, key):
 
     with pytest.raises(ConfigError, match=key):
         parse_settings({**DEV_CONFIG, **overrides}, stack="dev")
+
+
+# --------------------------------------------------------------------------- #
+# A stack deployed before #13 updates in place
+# --------------------------------------------------------------------------- #
+STACK_PREFIX = "urn:pulumi:dev::resilient-routing::"
+
+
+def _engine_urn(parent_urn: str | None, type_: str, name: str) -> str:
+    """A URN as the Pulumi engine builds it: the parent's whole qualified
+    type chain, then this type (the mock monitor keeps only the last)."""
+    if parent_urn:
+        type_ = parent_urn[len(STACK_PREFIX) :].split("::")[0] + "$" + type_
+    return f"{STACK_PREFIX}{type_}::{name}"
+
+
+def _current_urn(run: ProgramRun, resource) -> str:
+    urn = None
+    for node in [*run.ancestry(resource), resource]:
+        if node.type == "pulumi:pulumi:Stack":
+            continue
+        urn = _engine_urn(urn, node.type, node.name)
+    return urn
+
+
+def _aliased_urn(run: ProgramRun, resource) -> str | None:
+    """The URN ``resource`` answers to through its own alias or, as the
+    engine derives it, through an ancestor's."""
+    for alias in resource.aliases:
+        spec = alias.get("spec", {})
+        if spec.get("noParent"):
+            return _engine_urn(None, resource.type, resource.name)
+        if spec.get("parentUrn"):
+            return _engine_urn(spec["parentUrn"], resource.type, resource.name)
+    parent = run.parent_of(resource)
+    if parent is None or parent.type == "pulumi:pulumi:Stack":
+        return None
+    old_parent = _aliased_urn(run, parent)
+    return _engine_urn(old_parent, resource.type, resource.name) if old_parent else None
+
+
+def test_the_primarys_resources_keep_their_pre_13_urns_through_aliases(dev_run: ProgramRun):
+    # The URNs these resources had when RouterData, CellRouterFunctions,
+    # Orchestrator and CellRouterApi were top-level components (read from a
+    # run of the program before #13).
+    components = "resilient-routing:components:"
+    before = {
+        "cell-router-tbl_router": f"{components}RouterData$aws:dynamodb/table:Table",
+        "cell-router-user-key": f"{components}RouterData$aws-native:secretsmanager:Secret",
+        "cell-router-CellRouterPool": f"{components}CellRouterApi$aws:cognito/userPool:UserPool",
+        "cell-router-CellRouter": f"{components}CellRouterApi$aws:apigateway/restApi:RestApi",
+        "cell-router-CellRouter-stage": f"{components}CellRouterApi$aws:apigateway/stage:Stage",
+        "cell-router-Orchestrator": f"{components}Orchestrator$aws:sfn/stateMachine:StateMachine",
+        "cell-router-CellProvisioning": f"{components}RouterData$aws:sqs/queue:Queue",
+        "cell-router-dispatcher": f"{components}CellRouterFunctions${components}PythonFunction"
+        "$aws:lambda/function:Function",
+    }
+    for name, qualified_type in before.items():
+        resource = dev_run.one(
+            qualified_type.split("$")[-1], lambda r, n=name: r.name == n and r.custom
+        )
+        old = f"{STACK_PREFIX}{qualified_type}::{name}"
+        assert _current_urn(dev_run, resource) != old  # moved under the parent ...
+        assert _aliased_urn(dev_run, resource) == old, name  # ... and aliased back
