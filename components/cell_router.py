@@ -179,8 +179,8 @@ class CellRouter(pulumi.ComponentResource):
         self._data(args)
         self._functions(args)
         self._orchestrator(args)
-        self._alarms(args)
         self._api(args)
+        self._alarms(args)
         self._outputs()
 
     def _child(self) -> pulumi.ResourceOptions:
@@ -261,11 +261,17 @@ class CellRouter(pulumi.ComponentResource):
 
     def _alarms(self, args: CellRouterArgs) -> None:
         # NoCapacity, lost or resent scale-out requests, function errors and
-        # throttles (the heartbeat's too), failed/timed-out executions.
+        # throttles (the heartbeat's and the JWKS refresher's too: any error
+        # pages), failed/timed-out executions. Not the authorizer: it answers
+        # every rejected token with an error, so its Errors are not failures.
+        refresher = self.api.jwks_refresher
         self.router_alarms = RouterAlarms(
             self._name,
             RouterAlarmsArgs(
-                function_names=self.functions.function_names,
+                function_names={
+                    **self.functions.function_names,
+                    **({"jwks_refresher": refresher.name} if refresher else {}),
+                },
                 state_machine_arn=self.orchestrator.arn,
                 alarm_topic_arn=args.alarm_topic_arn,
             ),

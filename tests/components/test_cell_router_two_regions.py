@@ -113,9 +113,11 @@ def test_both_regions_carry_a_full_router_on_their_own_providers(run):
         "aws:cognito/userPoolDomain:UserPoolDomain",
     ):
         assert (counts["primary"][typ], counts["secondary"][typ]) == (1, 0), typ
-    # The same alarms in both regions, each to its own region's topic.
+    # The same alarms in both regions (plus the JWKS refresher's errors and
+    # throttles in the primary), each to its own region's topic.
     alarm = "aws:cloudwatch/metricAlarm:MetricAlarm"
-    assert counts["primary"][alarm] == counts["secondary"][alarm] > 20
+    assert counts["primary"][alarm] == counts["secondary"][alarm] + 2
+    assert counts["secondary"][alarm] > 20
     for role in ("primary", "secondary"):
         for resource in _router(run, role):
             if resource.type == alarm:
@@ -517,3 +519,14 @@ def test_the_primarys_resources_keep_their_pre_13_urns_through_aliases(dev_run: 
         old = f"{STACK_PREFIX}{qualified_type}::{name}"
         assert _current_urn(dev_run, resource) != old  # moved under the parent ...
         assert _aliased_urn(dev_run, resource) == old, name  # ... and aliased back
+
+
+def test_a_failing_jwks_refresher_pages(dev_run: ProgramRun):
+    # Until it recovers, new signing keys never reach either region's table.
+    refresher = dev_run.one(FUNCTION, lambda f: f.name == "cell-router-jwks_refresher")
+    alarm = dev_run.named("cell-router-jwks_refresher-errors").inputs
+    assert alarm["dimensions"] == {"FunctionName": refresher.outputs["name"]}
+    assert (alarm["metricName"], alarm["threshold"]) == ("Errors", 1)
+    # The authorizer's Errors include every rejected token: not alarmed.
+    names = {a.name for a in dev_run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert not any("authorizer-errors" in n for n in names)
