@@ -181,7 +181,7 @@ class CellRouter(pulumi.ComponentResource):
         self._orchestrator(args)
         self._api(args)
         self._alarms(args)
-        self._outputs()
+        self.register_outputs(self._outputs())
 
     def _child(self) -> pulumi.ResourceOptions:
         # A stack deployed before #13 has these components at the top level.
@@ -315,7 +315,8 @@ class CellRouter(pulumi.ComponentResource):
             opts=self._child(),
         )
 
-    def _outputs(self) -> None:
+    def _outputs(self) -> dict[str, pulumi.Input[object]]:
+        """Set the public outputs; returns what ``register_outputs`` records."""
         self.api_url = self.api.api_url
         self.alarms = [
             *self.data.alarms.values(),
@@ -323,14 +324,12 @@ class CellRouter(pulumi.ComponentResource):
             *self.router_alarms.alarms.values(),
         ]
         self.function_names = pulumi.Output.all(**self.functions.function_names).apply(dict)
-        self.register_outputs(
-            {
-                "apiUrl": self.api_url,
-                "tableName": self.data.table_name,
-                "orchestratorArn": self.orchestrator.arn,
-                "functionNames": self.function_names,
-            }
-        )
+        return {
+            "apiUrl": self.api_url,
+            "tableName": self.data.table_name,
+            "orchestratorArn": self.orchestrator.arn,
+            "functionNames": self.function_names,
+        }
 
     def dashboard_resources(self) -> RouterResources:
         """This region's router as the region's dashboard draws it."""

@@ -95,7 +95,6 @@ from components.function import PythonFunction, PythonFunctionArgs
 from components.iam import service_assume_role_policy
 from components.orchestrator_asl import API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS, ROUTED_PATHS
 from handlers.cell_router.model import METRICS_NAMESPACE
-from handlers.router_auth.jwks_store import JWKS_PREFIX
 
 #: The router's resources: exactly the paths the Orchestrator routes.
 ROUTES: tuple[str, ...] = tuple(path.removeprefix("/") for path in ROUTED_PATHS)
@@ -224,6 +223,10 @@ def api_fingerprint(spec: dict[str, Any]) -> str:
 TOKEN_PATTERN = r"^(Bearer )?[-0-9A-Za-z_]+\.[-0-9A-Za-z_]+\.[-0-9A-Za-z_]+$"
 #: How often the pool's region copies its JWKS into the routing table.
 JWKS_REFRESH_MINUTES = 15
+#: ``handlers.router_auth.jwks_store.JWKS_PREFIX``, restated: that module
+#: imports boto3, which the Pulumi program does not depend on (a test keeps
+#: the two equal).
+JWKS_PREFIX = "JWKS#"
 #: The authorizer's and the refresher's one item partition in the table.
 JWKS_PARTITIONS = JWKS_PREFIX + "*"
 AUTHORIZER_TIMEOUT_SECONDS = 5
@@ -425,7 +428,7 @@ class CellRouterApi(pulumi.ComponentResource):
         self._deployment(args, integration_role, shaping)
         self._stage(args)
         self._web_acl(args)
-        self._outputs(args)
+        self.register_outputs(self._outputs())
 
     # --- Cognito ------------------------------------------------------------------
 
@@ -963,18 +966,17 @@ class CellRouterApi(pulumi.ComponentResource):
         )
         self.web_acl_arn = web_acl.arn
 
-    def _outputs(self, args: CellRouterApiArgs) -> None:
+    def _outputs(self) -> dict[str, pulumi.Input[object]]:
+        """Set the public outputs; returns what ``register_outputs`` records."""
         self.api_url = self.stage.invoke_url
         self.rest_api_id = self.rest_api.id
-        self.register_outputs(
-            {
-                "apiUrl": self.api_url,
-                "userPoolId": self.user_pool_id,
-                "userPoolArn": self.user_pool_arn,
-                "userPoolClientId": self.user_pool_client_id,
-                "hostedUiDomain": self.hosted_ui_domain,
-                "restApiId": self.rest_api_id,
-                "accessLogGroupName": self.access_log_group_name,
-                "authorizerFunctionName": self.authorizer_function.name,
-            }
-        )
+        return {
+            "apiUrl": self.api_url,
+            "userPoolId": self.user_pool_id,
+            "userPoolArn": self.user_pool_arn,
+            "userPoolClientId": self.user_pool_client_id,
+            "hostedUiDomain": self.hosted_ui_domain,
+            "restApiId": self.rest_api_id,
+            "accessLogGroupName": self.access_log_group_name,
+            "authorizerFunctionName": self.authorizer_function.name,
+        }

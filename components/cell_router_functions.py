@@ -676,7 +676,7 @@ class CellRouterFunctions(pulumi.ComponentResource):
                 "heartbeat", args.writer.heartbeat_interval_minutes, HEARTBEAT_SCHEDULE_DESCRIPTION
             )
         self._cell_limit_alarm(args)
-        self._outputs(args)
+        self.register_outputs(self._outputs(args))
 
     # --- builders ---------------------------------------------------------------
 
@@ -990,7 +990,8 @@ class CellRouterFunctions(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _outputs(self, args: CellRouterFunctionsArgs) -> None:
+    def _outputs(self, args: CellRouterFunctionsArgs) -> dict[str, pulumi.Input[object]]:
+        """Set the public outputs; returns what ``register_outputs`` records."""
         self.dispatcher_arn = self.functions["dispatcher"].arn
         self.scaler_arn = self.functions["scaler"].arn
         self.mapper_arn = self.functions["mapper"].arn
@@ -1003,19 +1004,17 @@ class CellRouterFunctions(pulumi.ComponentResource):
         self.router_id = pulumi.Output.from_input(args.router_id)
         self.cell_ready_failed_queue_url = self.cell_ready_failed_queue.url
         self.cell_ready_failed_queue_arn = self.cell_ready_failed_queue.arn
-        self.register_outputs(
-            {
-                "dispatcherArn": self.dispatcher_arn,
-                "scalerArn": self.scaler_arn,
-                "mapperArn": self.mapper_arn,
-                "validatorArn": self.validator_arn,
-                "registrarArn": self.registrar_arn,
-                "sweeperArn": self.sweeper_arn,
-                "cellReadyRuleArn": self.cell_ready_rule_arn,
-                "provisioningBusName": self.provisioning_bus_name,
-                "provisioningBusArn": self.provisioning_bus_arn,
-                "routerId": self.router_id,
-                "cellReadyFailedQueueUrl": self.cell_ready_failed_queue_url,
-                "cellReadyFailedQueueArn": self.cell_ready_failed_queue_arn,
-            }
-        )
+        return {
+            "dispatcherArn": self.dispatcher_arn,
+            "scalerArn": self.scaler_arn,
+            "mapperArn": self.mapper_arn,
+            "validatorArn": self.validator_arn,
+            "registrarArn": self.registrar_arn,
+            "sweeperArn": self.sweeper_arn,
+            "cellReadyRuleArn": self.cell_ready_rule_arn,
+            "provisioningBusName": self.provisioning_bus_name,
+            "provisioningBusArn": self.provisioning_bus_arn,
+            "routerId": self.router_id,
+            "cellReadyFailedQueueUrl": self.cell_ready_failed_queue_url,
+            "cellReadyFailedQueueArn": self.cell_ready_failed_queue_arn,
+        }

@@ -530,3 +530,10 @@ def test_a_failing_jwks_refresher_pages(dev_run: ProgramRun):
     # The authorizer's Errors include every rejected token: not alarmed.
     names = {a.name for a in dev_run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
     assert not any("authorizer-errors" in n for n in names)
+
+
+def test_the_programs_jwks_prefix_is_the_handlers():
+    from components import cell_router_api
+    from handlers.router_auth import jwks_store
+
+    assert cell_router_api.JWKS_PREFIX == jwks_store.JWKS_PREFIX
