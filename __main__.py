@@ -10,16 +10,17 @@ from __future__ import annotations
 import pulumi
 
 from components.bot_definitions import order_flowers
-from components.cell_router_api import CellRouterApi, CellRouterApiArgs
-from components.cell_router_functions import CellRouterFunctions, CellRouterFunctionsArgs
+from components.cell_router import (
+    CellRouter,
+    CellRouterSettings,
+    MultiRegionCellRouter,
+    MultiRegionCellRouterArgs,
+)
 from components.connect import ConnectIntegration, ConnectIntegrationArgs
 from components.dashboard import DashboardSettings, FailoverResources, RouterResources
 from components.health_check import HealthCheck, HealthCheckArgs
 from components.lex_bot import MultiRegionLexBot, MultiRegionLexBotArgs
-from components.orchestrator import Orchestrator, OrchestratorArgs
 from components.providers import region_providers
-from components.router_alarms import RouterAlarms, RouterAlarmsArgs
-from components.router_data import RouterData, RouterDataArgs
 from components.stack_dashboard import StackDashboard, StackDashboardArgs
 from config import LEX_TOPOLOGY_OUTPUT, lex_topology, lex_topology_guard, load_settings
 
@@ -166,122 +167,97 @@ if settings.connect.mode != "none":
         pulumi.export("connectReplicaContactFlowId", connect_replica.contact_flow_id)
 
 # --- cell router --------------------------------------------------------------
-# Everything in the primary region: table + provisioning queue, the five
-# functions, the EXPRESS Orchestrator, and the authenticated API in front.
+# In both regions (issue #13): one CellRouter per region on the routing
+# table's global replicas; the user pool and the JWKS refresher in the
+# primary, the token authorizer, API, Orchestrator, functions, heartbeat,
+# queues and alarms in each. See components/cell_router.py.
+router_regions: dict[str, CellRouter] = {}
 if settings.cell_router.enabled:
     router = settings.cell_router
-    router_data = RouterData(
+    cell_router = MultiRegionCellRouter(
         "cell-router",
-        RouterDataArgs(
-            billing_mode=router.table_billing_mode,
-            read_capacity=router.table_read_capacity,
-            write_capacity=router.table_write_capacity,
-            queue_alarm_depth=router.provisioning_queue_alarm_depth,
-            # One alarm topic per stack (one confirmation e-mail, one place
-            # to subscribe a pager): the health check's.
-            alarm_topic_arn=health_check.alarm_topic_arn,
-            deletion_protection=settings.table_deletion_protection,
-            # Issue #13: the secondary reads its local replica.
-            replica_regions=(settings.secondary_region,),
-        ),
-        opts=primary.opts(),
-    )
-    router_functions = CellRouterFunctions(
-        "cell-router",
-        CellRouterFunctionsArgs(
-            region=settings.primary_region,
-            table_name=router_data.table_name,
-            table_arn=router_data.table_arn,
-            index_arn=router_data.index_arn,
-            queue_url=router_data.queue_url,
-            queue_arn=router_data.queue_arn,
-            alarm_topic_arn=health_check.alarm_topic_arn,
-            user_key_secret_arn=router_data.user_key_secret_arn,
-            # CellReady must name this router: one provisioning layer may
-            # serve several stacks in one account.
-            router_id=f"{settings.project}/{settings.stack}",
-            cell_endpoint_domains=router.cell_endpoint_domains,
-            provisioning_principals=router.provisioning_principals,
-            max_cells_per_market=router.max_cells_per_market or None,
-            sign_up_allowed_domains=(
-                router.sign_up_allowed_domains if router.sign_up_policy == "allowedDomains" else ()
+        MultiRegionCellRouterArgs(
+            settings=CellRouterSettings(
+                callback_urls=router.callback_urls,
+                logout_urls=router.logout_urls,
+                # CellReady must name this router: one provisioning layer may
+                # serve several stacks in one account.
+                router_id=f"{settings.project}/{settings.stack}",
+                billing_mode=router.table_billing_mode,
+                read_capacity=router.table_read_capacity,
+                write_capacity=router.table_write_capacity,
+                queue_alarm_depth=router.provisioning_queue_alarm_depth,
+                deletion_protection=settings.table_deletion_protection,
+                cell_endpoint_domains=router.cell_endpoint_domains,
+                provisioning_principals=router.provisioning_principals,
+                max_cells_per_market=router.max_cells_per_market or None,
+                sign_up_policy=router.sign_up_policy,
+                sign_up_allowed_domains=router.sign_up_allowed_domains,
+                default_market=router.default_market,
+                capacity_buffer=router.capacity_buffer,
+                scale_out_threshold=router.scale_out_threshold,
+                endpoint_ttl_seconds=router.endpoint_ttl_seconds,
+                validator_deep_check=router.validator_deep_check,
+                support_contact=router.support_contact,
+                incident_notice=router.incident_notice,
+                expected_wait_minutes=router.expected_wait_minutes,
+                runtime=settings.lambda_.runtime,
+                architecture=settings.lambda_.architecture,
+                powertools_layer_version=settings.lambda_.powertools_layer_version,
+                log_retention_days=settings.lambda_.log_retention_days,
+                domain_prefix=router.hosted_ui_domain_prefix,
+                throttle_rate_limit=router.throttle_rate_limit,
+                throttle_burst_limit=router.throttle_burst_limit,
+                manage_account_logging_role=router.manage_api_gateway_account_role,
+                waf_enabled=router.waf_enabled,
+                waf_rate_limit=router.waf_rate_limit,
+                writer_fence_seconds=router.writer_fence_seconds,
+                writer_lease_seconds=router.writer_lease_seconds,
+                writer_auto_promotion=router.writer_auto_promotion,
+                writer_auto_promote_after_seconds=router.writer_auto_promote_after_seconds,
             ),
-            default_market=router.default_market,
-            capacity_buffer=router.capacity_buffer,
-            scale_out_threshold=router.scale_out_threshold,
-            endpoint_ttl_seconds=router.endpoint_ttl_seconds,
-            validator_deep_check=router.validator_deep_check,
-            support_contact=router.support_contact,
-            incident_notice=router.incident_notice,
-            expected_wait_minutes=router.expected_wait_minutes,
-            runtime=settings.lambda_.runtime,
-            architecture=settings.lambda_.architecture,
-            powertools_layer_version=settings.lambda_.powertools_layer_version,
-            # Function timeouts default to the Orchestrator's task budgets.
-            log_retention_days=settings.lambda_.log_retention_days,
+            primary=primary,
+            secondary=secondary,
+            # One alarm topic per region (one place to subscribe a pager):
+            # each region's health check's.
+            alarm_topic_arns={
+                settings.primary_region: health_check.alarm_topic_arn,
+                settings.secondary_region: health_check_secondary.alarm_topic_arn,
+            },
         ),
-        opts=primary.opts(),
     )
-    orchestrator = Orchestrator(
-        "cell-router",
-        OrchestratorArgs(
-            dispatcher_arn=router_functions.dispatcher_arn,
-            scaler_arn=router_functions.scaler_arn,
-            mapper_arn=router_functions.mapper_arn,
-            validator_arn=router_functions.validator_arn,
-            log_retention_days=settings.lambda_.log_retention_days,
-        ),
-        opts=primary.opts(),
+    router_regions = cell_router.regional
+    home, replica = cell_router.primary, cell_router.secondary
+    pulumi.export("apiUrl", home.api_url)
+    pulumi.export("userPoolId", home.api.user_pool_id)
+    pulumi.export("userPoolClientId", home.api.user_pool_client_id)
+    pulumi.export("hostedUiDomain", home.api.hosted_ui_domain)
+    pulumi.export("routerTableName", home.data.table_name)
+    pulumi.export("provisioningQueueUrl", home.data.queue_url)
+    pulumi.export("cellReadyFailedQueueUrl", home.functions.cell_ready_failed_queue_url)
+    pulumi.export("provisioningBusName", home.functions.provisioning_bus_name)
+    pulumi.export("provisioningBusArn", home.functions.provisioning_bus_arn)
+    pulumi.export("routerId", home.functions.router_id)
+    pulumi.export("userKeySecretArn", home.data.user_key_secret_arn)
+    pulumi.export("orchestratorArn", home.orchestrator.arn)
+    # Both regions: region -> URL (clients and `python -m ops`), and the
+    # secondary's own names.
+    pulumi.export("routerApiUrls", cell_router.api_urls)
+    pulumi.export("routerSecondaryApiUrl", replica.api_url)
+    pulumi.export("routerSecondaryProvisioningQueueUrl", replica.data.queue_url)
+    pulumi.export(
+        "routerSecondaryCellReadyFailedQueueUrl", replica.functions.cell_ready_failed_queue_url
     )
-    # Alarms for what the router absorbs: NoCapacity, lost or resent scale-out
-    # requests, function errors and throttles, failed/timed-out executions.
-    router_alarms = RouterAlarms(
-        "cell-router",
-        RouterAlarmsArgs(
-            function_names=router_functions.function_names,
-            state_machine_arn=orchestrator.arn,
-            alarm_topic_arn=health_check.alarm_topic_arn,
-        ),
-        opts=primary.opts(),
+    pulumi.export("routerSecondaryProvisioningBusName", replica.functions.provisioning_bus_name)
+    pulumi.export("routerSecondaryProvisioningBusArn", replica.functions.provisioning_bus_arn)
+    pulumi.export("routerSecondaryUserKeySecretArn", replica.data.user_key_secret_arn)
+    pulumi.export("routerSecondaryOrchestratorArn", replica.orchestrator.arn)
+    pulumi.export(
+        "routerFunctionNames",
+        pulumi.Output.all(
+            **{region: r.function_names for region, r in cell_router.regional.items()}
+        ).apply(dict),
     )
-    router_api = CellRouterApi(
-        "cell-router",
-        CellRouterApiArgs(
-            region=settings.primary_region,
-            state_machine_arn=orchestrator.arn,
-            callback_urls=router.callback_urls,
-            logout_urls=router.logout_urls,
-            domain_prefix=router.hosted_ui_domain_prefix,
-            throttle_rate_limit=router.throttle_rate_limit,
-            throttle_burst_limit=router.throttle_burst_limit,
-            log_retention_days=settings.lambda_.log_retention_days,
-            # Account-wide setting shared with every API of the account and
-            # region: opt-in (see CellRouterApi and the README).
-            manage_account_logging_role=router.manage_api_gateway_account_role,
-            sign_up_policy=router.sign_up_policy,
-            pre_sign_up_function_arn=(
-                router_functions.sign_up_gate.arn if router_functions.sign_up_gate else None
-            ),
-            pre_sign_up_function_name=(
-                router_functions.sign_up_gate.name if router_functions.sign_up_gate else None
-            ),
-            waf_enabled=router.waf_enabled,
-            waf_rate_limit=router.waf_rate_limit,
-        ),
-        opts=primary.opts(),
-    )
-    pulumi.export("apiUrl", router_api.api_url)
-    pulumi.export("userPoolId", router_api.user_pool_id)
-    pulumi.export("userPoolClientId", router_api.user_pool_client_id)
-    pulumi.export("hostedUiDomain", router_api.hosted_ui_domain)
-    pulumi.export("routerTableName", router_data.table_name)
-    pulumi.export("provisioningQueueUrl", router_data.queue_url)
-    pulumi.export("cellReadyFailedQueueUrl", router_functions.cell_ready_failed_queue_url)
-    pulumi.export("provisioningBusName", router_functions.provisioning_bus_name)
-    pulumi.export("provisioningBusArn", router_functions.provisioning_bus_arn)
-    pulumi.export("routerId", router_functions.router_id)
-    pulumi.export("userKeySecretArn", router_data.user_key_secret_arn)
-    pulumi.export("orchestratorArn", orchestrator.arn)
 
 # --- dashboard -----------------------------------------------------------------
 # One per region where control-plane functions run, each showing that
@@ -323,37 +299,21 @@ def region_dashboard(
     )
 
 
-# The primary also runs the cell router: its resources and alarms.
-stack_alarms = list(health_check.alarms.values())
-dashboard_router = None
-if settings.cell_router.enabled:
-    stack_alarms += [
-        *router_data.alarms.values(),
-        *router_functions.alarms.values(),
-        *router_alarms.alarms.values(),
-    ]
-    dashboard_router = RouterResources(
-        api_name=router_api.rest_api.name,
-        api_stage=router_api.stage.stage_name,
-        orchestrator_arn=orchestrator.arn,
-        provisioning_queue_name=router_data.queue.name,
-        dead_letter_queue_name=router_data.dead_letter_queue.name,
-        cell_ready_failed_queue_name=router_functions.cell_ready_failed_queue.name,
-        function_names=router_functions.function_names,
+# Each region's dashboard shows its own checker and, with the cell router,
+# that region's router and alarms.
+dashboards = {}
+for role, checker, opts in (
+    ("primary", health_check, primary.opts()),
+    ("secondary", health_check_secondary, secondary.opts()),
+):
+    regional_router = router_regions.get(checker.region)
+    alarms = [*checker.alarms.values(), *(regional_router.alarms if regional_router else [])]
+    dashboards[role] = region_dashboard(
+        role,
+        checker,
+        regional_router.dashboard_resources() if regional_router else None,
+        [alarm.arn for alarm in alarms],
+        opts,
     )
-dashboard = region_dashboard(
-    "primary",
-    health_check,
-    dashboard_router,
-    [alarm.arn for alarm in stack_alarms],
-    primary.opts(),
-)
-pulumi.export("dashboardUrl", dashboard.url)
-dashboard_secondary = region_dashboard(
-    "secondary",
-    health_check_secondary,
-    None,
-    [alarm.arn for alarm in health_check_secondary.alarms.values()],
-    secondary.opts(),
-)
-pulumi.export("dashboardSecondaryUrl", dashboard_secondary.url)
+pulumi.export("dashboardUrl", dashboards["primary"].url)
+pulumi.export("dashboardSecondaryUrl", dashboards["secondary"].url)

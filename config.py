@@ -287,6 +287,31 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Existing Connect Global Resiliency replica instance in the secondary (empty: none).",
     ),
+    # The cell router in both regions (issue 13) ----------------------------------
+    Setting(
+        "routerWriterFenceSeconds",
+        "integer",
+        60,
+        "After a promotion, seconds the new writer waits past the old one's acknowledgement.",
+    ),
+    Setting(
+        "routerWriterLeaseSeconds",
+        "integer",
+        150,
+        "Peer heartbeat older than this: sign-ups refused as partitioned (>= 120).",
+    ),
+    Setting(
+        "routerWriterAutoPromotion",
+        "boolean",
+        False,
+        "Promote a region automatically once the writer's heartbeat is stale (README: risks).",
+    ),
+    Setting(
+        "routerWriterAutoPromoteAfterSeconds",
+        "integer",
+        600,
+        "Writer heartbeat silence before automatic promotion (>= the lease).",
+    ),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}
@@ -369,6 +394,11 @@ class CellRouterSettings:
     sign_up_allowed_domains: tuple[str, ...] = ()
     waf_enabled: bool = False
     waf_rate_limit: int = 300
+    #: the writer rules of the router in two regions (issue 13)
+    writer_fence_seconds: int = 60
+    writer_lease_seconds: int = 150
+    writer_auto_promotion: bool = False
+    writer_auto_promote_after_seconds: int = 600
 
 
 @dataclass(frozen=True)
@@ -703,7 +733,21 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
         waf_enabled=r.boolean("wafEnabled"),
         # AWS WAF's rate-based rules count per 5 minutes, from 10 up.
         waf_rate_limit=r.integer("wafRateLimit", 10, 2_000_000_000),
+        writer_fence_seconds=r.integer("routerWriterFenceSeconds", 0, 3600),
+        # Two heartbeats (one a minute): a shorter lease reads a healthy peer
+        # as partitioned.
+        writer_lease_seconds=r.integer("routerWriterLeaseSeconds", 120, 3600),
+        writer_auto_promotion=r.boolean("routerWriterAutoPromotion"),
+        writer_auto_promote_after_seconds=r.integer(
+            "routerWriterAutoPromoteAfterSeconds", 120, 86_400
+        ),
     )
+    if cell_router.writer_auto_promote_after_seconds < cell_router.writer_lease_seconds:
+        r.fail(
+            "routerWriterAutoPromoteAfterSeconds",
+            f"must be at least routerWriterLeaseSeconds ({cell_router.writer_lease_seconds}): "
+            "promoting before the lease ends would make two writers",
+        )
     if cell_router.sign_up_policy == "allowedDomains" and not cell_router.sign_up_allowed_domains:
         r.fail(
             "signUpAllowedDomains", "needs at least one domain when signUpPolicy is allowedDomains"

@@ -194,7 +194,8 @@ def request_template(state_machine_arn: str) -> str:
     user_once = _escaped("$userId")
     return (
         "## StartSyncExecution request; see components/api_templates.py for the escaping.\n"
-        '#set($userId = "$!context.authorizer.claims.sub")\n'
+        # The TOKEN authorizer's principalId is the token's ``sub``.
+        '#set($userId = "$!context.authorizer.principalId")\n'
         '#set($rawBody = "$!input.body")\n'
         '#if($rawBody.matches("\\s*"))#set($bodyJson = "{}")'
         "#else#set($bodyJson = \"$!input.json('$')\")#end\n"
@@ -278,7 +279,7 @@ ACCESS_LOG_FORMAT: dict[str, str] = {
     "requestId": "$context.requestId",
     "extendedRequestId": "$context.extendedRequestId",
     "ip": "$context.identity.sourceIp",
-    "caller": "$context.authorizer.claims.sub",
+    "caller": "$context.authorizer.principalId",
     "requestTime": "$context.requestTime",
     "httpMethod": "$context.httpMethod",
     "resourcePath": "$context.resourcePath",

@@ -36,7 +36,18 @@ registrar      GetItem/PutItem/Query of cells (create only if absent, count
                ``USER#`` partition); sqs:SendMessage on ``CellReady-failed``
                (Lambda sends a failed asynchronous invocation with the
                function's role).
+heartbeat      (two regions only, ``writer``) BatchGetItem of the market
+               registries and writer records (``WRITERS#``, ``WRITER#``);
+               GetItem of heartbeats (``HEARTBEAT#``); PutItem of this
+               region's own heartbeat item only; with automatic promotion,
+               PutItem of a writer record and UpdateItem of this region's
+               registry. Scheduled every minute.
 =============  ==============================================================
+
+In two regions (``writer``) the dispatcher also gets the writer gate's
+``ROUTER_*``/``WRITER_*`` settings and may BatchGetItem the market's writer
+record and the peer's heartbeat and ConditionCheckItem the writer record
+(``WRITER#`` only) inside its placement transaction.
 
 ``dynamodb:LeadingKeys`` conditions are used where the partition tells item
 types apart (the helper items' ``#`` prefixes, which a market id cannot
@@ -95,6 +106,16 @@ from handlers.cell_router.model import (
     SERVICE_NAME,
     USER_PREFIX,
 )
+from handlers.cell_router.writer import (
+    DEFAULT_AUTO_PROMOTE_AFTER_SECONDS,
+    DEFAULT_FENCE_SECONDS,
+    DEFAULT_LEASE_SECONDS,
+    HEARTBEAT_PREFIX,
+    REGISTRY_PREFIX,
+    WRITER_PREFIX,
+    WriterConfigError,
+    WriterPolicy,
+)
 
 FAMILY = "cell_router"
 #: Partition prefixes of the router table's helper items, as IAM patterns.
@@ -107,6 +128,12 @@ MARKET_PARTITIONS = MARKET_PARTITION
 REGISTRAR_TIMEOUT_SECONDS = 10
 #: The sweeper's run: a query, a batched read and a few resends.
 SWEEPER_TIMEOUT_SECONDS = 30
+#: The heartbeat's run: three batched reads and one write (plus promotions).
+HEARTBEAT_TIMEOUT_SECONDS = 30
+SWEEPER_SCHEDULE_DESCRIPTION = "Resend scale-out requests that were never sent or never answered"
+HEARTBEAT_SCHEDULE_DESCRIPTION = (
+    "Write this region's writer heartbeat: the peer reads it to tell a partition from a quiet peer"
+)
 #: Lambda's asynchronous retries of a failing registrar (the most it allows).
 REGISTRAR_RETRY_ATTEMPTS = 2
 #: Longest Lambda keeps an asynchronous event: a late registration is still
@@ -324,6 +351,76 @@ def registrar_statements(table_arn: Any, failed_queue_arn: Any) -> list[Statemen
     ]
 
 
+def writer_gate_statements(table_arn: Any) -> list[Statement]:
+    """The dispatcher's writer gate in a two-region router (issue #13): read
+    the market's writer record and the peer's heartbeat in one BatchGetItem,
+    and prove the record unchanged inside the placement transaction."""
+    return [
+        {
+            "Sid": "ReadWriterRecordAndPeerHeartbeat",
+            "Effect": "Allow",
+            "Action": ["dynamodb:BatchGetItem"],
+            "Resource": table_arn,
+            "Condition": _only_partitions(WRITER_PREFIX + "*", HEARTBEAT_PREFIX + "*"),
+        },
+        {
+            "Sid": "CheckWriterEpochInPlacement",
+            "Effect": "Allow",
+            "Action": ["dynamodb:ConditionCheckItem"],
+            "Resource": table_arn,
+            "Condition": _only_partitions(WRITER_PREFIX + "*"),
+        },
+    ]
+
+
+def heartbeat_statements(table_arn: Any, region: str, auto_promotion: bool) -> list[Statement]:
+    """``heartbeat``: read the registries, writer records and heartbeats;
+    write this region's own heartbeat item only; with automatic promotion,
+    also a writer record and this region's own market registry."""
+    statements: list[Statement] = [
+        {
+            "Sid": "ReadRegistriesAndWriterRecords",
+            "Effect": "Allow",
+            "Action": ["dynamodb:BatchGetItem"],
+            "Resource": table_arn,
+            "Condition": _only_partitions(REGISTRY_PREFIX + "*", WRITER_PREFIX + "*"),
+        },
+        {
+            "Sid": "ReadHeartbeats",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem"],
+            "Resource": table_arn,
+            "Condition": _only_partitions(HEARTBEAT_PREFIX + "*"),
+        },
+        {
+            # One writing region per item: this region's heartbeat only.
+            "Sid": "WriteOwnHeartbeat",
+            "Effect": "Allow",
+            "Action": ["dynamodb:PutItem"],
+            "Resource": table_arn,
+            "Condition": _only_partitions(HEARTBEAT_PREFIX + region),
+        },
+    ]
+    if auto_promotion:
+        statements += [
+            {
+                "Sid": "PromoteThisRegion",
+                "Effect": "Allow",
+                "Action": ["dynamodb:PutItem"],
+                "Resource": table_arn,
+                "Condition": _only_partitions(WRITER_PREFIX + "*"),
+            },
+            {
+                "Sid": "RegisterPromotedMarkets",
+                "Effect": "Allow",
+                "Action": ["dynamodb:UpdateItem"],
+                "Resource": table_arn,
+                "Condition": _only_partitions(REGISTRY_PREFIX + region),
+            },
+        ]
+    return statements
+
+
 def cell_ready_failed_queue_policy(queue_arn: str, rule_arn: str) -> dict[str, Any]:
     """``CellReady-failed``'s policy: EventBridge may dead-letter into it, and
     only for the CellReady rule (SSE-SQS: no key policy needed)."""
@@ -385,6 +482,63 @@ def _number(value: float) -> str:
 
 
 @dataclass(frozen=True)
+class WriterSettings:
+    """The writer gate of a router that runs in two regions (issue #13;
+    ``handlers/cell_router/writer_gate.py`` reads these as ``ROUTER_*`` and
+    ``WRITER_*``). ``router_urls``: JSON object region -> router API URL,
+    named by ``WrongRegion``. Validated by the handlers' own ``WriterPolicy``.
+    """
+
+    region: str
+    peer_region: str
+    #: Writer of a market that has no writer record yet.
+    primary_region: str
+    router_urls: pulumi.Input[str]
+    fence_seconds: int = DEFAULT_FENCE_SECONDS
+    lease_seconds: int = DEFAULT_LEASE_SECONDS
+    auto_promotion: bool = False
+    auto_promote_after_seconds: int = DEFAULT_AUTO_PROMOTE_AFTER_SECONDS
+    #: How often each region writes its heartbeat (EventBridge rate).
+    heartbeat_interval_minutes: int = 1
+
+    def __post_init__(self) -> None:
+        try:
+            WriterPolicy(
+                local_region=self.region,
+                default_writer=self.primary_region,
+                peer_region=self.peer_region,
+                fence_seconds=self.fence_seconds,
+                lease_seconds=self.lease_seconds,
+                auto_promotion=self.auto_promotion,
+                auto_promote_after_seconds=self.auto_promote_after_seconds,
+            )
+        except WriterConfigError as error:
+            raise ValueError(f"writer settings: {error}") from None
+        if self.heartbeat_interval_minutes < 1:
+            raise ValueError("heartbeat_interval_minutes must be at least 1")
+        # A lease shorter than two beats reads a healthy peer as partitioned.
+        if self.lease_seconds < 2 * 60 * self.heartbeat_interval_minutes:
+            raise ValueError(
+                f"lease_seconds ({self.lease_seconds}) must cover two heartbeats "
+                f"({2 * 60 * self.heartbeat_interval_minutes} s), or a healthy peer "
+                "reads as partitioned"
+            )
+
+    def environment(self) -> dict[str, pulumi.Input[str]]:
+        """The gate's and the heartbeat's settings, as the handlers read them."""
+        return {
+            "ROUTER_REGION": self.region,
+            "ROUTER_PEER_REGION": self.peer_region,
+            "ROUTER_PRIMARY_REGION": self.primary_region,
+            "ROUTER_URLS": self.router_urls,
+            "WRITER_FENCE_SECONDS": str(self.fence_seconds),
+            "WRITER_LEASE_SECONDS": str(self.lease_seconds),
+            "WRITER_AUTO_PROMOTION": "true" if self.auto_promotion else "false",
+            "WRITER_AUTO_PROMOTE_AFTER_SECONDS": str(self.auto_promote_after_seconds),
+        }
+
+
+@dataclass(frozen=True)
 class CellRouterFunctionsArgs:
     """Arguments of ``CellRouterFunctions`` (table/queue from ``RouterData``).
 
@@ -431,8 +585,15 @@ class CellRouterFunctionsArgs:
     scale_out_episode_timeout_seconds: int = 7200
     #: How often the sweeper looks for due episodes (EventBridge rate).
     sweeper_interval_minutes: int = 1
+    #: Two regions (issue #13): the dispatcher's writer gate and the
+    #: ``heartbeat`` function on its schedule. ``None``: one region.
+    writer: WriterSettings | None = None
 
     def __post_init__(self) -> None:
+        if self.writer is not None and self.writer.region != self.region:
+            raise ValueError(
+                f"writer.region {self.writer.region!r} must be this router's region {self.region!r}"
+            )
         if not 10 <= self.scale_out_resend_seconds <= self.scale_out_episode_timeout_seconds:
             raise ValueError(
                 "scale_out_resend_seconds must be at least 10 and at most "
@@ -472,10 +633,12 @@ class CellRouterFunctionsArgs:
 
 
 class CellRouterFunctions(pulumi.ComponentResource):
-    """Dispatcher, scaler, mapper, validator, registrar, the registrar's rule
-    and the queue that keeps CellReady events neither could handle."""
+    """Dispatcher, scaler, mapper, validator, registrar, sweeper (and, in two
+    regions, heartbeat), the registrar's rule and the queue that keeps
+    CellReady events neither could handle."""
 
     functions: dict[str, PythonFunction]
+    sign_up_gate: PythonFunction | None
     cell_ready_failed_queue: aws.sqs.Queue
     dispatcher_arn: pulumi.Output[str]
     scaler_arn: pulumi.Output[str]
@@ -491,6 +654,7 @@ class CellRouterFunctions(pulumi.ComponentResource):
     router_id: pulumi.Output[str]
     cell_ready_failed_queue_url: pulumi.Output[str]
     cell_ready_failed_queue_arn: pulumi.Output[str]
+    alarms: dict[str, aws.cloudwatch.MetricAlarm]
 
     def __init__(
         self,
@@ -499,16 +663,35 @@ class CellRouterFunctions(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("resilient-routing:components:CellRouterFunctions", name, None, opts)
-
+        self._name = name
+        self.alarms = {}
         # Before the functions: the registrar's policy names it.
+        self._cell_ready_failed_queue()
+        self._functions(args)
+        self._sign_up_gate(args)
+        self._provisioning_channel(args)
+        self._schedule("sweeper", args.sweeper_interval_minutes, SWEEPER_SCHEDULE_DESCRIPTION)
+        if args.writer is not None:
+            self._schedule(
+                "heartbeat", args.writer.heartbeat_interval_minutes, HEARTBEAT_SCHEDULE_DESCRIPTION
+            )
+        self._cell_limit_alarm(args)
+        self.register_outputs(self._outputs(args))
+
+    # --- builders ---------------------------------------------------------------
+
+    def _cell_ready_failed_queue(self) -> None:
         self.cell_ready_failed_queue = aws.sqs.Queue(
-            f"{name}-CellReady-failed",
+            f"{self._name}-CellReady-failed",
             sqs_managed_sse_enabled=True,
             message_retention_seconds=FAILED_RETENTION_SECONDS,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        failed_queue = self.cell_ready_failed_queue
 
+    def _function_specs(
+        self, args: CellRouterFunctionsArgs
+    ) -> dict[str, tuple[str, list[Statement], Mapping[str, pulumi.Input[str]], int]]:
+        """module -> (description, policy statements, environment, timeout)."""
         table: Mapping[str, pulumi.Input[str]] = {"TABLE_NAME": args.table_name}
         placeable_index_arn = pulumi.Output.concat(
             args.table_arn, "/index/", ROUTER_PLACEABLE_INDEX_NAME
@@ -525,12 +708,17 @@ class CellRouterFunctions(pulumi.ComponentResource):
             if args.max_cells_per_market is not None
             else {}
         )
+        writer = args.writer
+        writer_env = writer.environment() if writer is not None else {}
         specs: dict[str, tuple[str, list[Statement], Mapping[str, pulumi.Input[str]], int]] = {
             "dispatcher": (
                 "Assigns a caller to the least-loaded healthy cell of their market (/cells)",
-                dispatcher_statements(
-                    args.table_arn, placeable_index_arn, args.queue_arn, secret_arn
-                ),
+                [
+                    *dispatcher_statements(
+                        args.table_arn, placeable_index_arn, args.queue_arn, secret_arn
+                    ),
+                    *(writer_gate_statements(args.table_arn) if writer is not None else []),
+                ],
                 {
                     **keyed,
                     # A refused sign-up requests capacity (scale-out episode).
@@ -542,6 +730,7 @@ class CellRouterFunctions(pulumi.ComponentResource):
                     # scale-out point (see handlers/cell_router/dispatcher.py).
                     "SCALE_OUT_THRESHOLD": _number(args.scale_out_threshold),
                     "ENDPOINT_TTL_SECONDS": str(args.endpoint_ttl_seconds),
+                    **writer_env,
                 },
                 args.task_timeout_seconds,
             ),
@@ -579,7 +768,7 @@ class CellRouterFunctions(pulumi.ComponentResource):
             ),
             "registrar": (
                 "Records a cell the provisioning layer reports ready (EventBridge CellReady)",
-                registrar_statements(args.table_arn, failed_queue.arn),
+                registrar_statements(args.table_arn, self.cell_ready_failed_queue.arn),
                 {
                     **table,
                     "CELL_ENDPOINT_DOMAINS": domains,
@@ -595,55 +784,70 @@ class CellRouterFunctions(pulumi.ComponentResource):
                 SWEEPER_TIMEOUT_SECONDS,
             ),
         }
-        self.functions = {
-            module: PythonFunction(
-                f"{name}-{module}",
-                PythonFunctionArgs(
-                    family=FAMILY,
-                    handler=f"{module}.handler",
-                    region=args.region,
-                    description=description,
-                    service_name=SERVICE_NAME,
-                    metrics_namespace=METRICS_NAMESPACE,
-                    policy_statements=statements,
-                    environment=environment,
-                    runtime=args.runtime,
-                    architecture=args.architecture,
-                    powertools_layer_version=args.powertools_layer_version,
-                    log_retention_days=args.log_retention_days,
-                    timeout_seconds=timeout,
-                ),
-                opts=pulumi.ResourceOptions(parent=self),
+        if writer is not None:
+            specs["heartbeat"] = (
+                "Writes this region's writer heartbeat (and promotes, if automatic) (schedule)",
+                heartbeat_statements(args.table_arn, writer.region, writer.auto_promotion),
+                {**table, **writer_env},
+                HEARTBEAT_TIMEOUT_SECONDS,
             )
-            for module, (description, statements, environment, timeout) in specs.items()
+        return specs
+
+    def _function(
+        self,
+        args: CellRouterFunctionsArgs,
+        module: str,
+        description: str,
+        statements: list[Statement],
+        environment: Mapping[str, pulumi.Input[str]],
+        timeout: int,
+    ) -> PythonFunction:
+        return PythonFunction(
+            f"{self._name}-{module}",
+            PythonFunctionArgs(
+                family=FAMILY,
+                handler=f"{module}.handler",
+                region=args.region,
+                description=description,
+                service_name=SERVICE_NAME,
+                metrics_namespace=METRICS_NAMESPACE,
+                policy_statements=statements,
+                environment=environment,
+                runtime=args.runtime,
+                architecture=args.architecture,
+                powertools_layer_version=args.powertools_layer_version,
+                log_retention_days=args.log_retention_days,
+                timeout_seconds=timeout,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _functions(self, args: CellRouterFunctionsArgs) -> None:
+        self.functions = {
+            module: self._function(args, module, *spec)
+            for module, spec in self._function_specs(args).items()
         }
 
-        self.sign_up_gate: PythonFunction | None = None
+    def _sign_up_gate(self, args: CellRouterFunctionsArgs) -> None:
+        self.sign_up_gate = None
         if args.sign_up_allowed_domains:
             allowed = [normalise_domain(d) for d in args.sign_up_allowed_domains]
-            self.sign_up_gate = PythonFunction(
-                f"{name}-sign_up_gate",
-                PythonFunctionArgs(
-                    family=FAMILY,
-                    handler="sign_up_gate.handler",
-                    region=args.region,
-                    description="Cognito pre sign-up: self sign-up from allowed e-mail domains",
-                    service_name=SERVICE_NAME,
-                    metrics_namespace=METRICS_NAMESPACE,
-                    policy_statements=[],
-                    environment={"SIGN_UP_ALLOWED_DOMAINS": json.dumps(allowed)},
-                    runtime=args.runtime,
-                    architecture=args.architecture,
-                    powertools_layer_version=args.powertools_layer_version,
-                    log_retention_days=args.log_retention_days,
-                    # Cognito waits at most 5 s for a trigger.
-                    timeout_seconds=5,
-                ),
-                opts=pulumi.ResourceOptions(parent=self),
+            self.sign_up_gate = self._function(
+                args,
+                "sign_up_gate",
+                "Cognito pre sign-up: self sign-up from allowed e-mail domains",
+                [],
+                {"SIGN_UP_ALLOWED_DOMAINS": json.dumps(allowed)},
+                # Cognito waits at most 5 s for a trigger.
+                5,
             )
 
+    def _provisioning_channel(self, args: CellRouterFunctionsArgs) -> None:
+        """The stack's own bus, the pinned CellReady rule, the registrar's
+        target and asynchronous-failure destination, and their alarm."""
+        name = self._name
         registrar = self.functions["registrar"]
-        # --- provisioning channel: the stack's own bus, pinned rule --------
+        failed_queue = self.cell_ready_failed_queue
         self.provisioning_bus = aws.cloudwatch.EventBus(
             f"{name}-CellProvisioning-bus",
             description="CellReady events from the provisioning layer to this cell router only",
@@ -667,6 +871,7 @@ class CellRouterFunctions(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[bus_policy]),
         )
+        self.cell_ready_rule_arn = rule.arn
         permission = aws.lambda_.Permission(
             f"{name}-cell-ready-invoke",
             action="lambda:InvokeFunction",
@@ -719,7 +924,6 @@ class CellRouterFunctions(pulumi.ComponentResource):
         # no noise to smooth -- nothing drains this queue but an operator.
         # notBreaching: an idle queue publishes no data points.
         # Every alarm is exposed (``alarms``): the stack's dashboard lists them all.
-        self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
         self.alarms["CellReady-failed-depth"] = queue_depth_alarm(
             f"{name}-CellReady-failed-depth",
             failed_queue.name,
@@ -735,80 +939,82 @@ class CellRouterFunctions(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-        # --- sweeper schedule -------------------------------------------------
-        sweeper = self.functions["sweeper"]
-        minutes = args.sweeper_interval_minutes
+    def _schedule(self, module: str, minutes: int, description: str) -> None:
+        """Invoke ``module`` every ``minutes`` minutes with ``{}``."""
+        function = self.functions[module]
         schedule = aws.cloudwatch.EventRule(
-            f"{name}-sweeper-schedule",
-            description="Resend scale-out requests that were never sent or never answered",
+            f"{self._name}-{module}-schedule",
+            description=description,
             schedule_expression=f"rate({minutes} minute{'s' if minutes > 1 else ''})",
             opts=pulumi.ResourceOptions(parent=self),
         )
-        sweeper_permission = aws.lambda_.Permission(
-            f"{name}-sweeper-invoke",
+        permission = aws.lambda_.Permission(
+            f"{self._name}-{module}-invoke",
             action="lambda:InvokeFunction",
-            function=sweeper.name,
+            function=function.name,
             principal="events.amazonaws.com",
             source_arn=schedule.arn,
             opts=pulumi.ResourceOptions(parent=self),
         )
         aws.cloudwatch.EventTarget(
-            f"{name}-sweeper-target",
+            f"{self._name}-{module}-target",
             rule=schedule.name,
-            arn=sweeper.arn,
+            arn=function.arn,
             input="{}",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[sweeper_permission]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
         )
+
+    def _cell_limit_alarm(self, args: CellRouterFunctionsArgs) -> None:
         # A market at its cell cap: the registrar refused a cell (the event is
         # in CellReady-failed too). Raise the cap or retire cells, then replay.
-        if args.max_cells_per_market is not None:
-            self.alarms["cell-limit-reached"] = aws.cloudwatch.MetricAlarm(
-                f"{name}-cell-limit-reached",
-                alarm_description=(
-                    f"A market reached maxCellsPerMarket ({args.max_cells_per_market}) and "
-                    "the registrar refused a new cell: sign-ups there will run out of room. "
-                    "Check for abuse (sign-up flood), then raise the cap or drain cells."
-                ),
-                namespace=METRICS_NAMESPACE,
-                metric_name=METRIC_CELL_LIMIT_REACHED,
-                dimensions={"service": SERVICE_NAME},
-                statistic="Sum",
-                period=60,
-                evaluation_periods=1,
-                threshold=1,
-                comparison_operator="GreaterThanOrEqualToThreshold",
-                treat_missing_data="notBreaching",
-                alarm_actions=[args.alarm_topic_arn],
-                ok_actions=[args.alarm_topic_arn],
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+        if args.max_cells_per_market is None:
+            return
+        self.alarms["cell-limit-reached"] = aws.cloudwatch.MetricAlarm(
+            f"{self._name}-cell-limit-reached",
+            alarm_description=(
+                f"A market reached maxCellsPerMarket ({args.max_cells_per_market}) and "
+                "the registrar refused a new cell: sign-ups there will run out of room. "
+                "Check for abuse (sign-up flood), then raise the cap or drain cells."
+            ),
+            namespace=METRICS_NAMESPACE,
+            metric_name=METRIC_CELL_LIMIT_REACHED,
+            dimensions={"service": SERVICE_NAME},
+            statistic="Sum",
+            period=60,
+            evaluation_periods=1,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=[args.alarm_topic_arn],
+            ok_actions=[args.alarm_topic_arn],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
+    def _outputs(self, args: CellRouterFunctionsArgs) -> dict[str, pulumi.Input[object]]:
+        """Set the public outputs; returns what ``register_outputs`` records."""
         self.dispatcher_arn = self.functions["dispatcher"].arn
         self.scaler_arn = self.functions["scaler"].arn
         self.mapper_arn = self.functions["mapper"].arn
         self.validator_arn = self.functions["validator"].arn
-        self.registrar_arn = registrar.arn
-        self.sweeper_arn = sweeper.arn
+        self.registrar_arn = self.functions["registrar"].arn
+        self.sweeper_arn = self.functions["sweeper"].arn
         self.function_names = {module: f.name for module, f in self.functions.items()}
-        self.cell_ready_rule_arn = rule.arn
-        self.provisioning_bus_name = bus.name
-        self.provisioning_bus_arn = bus.arn
+        self.provisioning_bus_name = self.provisioning_bus.name
+        self.provisioning_bus_arn = self.provisioning_bus.arn
         self.router_id = pulumi.Output.from_input(args.router_id)
-        self.cell_ready_failed_queue_url = failed_queue.url
-        self.cell_ready_failed_queue_arn = failed_queue.arn
-        self.register_outputs(
-            {
-                "dispatcherArn": self.dispatcher_arn,
-                "scalerArn": self.scaler_arn,
-                "mapperArn": self.mapper_arn,
-                "validatorArn": self.validator_arn,
-                "registrarArn": self.registrar_arn,
-                "sweeperArn": self.sweeper_arn,
-                "cellReadyRuleArn": self.cell_ready_rule_arn,
-                "provisioningBusName": self.provisioning_bus_name,
-                "provisioningBusArn": self.provisioning_bus_arn,
-                "routerId": self.router_id,
-                "cellReadyFailedQueueUrl": self.cell_ready_failed_queue_url,
-                "cellReadyFailedQueueArn": self.cell_ready_failed_queue_arn,
-            }
-        )
+        self.cell_ready_failed_queue_url = self.cell_ready_failed_queue.url
+        self.cell_ready_failed_queue_arn = self.cell_ready_failed_queue.arn
+        return {
+            "dispatcherArn": self.dispatcher_arn,
+            "scalerArn": self.scaler_arn,
+            "mapperArn": self.mapper_arn,
+            "validatorArn": self.validator_arn,
+            "registrarArn": self.registrar_arn,
+            "sweeperArn": self.sweeper_arn,
+            "cellReadyRuleArn": self.cell_ready_rule_arn,
+            "provisioningBusName": self.provisioning_bus_name,
+            "provisioningBusArn": self.provisioning_bus_arn,
+            "routerId": self.router_id,
+            "cellReadyFailedQueueUrl": self.cell_ready_failed_queue_url,
+            "cellReadyFailedQueueArn": self.cell_ready_failed_queue_arn,
+        }

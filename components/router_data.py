@@ -17,7 +17,15 @@
   is not a dependency of this program.) The value never passes through Pulumi
   state. Changing ``generate_secret_string`` or replacing the secret re-keys
   every user -- each would be placed anew -- so it is retained on delete and
-  should be treated like the table.
+  should be treated like the table. With ``replica_regions`` the secret is
+  replicated there too (``ReplicaRegions``): Secrets Manager copies the one
+  generated value, so a user's key is the same in both regions, and the
+  replica's ARN is the primary's with the region swapped
+  (https://docs.aws.amazon.com/secretsmanager/latest/userguide/replicate-secrets.html).
+* Replica mode (``RouterDataArgs.table``, issue #13): a regional router in a
+  replica region creates no table and no secret; it reads the table's
+  replica and the secret's replica in its own region (``RouterData.replica_in``)
+  and owns only its provisioning queue, dead-letter queue and their alarms.
 * Alarms: the queue's backlog (the provisioning layer is not keeping up) and
   any message in the dead-letter queue (a request it could not handle), to
   an SNS topic -- the caller's, or one created here.
@@ -32,6 +40,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
+from components.iam import arn_in_region
+from components.iam_lex import table_replica_arn
 from components.schemas import ROUTER_INDEX_NAME, ROUTER_TABLE
 from components.tables import BILLING_MODES, table_arguments
 
@@ -42,6 +52,23 @@ DEAD_LETTER_RETENTION_SECONDS = SQS_MAX_RETENTION_SECONDS
 MAX_RECEIVE_COUNT = 5
 #: Characters of the generated user-key HMAC key (letters and digits: ~380 bits).
 USER_KEY_LENGTH = 64
+
+
+def secret_replica_arn(secret_arn: str, region: str) -> str:
+    """The ARN of a replicated secret in ``region`` (AWS: the same ARN except
+    for the region)."""
+    return arn_in_region(secret_arn, region, service="secretsmanager", what="Secrets Manager")
+
+
+@dataclass(frozen=True)
+class RouterTableRef:
+    """The routing table and the user-key secret as seen from one region:
+    the primary's own, or their replicas in a replica region."""
+
+    region: str
+    table_name: pulumi.Input[str]
+    table_arn: pulumi.Input[str]
+    user_key_secret_arn: pulumi.Input[str]
 
 
 @dataclass(frozen=True)
@@ -62,6 +89,8 @@ class RouterDataArgs:
     #: Regions holding a replica of the routing table (a global table), so
     #: the router there reads locally; empty = one-region table.
     replica_regions: tuple[str, ...] = ()
+    #: Replica mode: use this (replica) table and secret, create neither.
+    table: RouterTableRef | None = None
 
     def __post_init__(self) -> None:
         if self.billing_mode not in BILLING_MODES:
@@ -76,6 +105,11 @@ class RouterDataArgs:
             raise ValueError("queue_alarm_minutes must be at least 1")
         if self.alarm_topic_arn is None:
             raise ValueError("alarm_topic_arn is required: alarms go to the stack's topic")
+        if self.table is not None and self.replica_regions:
+            raise ValueError(
+                "replica_regions belongs to the region that creates the table; "
+                "a router on a replica (table=...) creates no table"
+            )
 
 
 def queue_depth_alarm(
@@ -109,9 +143,10 @@ def queue_depth_alarm(
 
 
 class RouterData(pulumi.ComponentResource):
-    """The routing table, the provisioning queue, its DLQ and their alarms."""
+    """The routing table, the provisioning queue, its DLQ and their alarms
+    (in replica mode: the queues and alarms, on the table's replica)."""
 
-    table: aws.dynamodb.Table
+    table: aws.dynamodb.Table | None
     queue: aws.sqs.Queue
     dead_letter_queue: aws.sqs.Queue
     table_name: pulumi.Output[str]
@@ -119,7 +154,7 @@ class RouterData(pulumi.ComponentResource):
     index_arn: pulumi.Output[str]
     queue_url: pulumi.Output[str]
     queue_arn: pulumi.Output[str]
-    user_key_secret: aws_native.secretsmanager.Secret
+    user_key_secret: aws_native.secretsmanager.Secret | None
     user_key_secret_arn: pulumi.Output[str]
     dead_letter_queue_arn: pulumi.Output[str]
     alarm_topic_arn: pulumi.Output[str]
@@ -128,10 +163,50 @@ class RouterData(pulumi.ComponentResource):
         self, name: str, args: RouterDataArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("resilient-routing:components:RouterData", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        self._name = name
+        self.replica_regions = args.replica_regions
+        if args.table is None:
+            self._table(args)
+            self._user_key_secret(args)
+        else:
+            self._replica(args.table)
+        self.index_arn = pulumi.Output.concat(self.table_arn, "/index/", ROUTER_INDEX_NAME)
+        self._queues()
+        self.alarm_topic_arn = pulumi.Output.from_input(args.alarm_topic_arn)
+        self._alarms(args)
+        self.register_outputs(
+            {
+                "tableName": self.table_name,
+                "tableArn": self.table_arn,
+                "indexArn": self.index_arn,
+                "queueUrl": self.queue_url,
+                "queueArn": self.queue_arn,
+                "deadLetterQueueArn": self.dead_letter_queue_arn,
+                "userKeySecretArn": self.user_key_secret_arn,
+                "alarmTopicArn": self.alarm_topic_arn,
+            }
+        )
 
+    def replica_in(self, region: str) -> RouterTableRef:
+        """The table's and the secret's replicas in ``region`` (one of
+        ``replica_regions``): same names, ARNs with the region swapped."""
+        if region not in self.replica_regions:
+            raise ValueError(
+                f"the routing table has no replica in {region} (replicas: "
+                f"{', '.join(self.replica_regions) or 'none'})"
+            )
+        return RouterTableRef(
+            region=region,
+            table_name=self.table_name,
+            table_arn=self.table_arn.apply(lambda arn: table_replica_arn(arn, region)),
+            user_key_secret_arn=self.user_key_secret_arn.apply(
+                lambda arn: secret_replica_arn(arn, region)
+            ),
+        )
+
+    def _table(self, args: RouterDataArgs) -> None:
         self.table = aws.dynamodb.Table(
-            f"{name}-{ROUTER_TABLE.logical_name}",
+            f"{self._name}-{ROUTER_TABLE.logical_name}",
             **table_arguments(
                 ROUTER_TABLE,
                 deletion_protection=args.deletion_protection,
@@ -140,17 +215,51 @@ class RouterData(pulumi.ComponentResource):
                 write_capacity=args.write_capacity,
                 replica_regions=args.replica_regions,
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+        self.table_name = self.table.name
+        self.table_arn = self.table.arn
 
+    def _user_key_secret(self, args: RouterDataArgs) -> None:
+        self.user_key_secret = aws_native.secretsmanager.Secret(
+            f"{self._name}-user-key",
+            description=(
+                "HMAC key of the cell router's user keys: replacing it re-keys every user"
+            ),
+            generate_secret_string=aws_native.secretsmanager.SecretGenerateSecretStringArgs(
+                password_length=USER_KEY_LENGTH,
+                exclude_punctuation=True,
+                include_space=False,
+            ),
+            # One generated value, copied by Secrets Manager: the same user
+            # key in every region the router runs in.
+            replica_regions=[
+                aws_native.secretsmanager.SecretReplicaRegionArgs(region=region)
+                for region in args.replica_regions
+            ]
+            or None,
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.deletion_protection),
+        )
+        # CloudFormation's Ref of AWS::SecretsManager::Secret: the secret's ARN.
+        self.user_key_secret_arn = self.user_key_secret.id
+
+    def _replica(self, table: RouterTableRef) -> None:
+        self.table = None
+        self.user_key_secret = None
+        self.table_name = pulumi.Output.from_input(table.table_name)
+        self.table_arn = pulumi.Output.from_input(table.table_arn)
+        self.user_key_secret_arn = pulumi.Output.from_input(table.user_key_secret_arn)
+
+    def _queues(self) -> None:
+        child = pulumi.ResourceOptions(parent=self)
         self.dead_letter_queue = aws.sqs.Queue(
-            f"{name}-CellProvisioning-dlq",
+            f"{self._name}-CellProvisioning-dlq",
             sqs_managed_sse_enabled=True,
             message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
             opts=child,
         )
         self.queue = aws.sqs.Queue(
-            f"{name}-CellProvisioning",
+            f"{self._name}-CellProvisioning",
             sqs_managed_sse_enabled=True,
             redrive_policy=self.dead_letter_queue.arn.apply(
                 lambda arn: json.dumps(
@@ -162,33 +271,24 @@ class RouterData(pulumi.ComponentResource):
         # Only CellProvisioning may use the DLQ (set after both exist: the
         # two policies name each other).
         aws.sqs.RedriveAllowPolicy(
-            f"{name}-CellProvisioning-dlq-allow",
+            f"{self._name}-CellProvisioning-dlq-allow",
             queue_url=self.dead_letter_queue.url,
             redrive_allow_policy=self.queue.arn.apply(
                 lambda arn: json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [arn]})
             ),
             opts=child,
         )
+        self.queue_url = self.queue.url
+        self.queue_arn = self.queue.arn
+        self.dead_letter_queue_arn = self.dead_letter_queue.arn
 
-        self.user_key_secret = aws_native.secretsmanager.Secret(
-            f"{name}-user-key",
-            description=(
-                "HMAC key of the cell router's user keys: replacing it re-keys every user"
-            ),
-            generate_secret_string=aws_native.secretsmanager.SecretGenerateSecretStringArgs(
-                password_length=USER_KEY_LENGTH,
-                exclude_punctuation=True,
-                include_space=False,
-            ),
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.deletion_protection),
-        )
-
-        topic_arn = pulumi.Output.from_input(args.alarm_topic_arn)
-
+    def _alarms(self, args: RouterDataArgs) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        topic_arn = self.alarm_topic_arn
         # Every alarm is exposed (``alarms``): the stack's dashboard lists them all.
         self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
         self.alarms["CellProvisioning-backlog"] = queue_depth_alarm(
-            f"{name}-CellProvisioning-backlog",
+            f"{self._name}-CellProvisioning-backlog",
             self.queue.name,
             description=(
                 f"CellProvisioning has held at least {args.queue_alarm_depth} visible "
@@ -201,7 +301,7 @@ class RouterData(pulumi.ComponentResource):
             opts=child,
         )
         self.alarms["CellProvisioning-dlq-depth"] = queue_depth_alarm(
-            f"{name}-CellProvisioning-dlq-depth",
+            f"{self._name}-CellProvisioning-dlq-depth",
             self.dead_letter_queue.name,
             description=(
                 "A cell provisioning request was given up on and sits in the "
@@ -211,26 +311,4 @@ class RouterData(pulumi.ComponentResource):
             minutes=1,
             topic_arn=topic_arn,
             opts=child,
-        )
-
-        self.table_name = self.table.name
-        self.table_arn = self.table.arn
-        self.index_arn = pulumi.Output.concat(self.table.arn, "/index/", ROUTER_INDEX_NAME)
-        self.queue_url = self.queue.url
-        self.queue_arn = self.queue.arn
-        self.dead_letter_queue_arn = self.dead_letter_queue.arn
-        # CloudFormation's Ref of AWS::SecretsManager::Secret: the secret's ARN.
-        self.user_key_secret_arn = self.user_key_secret.id
-        self.alarm_topic_arn = topic_arn
-        self.register_outputs(
-            {
-                "tableName": self.table_name,
-                "tableArn": self.table_arn,
-                "indexArn": self.index_arn,
-                "queueUrl": self.queue_url,
-                "queueArn": self.queue_arn,
-                "deadLetterQueueArn": self.dead_letter_queue_arn,
-                "userKeySecretArn": self.user_key_secret_arn,
-                "alarmTopicArn": self.alarm_topic_arn,
-            }
         )

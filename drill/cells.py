@@ -59,7 +59,7 @@ from drill.stack import DeployedFunction
 from support import sfn
 from support.cell_network import simulated_cells
 from support.emulator import EMULATOR_TIME_SCALE, SerialMotoServer
-from support.environment import handler_environment, scoped_environ
+from support.environment import handler_environment, one_region, scoped_environ
 from support.private_apis import executing_state_machines
 from support.queues import drain
 
@@ -339,7 +339,10 @@ class _CellsStory:
         self.queue_url = _create_queues(
             self.sqs, stack.queue("CellProvisioning"), stack.queue("dlq")
         )
-        self.environment = handler_environment(*(f.environment for f in self.functions.values()))
+        # The primary's router on one table: no peer region (support.environment.one_region).
+        self.environment = one_region(
+            handler_environment(*(f.environment for f in self.functions.values()))
+        )
         self.environment["PROVISIONING_QUEUE_URL"] = self.queue_url
         # The stack's user-key secret: Secrets Manager generates it in AWS; here
         # the drill draws a key and stores it the same way.

@@ -142,12 +142,15 @@ class StackModel:
     def secondary(self) -> str:
         return self.settings.secondary_region
 
-    def function(self, family: str, module: str) -> DeployedFunction:
+    def function(self, family: str, module: str, region: str | None = None) -> DeployedFunction:
+        """The function running ``handlers.<family>.<module>`` in ``region``
+        (default: the primary; the router runs in both regions since #13)."""
         path = f"handlers.{family}.{module}.handler"
+        region = region or self.primary
         for function in self.functions.values():
-            if function.handler_path == path:
+            if function.handler_path == path and function.region == region:
                 return function
-        raise StackError(f"the stack declares no function with handler {path}")
+        raise StackError(f"the stack declares no function with handler {path} in {region}")
 
     def seed_items(self, table_name: str) -> list[dict[str, Any]]:
         """Items the stack writes into ``table_name`` on deployment."""
@@ -157,20 +160,34 @@ class StackModel:
             if r.inputs.get("tableName") == table_name
         ]
 
-    def queue(self, logical_suffix: str) -> Recorded:
-        found = [r for r in self.run.of_type(SQS_QUEUE) if r.name.endswith(logical_suffix)]
+    def _in_region(self, typ: str, logical_suffix: str, region: str | None) -> list[Recorded]:
+        """The stack's ``typ`` resources named ``*<suffix>`` in ``region``
+        (default: the primary)."""
+        region = region or self.primary
+        return [
+            r
+            for r in self.run.of_type(typ)
+            if r.name.endswith(logical_suffix) and (r.region or self.primary) == region
+        ]
+
+    def queue(self, logical_suffix: str, region: str | None = None) -> Recorded:
+        found = self._in_region(SQS_QUEUE, logical_suffix, region)
         if len(found) != 1:
             raise StackError(f"expected one queue named *{logical_suffix}, found {len(found)}")
         return found[0]
 
-    def event_pattern(self, logical_suffix: str) -> dict[str, Any] | None:
+    def event_pattern(
+        self, logical_suffix: str, region: str | None = None
+    ) -> dict[str, Any] | None:
         """The event pattern of the stack's rule named ``*<suffix>`` (None
         when the stack declares no such rule)."""
-        found = [r for r in self.run.of_type(EVENT_RULE) if r.name.endswith(logical_suffix)]
+        found = self._in_region(EVENT_RULE, logical_suffix, region)
         return json.loads(found[0].inputs["eventPattern"]) if len(found) == 1 else None
 
-    def state_machine_definition(self, logical_suffix: str) -> dict[str, Any]:
-        found = [r for r in self.run.of_type(STATE_MACHINE) if r.name.endswith(logical_suffix)]
+    def state_machine_definition(
+        self, logical_suffix: str, region: str | None = None
+    ) -> dict[str, Any]:
+        found = self._in_region(STATE_MACHINE, logical_suffix, region)
         if len(found) != 1:
             raise StackError(
                 f"expected one state machine named *{logical_suffix}, found {len(found)}"

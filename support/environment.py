@@ -72,6 +72,20 @@ def handler_environment(*environments: Mapping[str, str]) -> dict[str, str]:
     return merged
 
 
+#: The setting that makes a router two-region (``writer_gate``): without it
+#: the gate places with no read and adds no writer condition.
+PEER_REGION_SETTING = "ROUTER_PEER_REGION"
+
+
+def one_region(environment: Mapping[str, str]) -> dict[str, str]:
+    """``environment`` as one region's router runs it alone: the stack's
+    routers run in both regions (issue #13), but a story on one emulated
+    table has no peer whose heartbeat the writer gate could read (it would
+    refuse every sign-up as partitioned). The two-region writer rules are
+    exercised by the two-region scenario, on both regional tables."""
+    return {k: v for k, v in environment.items() if k != PEER_REGION_SETTING}
+
+
 @contextmanager
 def quiet_libraries() -> Iterator[None]:
     """Silence per-request log lines and Powertools' "no metrics" warnings."""

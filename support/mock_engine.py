@@ -60,6 +60,9 @@ class Recorded:
     parent: str | None = None
     #: the ``retain_on_delete`` resource option (left in the cloud on destroy)
     retain_on_delete: bool = False
+    #: the ``aliases`` resource option as the SDK sent it (alias specs as
+    #: dicts: ``name``, ``type``, ``parentUrn`` or ``noParent``; or ``urn``)
+    aliases: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def package(self) -> str:
@@ -218,6 +221,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 urn=registration.urn,
                 parent=registration.parent,
                 retain_on_delete=registration.retain_on_delete,
+                aliases=list(registration.aliases),
             )
         )
         return rid, outputs

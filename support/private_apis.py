@@ -140,6 +140,8 @@ class Registration:
     urn: str | None = None
     parent: str | None = None
     retain_on_delete: bool = False
+    #: The resource's ``aliases`` as plain dicts (protobuf ``Alias`` messages).
+    aliases: tuple[dict[str, Any], ...] = ()
 
 
 _NO_REGISTRATION = Registration()
@@ -150,8 +152,8 @@ _registration = threading.local()
 
 
 def current_registration() -> Registration:
-    """For ``Mocks.new_resource``: the URN, parent URN and ``retainOnDelete``
-    of the resource being registered (all empty outside a registration)."""
+    """For ``Mocks.new_resource``: the URN, parent URN, ``retainOnDelete`` and
+    ``aliases`` of the resource being registered (all empty outside a registration)."""
     return getattr(_registration, "current", _NO_REGISTRATION)
 
 
@@ -169,22 +171,28 @@ def _monitor_class() -> type:
 
     class UrnRecordingMonitor(MockMonitor):
         def RegisterResource(self, request: Any) -> Any:
-            retain = bool(getattr(request, "retainOnDelete", False))
-            with _serving(
-                self.make_urn(request.parent, request.type, request.name), request, retain
-            ):
+            from google.protobuf import json_format
+
+            registration = Registration(
+                self.make_urn(request.parent, request.type, request.name),
+                request.parent or None,
+                bool(getattr(request, "retainOnDelete", False)),
+                tuple(json_format.MessageToDict(a) for a in getattr(request, "aliases", ())),
+            )
+            with _serving(registration):
                 return super().RegisterResource(request)
 
         def ReadResource(self, request: Any) -> Any:
-            with _serving(self.make_urn(request.parent, request.type, request.name), request):
+            urn = self.make_urn(request.parent, request.type, request.name)
+            with _serving(Registration(urn, request.parent or None)):
                 return super().ReadResource(request)
 
     return UrnRecordingMonitor
 
 
 @contextmanager
-def _serving(urn: str, request: Any, retain_on_delete: bool = False) -> Iterator[None]:
-    _registration.current = Registration(urn, request.parent or None, retain_on_delete)
+def _serving(registration: Registration) -> Iterator[None]:
+    _registration.current = registration
     try:
         yield
     finally:

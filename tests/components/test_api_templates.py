@@ -94,10 +94,15 @@ class ApiGatewayUtil:
 
 
 def render_request(body: str, claims: dict[str, str] | None, path: str = "/cells") -> dict:
+    # The TOKEN authorizer (issue #13) answers principalId = the token's sub,
+    # and context {"sub": ...}; the token's other claims never reach the
+    # template. A missing subject leaves principalId unset.
+    claims = claims or {}
+    authorizer = {"sub": claims["sub"], "principalId": claims["sub"]} if "sub" in claims else {}
     context = {
         "resourcePath": path,
         "httpMethod": "POST",
-        "authorizer": {"claims": claims or {}},
+        "authorizer": {**authorizer, "claims": claims},
     }
     rendered = airspeed.Template(request_template(ARN)).merge(
         {"input": ApiGatewayInput(body), "util": ApiGatewayUtil(), "context": context}
@@ -222,7 +227,7 @@ def test_every_value_that_may_be_missing_is_read_quietly():
     # Velocity would print a null non-quiet reference as its own source text.
     loud = r"\$(?:context\.authorizer|input\.(?:body|json|path))[^\s\"]*"
     assert re.findall(loud, request_template(ARN)) == []
-    assert '"$!context.authorizer.claims.sub"' in request_template(ARN)
+    assert '"$!context.authorizer.principalId"' in request_template(ARN)
     assert '"$!input.body"' in request_template(ARN)
     # Only the success branch reads a value loudly: output, present on SUCCEEDED.
     assert re.findall(r"\$input\.path\('([^']+)'\)", response_template()) == ["$.output"]
@@ -269,7 +274,7 @@ def test_templates_read_only_fields_that_exist():
         re.findall(r"\$!?context\.([A-Za-z.]+)", request_template(ARN) + response_template())
     )
     assert contexts == {
-        "authorizer.claims.sub",
+        "authorizer.principalId",
         "resourcePath",
         "httpMethod",
         "responseOverride.status",
@@ -407,7 +412,7 @@ def test_declared_status_codes_cover_every_status_the_template_sets():
 
 def test_access_log_format_is_json_without_bodies_or_emails():
     fields = json.loads(api_templates.access_log_format())
-    assert fields["caller"] == "$context.authorizer.claims.sub"
+    assert fields["caller"] == "$context.authorizer.principalId"
     text = api_templates.access_log_format()
     for forbidden in ("email", "$input", "body", "requestOverride"):
         assert forbidden not in text

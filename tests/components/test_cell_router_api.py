@@ -8,6 +8,7 @@ import pytest
 
 from components import api_templates
 from components.cell_router_api import (
+    TOKEN_PATTERN,
     CellRouterApi,
     CellRouterApiArgs,
     derived_domain_prefix,
@@ -19,6 +20,8 @@ from tests.pulumi_harness import ProgramRun, run_program
 API = "cell-router-CellRouter"
 METHOD = "aws:apigateway/method:Method"
 SM_ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:Orchestrator-abc"
+TABLE = "tbl_router"
+TABLE_ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/tbl_router"
 
 
 def _state_machine_arn(run: ProgramRun) -> str:
@@ -109,25 +112,28 @@ def test_allowed_domains_sign_up_runs_the_gate(run_stack):
 def test_waf_is_off_by_default_and_a_rate_rule_when_on(dev_run: ProgramRun, run_stack):
     assert dev_run.of_type("aws:wafv2/webAcl:WebAcl") == []
     run = run_stack(wafEnabled=True, wafRateLimit=500)
-    acl = run.one("aws:wafv2/webAcl:WebAcl")
+    # One web ACL per regional API (issue #13); the primary's is read here.
+    acls = run.of_type("aws:wafv2/webAcl:WebAcl")
+    assert sorted(a.region for a in acls) == ["us-east-1", "us-west-2"]
+    acl = run.named(f"{API}-web-acl")
     assert acl.inputs["scope"] == "REGIONAL"
     assert acl.inputs["defaultAction"] == {"allow": {}}
     (rule,) = acl.inputs["rules"]
     assert rule["statement"] == {"rateBasedStatement": {"limit": 500, "aggregateKeyType": "IP"}}
     assert rule["action"] == {"block": {}}
-    association = run.one("aws:wafv2/webAclAssociation:WebAclAssociation").inputs
+    association = run.named(f"{API}-web-acl-association").inputs
     assert association == {"resourceArn": run.named(f"{API}-stage").outputs["arn"],
                            "webAclArn": acl.outputs["arn"]}  # fmt: skip
 
 
 def test_bodies_are_validated_before_any_execution(dev_run: ProgramRun):
     api_id = dev_run.named(API).id
-    model = dev_run.one("aws:apigateway/model:Model").inputs
+    model = dev_run.named(f"{API}-body-model").inputs
     assert (model["restApi"], model["contentType"]) == (api_id, "application/json")
     assert json.loads(model["schema"]) == api_templates.REQUEST_BODY_SCHEMA
-    validator = dev_run.one("aws:apigateway/requestValidator:RequestValidator")
+    validator = dev_run.named(f"{API}-body-validator")
     assert validator.inputs["validateRequestBody"] is True
-    methods = dev_run.of_type(METHOD)
+    methods = [m for m in dev_run.of_type(METHOD) if m.inputs["restApi"] == api_id]
     assert len(methods) == 3
     for method in methods:
         assert method.inputs["requestValidatorId"] == validator.id
@@ -166,20 +172,26 @@ def test_api_is_regional(dev_run: ProgramRun):
     assert api["endpointConfiguration"]["types"] == "REGIONAL"
 
 
-def test_every_method_has_the_cognito_authorizer_and_no_method_lacks_it(dev_run):
-    pool_arn = dev_run.named("cell-router-CellRouterPool").outputs["arn"]
+def test_every_method_has_the_token_authorizer_and_no_method_lacks_it(dev_run):
+    # Issue #13: a Lambda TOKEN authorizer verifying tokens from the JWKS copy
+    # in the region's table (docs/decisions/cross-region-auth.md).
+    function = dev_run.one(
+        "aws:lambda/function:Function", lambda r: r.name == "cell-router-authorizer"
+    )
     authorizer = dev_run.named(f"{API}-authorizer")
     assert authorizer.inputs == {
         "restApi": dev_run.named(API).id,
-        "type": "COGNITO_USER_POOLS",
-        "providerArns": [pool_arn],
+        "type": "TOKEN",
+        "authorizerUri": function.outputs["invokeArn"],
         "identitySource": "method.request.header.Authorization",
+        "identityValidationExpression": TOKEN_PATTERN,
+        "authorizerResultTtlInSeconds": 300,
     }
     api_id = dev_run.named(API).id
     methods = [m for m in dev_run.of_type(METHOD) if m.inputs["restApi"] == api_id]
     assert len(methods) == 3
     for method in methods:
-        assert method.inputs["authorization"] == "COGNITO_USER_POOLS", method.name
+        assert method.inputs["authorization"] == "CUSTOM", method.name
         assert method.inputs["authorizerId"] == authorizer.id, method.name
         assert method.inputs["httpMethod"] == "POST"
     resources = {r.id: r.inputs for r in dev_run.of_type("aws:apigateway/resource:Resource")
@@ -299,7 +311,8 @@ def _api_run(**overrides) -> ProgramRun:
     def program() -> None:
         p = region_providers("r", "eu-west-1", {})
         args = dict(region="eu-west-1", state_machine_arn=SM_ARN,
-                    callback_urls=["https://a.example.com/cb"], logout_urls=[])  # fmt: skip
+                    callback_urls=["https://a.example.com/cb"], logout_urls=[],
+                    table_name=TABLE, table_arn=TABLE_ARN)  # fmt: skip
         CellRouterApi("api", CellRouterApiArgs(**{**args, **overrides}), p.opts())
 
     return run_program({}, program=program)
@@ -373,6 +386,6 @@ def test_opting_in_manages_the_account_logging_role():
 )
 def test_bad_arguments_are_refused(overrides, message):
     base = dict(region="eu-west-1", state_machine_arn=SM_ARN, callback_urls=["https://a/cb"],
-                logout_urls=[])  # fmt: skip
+                logout_urls=[], table_name=TABLE, table_arn=TABLE_ARN)  # fmt: skip
     with pytest.raises(ValueError, match=message):
         CellRouterApiArgs(**{**base, **overrides})

@@ -79,7 +79,7 @@ def test_queue_is_standard_encrypted_and_redrives_to_its_dlq(dev_run: ProgramRun
     }
     assert "redrivePolicy" not in dlq.inputs
     assert dlq.inputs["messageRetentionSeconds"] == 14 * 24 * 3600
-    allow = dev_run.one("aws:sqs/redriveAllowPolicy:RedriveAllowPolicy")
+    allow = dev_run.named(f"{DLQ}-allow")
     assert allow.inputs["queueUrl"] == dlq.outputs["url"]
     assert json.loads(allow.inputs["redriveAllowPolicy"]) == {
         "redrivePermission": "byQueue",

@@ -88,6 +88,14 @@ def test_dispatcher_statements_exactly(dev_run: ProgramRun):
                                                 "placeableMarketId"]}}},
         {"Sid": "ReadUserKeySecret", "Effect": "Allow",
          "Action": ["secretsmanager:GetSecretValue"], "Resource": arns["secret"]},
+        # Issue #13: the writer gate of a router in two regions.
+        {"Sid": "ReadWriterRecordAndPeerHeartbeat", "Effect": "Allow",
+         "Action": ["dynamodb:BatchGetItem"], "Resource": arns["table"],
+         "Condition": {"ForAllValues:StringLike":
+                       {"dynamodb:LeadingKeys": ["WRITER#*", "HEARTBEAT#*"]}}},
+        {"Sid": "CheckWriterEpochInPlacement", "Effect": "Allow",
+         "Action": ["dynamodb:ConditionCheckItem"], "Resource": arns["table"],
+         "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["WRITER#*"]}}},
     ]  # fmt: skip
 
 
@@ -191,7 +199,9 @@ def test_partition_conditions_match_the_store_layout():
 def test_every_router_policy_passes_parliament(dev_run: ProgramRun):
     policies = [p for p in dev_run.of_type("aws:iam/rolePolicy:RolePolicy")
                 if p.name.startswith("cell-router")]  # fmt: skip
-    assert len(policies) == 8  # six functions, the state machine, the API
+    # Per region (issue #13): six functions, the heartbeat, the authorizer,
+    # the state machine, the API; the JWKS refresher in the primary only.
+    assert sorted(p.region for p in policies) == ["us-east-1"] * 11 + ["us-west-2"] * 10
     for policy in policies:
         findings = parliament.analyze_policy_string(policy.inputs["policy"]).findings
         assert findings == [], (policy.name, [(f.issue, f.detail) for f in findings])
@@ -205,6 +215,12 @@ def test_environment_comes_from_config(run_stack):
     table_name = run.named("cell-router-tbl_router").outputs["name"]
     secret = run.named("cell-router-user-key").id
     queue_url = run.named("cell-router-CellProvisioning").outputs["url"]
+    # Both regions' stage URLs, from the REST APIs' ids.
+    router_urls = json.dumps({
+        region: f"https://{run.named(api).id}.execute-api.{region}.amazonaws.com/v1"
+        for region, api in (("us-east-1", "cell-router-CellRouter"),
+                            ("us-west-2", "cell-router-secondary-CellRouter"))
+    }, sort_keys=True)  # fmt: skip
 
     def env(module: str) -> dict:
         variables = dict(_function(run, module).inputs["environment"]["variables"])
@@ -223,6 +239,15 @@ def test_environment_comes_from_config(run_stack):
         "CAPACITY_BUFFER": "0.25",
         "SCALE_OUT_THRESHOLD": "0.6",
         "ENDPOINT_TTL_SECONDS": "120",
+        # Issue #13: the writer gate (defaults of handlers/cell_router/writer.py).
+        "ROUTER_REGION": "us-east-1",
+        "ROUTER_PEER_REGION": "us-west-2",
+        "ROUTER_PRIMARY_REGION": "us-east-1",
+        "ROUTER_URLS": router_urls,
+        "WRITER_FENCE_SECONDS": "60",
+        "WRITER_LEASE_SECONDS": "150",
+        "WRITER_AUTO_PROMOTION": "false",
+        "WRITER_AUTO_PROMOTE_AFTER_SECONDS": "600",
     }
     assert env("scaler") == {
         "TABLE_NAME": table_name,
@@ -259,9 +284,11 @@ def test_environment_comes_from_config(run_stack):
 def test_environment_names_are_the_ones_the_handlers_read(dev_run: ProgramRun):
     import inspect
 
-    from handlers.cell_router import identity, settings
+    from handlers.cell_router import identity, settings, writer_gate
 
-    source = inspect.getsource(settings) + inspect.getsource(identity)
+    source = (
+        inspect.getsource(settings) + inspect.getsource(identity) + inspect.getsource(writer_gate)
+    )
     read = set(__import__("re").findall(r'"([A-Z][A-Z_]+)"', source))
     for module in MODULES:
         variables = set(_function(dev_run, module).inputs["environment"]["variables"])
@@ -322,7 +349,7 @@ def test_undeliverable_cell_ready_events_go_to_the_failed_queue(dev_run: Program
 
 def test_only_the_cell_ready_rule_may_dead_letter_into_the_queue(dev_run: ProgramRun):
     queue = dev_run.named(FAILED).outputs
-    policy = dev_run.one("aws:sqs/queuePolicy:QueuePolicy").inputs
+    policy = dev_run.named(f"{FAILED}-policy").inputs
     assert policy["queueUrl"] == queue["url"]
     assert json.loads(policy["policy"]) == {
         "Version": "2012-10-17",
@@ -339,8 +366,7 @@ def test_only_the_cell_ready_rule_may_dead_letter_into_the_queue(dev_run: Progra
 
 
 def test_failed_registrar_invocations_go_to_the_failed_queue(dev_run: ProgramRun):
-    config = dev_run.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
-    assert config.name == "cell-router-registrar-async"
+    config = dev_run.named("cell-router-registrar-async")
     assert config.inputs == {
         "functionName": _function(dev_run, "registrar").outputs["name"],
         "maximumRetryAttempts": 2,

@@ -22,18 +22,27 @@ def _router_resources(run: ProgramRun):
 
 
 @pytest.mark.parametrize(("fixture", "config"), [("dev_run", DEV_CONFIG), ("eu_run", EU_CONFIG)])
-def test_everything_lands_in_the_primary_region(request, fixture, config):
+def test_each_regions_router_lands_in_its_region_on_its_providers(request, fixture, config):
+    # Issue #13: the router runs in both regions; the secondary's resources
+    # are the ones named cell-router-secondary-*, everything else is the
+    # primary's (until #13 everything landed in the primary).
     run: ProgramRun = request.getfixturevalue(fixture)
     resources = _router_resources(run)
-    assert len(resources) > 60
-    for resource in resources:
-        assert resource.region == config["primaryRegion"], resource.name
-        assert resource.provider and "primary-aws" in resource.provider, resource.name
-    primary = config["primaryRegion"]
-    integration = run.named("cell-router-CellRouter-cells-integration").inputs
-    assert integration["uri"] == f"arn:aws:apigateway:{primary}:states:action/StartSyncExecution"
+    primary, secondary = config["primaryRegion"], config["secondaryRegion"]
+    home = [r for r in resources if not r.name.startswith("cell-router-secondary")]
+    replica = [r for r in resources if r.name.startswith("cell-router-secondary")]
+    assert len(home) > 60 and len(replica) > 60
+    for resources, region, role in ((home, primary, "primary"), (replica, secondary, "secondary")):
+        for resource in resources:
+            assert resource.region == region, resource.name
+            assert resource.provider and f"{role}-aws" in resource.provider, resource.name
+    for api, region in (("cell-router-CellRouter", primary),
+                        ("cell-router-secondary-CellRouter", secondary)):  # fmt: skip
+        integration = run.named(f"{api}-cells-integration").inputs
+        assert integration["uri"] == f"arn:aws:apigateway:{region}:states:action/StartSyncExecution"
     assert run.outputs["hostedUiDomain"].endswith(f".auth.{primary}.amazoncognito.com")
     assert f":{primary}:" in run.outputs["orchestratorArn"]
+    assert f":{secondary}:" in run.outputs["routerSecondaryOrchestratorArn"]
 
 
 def test_physical_names_are_seeded_with_the_original_names(dev_run: ProgramRun):

@@ -76,7 +76,7 @@ def test_each_router_function_has_error_and_throttle_alarms(dev_run: ProgramRun)
 
 def test_orchestrator_failed_and_timed_out_executions(dev_run: ProgramRun) -> None:
     arn = dev_run.one(
-        "aws:sfn/stateMachine:StateMachine", lambda r: "Orchestrator" in r.name
+        "aws:sfn/stateMachine:StateMachine", lambda r: r.name == "cell-router-Orchestrator"
     ).outputs["arn"]
     timed_out = _alarm(dev_run, "orchestrator-timed-out").inputs
     failed = _alarm(dev_run, "orchestrator-failed").inputs

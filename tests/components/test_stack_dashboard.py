@@ -53,7 +53,7 @@ def test_one_dashboard_in_the_primary_region_under_the_component(dev_run: Progra
 
 def test_the_dashboard_names_the_stacks_own_resources(dev_run: ProgramRun):
     body = _primary(dev_run).inputs["dashboardBody"]
-    api = dev_run.one("aws:apigateway/restApi:RestApi")
+    api = dev_run.named("cell-router-CellRouter")
     probe = _function(dev_run, "lex-failover-lexDRTest")
     assert f'"ApiName","{api.outputs["name"]}"' in body
     assert f'"FunctionName","{probe.outputs["name"]}"' in body

@@ -47,8 +47,14 @@ def test_every_resource_knows_its_parent_component(dev_stack) -> None:
     # Four components share the name "cell-router"; the parent URN tells them apart.
     queue = run.one("aws:sqs/queue:Queue", lambda r: r.name == "cell-router-CellProvisioning")
     assert run.parent_of(queue).type == COMPONENT + "RouterData"
-    machine = run.one("aws:sfn/stateMachine:StateMachine", lambda r: "Orchestrator" in r.name)
+    machine = run.one(
+        "aws:sfn/stateMachine:StateMachine", lambda r: r.name == "cell-router-Orchestrator"
+    )
     assert run.parent_of(machine).type == COMPONENT + "Orchestrator"
+    # Issue #13: each region's router under its CellRouter, both under one parent.
+    chain = [(c.type.removeprefix(COMPONENT), c.name) for c in run.ancestry(queue)]
+    assert chain == [("MultiRegionCellRouter", "cell-router"), ("CellRouter", "cell-router"),
+                     ("RouterData", "cell-router")]  # fmt: skip
 
 
 def test_plan_groups_both_regions_by_component(dev_stack, eu_stack) -> None:
@@ -65,6 +71,10 @@ def test_plan_groups_both_regions_by_component(dev_stack, eu_stack) -> None:
             secondary_groups
         )
         assert "HealthCheck lex-failover-secondary" in {path[-1] for path in secondary_groups}
+        # Changed by issue 13: the secondary runs its own cell router too.
+        assert {"CellRouterApi cell-router-secondary", "Orchestrator cell-router-secondary"} <= {
+            path[-1] for path in secondary_groups
+        }
         primary_groups = {path[-1] for path in built.by_region[primary]}
         assert {
             "HealthCheck lex-failover",

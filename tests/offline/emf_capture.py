@@ -116,12 +116,12 @@ def _put_cell(ddb: Any, table: str, stack: Any, market: str, cell_id: str, load:
 
 def _extra_paths(session: Any) -> None:
     """Paths the drill does not take, driven through the real handlers."""
-    from support.environment import handler_environment, scoped_environ
+    from support.environment import handler_environment, one_region, scoped_environ
 
     stack = session.stack
     modules = ("dispatcher", "scaler", "validator", "mapper", "sweeper", "registrar")
     functions = {m: stack.function("cell_router", m) for m in modules}
-    environment = handler_environment(*(f.environment for f in functions.values()))
+    environment = one_region(handler_environment(*(f.environment for f in functions.values())))
     # A queue that does not exist: the send fails (ProvisioningFailed) and
     # the scaler raises ProvisioningUnavailable, as it would in Lambda.
     environment["PROVISIONING_QUEUE_URL"] = (

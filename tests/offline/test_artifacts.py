@@ -89,8 +89,9 @@ def _no_problems(problems: list[str]) -> None:
 # --------------------------------------------------------------------------- #
 def test_every_kind_of_artifact_is_collected(connect_run: ProgramRun):
     found = ProgramArtifacts(connect_run, ACCOUNT)
-    # Changed by issue 12: a probe loop per region, and the Orchestrator.
-    assert len(found.state_machines()) == 3
+    # Changed by issue 12: a probe loop per region; by issue 13: an
+    # Orchestrator per region.
+    assert len(found.state_machines()) == 4
     assert len(found.functions()) >= 7
     assert len(found.policies()) >= 25
     assert {p.kind for p in found.policies()} == {"identity", "trust", "resource", "key"}
@@ -103,8 +104,9 @@ def test_every_kind_of_artifact_is_collected(connect_run: ProgramRun):
         "aws-native:secretsmanager:Secret",
     }
     assert len(found.contact_flows()) == 1
-    assert len(found.request_templates()) == 3
-    assert len(found.response_templates()) == 3
+    # Three routes per regional API (issue #13: two APIs).
+    assert len(found.request_templates()) == 6
+    assert len(found.response_templates()) == 6
     assert found.gateway_response_templates() and found.access_log_formats()
 
 

@@ -356,7 +356,8 @@ def test_event_target_retry_policy_out_of_range(found: ProgramArtifacts):
 
 
 def test_async_invoke_config_with_too_many_retries_or_a_bad_destination(found: ProgramArtifacts):
-    (config,) = found.run.of_type("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+    # One per regional router since issue #13: the primary's.
+    config = found.run.named("cell-router-registrar-async")
     assert check_classic_resource(config, found.context()) == []
     planted = _plant(
         config,
@@ -433,10 +434,12 @@ def test_request_template_writing_an_unknown_execution_input_key(found: ProgramA
 
 
 def test_template_referencing_an_unknown_context_variable(found: ProgramArtifacts):
+    # Issue #13: the identity is the TOKEN authorizer's principalId.
     planted = _request(found).replace(
-        "$!context.authorizer.claims.sub", "$!context.authoriser.claims.sub"
+        "$!context.authorizer.principalId", "$!context.authoriser.principalId"
     )
-    assert not _unreported(check_request_template(planted), "$context.authoriser.claims.sub")
+    assert planted != _request(found)
+    assert not _unreported(check_request_template(planted), "$context.authoriser.principalId")
     assert not _unreported(
         check_template_references("$context.requestIdd $context.authorizer.claims"),
         "requestIdd",
@@ -446,9 +449,19 @@ def test_template_referencing_an_unknown_context_variable(found: ProgramArtifact
 
 def test_request_template_reading_identity_from_the_body(found: ProgramArtifacts):
     planted = _request(found).replace(
-        '"$!context.authorizer.claims.sub"', "\"$!input.path('$.userId')\""
+        '"$!context.authorizer.principalId"', "\"$!input.path('$.userId')\""
     )
+    assert planted != _request(found)
     assert not _unreported(check_request_template(planted), "'$.userId'")
+
+
+def test_request_template_reading_identity_from_the_email_claim(found: ProgramArtifacts):
+    # A user may change their own e-mail (issue #10): never an identity.
+    planted = _request(found).replace(
+        '"$!context.authorizer.principalId"', '"$!context.authorizer.claims.email"'
+    )
+    assert planted != _request(found)
+    assert not _unreported(check_request_template(planted), "is not the token's sub")
 
 
 def test_response_template_reading_a_field_the_execution_lacks(found: ProgramArtifacts):

@@ -14,7 +14,8 @@ from typing import Any
 #: api-gateway-mapping-template-reference.html). ``*`` is one path
 #: segment chosen by the caller (a claim, a header name). ``authorizer.*``
 #: (a Lambda authorizer's context map) is left out on purpose: this API's
-#: authorizer is Cognito, whose values are ``authorizer.claims.*``.
+#: TOKEN authorizer (issue #13) is read through ``authorizer.principalId``
+#: only; ``authorizer.claims.*`` is what a Cognito authorizer would set.
 CONTEXT_VARIABLES: frozenset[str] = frozenset(
     {
         "accountId",
@@ -290,10 +291,17 @@ def render_request_template(
     stand-ins for ``$input``/``$util``/``$context``."""
     import airspeed
 
+    # The router's TOKEN authorizer (issue #13) answers principalId = the
+    # token's sub (and context {"sub"}); the claims are kept as a Cognito
+    # authorizer would set them, so reading any of them shows up as a
+    # wrong user id rather than as a silent pass.
+    authorizer: dict[str, object] = {"claims": dict(claims)}
+    if "sub" in claims:
+        authorizer.update(principalId=claims["sub"], sub=claims["sub"])
     context = {
         "resourcePath": resource_path,
         "httpMethod": "POST",
-        "authorizer": {"claims": dict(claims)},
+        "authorizer": authorizer,
     }
     return airspeed.Template(template).merge(
         {"input": _Input(body), "util": _Util(), "context": context}
