@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import functools
 import itertools
-import json
 import math
 import random
 import statistics
@@ -60,9 +59,12 @@ from botocore.exceptions import ReadTimeoutError  # noqa: E402
 from components.probe_loop_asl import DEFAULT_INTERVAL_SECONDS  # noqa: E402
 from config import PROBE_INTERVALS  # noqa: E402
 from drill.argtypes import integer_in, number_in  # noqa: E402
+from handlers.lex_dr import contract as lex_contract  # noqa: E402
 from handlers.lex_dr import probe as lex_probe  # noqa: E402
 from handlers.lex_dr.aws_clients import LEX_CALL_TIMEOUT_SECONDS  # noqa: E402
 from handlers.lex_dr.decision import (  # noqa: E402
+    DEFAULT_FAILBACK_THRESHOLD,
+    DEFAULT_FAILOVER_THRESHOLD,
     DEFAULT_STALENESS_SECONDS,
     HealthState,
     PeerView,
@@ -71,8 +73,6 @@ from handlers.lex_dr.decision import (  # noqa: E402
     decide,
 )
 from handlers.lex_dr.settings import (  # noqa: E402
-    DEFAULT_FAILBACK_THRESHOLD,
-    DEFAULT_FAILOVER_THRESHOLD,
     DEFAULT_PROBE_ATTEMPTS,
     DEFAULT_PROBE_BACKOFF_MS,
     HealthCheckSettings,
@@ -285,17 +285,17 @@ _EXPECTED = "What type of flowers would you like to order?"
 def _probe_settings(attempts: int, backoff_ms: int) -> HealthCheckSettings:
     bot = {"botId": "BOT", "botAliasId": "ALIAS", "localeId": "en_US"}
     return HealthCheckSettings.from_env(
-        {
-            "TABLE_NAME": "sim",
-            "PRIMARY_REGION": P,
-            "SECONDARY_REGION": S,
-            "BOTS": json.dumps({P: bot, S: bot}),
-            "TEST_METHOD": "recognize_text",
-            "SAMPLE_UTTERANCE": "I would like to order some flowers.",
-            "EXPECTED_RESPONSE": _EXPECTED,
-            "PROBE_ATTEMPTS": str(attempts),
-            "PROBE_BACKOFF_MS": str(backoff_ms),
-        }
+        lex_contract.HEALTH_CHECK.render(
+            table_name="sim",
+            primary_region=P,
+            secondary_region=S,
+            bots={P: bot, S: bot},
+            test_method="recognize_text",
+            sample_utterance="I would like to order some flowers.",
+            expected_response=_EXPECTED,
+            probe_attempts=attempts,
+            probe_backoff_ms=backoff_ms,
+        )
     )
 
 
