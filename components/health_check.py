@@ -334,7 +334,7 @@ class HealthCheckArgs:
         ):
             try:
                 f.render(getattr(self, attr))
-            except ValueError as problem:  # ConfigurationError included
+            except ValueError as problem:
                 raise ValueError(f"{attr}: {problem}") from None
         if self.region is not None and self.region not in (
             self.primary_region,

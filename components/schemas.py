@@ -10,6 +10,7 @@ may restate a key name or an index.
 
 from __future__ import annotations
 
+from handlers.cell_router import contract as router_contract
 from handlers.common.contract import Attribute, GlobalIndex, TableSchema
 from handlers.lex_dr.contract import STATE_TABLE
 
@@ -26,20 +27,8 @@ __all__ = [
 #: Lex failover state: one item per Amazon Connect region.
 LEX_STATE_TABLE = STATE_TABLE
 
-#: The cell router's single table: cell items under their market, every other
-#: item type (user mappings, scale-out markers) under a partition key that
-#: contains ``#`` and therefore can never be a market name.
-ROUTER_INDEX_NAME = "marketId-currentCapacity-index"
-#: Sparse: only cells that can take a user carry ``placeableMarketId``
-#: (``handlers/cell_router/store.py`` keeps it so), least-loaded first.
-ROUTER_PLACEABLE_INDEX_NAME = "placeable-cells-index"
-ROUTER_TABLE = TableSchema(
-    logical_name="tbl_router",
-    hash_key=Attribute("marketId", "S"),
-    range_key=Attribute("cellId", "S"),
-    global_indexes=(
-        GlobalIndex(ROUTER_INDEX_NAME, "marketId", "currentCapacity"),
-        GlobalIndex(ROUTER_PLACEABLE_INDEX_NAME, "placeableMarketId", "currentCapacity"),
-    ),
-    extra_attributes=(Attribute("currentCapacity", "N"), Attribute("placeableMarketId", "S")),
-)
+#: The cell router's single table (``handlers/cell_router/contract.py``).
+ROUTER_TABLE = router_contract.ROUTER_TABLE
+ROUTER_INDEX_NAME = router_contract.CAPACITY_INDEX
+#: Sparse: only cells that can take a user carry ``placeableMarketId``.
+ROUTER_PLACEABLE_INDEX_NAME = router_contract.PLACEABLE_INDEX

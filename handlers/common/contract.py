@@ -126,7 +126,12 @@ class EnvField:
             text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
         else:
             text = str(value)
-        self.parse_text(text)  # refuse to render what the handler refuses
+        try:
+            self.parse_text(text)  # refuse to render what the handler would refuse
+        except ConfigurationError as problem:
+            # At deploy time a bad value is a bad argument (components raise
+            # ValueError), not a broken function.
+            raise ValueError(str(problem)) from None
         return text
 
     # -- parse: environment -> typed value ---------------------------------------
