@@ -78,6 +78,10 @@ from handlers.lex_dr.settings import (  # noqa: E402
     HealthCheckSettings,
 )
 
+_FAILOVER = lex_contract.FAILOVER_THRESHOLD.name
+_FAILBACK = lex_contract.FAILBACK_THRESHOLD.name
+_ATTEMPTS = lex_contract.PROBE_ATTEMPTS.name
+
 # Region names only label the two regions here (the settings parser wants real ones).
 P, S = "us-east-1", "us-west-2"
 SECONDS_PER_YEAR = 365.25 * 86_400
@@ -188,9 +192,9 @@ class SimReport:
         c = self.config
         lines = [
             f"Probe round every {c.interval_s:g} s"
-            f"{' (fixed delay)' if c.fixed_delay else ''}, FAILOVER_THRESHOLD "
-            f"{c.failover_threshold}, FAILBACK_THRESHOLD {c.failback_threshold}, "
-            f"PROBE_ATTEMPTS {c.attempts}, per-attempt timeout {c.timeout_s:g} s, "
+            f"{' (fixed delay)' if c.fixed_delay else ''}, {_FAILOVER} {c.failover_threshold}, "
+            f"{_FAILBACK} {c.failback_threshold}, {_ATTEMPTS} {c.attempts}, "
+            f"per-attempt timeout {c.timeout_s:g} s, "
             f"backoff {c.backoff_s * 1000:g} ms x k",
             "",
             "| primary outage (secondary healthy) | round while failing | worst case "
@@ -850,7 +854,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-auto-failback", action="store_true")
     parser.add_argument(
         "--attempts", type=integer_in(1, 5), default=d.attempts,
-        help="PROBE_ATTEMPTS, 1-5 (default %(default)s)",
+        help=f"{lex_contract.PROBE_ATTEMPTS.name}, 1-5 (default %(default)s)",
     )  # fmt: skip
     parser.add_argument(
         "--backoff-ms", type=number_in(0, 10_000), default=d.backoff_s * 1000,

@@ -43,7 +43,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from components.api_templates import ERROR_STATUS
@@ -60,6 +59,7 @@ from drill.environment import handler_environment, scoped_environ
 from drill.report import Check, Checked, Report
 from drill.session import DrillSession
 from drill.stack import DeployedFunction
+from handlers.cell_router import contract as router_contract
 
 DEFAULT_USERS = 150
 DEFAULT_CELLS = 3
@@ -222,10 +222,10 @@ def run(
         # Timeouts are raised at once: the drill shows invariants, not time
         # (the time budgets are tested on a simulated clock).
         injector = FaultInjector(faults, seed=fault_seed, sleep=lambda _: None)
-    buffer, threshold = (
-        Decimal(str(router.capacity_buffer)),
-        Decimal(str(router.scale_out_threshold)),
-    )
+    # The shares the deployed dispatcher parses (its contract), not the
+    # stack settings re-derived: what the functions run with is what counts.
+    dispatcher_env = router_contract.DISPATCHER.parse(functions["dispatcher"].environment)
+    buffer, threshold = dispatcher_env.capacity_buffer, dispatcher_env.scale_out_threshold
     limit = assignable_limit(capacity, buffer)
     result = CellsResult(
         stack=stack.name,
@@ -239,20 +239,23 @@ def run(
     )
 
     # --- the data plane on the emulator, from the stack's own declarations ---
-    table = functions["dispatcher"].environment["TABLE_NAME"]
+    # The deployed environment, read back through the dispatcher's contract.
+    table = router_contract.DISPATCHER.parse(functions["dispatcher"].environment).table_name
     ddb = session.client("dynamodb")
     sqs = session.client("sqs")
     ddb.create_table(**ROUTER_TABLE.create_table_request(table))
     queue_url = _create_queues(sqs, stack.queue("CellProvisioning"), stack.queue("dlq"))
     environment = handler_environment(*(f.environment for f in functions.values()))
-    environment["PROVISIONING_QUEUE_URL"] = queue_url
+    environment[router_contract.PROVISIONING_QUEUE_URL.name] = queue_url
     # The stack's user-key secret: Secrets Manager generates it in AWS; here
     # the drill draws a key and stores it the same way.
     user_key_secret = secrets.token_urlsafe(48)
-    environment["USER_KEY_SECRET_ARN"] = session.client("secretsmanager").create_secret(
-        Name=f"{table}-user-key", SecretString=user_key_secret
-    )["ARN"]
-    router_id = environment.get("CELL_READY_ROUTER_ID")
+    environment[router_contract.USER_KEY_SECRET_ARN.name] = session.client(
+        "secretsmanager"
+    ).create_secret(Name=f"{table}-user-key", SecretString=user_key_secret)["ARN"]
+    router_id = router_contract.REGISTRAR.parse(
+        functions["registrar"].environment
+    ).cell_ready_router_id
     rule_pattern = stack.event_pattern("cell-ready")
     handlers = {name: _handler(function) for name, function in functions.items()}
 

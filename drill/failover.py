@@ -39,7 +39,6 @@ out).
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
@@ -54,6 +53,7 @@ from drill.replication import GlobalTableEmulator
 from drill.report import Check, Checked, Report
 from drill.session import DrillSession
 from drill.stack import DeployedFunction
+from handlers.lex_dr import contract as lex_contract
 
 #: Hidden self-test of the drill's own checks (``--inject-fault``): the
 #: health check runs with a failover threshold two rounds higher than the
@@ -206,21 +206,24 @@ def run(
     )
 
     # --- the data plane on the emulator -------------------------------------
-    table = check_fn.environment["TABLE_NAME"]
-    check_env = dict(check_fn.environment)
-    if fault == FAULT_SLOW_FAILOVER:
-        check_env["FAILOVER_THRESHOLD"] = str(hc_settings.failover_threshold + 2)
+    # The deployed environments, read back through their contracts.
+    deployed = lex_contract.HEALTH_CHECK.parse(check_fn.environment)
+    table = deployed.table_name
+    threshold = lex_contract.FAILOVER_THRESHOLD
+    checker = lex_contract.CHECKER_REGION
     plane = FailoverPlane.open(
         session,
-        env_overrides={k: v for k, v in check_env.items() if k == "FAILOVER_THRESHOLD"},
-        checker_env={secondary: {"CHECKER_REGION": primary}}
+        env_overrides={threshold.name: threshold.render(hc_settings.failover_threshold + 2)}
+        if fault == FAULT_SLOW_FAILOVER
+        else {},
+        checker_env={secondary: {checker.name: checker.render(primary)}}
         if fault == FAULT_SHARED_ITEM
         else None,
     )
     seeds = plane.seeds
     ddb = plane.operator(primary)
-    key = {LEX_STATE_TABLE.hash_key.name: {"S": check_fn.environment["CONNECT_REGION"]}}
-    alias_arns = json.loads(lookup_fn.environment["BOT_ALIAS_ARNS"])
+    key = {LEX_STATE_TABLE.hash_key.name: {"S": deployed.connect_region or primary}}
+    alias_arns = lex_contract.GET_REGION.parse(lookup_fn.environment).bot_alias_arns
     sim = plane.sim
     injector = None
     injection: Any = contextlib.nullcontext()
@@ -252,7 +255,7 @@ def run(
             f"definition); fail over after {result.failover_threshold} failed rounds, fail back "
             f"after {result.failback_threshold} good rounds of the primary, auto failback "
             f"{'on' if result.auto_failback else 'off'}, {result.probe_attempts} attempts per "
-            f"probe ({check_fn.environment.get('TEST_METHOD')})."
+            f"probe ({lex_contract.HEALTH_CHECK.parse(check_fn.environment).test_method})."
         )
         out.line(
             "Lex V2 runtime: SIMULATED at the botocore level (drill/lex_sim.py; moto has no "
@@ -272,7 +275,7 @@ def run(
                 "Name": "ContactFlowEvent",
                 "Details": {
                     "ContactData": {"Channel": "VOICE", "InitiationMethod": "INBOUND"},
-                    "Parameters": {"region": check_fn.environment["CONNECT_REGION"]},
+                    "Parameters": {"region": deployed.connect_region or primary},
                 },
             }
             return get_region(event)
@@ -665,17 +668,18 @@ class FailoverPlane:
         plane.regions = (primary, secondary)
         checks = {r: regional_function(stack, "health_check", r) for r in plane.regions}
         lookups = {r: regional_function(stack, "get_region", r) for r in plane.regions}
-        plane.table = checks[primary].environment["TABLE_NAME"]
-        plane.connect_region = checks[primary].environment["CONNECT_REGION"]
+        deployed = lex_contract.HEALTH_CHECK.parse(checks[primary].environment)
+        plane.table = deployed.table_name
+        plane.connect_region = deployed.connect_region or primary
         for region in plane.regions:
             client = session.client("dynamodb", region)
             client.create_table(**LEX_STATE_TABLE.create_table_request(plane.table))
             # Each scenario starts from the stack's seed, as if just deployed.
             plane._exit.callback(client.delete_table, TableName=plane.table)
         plane.sim = lex_sim.LexSimulator(
-            json.loads(checks[primary].environment["BOTS"]),
-            expected_response=checks[primary].environment["EXPECTED_RESPONSE"],
-            sample_utterance=checks[primary].environment.get("SAMPLE_UTTERANCE"),
+            deployed.bots,
+            expected_response=deployed.expected_response,
+            sample_utterance=deployed.sample_utterance or None,
         ).install()
         plane._exit.callback(plane.sim.uninstall)
         clients = {r: session.client("dynamodb", r) for r in plane.regions}

@@ -378,6 +378,11 @@ def all_fields(contracts: Iterable[Contract]) -> dict[str, EnvField]:
     return seen
 
 
+def stack_fields(contracts: Iterable[Contract]) -> dict[str, EnvField]:
+    """Stack setting key -> the field it feeds, over one family's contracts."""
+    return {f.stack_key: f for f in all_fields(contracts).values() if f.stack_key}
+
+
 # --------------------------------------------------------------------------- #
 # Table schemas (plain values: packaged with the family, read by components)
 # --------------------------------------------------------------------------- #

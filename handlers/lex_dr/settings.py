@@ -37,6 +37,11 @@ PROBE_METHODS: dict[str, ProbeMethod] = {
 DEFAULT_PROBE_ATTEMPTS: int = contract.PROBE_ATTEMPTS.default
 DEFAULT_PROBE_BACKOFF_MS: int = contract.PROBE_BACKOFF_MS.default
 DEFAULT_TEST_USER: str = contract.TEST_USER.default
+# Variable names for cross-field messages (declared in the contract).
+_PRIMARY, _SECONDARY = contract.PRIMARY_REGION.name, contract.SECONDARY_REGION.name
+_CHECKER, _METHOD = contract.CHECKER_REGION.name, contract.TEST_METHOD.name
+_UTTERANCE, _EXPECTED = contract.SAMPLE_UTTERANCE.name, contract.EXPECTED_RESPONSE.name
+_BOTS, _ARNS = contract.BOTS.name, contract.BOT_ALIAS_ARNS.name
 #: The probe loop's cadence; a round's slot id is its scheduled time / this.
 DEFAULT_PROBE_INTERVAL_SECONDS: int = contract.PROBE_INTERVAL_SECONDS.default
 
@@ -90,7 +95,7 @@ class HealthCheckSettings:
         primary, secondary = e.primary_region, e.secondary_region
         if primary == secondary:
             raise ConfigurationError(
-                "PRIMARY_REGION and SECONDARY_REGION must differ; both are " + repr(primary)
+                f"{_PRIMARY} and {_SECONDARY} must differ; both are {primary!r}"
             )
         policy = Policy(
             primary=primary,
@@ -103,7 +108,7 @@ class HealthCheckSettings:
         method: ProbeMethod = e.test_method
         if method == "recognize_text" and not (e.sample_utterance.strip() and e.expected_response):
             raise ConfigurationError(
-                "SAMPLE_UTTERANCE and EXPECTED_RESPONSE are required for TEST_METHOD recognize_text"
+                f"{_UTTERANCE} and {_EXPECTED} are required for {_METHOD} recognize_text"
             )
         connect_region = e.connect_region or primary
         checker_region = e.checker_region or (
@@ -111,7 +116,7 @@ class HealthCheckSettings:
         )
         if checker_region not in policy.regions:
             raise ConfigurationError(
-                f"CHECKER_REGION must be PRIMARY_REGION or SECONDARY_REGION, got {checker_region}"
+                f"{_CHECKER} must be {_PRIMARY} or {_SECONDARY}, got {checker_region}"
             )
         return cls(
             table_name=e.table_name,
@@ -155,34 +160,34 @@ class GetRegionSettings:
 
 def _bots(raw: object, regions: tuple[str, ...]) -> dict[str, BotTarget]:
     if not isinstance(raw, dict):
-        raise ConfigurationError("BOTS must be a JSON object keyed by region")
+        raise ConfigurationError(f"{_BOTS} must be a JSON object keyed by region")
     bots: dict[str, BotTarget] = {}
     for region in regions:
         entry = raw.get(region)
         if not isinstance(entry, dict):
-            raise ConfigurationError(f"BOTS has no object for region {region}")
+            raise ConfigurationError(f"{_BOTS} has no object for region {region}")
         fields = {}
         for key in ("botId", "botAliasId", "localeId"):
             value = entry.get(key)
             if not isinstance(value, str) or not value.strip():
-                raise ConfigurationError(f"BOTS[{region}].{key} must be a non-empty string")
+                raise ConfigurationError(f"{_BOTS}[{region}].{key} must be a non-empty string")
             fields[key] = value.strip()
         if fields["botAliasId"] == "TSTALIASID":
             # The draft test alias is not a deployment target.
-            raise ConfigurationError(f"BOTS[{region}].botAliasId must not be the test alias")
+            raise ConfigurationError(f"{_BOTS}[{region}].botAliasId must not be the test alias")
         bots[region] = BotTarget(fields["botId"], fields["botAliasId"], fields["localeId"])
     return bots
 
 
 def _alias_arns(raw: object) -> dict[str, str]:
     if not isinstance(raw, dict):
-        raise ConfigurationError("BOT_ALIAS_ARNS must be a JSON object keyed by region")
+        raise ConfigurationError(f"{_ARNS} must be a JSON object keyed by region")
     arns: dict[str, str] = {}
     for region, arn in raw.items():
         if not is_region(region) or not isinstance(arn, str) or not arn.startswith("arn:"):
-            raise ConfigurationError(f"BOT_ALIAS_ARNS entry for {region!r} is not a region → ARN")
+            raise ConfigurationError(f"{_ARNS} entry for {region!r} is not a region → ARN")
         parts = arn.split(":")
         if len(parts) < 6 or parts[2] != "lex" or parts[3] != region:
-            raise ConfigurationError(f"BOT_ALIAS_ARNS[{region}] is not a Lex ARN in {region}")
+            raise ConfigurationError(f"{_ARNS}[{region}] is not a Lex ARN in {region}")
         arns[region] = arn
     return arns
