@@ -958,51 +958,6 @@ def markdown_reference() -> str:
     return "\n".join(rows)
 
 
-README_TABLE_MARKERS = ("<!-- CONFIG-TABLE:BEGIN -->\n", "\n<!-- CONFIG-TABLE:END -->")
-
-
-def readme_with_reference(readme: str) -> str:
-    """``readme`` with its config table regenerated (``markdown_reference``)."""
-    begin, end = README_TABLE_MARKERS
-    head, rest = readme.split(begin, 1)
-    return head + begin + markdown_reference() + end + rest.split(end, 1)[1]
-
-
-def pulumi_yaml_with_defaults(text: str) -> str:
-    """``Pulumi.yaml``'s text with every scalar setting's ``default:`` line
-    rewritten from ``SETTINGS`` (whose contract-fed defaults come from
-    ``handlers/*/contract.py``); comments and layout are kept. A setting
-    whose block has no ``default:`` line is left for a human to add."""
-    import yaml  # a dev/test dependency; the deploy program never calls this
-
-    lines = text.split("\n")
-    current: str | None = None
-    for i, line in enumerate(lines):
-        if line.startswith("  ") and not line.startswith("   ") and line.rstrip().endswith(":"):
-            current = line.strip()[:-1]
-        elif current in _BY_KEY and line.startswith("    default: "):
-            default = _BY_KEY[current].default
-            written = yaml.safe_load(line.removeprefix("    default: "))
-            if default is not None and not isinstance(default, list) and written != default:
-                scalar = yaml.safe_dump(default, default_flow_style=True, width=10_000)
-                lines[i] = "    default: " + scalar.removesuffix("\n...\n").strip()
-    return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    # `python config.py`: regenerate Pulumi.yaml's defaults and the README's
-    # config table from SETTINGS (and so from the contracts).
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent
-    for path, render in (
-        (root / "Pulumi.yaml", pulumi_yaml_with_defaults),
-        (root / "README.md", readme_with_reference),
-    ):
-        path.write_text(render(path.read_text()))
-        print(f"wrote {path.name}")
-
-
 # --------------------------------------------------------------------------- #
 # Lex topology of an existing stack
 # --------------------------------------------------------------------------- #
