@@ -26,6 +26,7 @@ from handlers.common.contract import ConfigurationError, Contract, EnvField
 from handlers.lex_dr import contract as lex_contract
 from handlers.router_auth import contract as auth_contract
 from tests.contracts.env_literals import CONTRACT_MODULES, literal_uses, product_files
+from tests.hang_guard import HANG_GUARD_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -236,7 +237,7 @@ def test_one_default_change_reaches_pulumi_yaml_readme_environment_and_handler(t
         text=True,
         env=env,
         cwd=tmp_path,
-        timeout=3600,  # a hang guard, not a speed claim
+        timeout=HANG_GUARD_SECONDS,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
