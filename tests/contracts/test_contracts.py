@@ -274,3 +274,61 @@ def test_readme_points_to_the_contracts():
     readme = (ROOT / "README.md").read_text()
     for module in ("handlers/lex_dr/contract.py", "handlers/cell_router/contract.py"):
         assert module in readme
+
+
+# --------------------------------------------------------------------------- #
+# The drift issue #9 measured: one value each now
+# --------------------------------------------------------------------------- #
+def test_the_drifted_defaults_and_bounds_are_one_value_in_every_layer(monkeypatch):
+    from components.cell_router_functions import CellRouterFunctionsArgs
+    from components.health_check import HealthCheckArgs
+    from handlers.cell_router import settings as router_settings
+    from handlers.lex_dr.settings import HealthCheckSettings
+
+    stack = config.parse_settings(
+        {"primaryRegion": "us-east-1", "secondaryRegion": "us-west-2"}, stack="dev"
+    )
+    router_args = CellRouterFunctionsArgs.__dataclass_fields__
+    for variable in (
+        router_contract.REMEDIATION_SUPPORT_CONTACT,
+        router_contract.REMEDIATION_INCIDENT_NOTICE,
+    ):
+        monkeypatch.delenv(variable.name, raising=False)
+    # support contact and incident notice: stack == component == handler
+    assert (
+        stack.cell_router.support_contact
+        == router_args["support_contact"].default
+        == router_settings.support_contact()
+    )
+    assert (
+        stack.cell_router.incident_notice
+        == router_args["incident_notice"].default
+        == router_settings.incident_notice()
+    )
+    # the probe's test user: stack == component == handler (variable unset)
+    env = lex_contract.HEALTH_CHECK.render(
+        **{f.attr: _other_than_default(f) for f in lex_contract.HEALTH_CHECK.fields if f.required},
+        sample_utterance="hi",
+        expected_response="hello",
+    )
+    assert (
+        stack.health_check.test_user
+        == HealthCheckArgs.__dataclass_fields__["test_user"].default
+        == HealthCheckSettings.from_env(env).test_user
+    )
+    # probeAttempts: 1..5 in the stack, the component and the handler
+    with pytest.raises(config.ConfigError, match="probeAttempts"):
+        config.parse_settings(
+            {"primaryRegion": "us-east-1", "secondaryRegion": "us-west-2", "probeAttempts": 6},
+            stack="dev",
+        )
+    with pytest.raises(ValueError, match="probe_attempts"):
+        HealthCheckArgs(
+            primary_region="us-east-1",
+            secondary_region="us-west-2",
+            bots_env="{}",
+            alias_arns={},
+            probe_attempts=6,
+        )
+    with pytest.raises(ConfigurationError, match="PROBE_ATTEMPTS"):
+        HealthCheckSettings.from_env({**env, lex_contract.PROBE_ATTEMPTS.name: "6"})
