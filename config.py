@@ -31,18 +31,21 @@ from components.function import ARCHITECTURES, RUNTIMES
 from components.lex_bot import GLOBAL_RESILIENCY_PAIRS
 from components.probe_loop_asl import MAX_INLINE_MAP_CONCURRENCY, SCHEDULE_PERIOD_SECONDS
 from components.tables import BILLING_MODES
+from handlers.cell_router import contract as router_contract
 from handlers.cell_router.endpoint_policy import normalise_domain
 
 # model, not validation: validation reaches boto3 (the user-key secret), which
 # the deploy venv does not install.
 from handlers.cell_router.model import MARKET_ID_PATTERN
+from handlers.common import contract
+from handlers.lex_dr import contract as lex_contract
 
 PROJECT = "resilient-routing"
 
 #: Any partition's region name shape (us-east-1, us-gov-west-1, us-isob-east-1,
-#: eusc-de-east-1); which partition, and whether botocore knows it, is
-#: ``regions.partition_problem``'s question.
-REGION_PATTERN = re.compile(r"^[a-z]{2,5}(-[a-z]+)+-\d{1,2}$")
+#: eusc-de-east-1), the house's one region pattern; which partition, and
+#: whether botocore knows it, is ``regions.partition_problem``'s question.
+REGION_PATTERN = contract.REGION_PATTERN
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: AWS::Connect::Instance InstanceAlias: 1-45 characters, no "d-" prefix.
 CONNECT_ALIAS_PATTERN = re.compile(r"^(?!d-)([\da-zA-Z]+)([-]*[\da-zA-Z])*$")
@@ -106,6 +109,27 @@ API_ACCOUNT_RATE_LIMIT = 10_000
 API_ACCOUNT_BURST_LIMIT = 5_000
 
 
+#: Stack setting -> the environment field it feeds, declared in the function
+#: families' contracts (``handlers/*/contract.py``): its default, bounds and
+#: unit conversion (``stack_scale``) are taken from there, so a default or a
+#: bound changes in one place and Pulumi.yaml, the README table, the
+#: functions' environments and the handlers follow.
+STACK_FIELDS: dict[str, contract.EnvField] = {
+    **contract.stack_fields(lex_contract.CONTRACTS),
+    **contract.stack_fields(router_contract.CONTRACTS.values()),
+}
+
+
+def field_default(key: str) -> Any:
+    """The stack default of ``key``, from its contract field."""
+    return STACK_FIELDS[key].stack_default
+
+
+def field_bounds(key: str) -> tuple[Any, Any]:
+    """Inclusive bounds of ``key`` in the stack's unit, from its contract field."""
+    return STACK_FIELDS[key].stack_bounds()
+
+
 class ConfigError(pulumi.RunError):
     """Invalid stack configuration. Raised before any resource is declared."""
 
@@ -155,27 +179,57 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "healthCheckTestMethod",
         "string",
-        "recognize_text",
+        field_default("healthCheckTestMethod"),
         "Probe: recognize_text (send_message is an alias) or put_session.",
     ),
     Setting(
         "healthCheckSampleUtterance",
         "string",
-        "I would like to order some flowers.",
+        field_default("healthCheckSampleUtterance"),
         "Utterance sent by a recognize_text probe.",
     ),
     Setting(
         "healthCheckExpectedResponse",
         "string",
-        "What type of flowers would you like to order?",
+        field_default("healthCheckExpectedResponse"),
         "Exact first message a healthy bot replies with.",
     ),
-    Setting("healthCheckTestUser", "string", "lexDRTestUser", "Session id prefix of probes."),
-    Setting("failoverThreshold", "integer", 2, "Consecutive failed rounds before failover."),
-    Setting("failbackThreshold", "integer", 3, "Consecutive good primary rounds before failback."),
-    Setting("autoFailback", "boolean", True, "Fail back to the primary automatically."),
-    Setting("probeIntervalSeconds", "integer", 10, "Seconds between probe rounds (divides 60)."),
-    Setting("probeAttempts", "integer", 3, "Attempts per region per round before it fails."),
+    Setting(
+        "healthCheckTestUser",
+        "string",
+        field_default("healthCheckTestUser"),
+        "Session id prefix of probes.",
+    ),
+    Setting(
+        "failoverThreshold",
+        "integer",
+        field_default("failoverThreshold"),
+        "Consecutive failed rounds before failover.",
+    ),
+    Setting(
+        "failbackThreshold",
+        "integer",
+        field_default("failbackThreshold"),
+        "Consecutive good primary rounds before failback.",
+    ),
+    Setting(
+        "autoFailback",
+        "boolean",
+        field_default("autoFailback"),
+        "Fail back to the primary automatically.",
+    ),
+    Setting(
+        "probeIntervalSeconds",
+        "integer",
+        field_default("probeIntervalSeconds"),
+        "Seconds between probe rounds (divides 60).",
+    ),
+    Setting(
+        "probeAttempts",
+        "integer",
+        field_default("probeAttempts"),
+        "Attempts per region per round before it fails.",
+    ),
     # Amazon Connect ----------------------------------------------------------
     Setting("connectMode", "string", "none", "Connect: create, existing or none."),
     Setting("connectInstanceId", "string", "", "Existing Connect instance id (mode existing)."),
@@ -191,13 +245,36 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     # Cell router ---------------------------------------------------------------
     Setting("cellRouterEnabled", "boolean", True, "Deploy the cell router."),
-    Setting("defaultMarket", "string", "europe", "Market of a sign-up that names none."),
-    Setting("capacityBufferPercent", "integer", 20, "Share of a cell kept unassignable."),
     Setting(
-        "scaleOutThresholdPercent", "integer", 70, "Cell load (% of max) that requests a new cell."
+        "defaultMarket",
+        "string",
+        field_default("defaultMarket"),
+        "Market of a sign-up that names none.",
     ),
-    Setting("endpointTtlSeconds", "integer", 300, "How long clients may cache cell endpoints."),
-    Setting("validatorDeepCheck", "boolean", True, "Validator probes cell endpoints over HTTP."),
+    Setting(
+        "capacityBufferPercent",
+        "integer",
+        field_default("capacityBufferPercent"),
+        "Share of a cell kept unassignable.",
+    ),
+    Setting(
+        "scaleOutThresholdPercent",
+        "integer",
+        field_default("scaleOutThresholdPercent"),
+        "Cell load (% of max) that requests a new cell.",
+    ),
+    Setting(
+        "endpointTtlSeconds",
+        "integer",
+        field_default("endpointTtlSeconds"),
+        "How long clients may cache cell endpoints.",
+    ),
+    Setting(
+        "validatorDeepCheck",
+        "boolean",
+        field_default("validatorDeepCheck"),
+        "Validator probes cell endpoints over HTTP.",
+    ),
     Setting("apiThrottleRateLimit", "integer", 50, "API stage steady-state requests per second."),
     Setting("apiThrottleBurstLimit", "integer", 100, "API stage burst limit."),
     Setting(
@@ -220,14 +297,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "oauthLogoutUrls", "array", ["http://localhost:3000/"], "OAuth logout URLs of the client."
     ),
-    Setting("supportContact", "string", "support@example.com", "Contact in remediation."),
+    Setting("supportContact", "string", field_default("supportContact"), "Contact in remediation."),
     Setting(
         "incidentNotice",
         "string",
-        "We are aware of a problem with your service cell and are working on it.",
+        field_default("incidentNotice"),
         "Notice shown to users of an unhealthy cell.",
     ),
-    Setting("expectedWaitMinutes", "integer", 15, "Expected wait shown in remediation."),
+    Setting(
+        "expectedWaitMinutes",
+        "integer",
+        field_default("expectedWaitMinutes"),
+        "Expected wait shown in remediation.",
+    ),
     Setting("provisioningQueueAlarmDepth", "integer", 10, "Queue depth that raises an alarm."),
     Setting(
         "manageApiGatewayAccountRole",
@@ -249,7 +331,10 @@ SETTINGS: tuple[Setting, ...] = (
         "IAM role/user ARNs that may put CellReady on the provisioning bus (empty: nobody).",
     ),
     Setting(
-        "maxCellsPerMarket", "integer", 20, "Most cells recorded per market, 0 = no cap (alarm)."
+        "maxCellsPerMarket",
+        "integer",
+        router_contract.MAX_CELLS_PER_MARKET.deployed_default,
+        "Most cells recorded per market, 0 = no cap (alarm).",
     ),
     Setting(
         "signUpPolicy", "string", "open", "Who may sign up: open, allowedDomains or adminOnly."
@@ -266,7 +351,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "failoverStalenessSeconds",
         "integer",
-        25,
+        field_default("failoverStalenessSeconds"),
         "A checker whose latest round is older than this stops voting (the other decides alone).",
     ),
     Setting(
@@ -337,7 +422,10 @@ class LexSettings:
 
 
 @dataclass(frozen=True)
-class HealthCheckSettings:
+class HealthCheckConfig:
+    """The health check's stack settings (the handler's parsed environment is
+    ``handlers.lex_dr.settings.HealthCheckSettings``)."""
+
     test_method: str
     sample_utterance: str
     expected_response: str
@@ -411,7 +499,7 @@ class Settings:
     table_deletion_protection: bool
     lambda_: LambdaSettings
     lex: LexSettings
-    health_check: HealthCheckSettings
+    health_check: HealthCheckConfig
     connect: ConnectSettings
     cell_router: CellRouterSettings
 
@@ -591,8 +679,9 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
     method = r.string(
         "healthCheckTestMethod", _one_of("recognize_text", "send_message", "put_session")
     )
-    interval = r.integer("probeIntervalSeconds", 1, 10)
-    if 1 <= interval <= 10 and interval not in PROBE_INTERVALS:
+    low, high = field_bounds("probeIntervalSeconds")
+    interval = r.integer("probeIntervalSeconds", low, high)
+    if low <= interval <= high and interval not in PROBE_INTERVALS:
         rounds = SCHEDULE_PERIOD_SECONDS // interval
         why = (
             f"{rounds} rounds a minute exceed Step Functions' inline Map limit of "
@@ -605,7 +694,7 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
             f"must divide 60 and be at most 10 with at most {MAX_INLINE_MAP_CONCURRENCY} "
             f"rounds a minute ({', '.join(map(str, PROBE_INTERVALS))}); got {interval}: {why}",
         )
-    health_check = HealthCheckSettings(
+    health_check = HealthCheckConfig(
         test_method="recognize_text" if method == "send_message" else method,
         sample_utterance=r.string("healthCheckSampleUtterance", _non_empty(1024)),
         expected_response=r.string("healthCheckExpectedResponse", _non_empty(1000)),
@@ -613,12 +702,16 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
             "healthCheckTestUser",
             _pattern(re.compile(r"^[0-9a-zA-Z._:-]{2,80}$"), "a Lex session id prefix"),
         ),
-        failover_threshold=r.integer("failoverThreshold", 1, 20),
-        failback_threshold=r.integer("failbackThreshold", 1, 100),
+        failover_threshold=r.integer("failoverThreshold", *field_bounds("failoverThreshold")),
+        failback_threshold=r.integer("failbackThreshold", *field_bounds("failbackThreshold")),
         auto_failback=r.boolean("autoFailback"),
         probe_interval_seconds=interval,
-        probe_attempts=r.integer("probeAttempts", 1, 5),
-        staleness_seconds=r.integer("failoverStalenessSeconds", 2 * interval, 600),
+        probe_attempts=r.integer("probeAttempts", *field_bounds("probeAttempts")),
+        staleness_seconds=r.integer(
+            "failoverStalenessSeconds",
+            max(2 * interval, field_bounds("failoverStalenessSeconds")[0]),
+            field_bounds("failoverStalenessSeconds")[1],
+        ),
         liveness_method=_liveness(
             r.string("probeLivenessMethod", _one_of("put_session", "recognize_text", "none"))
         ),
@@ -680,8 +773,8 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
                 "needs a Connect instance in the primary (connectMode create or existing)",
             )
 
-    buffer_pct = r.integer("capacityBufferPercent", 0, 90)
-    threshold_pct = r.integer("scaleOutThresholdPercent", 1, 100)
+    buffer_pct = r.integer("capacityBufferPercent", *field_bounds("capacityBufferPercent"))
+    threshold_pct = r.integer("scaleOutThresholdPercent", *field_bounds("scaleOutThresholdPercent"))
     if threshold_pct > 100 - buffer_pct:
         r.fail(
             "scaleOutThresholdPercent",
@@ -708,9 +801,9 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
     cell_router = CellRouterSettings(
         enabled=r.boolean("cellRouterEnabled"),
         default_market=r.string("defaultMarket", _pattern(MARKET_ID_PATTERN, "a market id")),
-        capacity_buffer=buffer_pct / 100,
-        scale_out_threshold=threshold_pct / 100,
-        endpoint_ttl_seconds=r.integer("endpointTtlSeconds", 1, 86_400),
+        capacity_buffer=STACK_FIELDS["capacityBufferPercent"].from_stack(buffer_pct),
+        scale_out_threshold=STACK_FIELDS["scaleOutThresholdPercent"].from_stack(threshold_pct),
+        endpoint_ttl_seconds=r.integer("endpointTtlSeconds", *field_bounds("endpointTtlSeconds")),
         validator_deep_check=r.boolean("validatorDeepCheck"),
         throttle_rate_limit=rate,
         throttle_burst_limit=burst,
@@ -722,12 +815,16 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
         logout_urls=r.string_list("oauthLogoutUrls", _callback_url),
         support_contact=r.string("supportContact", _non_empty(256)),
         incident_notice=r.string("incidentNotice", _non_empty(1024)),
-        expected_wait_minutes=r.integer("expectedWaitMinutes", 0, 10_080),
+        expected_wait_minutes=r.integer(
+            "expectedWaitMinutes", *field_bounds("expectedWaitMinutes")
+        ),
         provisioning_queue_alarm_depth=r.integer("provisioningQueueAlarmDepth", 1, 1_000_000),
         manage_api_gateway_account_role=r.boolean("manageApiGatewayAccountRole"),
         cell_endpoint_domains=r.string_list("cellEndpointDomains", _domain_suffix),
         provisioning_principals=r.string_list("provisioningPrincipals", _principal_arn),
-        max_cells_per_market=r.integer("maxCellsPerMarket", 0, 10_000),
+        max_cells_per_market=r.integer(
+            "maxCellsPerMarket", 0, router_contract.MAX_CELLS_PER_MARKET.high
+        ),
         sign_up_policy=r.string("signUpPolicy", _one_of(*SIGN_UP_POLICIES)),
         sign_up_allowed_domains=r.string_list("signUpAllowedDomains", _domain_suffix),
         waf_enabled=r.boolean("wafEnabled"),

@@ -113,6 +113,7 @@ from handlers.cell_router import (  # noqa: E402
     slots,
     store,
 )
+from handlers.cell_router import contract as router_contract  # noqa: E402
 from handlers.cell_router.errors import NoCapacity, ServiceUnavailable  # noqa: E402
 from handlers.cell_router.model import Cell, Endpoint, Mapping  # noqa: E402
 from handlers.cell_router.store import AssignOutcome, AssignResult  # noqa: E402
@@ -886,17 +887,17 @@ def _capacity_requests_to(model: ModelStore) -> Iterator[None]:
     SQS send and the episode's writes) becomes one write to the market's
     scale-out item: the model measures sign-ups, not episodes."""
     saved = scaleout.request_capacity
-    saved_queue = os.environ.get("PROVISIONING_QUEUE_URL")
+    saved_queue = os.environ.get(router_contract.PROVISIONING_QUEUE_URL.name)
     scaleout.request_capacity = model.request_capacity  # type: ignore[assignment]
-    os.environ["PROVISIONING_QUEUE_URL"] = "https://sqs.invalid/model"
+    os.environ[router_contract.PROVISIONING_QUEUE_URL.name] = "https://sqs.invalid/model"
     try:
         yield
     finally:
         scaleout.request_capacity = saved  # type: ignore[assignment]
         if saved_queue is None:
-            os.environ.pop("PROVISIONING_QUEUE_URL", None)
+            os.environ.pop(router_contract.PROVISIONING_QUEUE_URL.name, None)
         else:
-            os.environ["PROVISIONING_QUEUE_URL"] = saved_queue
+            os.environ[router_contract.PROVISIONING_QUEUE_URL.name] = saved_queue
 
 
 def _seed_cells(scenario: Scenario, rng: random.Random) -> ModelTable:

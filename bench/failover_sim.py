@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import functools
 import itertools
-import json
 import math
 import random
 import statistics
@@ -59,9 +58,12 @@ from botocore.exceptions import ReadTimeoutError  # noqa: E402
 
 from components.probe_loop_asl import DEFAULT_INTERVAL_SECONDS  # noqa: E402
 from config import PROBE_INTERVALS  # noqa: E402
+from handlers.lex_dr import contract as lex_contract  # noqa: E402
 from handlers.lex_dr import probe as lex_probe  # noqa: E402
 from handlers.lex_dr.aws_clients import LEX_CALL_TIMEOUT_SECONDS  # noqa: E402
 from handlers.lex_dr.decision import (  # noqa: E402
+    DEFAULT_FAILBACK_THRESHOLD,
+    DEFAULT_FAILOVER_THRESHOLD,
     DEFAULT_STALENESS_SECONDS,
     HealthState,
     PeerView,
@@ -70,13 +72,15 @@ from handlers.lex_dr.decision import (  # noqa: E402
     decide,
 )
 from handlers.lex_dr.settings import (  # noqa: E402
-    DEFAULT_FAILBACK_THRESHOLD,
-    DEFAULT_FAILOVER_THRESHOLD,
     DEFAULT_PROBE_ATTEMPTS,
     DEFAULT_PROBE_BACKOFF_MS,
     HealthCheckSettings,
 )
 from support.argtypes import integer_in, number_in  # noqa: E402
+
+_FAILOVER = lex_contract.FAILOVER_THRESHOLD.name
+_FAILBACK = lex_contract.FAILBACK_THRESHOLD.name
+_ATTEMPTS = lex_contract.PROBE_ATTEMPTS.name
 
 # Region names only label the two regions here (the settings parser wants real ones).
 P, S = "us-east-1", "us-west-2"
@@ -188,9 +192,9 @@ class SimReport:
         c = self.config
         lines = [
             f"Probe round every {c.interval_s:g} s"
-            f"{' (fixed delay)' if c.fixed_delay else ''}, FAILOVER_THRESHOLD "
-            f"{c.failover_threshold}, FAILBACK_THRESHOLD {c.failback_threshold}, "
-            f"PROBE_ATTEMPTS {c.attempts}, per-attempt timeout {c.timeout_s:g} s, "
+            f"{' (fixed delay)' if c.fixed_delay else ''}, {_FAILOVER} {c.failover_threshold}, "
+            f"{_FAILBACK} {c.failback_threshold}, {_ATTEMPTS} {c.attempts}, "
+            f"per-attempt timeout {c.timeout_s:g} s, "
             f"backoff {c.backoff_s * 1000:g} ms x k",
             "",
             "| primary outage (secondary healthy) | round while failing | worst case "
@@ -285,17 +289,17 @@ _EXPECTED = "What type of flowers would you like to order?"
 def _probe_settings(attempts: int, backoff_ms: int) -> HealthCheckSettings:
     bot = {"botId": "BOT", "botAliasId": "ALIAS", "localeId": "en_US"}
     return HealthCheckSettings.from_env(
-        {
-            "TABLE_NAME": "sim",
-            "PRIMARY_REGION": P,
-            "SECONDARY_REGION": S,
-            "BOTS": json.dumps({P: bot, S: bot}),
-            "TEST_METHOD": "recognize_text",
-            "SAMPLE_UTTERANCE": "I would like to order some flowers.",
-            "EXPECTED_RESPONSE": _EXPECTED,
-            "PROBE_ATTEMPTS": str(attempts),
-            "PROBE_BACKOFF_MS": str(backoff_ms),
-        }
+        lex_contract.HEALTH_CHECK.render(
+            table_name="sim",
+            primary_region=P,
+            secondary_region=S,
+            bots={P: bot, S: bot},
+            test_method="recognize_text",
+            sample_utterance="I would like to order some flowers.",
+            expected_response=_EXPECTED,
+            probe_attempts=attempts,
+            probe_backoff_ms=backoff_ms,
+        )
     )
 
 
@@ -850,7 +854,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-auto-failback", action="store_true")
     parser.add_argument(
         "--attempts", type=integer_in(1, 5), default=d.attempts,
-        help="PROBE_ATTEMPTS, 1-5 (default %(default)s)",
+        help=f"{lex_contract.PROBE_ATTEMPTS.name}, 1-5 (default %(default)s)",
     )  # fmt: skip
     parser.add_argument(
         "--backoff-ms", type=number_in(0, 10_000), default=d.backoff_s * 1000,

@@ -52,6 +52,7 @@ from moto import mock_aws  # noqa: E402
 
 from bench.capacity_units import read_units, write_units  # noqa: E402
 from components.schemas import ROUTER_TABLE  # noqa: E402
+from handlers.cell_router import contract as router_contract  # noqa: E402
 from support.argtypes import integer_in  # noqa: E402
 from support.emulator import FAKE_CREDENTIALS, scoped_environ  # noqa: E402
 from support.sfn import FakeLambdaContext  # noqa: E402
@@ -74,9 +75,9 @@ SCENARIOS = (
 )
 #: The two-region scenarios' settings (this table plays the writer's replica).
 TWO_REGIONS = {
-    "ROUTER_REGION": "us-east-1",
-    "ROUTER_PEER_REGION": "us-west-2",
-    "ROUTER_PRIMARY_REGION": "us-east-1",
+    router_contract.ROUTER_REGION.name: "us-east-1",
+    router_contract.ROUTER_PEER_REGION.name: "us-west-2",
+    router_contract.ROUTER_PRIMARY_REGION.name: "us-east-1",
 }
 #: Loads of the seeded cells for the scale-out band scenario (of 500).
 BAND_LOAD = 375
@@ -254,15 +255,15 @@ def _environment() -> contextlib.AbstractContextManager[None]:
         {
             **FAKE_CREDENTIALS,
             "AWS_DEFAULT_REGION": "us-east-1",
-            "TABLE_NAME": TABLE,
-            "VALIDATOR_DEEP_CHECK": "false",
+            router_contract.TABLE_NAME.name: TABLE,
+            router_contract.VALIDATOR_DEEP_CHECK.name: "false",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "AWS_ENDPOINT_URL": None,
             "AWS_PROFILE": None,
-            "DEFAULT_MARKET": None,
-            "CAPACITY_BUFFER": None,
-            "SCALE_OUT_THRESHOLD": None,
-            "PROVISIONING_QUEUE_URL": None,
+            router_contract.DEFAULT_MARKET.name: None,
+            router_contract.CAPACITY_BUFFER.name: None,
+            router_contract.SCALE_OUT_THRESHOLD.name: None,
+            router_contract.PROVISIONING_QUEUE_URL.name: None,
         }
     )
 
@@ -356,7 +357,7 @@ def measure(users: int, *, cells: int = 30, max_capacity: int = 500) -> dict[str
         secret = boto3.client("secretsmanager").create_secret(
             Name="bench-user-key", SecretString=USER_KEY
         )["ARN"]
-        os.environ["USER_KEY_SECRET_ARN"] = secret
+        os.environ[router_contract.USER_KEY_SECRET_ARN.name] = secret
         aws_clients.reset()
         identity.reset()
         _seed_band_market(max_capacity)
@@ -411,7 +412,7 @@ def measure(users: int, *, cells: int = 30, max_capacity: int = 500) -> dict[str
             _two_region_sign_ups(record, event)
         aws_clients.reset()
         identity.reset()
-        os.environ.pop("USER_KEY_SECRET_ARN", None)
+        os.environ.pop(router_contract.USER_KEY_SECRET_ARN.name, None)
         return costs
 
 
@@ -486,7 +487,7 @@ def _seed_band_market(max_capacity: int) -> None:
         },
     )
     queue = boto3.client("sqs").create_queue(QueueName="CellProvisioning-bench")
-    os.environ["PROVISIONING_QUEUE_URL"] = queue["QueueUrl"]
+    os.environ[router_contract.PROVISIONING_QUEUE_URL.name] = queue["QueueUrl"]
 
 
 def markdown(results: dict[int, dict[str, Cost]]) -> str:

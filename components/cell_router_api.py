@@ -95,6 +95,7 @@ from components.function import PythonFunction, PythonFunctionArgs
 from components.iam import service_assume_role_policy
 from components.orchestrator_asl import API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS, ROUTED_PATHS
 from handlers.cell_router.model import METRICS_NAMESPACE
+from handlers.router_auth import contract as auth_contract
 
 #: The router's resources: exactly the paths the Orchestrator routes.
 ROUTES: tuple[str, ...] = tuple(path.removeprefix("/") for path in ROUTED_PATHS)
@@ -596,13 +597,11 @@ class CellRouterApi(pulumi.ComponentResource):
             "authorizer",
             "Verifies Cognito tokens against the JWKS copy in this region's table (TOKEN)",
             authorizer_statements(args.table_arn),
-            {
-                "TABLE_NAME": args.table_name,
-                "USER_POOL_ISSUER": self._issuer(),
-                "USER_POOL_CLIENT_IDS": self.user_pool_client_id.apply(
-                    lambda client: json.dumps([client])
-                ),
-            },
+            auth_contract.AUTHORIZER.render(
+                table_name=args.table_name,
+                user_pool_issuer=self._issuer(),
+                user_pool_client_ids=self.user_pool_client_id.apply(lambda client: [client]),
+            ),
             AUTHORIZER_TIMEOUT_SECONDS,
         )
         self.authorizer = aws.apigateway.Authorizer(
@@ -634,7 +633,9 @@ class CellRouterApi(pulumi.ComponentResource):
             "jwks_refresher",
             "Copies the user pool's JWKS into the routing table (schedule, pool's region)",
             jwks_refresher_statements(args.table_arn),
-            {"TABLE_NAME": args.table_name, "USER_POOL_ISSUER": self._issuer()},
+            auth_contract.JWKS_REFRESHER.render(
+                table_name=args.table_name, user_pool_issuer=self._issuer()
+            ),
             JWKS_REFRESHER_TIMEOUT_SECONDS,
         )
         schedule = aws.cloudwatch.EventRule(

@@ -96,6 +96,7 @@ from components.orchestrator_asl import (
 )
 from components.router_data import SQS_MAX_RETENTION_SECONDS, queue_depth_alarm
 from components.schemas import ROUTER_PLACEABLE_INDEX_NAME
+from handlers.cell_router import contract
 from handlers.cell_router.endpoint_policy import normalise_domain
 from handlers.cell_router.events import CELL_READY_EVENT_PATTERN
 from handlers.cell_router.model import (
@@ -476,11 +477,6 @@ def cell_ready_rule_pattern(account_id: str, router_id: str) -> dict[str, Any]:
     }
 
 
-def _number(value: float) -> str:
-    """A share as the handlers parse it (``Decimal``): ``0.2``, not ``0.2000``."""
-    return format(value, "g")
-
-
 @dataclass(frozen=True)
 class WriterSettings:
     """The writer gate of a router that runs in two regions (issue #13;
@@ -524,17 +520,18 @@ class WriterSettings:
                 "reads as partitioned"
             )
 
-    def environment(self) -> dict[str, pulumi.Input[str]]:
-        """The gate's and the heartbeat's settings, as the handlers read them."""
+    def environment_values(self) -> dict[str, Any]:
+        """The gate's and the heartbeat's settings, keyed by their contract
+        attributes (``handlers/cell_router/contract.py`` renders them)."""
         return {
-            "ROUTER_REGION": self.region,
-            "ROUTER_PEER_REGION": self.peer_region,
-            "ROUTER_PRIMARY_REGION": self.primary_region,
-            "ROUTER_URLS": self.router_urls,
-            "WRITER_FENCE_SECONDS": str(self.fence_seconds),
-            "WRITER_LEASE_SECONDS": str(self.lease_seconds),
-            "WRITER_AUTO_PROMOTION": "true" if self.auto_promotion else "false",
-            "WRITER_AUTO_PROMOTE_AFTER_SECONDS": str(self.auto_promote_after_seconds),
+            contract.ROUTER_REGION.attr: self.region,
+            contract.ROUTER_PEER_REGION.attr: self.peer_region,
+            contract.ROUTER_PRIMARY_REGION.attr: self.primary_region,
+            contract.ROUTER_URLS.attr: self.router_urls,
+            contract.WRITER_FENCE_SECONDS.attr: self.fence_seconds,
+            contract.WRITER_LEASE_SECONDS.attr: self.lease_seconds,
+            contract.WRITER_AUTO_PROMOTION.attr: self.auto_promotion,
+            contract.WRITER_AUTO_PROMOTE_AFTER_SECONDS.attr: self.auto_promote_after_seconds,
         }
 
 
@@ -560,19 +557,20 @@ class CellRouterFunctionsArgs:
     cell_endpoint_domains: Sequence[str] = ()
     provisioning_principals: Sequence[str] = ()
     #: Most cells the registrar records per market; ``None``: no cap.
-    max_cells_per_market: int | None = 20
+    max_cells_per_market: int | None = contract.MAX_CELLS_PER_MARKET.deployed_default
     #: Non-empty: also deploy ``sign_up_gate`` (Cognito pre sign-up trigger)
     #: admitting these e-mail domains (``signUpPolicy: allowedDomains``).
     sign_up_allowed_domains: Sequence[str] = ()
-    default_market: str = "europe"
-    capacity_buffer: float = 0.2
-    scale_out_threshold: float = 0.7
-    endpoint_ttl_seconds: int = 300
-    validator_deep_check: bool = True
-    validator_probe_timeout_seconds: int = 2
-    support_contact: str = "support@example.com"
-    incident_notice: str = "We are aware of a problem with your service cell."
-    expected_wait_minutes: int = 15
+    # Defaults and bounds: handlers/cell_router/contract.py (declared once).
+    default_market: str = contract.DEFAULT_MARKET.deployed_default
+    capacity_buffer: float = float(contract.CAPACITY_BUFFER.deployed_default)
+    scale_out_threshold: float = float(contract.SCALE_OUT_THRESHOLD.deployed_default)
+    endpoint_ttl_seconds: int = contract.ENDPOINT_TTL_SECONDS.deployed_default
+    validator_deep_check: bool = contract.VALIDATOR_DEEP_CHECK.deployed_default
+    validator_probe_timeout_seconds: int = int(contract.VALIDATOR_TIMEOUT_SECONDS.deployed_default)
+    support_contact: str = contract.REMEDIATION_SUPPORT_CONTACT.deployed_default
+    incident_notice: str = contract.REMEDIATION_INCIDENT_NOTICE.deployed_default
+    expected_wait_minutes: int = contract.REMEDIATION_EXPECTED_WAIT_MINUTES.deployed_default
     runtime: str = "python3.13"
     architecture: str = "arm64"
     powertools_layer_version: int = 27
@@ -581,8 +579,10 @@ class CellRouterFunctionsArgs:
     scaler_timeout_seconds: int = DEFAULT_SCALER_TIMEOUT_SECONDS
     #: An unsent scale-out episode is resent after this long; a sent one
     #: whose cell never arrived after ``scale_out_episode_timeout_seconds``.
-    scale_out_resend_seconds: int = 60
-    scale_out_episode_timeout_seconds: int = 7200
+    scale_out_resend_seconds: int = contract.SCALE_OUT_RESEND_SECONDS.deployed_default
+    scale_out_episode_timeout_seconds: int = (
+        contract.SCALE_OUT_EPISODE_TIMEOUT_SECONDS.deployed_default
+    )
     #: How often the sweeper looks for due episodes (EventBridge rate).
     sweeper_interval_minutes: int = 1
     #: Two regions (issue #13): the dispatcher's writer gate and the
@@ -621,10 +621,14 @@ class CellRouterFunctionsArgs:
             normalise_domain(domain)
         if self.max_cells_per_market is not None and self.max_cells_per_market < 1:
             raise ValueError("max_cells_per_market must be at least 1 (or None)")
-        if not 0 <= self.capacity_buffer < 1:
-            raise ValueError("capacity_buffer must be in [0, 1)")
-        if not 0 < self.scale_out_threshold <= 1:
-            raise ValueError("scale_out_threshold must be in (0, 1]")
+        for attr, f in (
+            ("capacity_buffer", contract.CAPACITY_BUFFER),
+            ("scale_out_threshold", contract.SCALE_OUT_THRESHOLD),
+        ):
+            try:
+                f.render(getattr(self, attr))
+            except ValueError as problem:
+                raise ValueError(f"{attr} must be {f.describe()}: {problem}") from None
         if not 1 <= self.validator_probe_timeout_seconds < self.task_timeout_seconds:
             raise ValueError(
                 "validator_probe_timeout_seconds must be at least 1 and leave the validator "
@@ -692,24 +696,38 @@ class CellRouterFunctions(pulumi.ComponentResource):
         self, args: CellRouterFunctionsArgs
     ) -> dict[str, tuple[str, list[Statement], Mapping[str, pulumi.Input[str]], int]]:
         """module -> (description, policy statements, environment, timeout)."""
-        table: Mapping[str, pulumi.Input[str]] = {"TABLE_NAME": args.table_name}
         placeable_index_arn = pulumi.Output.concat(
             args.table_arn, "/index/", ROUTER_PLACEABLE_INDEX_NAME
         )
-        scale_out_timing = {
-            "SCALE_OUT_RESEND_SECONDS": str(args.scale_out_resend_seconds),
-            "SCALE_OUT_EPISODE_TIMEOUT_SECONDS": str(args.scale_out_episode_timeout_seconds),
-        }
         secret_arn = args.user_key_secret_arn
-        keyed: Mapping[str, pulumi.Input[str]] = {**table, "USER_KEY_SECRET_ARN": secret_arn}
-        domains = json.dumps([normalise_domain(d) for d in args.cell_endpoint_domains])
-        cap: Mapping[str, str] = (
-            {"MAX_CELLS_PER_MARKET": str(args.max_cells_per_market)}
-            if args.max_cells_per_market is not None
-            else {}
+        # Every function's environment, rendered from its contract.
+        values: dict[str, Any] = dict(
+            table_name=args.table_name,
+            user_key_secret_arn=secret_arn,
+            provisioning_queue_url=args.queue_url,
+            scale_out_resend_seconds=args.scale_out_resend_seconds,
+            scale_out_episode_timeout_seconds=args.scale_out_episode_timeout_seconds,
+            default_market=args.default_market,
+            capacity_buffer=args.capacity_buffer,
+            scale_out_threshold=args.scale_out_threshold,
+            endpoint_ttl_seconds=args.endpoint_ttl_seconds,
+            max_cells_per_market=args.max_cells_per_market,
+            cell_endpoint_domains=[normalise_domain(d) for d in args.cell_endpoint_domains],
+            validator_deep_check=args.validator_deep_check,
+            validator_timeout_seconds=args.validator_probe_timeout_seconds,
+            remediation_support_contact=args.support_contact,
+            remediation_incident_notice=args.incident_notice,
+            remediation_expected_wait_minutes=args.expected_wait_minutes,
+            cell_ready_router_id=args.router_id,
         )
         writer = args.writer
-        writer_env = writer.environment() if writer is not None else {}
+        if writer is not None:
+            values.update(writer.environment_values())
+
+        def environment(module: str) -> Mapping[str, pulumi.Input[str]]:
+            fn = contract.CONTRACTS[module]
+            return fn.render(**{f.attr: values[f.attr] for f in fn.fields if f.attr in values})
+
         specs: dict[str, tuple[str, list[Statement], Mapping[str, pulumi.Input[str]], int]] = {
             "dispatcher": (
                 "Assigns a caller to the least-loaded healthy cell of their market (/cells)",
@@ -719,68 +737,37 @@ class CellRouterFunctions(pulumi.ComponentResource):
                     ),
                     *(writer_gate_statements(args.table_arn) if writer is not None else []),
                 ],
-                {
-                    **keyed,
-                    # A refused sign-up requests capacity (scale-out episode).
-                    "PROVISIONING_QUEUE_URL": args.queue_url,
-                    **scale_out_timing,
-                    "DEFAULT_MARKET": args.default_market,
-                    "CAPACITY_BUFFER": _number(args.capacity_buffer),
-                    # Lets the transaction prove a sign-up stayed below the
-                    # scale-out point (see handlers/cell_router/dispatcher.py).
-                    "SCALE_OUT_THRESHOLD": _number(args.scale_out_threshold),
-                    "ENDPOINT_TTL_SECONDS": str(args.endpoint_ttl_seconds),
-                    **writer_env,
-                },
+                environment("dispatcher"),
                 args.task_timeout_seconds,
             ),
             "scaler": (
                 "Requests a new cell once per scale-out episode when a cell nears capacity",
                 scaler_statements(args.table_arn, args.queue_arn),
-                {
-                    **table,
-                    "SCALE_OUT_THRESHOLD": _number(args.scale_out_threshold),
-                    "PROVISIONING_QUEUE_URL": args.queue_url,
-                    **scale_out_timing,
-                    **cap,
-                },
+                environment("scaler"),
                 args.scaler_timeout_seconds,
             ),
             "mapper": (
                 "Returns the caller's own cell (/mapper)",
                 reader_statements(args.table_arn, secret_arn),
-                {**keyed, "ENDPOINT_TTL_SECONDS": str(args.endpoint_ttl_seconds)},
+                environment("mapper"),
                 args.task_timeout_seconds,
             ),
             "validator": (
                 "Checks a caller's cached cell endpoints and returns remediation (/validate)",
                 reader_statements(args.table_arn, secret_arn),
-                {
-                    **keyed,
-                    "CELL_ENDPOINT_DOMAINS": domains,
-                    "VALIDATOR_DEEP_CHECK": "true" if args.validator_deep_check else "false",
-                    "VALIDATOR_TIMEOUT_SECONDS": str(args.validator_probe_timeout_seconds),
-                    "REMEDIATION_SUPPORT_CONTACT": args.support_contact,
-                    "REMEDIATION_INCIDENT_NOTICE": args.incident_notice,
-                    "REMEDIATION_EXPECTED_WAIT_MINUTES": str(args.expected_wait_minutes),
-                },
+                environment("validator"),
                 args.task_timeout_seconds,
             ),
             "registrar": (
                 "Records a cell the provisioning layer reports ready (EventBridge CellReady)",
                 registrar_statements(args.table_arn, self.cell_ready_failed_queue.arn),
-                {
-                    **table,
-                    "CELL_ENDPOINT_DOMAINS": domains,
-                    "CELL_READY_ROUTER_ID": args.router_id,
-                    **cap,
-                },
+                environment("registrar"),
                 REGISTRAR_TIMEOUT_SECONDS,
             ),
             "sweeper": (
                 "Resends scale-out requests that were never sent or never answered (schedule)",
                 sweeper_statements(args.table_arn, args.queue_arn),
-                {**table, "PROVISIONING_QUEUE_URL": args.queue_url, **scale_out_timing},
+                environment("sweeper"),
                 SWEEPER_TIMEOUT_SECONDS,
             ),
         }
@@ -788,7 +775,7 @@ class CellRouterFunctions(pulumi.ComponentResource):
             specs["heartbeat"] = (
                 "Writes this region's writer heartbeat (and promotes, if automatic) (schedule)",
                 heartbeat_statements(args.table_arn, writer.region, writer.auto_promotion),
-                {**table, **writer_env},
+                environment("heartbeat"),
                 HEARTBEAT_TIMEOUT_SECONDS,
             )
         return specs
@@ -837,7 +824,7 @@ class CellRouterFunctions(pulumi.ComponentResource):
                 "sign_up_gate",
                 "Cognito pre sign-up: self sign-up from allowed e-mail domains",
                 [],
-                {"SIGN_UP_ALLOWED_DOMAINS": json.dumps(allowed)},
+                contract.SIGN_UP_GATE.render(sign_up_allowed_domains=allowed),
                 # Cognito waits at most 5 s for a trigger.
                 5,
             )

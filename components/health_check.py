@@ -71,8 +71,7 @@ from components.iam_lex import (
 from components.probe_loop_asl import build_probe_loop_definition, to_json
 from components.schemas import LEX_STATE_TABLE
 from components.tables import table_arguments
-from handlers.lex_dr import layout, telemetry
-from handlers.lex_dr.decision import DEFAULT_STALENESS_SECONDS
+from handlers.lex_dr import contract, layout, telemetry
 
 #: EventBridge's finest schedule; the probe loop fills the minute.
 SCHEDULE_EXPRESSION = "rate(1 minute)"
@@ -288,15 +287,16 @@ class HealthCheckArgs:
     secondary_region: str
     bots_env: pulumi.Input[str]
     alias_arns: pulumi.Input[Mapping[str, str]]
-    test_method: str = "recognize_text"
-    sample_utterance: str = "I would like to order some flowers."
-    expected_response: str = "What type of flowers would you like to order?"
-    test_user: str = "lexDRTestUser"
-    failover_threshold: int = 2
-    failback_threshold: int = 3
-    auto_failback: bool = True
-    probe_interval_seconds: int = 10
-    probe_attempts: int = 3
+    # Defaults and bounds: handlers/lex_dr/contract.py (declared once).
+    test_method: str = contract.TEST_METHOD.deployed_default
+    sample_utterance: str = contract.SAMPLE_UTTERANCE.deployed_default
+    expected_response: str = contract.EXPECTED_RESPONSE.deployed_default
+    test_user: str = contract.TEST_USER.deployed_default
+    failover_threshold: int = contract.FAILOVER_THRESHOLD.deployed_default
+    failback_threshold: int = contract.FAILBACK_THRESHOLD.deployed_default
+    auto_failback: bool = contract.AUTO_FAILBACK.deployed_default
+    probe_interval_seconds: int = contract.PROBE_INTERVAL_SECONDS.deployed_default
+    probe_attempts: int = contract.PROBE_ATTEMPTS.deployed_default
     lambda_runtime: str = "python3.13"
     lambda_architecture: str = "arm64"
     powertools_layer_version: int = 27
@@ -313,7 +313,7 @@ class HealthCheckArgs:
     #: when creating the table: regions to replicate it to (a global table)
     replica_regions: tuple[str, ...] = ()
     #: a peer checker whose latest round is older than this no longer votes
-    staleness_seconds: int = int(DEFAULT_STALENESS_SECONDS)
+    staleness_seconds: int = contract.STALENESS_SECONDS.deployed_default
     #: cheap probe for the rounds that are not deep (None: every round deep)
     liveness_method: str | None = None
     #: deep probe (``test_method``) of each region every this many seconds
@@ -328,8 +328,14 @@ class HealthCheckArgs:
             raise ValueError(f"test_method must be one of {', '.join(PROBE_ACTIONS)}")
         if self.liveness_method is not None and self.liveness_method not in PROBE_ACTIONS:
             raise ValueError(f"liveness_method must be one of {', '.join(PROBE_ACTIONS)} or None")
-        if not 1 <= self.probe_attempts <= 10:
-            raise ValueError("probe_attempts must be between 1 and 10")
+        for attr, f in (
+            ("probe_attempts", contract.PROBE_ATTEMPTS),
+            ("staleness_seconds", contract.STALENESS_SECONDS),
+        ):
+            try:
+                f.render(getattr(self, attr))
+            except ValueError as problem:
+                raise ValueError(f"{attr}: {problem}") from None
         if self.region is not None and self.region not in (
             self.primary_region,
             self.secondary_region,
@@ -340,8 +346,6 @@ class HealthCheckArgs:
         for replica in self.replica_regions:
             if replica == self.home_region:
                 raise ValueError("a table cannot replicate into its own region")
-        if not 1 <= self.staleness_seconds <= 3600:
-            raise ValueError("staleness_seconds must be between 1 and 3600")
         every = self.deep_probe_every_seconds
         if every is not None and (
             every < self.probe_interval_seconds or every % self.probe_interval_seconds
@@ -445,13 +449,11 @@ class HealthCheck(pulumi.ComponentResource):
                 policy_statements=lookup_statements(
                     table_arn, [other_replica_arn] if has_peer else []
                 ),
-                environment={
-                    "TABLE_NAME": table_name,
-                    "PRIMARY_REGION": primary,
-                    "BOT_ALIAS_ARNS": alias_arns.apply(
-                        lambda a: json.dumps(dict(a), sort_keys=True)
-                    ),
-                },
+                environment=contract.GET_REGION.render(
+                    table_name=table_name,
+                    primary_region=primary,
+                    bot_alias_arns=alias_arns.apply(dict),
+                ),
                 # Connect waits at most 8 s; the lookup fails open well before.
                 timeout_seconds=5,
                 **common,
@@ -475,33 +477,28 @@ class HealthCheck(pulumi.ComponentResource):
                     own_key=own_key,
                     liveness_method=args.liveness_method,
                 ),
-                environment={
-                    "TABLE_NAME": table_name,
-                    "PRIMARY_REGION": primary,
-                    "SECONDARY_REGION": secondary,
-                    "CONNECT_REGION": args.primary_region,
-                    "CHECKER_REGION": region,
-                    "STALENESS_SECONDS": str(args.staleness_seconds),
-                    "PROBE_INTERVAL_SECONDS": str(args.probe_interval_seconds),
-                    **(
-                        {
-                            "LIVENESS_METHOD": args.liveness_method,
-                            "DEEP_PROBE_EVERY": str(args.deep_probe_every_rounds),
-                            "DEEP_PROBE_PHASE": str(args.deep_probe_phase),
-                        }
-                        if args.liveness_method
-                        else {}
-                    ),
-                    "BOTS": args.bots_env,
-                    "TEST_METHOD": args.test_method,
-                    "SAMPLE_UTTERANCE": args.sample_utterance,
-                    "EXPECTED_RESPONSE": args.expected_response,
-                    "TEST_USER": args.test_user,
-                    "FAILOVER_THRESHOLD": str(args.failover_threshold),
-                    "FAILBACK_THRESHOLD": str(args.failback_threshold),
-                    "AUTO_FAILBACK": "true" if args.auto_failback else "false",
-                    "PROBE_ATTEMPTS": str(args.probe_attempts),
-                },
+                environment=contract.HEALTH_CHECK.render(
+                    table_name=table_name,
+                    primary_region=primary,
+                    secondary_region=secondary,
+                    connect_region=args.primary_region,
+                    checker_region=region,
+                    staleness_seconds=args.staleness_seconds,
+                    probe_interval_seconds=args.probe_interval_seconds,
+                    # Absent unless set: every round is deep.
+                    liveness_method=args.liveness_method,
+                    deep_probe_every=args.deep_probe_every_rounds if args.liveness_method else None,
+                    deep_probe_phase=args.deep_probe_phase if args.liveness_method else None,
+                    bots=args.bots_env,
+                    test_method=args.test_method,
+                    sample_utterance=args.sample_utterance,
+                    expected_response=args.expected_response,
+                    test_user=args.test_user,
+                    failover_threshold=args.failover_threshold,
+                    failback_threshold=args.failback_threshold,
+                    auto_failback=args.auto_failback,
+                    probe_attempts=args.probe_attempts,
+                ),
                 timeout_seconds=timeout,
                 **common,
             ),

@@ -43,7 +43,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from components.api_templates import ERROR_STATUS
@@ -56,6 +55,7 @@ from components.schemas import ROUTER_TABLE
 from drill.report import Check, Checked, Report
 from drill.session import DrillSession
 from drill.stack import DeployedFunction
+from handlers.cell_router import contract as router_contract
 from support import sfn
 from support.cell_network import simulated_cells
 from support.emulator import EMULATOR_TIME_SCALE, SerialMotoServer
@@ -299,8 +299,10 @@ class _CellsStory:
             # Timeouts are raised at once: the drill shows invariants, not time
             # (the time budgets are tested on a simulated clock).
             self.injector = FaultInjector(faults, seed=fault_seed, sleep=lambda _: None)
-        buffer = Decimal(str(router.capacity_buffer))
-        threshold = Decimal(str(router.scale_out_threshold))
+        # The shares the deployed dispatcher parses (its contract), not the
+        # stack settings re-derived: what the functions run with is what counts.
+        deployed = router_contract.DISPATCHER.parse(self.functions["dispatcher"].environment)
+        buffer, threshold = deployed.capacity_buffer, deployed.scale_out_threshold
         other_market = "asia" if market != "asia" else "americas"
         self.result = result = CellsResult(
             stack=stack.name,
@@ -332,7 +334,10 @@ class _CellsStory:
     def _create_the_data_plane(self) -> None:
         """Table, queues and the user-key secret; the handlers' environment."""
         session, stack = self.session, self.stack
-        self.table = self.functions["dispatcher"].environment["TABLE_NAME"]
+        # The deployed environment, read back through the dispatcher's contract.
+        self.table = router_contract.DISPATCHER.parse(
+            self.functions["dispatcher"].environment
+        ).table_name
         self.ddb = session.client("dynamodb")
         self.sqs = session.client("sqs")
         self.ddb.create_table(**ROUTER_TABLE.create_table_request(self.table))
@@ -343,15 +348,17 @@ class _CellsStory:
         self.environment = one_region(
             handler_environment(*(f.environment for f in self.functions.values()))
         )
-        self.environment["PROVISIONING_QUEUE_URL"] = self.queue_url
+        self.environment[router_contract.PROVISIONING_QUEUE_URL.name] = self.queue_url
         # The stack's user-key secret: Secrets Manager generates it in AWS; here
         # the drill draws a key and stores it the same way.
         user_key_secret = secrets.token_urlsafe(48)
         self.result.user_key = user_key_secret.encode()
-        self.environment["USER_KEY_SECRET_ARN"] = session.client("secretsmanager").create_secret(
-            Name=f"{self.table}-user-key", SecretString=user_key_secret
-        )["ARN"]
-        self.router_id = self.environment.get("CELL_READY_ROUTER_ID")
+        self.environment[router_contract.USER_KEY_SECRET_ARN.name] = session.client(
+            "secretsmanager"
+        ).create_secret(Name=f"{self.table}-user-key", SecretString=user_key_secret)["ARN"]
+        self.router_id = router_contract.REGISTRAR.parse(
+            self.functions["registrar"].environment
+        ).cell_ready_router_id
         self.rule_pattern = stack.event_pattern("cell-ready")
 
     @contextmanager

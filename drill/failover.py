@@ -39,7 +39,6 @@ out).
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
@@ -51,6 +50,7 @@ from components.schemas import LEX_STATE_TABLE
 from drill.report import Check, Checked, Report
 from drill.session import DrillSession
 from drill.stack import DeployedFunction
+from handlers.lex_dr import contract as lex_contract
 from support import lex_sim
 from support.environment import handler_environment, scoped_environ
 from support.replication import GlobalTableEmulator
@@ -317,11 +317,13 @@ def tell_the_story(
     check_fn = regional_function(stack, "health_check", primary)
     lookup_fn = regional_function(stack, "get_region", primary)
     result.fault = fault
-    result.table = check_fn.environment["TABLE_NAME"]
+    # The deployed environments, read back through their contracts.
+    deployed = lex_contract.HEALTH_CHECK.parse(check_fn.environment)
+    result.table = deployed.table_name
     result.checker_name = check_fn.physical_name
     result.checker_handler = check_fn.handler_path
-    result.test_method = check_fn.environment.get("TEST_METHOD")
-    result.alias_arns = json.loads(lookup_fn.environment["BOT_ALIAS_ARNS"])
+    result.test_method = deployed.test_method
+    result.alias_arns = lex_contract.GET_REGION.parse(lookup_fn.environment).bot_alias_arns
     plane = _open_plane(session, check_fn, result.failover_threshold, fault)
     result.seed_text = _describe_seed(plane.seeds)
     injector = None
@@ -355,13 +357,14 @@ def _open_plane(
 ) -> FailoverPlane:
     """Both regions' plane, with a self-test's fault in the checkers' environment."""
     stack = session.stack
-    check_env = dict(check_fn.environment)
-    if fault == FAULT_SLOW_FAILOVER:
-        check_env["FAILOVER_THRESHOLD"] = str(threshold + 2)
+    failover = lex_contract.FAILOVER_THRESHOLD
+    checker = lex_contract.CHECKER_REGION
     return FailoverPlane.open(
         session,
-        env_overrides={k: v for k, v in check_env.items() if k == "FAILOVER_THRESHOLD"},
-        checker_env={stack.secondary: {"CHECKER_REGION": stack.primary}}
+        env_overrides={failover.name: failover.render(threshold + 2)}
+        if fault == FAULT_SLOW_FAILOVER
+        else {},
+        checker_env={stack.secondary: {checker.name: checker.render(stack.primary)}}
         if fault == FAULT_SHARED_ITEM
         else None,
     )
@@ -920,17 +923,18 @@ class FailoverPlane:
         plane.regions = (primary, secondary)
         checks = {r: regional_function(stack, "health_check", r) for r in plane.regions}
         lookups = {r: regional_function(stack, "get_region", r) for r in plane.regions}
-        plane.table = checks[primary].environment["TABLE_NAME"]
-        plane.connect_region = checks[primary].environment["CONNECT_REGION"]
+        deployed = lex_contract.HEALTH_CHECK.parse(checks[primary].environment)
+        plane.table = deployed.table_name
+        plane.connect_region = deployed.connect_region or primary
         for region in plane.regions:
             client = session.client("dynamodb", region)
             client.create_table(**LEX_STATE_TABLE.create_table_request(plane.table))
             # Each scenario starts from the stack's seed, as if just deployed.
             plane._exit.callback(client.delete_table, TableName=plane.table)
         plane.sim = lex_sim.LexSimulator(
-            json.loads(checks[primary].environment["BOTS"]),
-            expected_response=checks[primary].environment["EXPECTED_RESPONSE"],
-            sample_utterance=checks[primary].environment.get("SAMPLE_UTTERANCE"),
+            deployed.bots,
+            expected_response=deployed.expected_response,
+            sample_utterance=deployed.sample_utterance or None,
         ).install()
         plane._exit.callback(plane.sim.uninstall)
         clients = {r: session.client("dynamodb", r) for r in plane.regions}

@@ -75,6 +75,7 @@ from drill.regional_containers import RegionalContainers
 from drill.report import Check, Checked, Report
 from drill.router_invariants import Acknowledged, check_converged, check_placement
 from drill.session import DrillSession
+from handlers.cell_router import contract as router_contract
 from support.emulator import EMULATOR_TIME_SCALE
 from support.environment import handler_environment
 from support.replication import GlobalTableEmulator
@@ -239,7 +240,7 @@ class TwoRegionRouter:
         self._exit = ExitStack()
         functions = {m: stack.function("cell_router", m) for m in ROUTER_FUNCTIONS}
         self.functions = functions
-        self.table = functions["dispatcher"].environment["TABLE_NAME"]
+        self.table = functions["dispatcher"].environment[router_contract.TABLE_NAME.name]
         self.urls = {r: f"https://router.{r}.drill.test/prod" for r in self.regions}
         self.user_key_secret = f"drill-user-key-{seed}-" + "k" * 24
         self.overrides = dict(overrides or {})
@@ -287,18 +288,20 @@ class TwoRegionRouter:
             self.derived_environment = True
             declared = list(self.functions.values())
         env = handler_environment(*(f.environment for f in declared))
-        env.setdefault("ROUTER_PRIMARY_REGION", self.primary)
+        env.setdefault(router_contract.ROUTER_PRIMARY_REGION.name, self.primary)
         env.update(
             {
                 "AWS_REGION": region,
                 "AWS_DEFAULT_REGION": region,
-                "ROUTER_REGION": region,
-                "ROUTER_PEER_REGION": self.secondary if region == self.primary else self.primary,
-                "ROUTER_URLS": json.dumps(self.urls),
-                "PROVISIONING_QUEUE_URL": queue_url,
-                "USER_KEY_SECRET_ARN": secret_arn,
+                router_contract.ROUTER_REGION.name: region,
+                router_contract.ROUTER_PEER_REGION.name: self.secondary
+                if region == self.primary
+                else self.primary,
+                router_contract.ROUTER_URLS.name: json.dumps(self.urls),
+                router_contract.PROVISIONING_QUEUE_URL.name: queue_url,
+                router_contract.USER_KEY_SECRET_ARN.name: secret_arn,
                 # The cells' endpoints are not what this scenario is about.
-                "VALIDATOR_DEEP_CHECK": "false",
+                router_contract.VALIDATOR_DEEP_CHECK.name: "false",
             }
         )
         env.update(self.overrides)
@@ -420,7 +423,9 @@ class TwoRegionRouter:
         from handlers.cell_router import events
 
         registered = []
-        router_id = self.functions["registrar"].environment.get("CELL_READY_ROUTER_ID")
+        router_id = self.functions["registrar"].environment.get(
+            router_contract.CELL_READY_ROUTER_ID.name
+        )
         for market, (count, capacity) in MARKETS.items():
             for n in range(1, count + 1):
                 cell_id = f"{market}-{n}"
@@ -535,7 +540,11 @@ def run(
         capacity_buffer=buffer,
     )
     primary, secondary = stack.primary, stack.secondary
-    overrides = {} if fence_seconds is None else {"WRITER_FENCE_SECONDS": str(fence_seconds)}
+    overrides = (
+        {}
+        if fence_seconds is None
+        else {router_contract.WRITER_FENCE_SECONDS.name: str(fence_seconds)}
+    )
     plane = TwoRegionRouter(session, seed=seed, overrides=overrides)
     result.user_key_secret = plane.user_key_secret
     policy = writer_gate.policy_from_env(plane.environments[secondary])

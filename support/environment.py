@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
+from handlers.cell_router import contract as router_contract
 from support.emulator import FAKE_CREDENTIALS, scoped_environ  # noqa: F401 (re-exported)
 
 #: The emulator and the local cell endpoints listen here; never via a proxy.
@@ -74,7 +75,7 @@ def handler_environment(*environments: Mapping[str, str]) -> dict[str, str]:
 
 #: The setting that makes a router two-region (``writer_gate``): without it
 #: the gate places with no read and adds no writer condition.
-PEER_REGION_SETTING = "ROUTER_PEER_REGION"
+PEER_REGION_SETTING = router_contract.ROUTER_PEER_REGION.name
 
 
 def one_region(environment: Mapping[str, str]) -> dict[str, str]:

@@ -7,6 +7,8 @@ these names to status codes. Renaming a class is a contract change.
 
 from __future__ import annotations
 
+from handlers.common import contract as _contract
+
 
 class CellRouterError(Exception):
     """Base class, so callers can catch every routing error at once."""
@@ -34,8 +36,10 @@ class ProvisioningUnavailable(CellRouterError):
     assignment is unaffected."""
 
 
-class ConfigurationError(CellRouterError):
-    """An environment variable holds a value the function cannot use."""
+# The house's one ConfigurationError (every family raises it from its
+# contract); re-exported here so the state machine's error names stay in one
+# module. Not a CellRouterError: a misconfigured function is our fault (500).
+ConfigurationError = _contract.ConfigurationError
 
 
 class UnknownMarket(CellRouterError):

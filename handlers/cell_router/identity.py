@@ -20,13 +20,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import os
 import re
 from typing import Any
 
+from handlers.cell_router import contract
 from handlers.cell_router.errors import ConfigurationError, InvalidRequest
-
-USER_KEY_SECRET_ARN = "USER_KEY_SECRET_ARN"
 
 #: Cognito user pools issue a UUID as ``sub`` (36 characters of hex digits
 #: and hyphens). The router accepts what any OIDC subject it may meet is
@@ -62,10 +60,7 @@ def user_key(user_id: str) -> str:
 
 
 def _secret_arn() -> str:
-    value = os.environ.get(USER_KEY_SECRET_ARN, "").strip()
-    if not value:
-        raise ConfigurationError(f"environment variable {USER_KEY_SECRET_ARN} is not set")
-    return value
+    return contract.USER_KEY_SECRET_ARN.read()
 
 
 @functools.cache

@@ -11,15 +11,12 @@ only the domain.
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import model
+from handlers.cell_router import contract, model
 from handlers.cell_router.endpoint_policy import normalise_domain, within_domains
-from handlers.cell_router.errors import ConfigurationError
 from handlers.cell_router.observability import count, lambda_handler, logger
 
 ADMIN_CREATE_USER = "PreSignUp_AdminCreateUser"
@@ -30,14 +27,7 @@ class SignUpRefused(Exception):
 
 
 def allowed_domains() -> tuple[str, ...]:
-    text = os.environ.get("SIGN_UP_ALLOWED_DOMAINS", "").strip()
-    try:
-        values = json.loads(text) if text else []
-        if not isinstance(values, list) or not values:
-            raise ValueError("not a non-empty JSON list")
-        return tuple(normalise_domain(str(v)) for v in values)
-    except ValueError as error:
-        raise ConfigurationError(f"SIGN_UP_ALLOWED_DOMAINS={text!r}: {error}") from None
+    return tuple(normalise_domain(v) for v in contract.SIGN_UP_ALLOWED_DOMAINS.read())
 
 
 def domain_allowed(email: str, domains: tuple[str, ...]) -> bool:

@@ -52,6 +52,17 @@ from handlers.cell_router.attribute_values import dump as _dump
 from handlers.cell_router.attribute_values import load as _load
 from handlers.cell_router.budget import Deadline
 from handlers.cell_router.budget import error_code as _code
+
+# The table's keys and indexes, declared once in the family's contract
+# (components.schemas takes them from there too).
+# The table's keys and indexes are declared once, in the family's contract
+# (components.schemas takes them from there too); re-exported for callers.
+from handlers.cell_router.contract import CAPACITY_ATTRIBUTE as CAPACITY_ATTRIBUTE
+from handlers.cell_router.contract import CAPACITY_INDEX as CAPACITY_INDEX
+from handlers.cell_router.contract import PARTITION_KEY as PARTITION_KEY
+from handlers.cell_router.contract import PLACEABLE_ATTRIBUTE as PLACEABLE_ATTRIBUTE
+from handlers.cell_router.contract import PLACEABLE_INDEX as PLACEABLE_INDEX
+from handlers.cell_router.contract import SORT_KEY as SORT_KEY
 from handlers.cell_router.model import (
     MARKET_PARTITION,
     SCALE_PREFIX,
@@ -61,15 +72,6 @@ from handlers.cell_router.model import (
     Endpoint,
     Mapping,
 )
-
-# The table's keys and index; tests assert these equal components.schemas.
-PARTITION_KEY = "marketId"
-SORT_KEY = "cellId"
-CAPACITY_INDEX = "marketId-currentCapacity-index"
-CAPACITY_ATTRIBUTE = "currentCapacity"
-#: The sparse index of placeable cells (see the module docstring).
-PLACEABLE_INDEX = "placeable-cells-index"
-PLACEABLE_ATTRIBUTE = "placeableMarketId"
 
 MAPPING_SORT_KEY = "MAPPING"
 EPISODE_SORT_KEY = "SCALE_OUT"

@@ -14,12 +14,14 @@ from handlers.cell_router import endpoint_check, endpoint_policy, events, identi
 from handlers.cell_router.endpoint_policy import MAX_URL_LENGTH
 from handlers.cell_router.errors import InvalidRequest
 from handlers.cell_router.model import MARKET_ID_PATTERN, Endpoint
+from handlers.common import contract
 
 MAX_CAPACITY = 1_000_000
 MAX_REVISION = 2**53
 CELL_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 EPISODE_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
-REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+#: The house's one region pattern (handlers/common/contract.py).
+REGION_PATTERN = contract.REGION_PATTERN
 
 
 @dataclass(frozen=True)

@@ -21,32 +21,33 @@ Settings (every one has a default that keeps a one-region setup placing):
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from handlers.cell_router import errors, writer, writer_store
+from handlers.cell_router import contract, errors, writer, writer_store
 from handlers.cell_router.errors import ConfigurationError
-from handlers.cell_router.settings import bool_setting, int_setting
+from handlers.cell_router.settings import writer_gate_settings
 from handlers.cell_router.writer import Decision, WriterConfigError, WriterPolicy
 
-DEFAULT_CHECK_CACHE_SECONDS = 5
+DEFAULT_CHECK_CACHE_SECONDS: int = contract.WRITER_CHECK_CACHE_SECONDS.default
 
 _cache: dict[str, tuple[float, Decision]] = {}
 
 
-def policy_from_env(environ: dict[str, str] | None = None) -> WriterPolicy:
+def policy_from_env(environ: Mapping[str, str] | None = None) -> WriterPolicy:
     env = os.environ if environ is None else environ
-    local = (env.get("ROUTER_REGION") or env.get("AWS_REGION") or "").strip()
+    gate = writer_gate_settings(env)
+    local = gate["router_region"] or (env.get("AWS_REGION") or "").strip()
     local = local or (env.get("AWS_DEFAULT_REGION") or "local").strip()
-    peer = (env.get("ROUTER_PEER_REGION") or "").strip() or None
-    primary = (env.get("ROUTER_PRIMARY_REGION") or "").strip()
+    peer = gate["router_peer_region"]
+    primary = gate["router_primary_region"]
     if not primary:
         if peer is not None:
             raise ConfigurationError(
-                "ROUTER_PRIMARY_REGION must be set when ROUTER_PEER_REGION is set "
+                f"{contract.ROUTER_PRIMARY_REGION.name} must be set when "
+                f"{contract.ROUTER_PEER_REGION.name} is set "
                 "(it writes markets that have no writer record)"
             )
         primary = local
@@ -55,38 +56,17 @@ def policy_from_env(environ: dict[str, str] | None = None) -> WriterPolicy:
             local_region=local,
             default_writer=primary,
             peer_region=peer,
-            fence_seconds=int_setting(
-                "WRITER_FENCE_SECONDS", writer.DEFAULT_FENCE_SECONDS, low=0, env=env
-            ),
-            lease_seconds=int_setting(
-                "WRITER_LEASE_SECONDS", writer.DEFAULT_LEASE_SECONDS, low=0, env=env
-            ),
-            auto_promotion=bool_setting("WRITER_AUTO_PROMOTION", False, env),
-            auto_promote_after_seconds=int_setting(
-                "WRITER_AUTO_PROMOTE_AFTER_SECONDS",
-                writer.DEFAULT_AUTO_PROMOTE_AFTER_SECONDS,
-                low=0,
-                env=env,
-            ),
+            fence_seconds=gate["writer_fence_seconds"],
+            lease_seconds=gate["writer_lease_seconds"],
+            auto_promotion=gate["writer_auto_promotion"],
+            auto_promote_after_seconds=gate["writer_auto_promote_after_seconds"],
         )
     except WriterConfigError as error:
         raise ConfigurationError(f"writer settings: {error}") from None
 
 
-def router_urls(environ: dict[str, str] | None = None) -> dict[str, str]:
-    env = os.environ if environ is None else environ
-    text = (env.get("ROUTER_URLS") or "").strip()
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise ConfigurationError(f"ROUTER_URLS={text!r} is not JSON") from None
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise ConfigurationError("ROUTER_URLS must be a JSON object of region -> URL")
-    return value
+def router_urls(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    return contract.ROUTER_URLS.read(environ) or {}
 
 
 #: (market, peer region) -> (writer record, peer heartbeat), from this region
@@ -174,12 +154,12 @@ def wrong_region_body(decision: Decision, urls: dict[str, str]) -> dict[str, Any
 
 
 def _cache_seconds() -> int:
-    return int_setting("WRITER_CHECK_CACHE_SECONDS", DEFAULT_CHECK_CACHE_SECONDS, low=0)
+    return contract.WRITER_CHECK_CACHE_SECONDS.read()
 
 
 def condition_for(table: str, market_id: str, decision: Decision) -> dict[str, Any] | None:
     """The placement's writer condition check, or None for a one-region router
     (no peer: nothing can move the writer)."""
-    if os.environ.get("ROUTER_PEER_REGION", "").strip() == "":
+    if contract.ROUTER_PEER_REGION.read() is None:
         return None
     return writer_store.condition_check(table, market_id, decision.writer_region, decision.epoch)

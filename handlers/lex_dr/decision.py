@@ -50,21 +50,24 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
 
+from handlers.lex_dr import contract
+
 #: What the original wrote when neither region answered.
 LEGACY_ERROR_REGION = "err"
 
 SwitchReason = Literal["failover", "failback", "override"]
 
 
-#: Consecutive failed rounds of the active region before failing over.
-DEFAULT_FAILOVER_THRESHOLD = 2
+#: Consecutive failed rounds of the active region before failing over
+#: (declared in ``contract.FAILOVER_THRESHOLD``).
+DEFAULT_FAILOVER_THRESHOLD: int = contract.FAILOVER_THRESHOLD.default
 #: Consecutive good rounds of the primary before failing back.
-DEFAULT_FAILBACK_THRESHOLD = 3
+DEFAULT_FAILBACK_THRESHOLD: int = contract.FAILBACK_THRESHOLD.default
 #: A peer checker whose latest round is older than this no longer votes.
 #: A 10 s interval plus a slow round (6.3 s), cold start, schedule jitter and
 #: replication lag fit inside,
 #: so a live peer is never taken for dead; see bench/failover_sim.py.
-DEFAULT_STALENESS_SECONDS = 25.0
+DEFAULT_STALENESS_SECONDS = float(contract.STALENESS_SECONDS.default)
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from handlers.lex_dr import contract
+
 #: Partition key of the state table (``components/schemas.py`` is the source).
-KEY_ATTRIBUTE = "connectRegion"
+KEY_ATTRIBUTE = contract.STATE_TABLE.hash_key.name
 CHECKER_MARK = "#checker#"
 OVERRIDE_MARK = "#override#"
 

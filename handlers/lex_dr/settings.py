@@ -1,45 +1,49 @@
-"""Environment of the two Lex failover functions, parsed and validated on use.
+"""Environment of the two Lex failover functions, parsed through their contract.
 
-A missing or malformed variable raises :class:`ConfigurationError` naming the
-variable, before the function touches any AWS resource.
+The variables, defaults and bounds are declared once, in
+:mod:`handlers.lex_dr.contract`; this module turns the parsed values into the
+typed settings the handlers use. A missing or malformed variable raises
+:class:`ConfigurationError` naming the variable, before the function touches
+any AWS resource.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from handlers.lex_dr.decision import (
-    DEFAULT_FAILBACK_THRESHOLD,
-    DEFAULT_FAILOVER_THRESHOLD,
-    DEFAULT_STALENESS_SECONDS,
-    Policy,
-)
+from handlers.common.contract import REGION_PATTERN, ConfigurationError, is_region
+from handlers.lex_dr import contract
+from handlers.lex_dr.decision import Policy
 
-# Commercial, GovCloud, China, ISO partitions: "us-east-1", "us-gov-west-1", "cn-north-1".
-REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+__all__ = [
+    "REGION_PATTERN",
+    "BotTarget",
+    "ConfigurationError",
+    "GetRegionSettings",
+    "HealthCheckSettings",
+    "is_region",
+]
 
 ProbeMethod = Literal["recognize_text", "put_session"]
 #: TEST_METHOD values -> probe method; ``send_message`` is the original's name.
 PROBE_METHODS: dict[str, ProbeMethod] = {
-    "recognize_text": "recognize_text",
-    "send_message": "recognize_text",
-    "put_session": "put_session",
+    **{m: m for m in contract.PROBE_METHOD_CHOICES},  # type: ignore[misc]
+    **contract.PROBE_METHOD_ALIASES,  # type: ignore[dict-item]
 }
 
-DEFAULT_PROBE_ATTEMPTS = 3
-DEFAULT_PROBE_BACKOFF_MS = 100
-DEFAULT_TEST_USER = "lex-dr-health-check"
+DEFAULT_PROBE_ATTEMPTS: int = contract.PROBE_ATTEMPTS.default
+DEFAULT_PROBE_BACKOFF_MS: int = contract.PROBE_BACKOFF_MS.default
+DEFAULT_TEST_USER: str = contract.TEST_USER.default
+# Variable names for cross-field messages (declared in the contract).
+_PRIMARY, _SECONDARY = contract.PRIMARY_REGION.name, contract.SECONDARY_REGION.name
+_CHECKER, _METHOD = contract.CHECKER_REGION.name, contract.TEST_METHOD.name
+_UTTERANCE, _EXPECTED = contract.SAMPLE_UTTERANCE.name, contract.EXPECTED_RESPONSE.name
+_BOTS, _ARNS = contract.BOTS.name, contract.BOT_ALIAS_ARNS.name
 #: The probe loop's cadence; a round's slot id is its scheduled time / this.
-DEFAULT_PROBE_INTERVAL_SECONDS = 10
-
-
-class ConfigurationError(Exception):
-    """The function's environment is missing or malformed."""
+DEFAULT_PROBE_INTERVAL_SECONDS: int = contract.PROBE_INTERVAL_SECONDS.default
 
 
 @dataclass(frozen=True)
@@ -87,69 +91,49 @@ class HealthCheckSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> HealthCheckSettings:
-        env = os.environ if env is None else env
-        primary = _region(env, "PRIMARY_REGION")
-        secondary = _region(env, "SECONDARY_REGION")
+        e = contract.HEALTH_CHECK.parse(os.environ if env is None else env)
+        primary, secondary = e.primary_region, e.secondary_region
         if primary == secondary:
-            raise ConfigurationError("PRIMARY_REGION and SECONDARY_REGION must differ")
+            raise ConfigurationError(
+                f"{_PRIMARY} and {_SECONDARY} must differ; both are {primary!r}"
+            )
         policy = Policy(
             primary=primary,
             secondary=secondary,
-            failover_threshold=_int(env, "FAILOVER_THRESHOLD", DEFAULT_FAILOVER_THRESHOLD, 1, 100),
-            failback_threshold=_int(env, "FAILBACK_THRESHOLD", DEFAULT_FAILBACK_THRESHOLD, 1, 100),
-            auto_failback=_bool(env, "AUTO_FAILBACK", True),
-            staleness_seconds=float(
-                _int(env, "STALENESS_SECONDS", int(DEFAULT_STALENESS_SECONDS), 1, 3600)
-            ),
+            failover_threshold=e.failover_threshold,
+            failback_threshold=e.failback_threshold,
+            auto_failback=e.auto_failback,
+            staleness_seconds=float(e.staleness_seconds),
         )
-        method_name = env.get("TEST_METHOD", "recognize_text").strip() or "recognize_text"
-        if method_name not in PROBE_METHODS:
-            allowed = ", ".join(sorted(PROBE_METHODS))
-            raise ConfigurationError(f"TEST_METHOD must be one of {allowed}, got {method_name!r}")
-        method = PROBE_METHODS[method_name]
-        liveness_name = env.get("LIVENESS_METHOD", "").strip()
-        if liveness_name and liveness_name not in PROBE_METHODS:
-            allowed = ", ".join(sorted(PROBE_METHODS))
+        method: ProbeMethod = e.test_method
+        if method == "recognize_text" and not (e.sample_utterance.strip() and e.expected_response):
             raise ConfigurationError(
-                f"LIVENESS_METHOD must be one of {allowed} or unset, got {liveness_name!r}"
+                f"{_UTTERANCE} and {_EXPECTED} are required for {_METHOD} recognize_text"
             )
-        liveness = PROBE_METHODS[liveness_name] if liveness_name else None
-        deep_every = _int(env, "DEEP_PROBE_EVERY", 1, 1, 360)
-        sample_utterance = env.get("SAMPLE_UTTERANCE", "")
-        expected_response = env.get("EXPECTED_RESPONSE", "")
-        if method == "recognize_text" and not (sample_utterance.strip() and expected_response):
-            raise ConfigurationError(
-                "SAMPLE_UTTERANCE and EXPECTED_RESPONSE are required for TEST_METHOD recognize_text"
-            )
-        connect_region = _region(env, "CONNECT_REGION", default=primary)
-        checker_region = _region(
-            env,
-            "CHECKER_REGION",
-            default=connect_region if connect_region in policy.regions else primary,
+        connect_region = e.connect_region or primary
+        checker_region = e.checker_region or (
+            connect_region if connect_region in policy.regions else primary
         )
         if checker_region not in policy.regions:
             raise ConfigurationError(
-                f"CHECKER_REGION must be PRIMARY_REGION or SECONDARY_REGION, got {checker_region}"
+                f"{_CHECKER} must be {_PRIMARY} or {_SECONDARY}, got {checker_region}"
             )
         return cls(
-            table_name=_required(env, "TABLE_NAME"),
+            table_name=e.table_name,
             connect_region=connect_region,
             policy=policy,
-            bots=_bots(env, policy.regions),
+            bots=_bots(e.bots, policy.regions),
             method=method,
-            sample_utterance=sample_utterance,
-            expected_response=expected_response,
-            test_user=env.get("TEST_USER", "").strip() or DEFAULT_TEST_USER,
-            probe_attempts=_int(env, "PROBE_ATTEMPTS", DEFAULT_PROBE_ATTEMPTS, 1, 10),
-            probe_backoff_seconds=_int(env, "PROBE_BACKOFF_MS", DEFAULT_PROBE_BACKOFF_MS, 0, 2000)
-            / 1000,
+            sample_utterance=e.sample_utterance,
+            expected_response=e.expected_response,
+            test_user=e.test_user,
+            probe_attempts=e.probe_attempts,
+            probe_backoff_seconds=e.probe_backoff_ms / 1000,
             checker_region=checker_region,
-            probe_interval_seconds=_int(
-                env, "PROBE_INTERVAL_SECONDS", DEFAULT_PROBE_INTERVAL_SECONDS, 1, 60
-            ),
-            liveness_method=liveness,
-            deep_probe_every=deep_every,
-            deep_probe_phase=_int(env, "DEEP_PROBE_PHASE", 0, 0, 359),
+            probe_interval_seconds=e.probe_interval_seconds,
+            liveness_method=e.liveness_method,
+            deep_probe_every=e.deep_probe_every,
+            deep_probe_phase=e.deep_probe_phase,
         )
 
 
@@ -162,101 +146,48 @@ class GetRegionSettings:
     @classmethod
     def primary_from_env(cls, env: Mapping[str, str] | None = None) -> str:
         """Just ``PRIMARY_REGION``: what the lookup falls back to on any error."""
-        return _region(os.environ if env is None else env, "PRIMARY_REGION")
+        return contract.PRIMARY_REGION.read(env)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GetRegionSettings:
-        env = os.environ if env is None else env
+        e = contract.GET_REGION.parse(os.environ if env is None else env)
         return cls(
-            table_name=_required(env, "TABLE_NAME"),
-            primary_region=_region(env, "PRIMARY_REGION"),
-            bot_alias_arns=_alias_arns(env),
+            table_name=e.table_name,
+            primary_region=e.primary_region,
+            bot_alias_arns=_alias_arns(e.bot_alias_arns),
         )
 
 
-def is_region(value: object) -> bool:
-    return isinstance(value, str) and bool(REGION_PATTERN.match(value))
-
-
-def _required(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise ConfigurationError(f"{name} is not set")
-    return value
-
-
-def _region(env: Mapping[str, str], name: str, default: str | None = None) -> str:
-    value = env.get(name, "").strip()
-    if not value and default is not None:
-        return default
-    if not value:
-        raise ConfigurationError(f"{name} is not set")
-    if not is_region(value):
-        raise ConfigurationError(f"{name} is not an AWS region name: {value!r}")
-    return value
-
-
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigurationError(f"{name} must be between {low} and {high}, got {value}")
-    return value
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw not in ("true", "false"):
-        raise ConfigurationError(f"{name} must be 'true' or 'false', got {raw!r}")
-    return raw == "true"
-
-
-def _json_object(env: Mapping[str, str], name: str) -> dict:
-    raw = _required(env, name)
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ConfigurationError(f"{name} is not valid JSON: {exc.msg}") from None
-    if not isinstance(value, dict):
-        raise ConfigurationError(f"{name} must be a JSON object keyed by region")
-    return value
-
-
-def _bots(env: Mapping[str, str], regions: tuple[str, ...]) -> dict[str, BotTarget]:
-    raw = _json_object(env, "BOTS")
+def _bots(raw: object, regions: tuple[str, ...]) -> dict[str, BotTarget]:
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"{_BOTS} must be a JSON object keyed by region")
     bots: dict[str, BotTarget] = {}
     for region in regions:
         entry = raw.get(region)
         if not isinstance(entry, dict):
-            raise ConfigurationError(f"BOTS has no object for region {region}")
+            raise ConfigurationError(f"{_BOTS} has no object for region {region}")
         fields = {}
         for key in ("botId", "botAliasId", "localeId"):
             value = entry.get(key)
             if not isinstance(value, str) or not value.strip():
-                raise ConfigurationError(f"BOTS[{region}].{key} must be a non-empty string")
+                raise ConfigurationError(f"{_BOTS}[{region}].{key} must be a non-empty string")
             fields[key] = value.strip()
         if fields["botAliasId"] == "TSTALIASID":
             # The draft test alias is not a deployment target.
-            raise ConfigurationError(f"BOTS[{region}].botAliasId must not be the test alias")
+            raise ConfigurationError(f"{_BOTS}[{region}].botAliasId must not be the test alias")
         bots[region] = BotTarget(fields["botId"], fields["botAliasId"], fields["localeId"])
     return bots
 
 
-def _alias_arns(env: Mapping[str, str]) -> dict[str, str]:
-    raw = _json_object(env, "BOT_ALIAS_ARNS")
+def _alias_arns(raw: object) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"{_ARNS} must be a JSON object keyed by region")
     arns: dict[str, str] = {}
     for region, arn in raw.items():
         if not is_region(region) or not isinstance(arn, str) or not arn.startswith("arn:"):
-            raise ConfigurationError(f"BOT_ALIAS_ARNS entry for {region!r} is not a region → ARN")
+            raise ConfigurationError(f"{_ARNS} entry for {region!r} is not a region → ARN")
         parts = arn.split(":")
         if len(parts) < 6 or parts[2] != "lex" or parts[3] != region:
-            raise ConfigurationError(f"BOT_ALIAS_ARNS[{region}] is not a Lex ARN in {region}")
+            raise ConfigurationError(f"{_ARNS}[{region}] is not a Lex ARN in {region}")
         arns[region] = arn
     return arns

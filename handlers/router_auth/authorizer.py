@@ -15,14 +15,14 @@ Gateway turns into 401.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from handlers.router_auth import jwks_store, tokens
+from handlers.common.contract import ConfigurationError as ConfigurationError
+from handlers.router_auth import contract, jwks_store, tokens
 from handlers.router_auth.tokens import TokenRejected
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "cell-router-authorizer"))
@@ -32,10 +32,6 @@ logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "cell-router-a
 #: every request read the table).
 _RELOAD_INTERVAL_SECONDS = 60
 _cache: dict[str, Any] = {"keys": None, "loaded_at": 0.0}
-
-
-class ConfigurationError(Exception):
-    """An environment variable is missing or unusable."""
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -84,15 +80,5 @@ def _allow(subject: str, method_arn: str) -> dict[str, Any]:
 
 
 def _settings() -> tuple[str, list[str], str]:
-    issuer = os.environ.get("USER_POOL_ISSUER", "").strip()
-    table = os.environ.get("TABLE_NAME", "").strip()
-    raw_clients = os.environ.get("USER_POOL_CLIENT_IDS", "").strip()
-    if not issuer.startswith("https://") or not table:
-        raise ConfigurationError("USER_POOL_ISSUER (https://...) and TABLE_NAME must be set")
-    try:
-        client_ids = json.loads(raw_clients)
-    except ValueError:
-        raise ConfigurationError("USER_POOL_CLIENT_IDS must be a JSON list") from None
-    if not isinstance(client_ids, list) or not client_ids:
-        raise ConfigurationError("USER_POOL_CLIENT_IDS must be a non-empty JSON list")
-    return issuer, [str(c) for c in client_ids], table
+    env = contract.AUTHORIZER.parse()
+    return env.user_pool_issuer, [str(c) for c in env.user_pool_client_ids], env.table_name

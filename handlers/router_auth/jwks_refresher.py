@@ -9,13 +9,12 @@ schedule retries; the stored copy stays, so validation is unaffected).
 from __future__ import annotations
 
 import json
-import os
 import time
 import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from handlers.router_auth import jwks_store, tokens
+from handlers.router_auth import contract, jwks_store, tokens
 
 FETCH_TIMEOUT_SECONDS = 5
 MAX_JWKS_BYTES = 65_536
@@ -29,10 +28,8 @@ def fetch(url: str) -> dict[str, Any]:
 def handler(
     event: dict[str, Any], context: Any, fetcher: Callable[[str], dict[str, Any]] = fetch
 ) -> dict[str, Any]:
-    issuer = os.environ["USER_POOL_ISSUER"].rstrip("/")
-    table = os.environ["TABLE_NAME"]
-    if not issuer.startswith("https://cognito-idp."):
-        raise ValueError(f"USER_POOL_ISSUER={issuer!r} is not a Cognito user pool issuer")
+    env = contract.JWKS_REFRESHER.parse()
+    issuer, table = env.user_pool_issuer.rstrip("/"), env.table_name
     jwks = fetcher(f"{issuer}/.well-known/jwks.json")
     keys = tokens.keys_from_jwks(jwks)
     if not keys:

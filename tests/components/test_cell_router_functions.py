@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import parliament
 import pytest
@@ -229,71 +230,56 @@ def test_environment_comes_from_config(run_stack):
         assert variables.pop("POWERTOOLS_LOG_LEVEL") == "INFO"
         return variables
 
-    resend = {"SCALE_OUT_RESEND_SECONDS": "60", "SCALE_OUT_EPISODE_TIMEOUT_SECONDS": "7200"}
-    assert env("dispatcher") == {
-        "TABLE_NAME": table_name,
-        "PROVISIONING_QUEUE_URL": queue_url,
-        **resend,
-        "USER_KEY_SECRET_ARN": secret,
-        "DEFAULT_MARKET": "asia",
-        "CAPACITY_BUFFER": "0.25",
-        "SCALE_OUT_THRESHOLD": "0.6",
-        "ENDPOINT_TTL_SECONDS": "120",
+    # Asserted through the contracts: the exact variables each function gets,
+    # with the typed values the stack set (rendered as the handlers parse them).
+    from handlers.cell_router import contract
+
+    resend = dict(scale_out_resend_seconds=60, scale_out_episode_timeout_seconds=7200)
+    keyed = dict(table_name=table_name, user_key_secret_arn=secret)
+    domains = ["cells.example.com"]
+    assert env("dispatcher") == contract.DISPATCHER.render(
+        **keyed, provisioning_queue_url=queue_url, **resend, default_market="asia",
+        capacity_buffer=0.25, scale_out_threshold=0.6, endpoint_ttl_seconds=120,
         # Issue #13: the writer gate (defaults of handlers/cell_router/writer.py).
-        "ROUTER_REGION": "us-east-1",
-        "ROUTER_PEER_REGION": "us-west-2",
-        "ROUTER_PRIMARY_REGION": "us-east-1",
-        "ROUTER_URLS": router_urls,
-        "WRITER_FENCE_SECONDS": "60",
-        "WRITER_LEASE_SECONDS": "150",
-        "WRITER_AUTO_PROMOTION": "false",
-        "WRITER_AUTO_PROMOTE_AFTER_SECONDS": "600",
-    }
-    assert env("scaler") == {
-        "TABLE_NAME": table_name,
-        "SCALE_OUT_THRESHOLD": "0.6",
-        "PROVISIONING_QUEUE_URL": queue_url,
-        **resend,
-        "MAX_CELLS_PER_MARKET": "9",
-    }
-    assert env("mapper") == {
-        "TABLE_NAME": table_name,
-        "USER_KEY_SECRET_ARN": secret,
-        "ENDPOINT_TTL_SECONDS": "120",
-    }
-    assert env("validator") == {
-        "TABLE_NAME": table_name,
-        "USER_KEY_SECRET_ARN": secret,
-        "CELL_ENDPOINT_DOMAINS": '["cells.example.com"]',
-        "VALIDATOR_DEEP_CHECK": "false",
-        "VALIDATOR_TIMEOUT_SECONDS": "2",
-        "REMEDIATION_SUPPORT_CONTACT": "help@x.io",
-        "REMEDIATION_INCIDENT_NOTICE": "We know.",
-        "REMEDIATION_EXPECTED_WAIT_MINUTES": "7",
-    }
-    assert env("registrar") == {
-        "TABLE_NAME": table_name,
-        "CELL_ENDPOINT_DOMAINS": '["cells.example.com"]',
-        "CELL_READY_ROUTER_ID": "resilient-routing/dev",
-        "MAX_CELLS_PER_MARKET": "9",
-    }
-    assert env("sweeper") == {"TABLE_NAME": table_name, "PROVISIONING_QUEUE_URL": queue_url,
-                              **resend}  # fmt: skip
+        router_region="us-east-1", router_peer_region="us-west-2",
+        router_primary_region="us-east-1", router_urls=router_urls,
+        writer_fence_seconds=60, writer_lease_seconds=150, writer_auto_promotion=False,
+        writer_auto_promote_after_seconds=600,
+    )  # fmt: skip
+    assert env("scaler") == contract.SCALER.render(
+        table_name=table_name, scale_out_threshold=0.6, provisioning_queue_url=queue_url,
+        **resend, max_cells_per_market=9,
+    )  # fmt: skip
+    assert env("mapper") == contract.MAPPER.render(**keyed, endpoint_ttl_seconds=120)
+    assert env("validator") == contract.VALIDATOR.render(
+        **keyed, cell_endpoint_domains=domains, validator_deep_check=False,
+        validator_timeout_seconds=2, remediation_support_contact="help@x.io",
+        remediation_incident_notice="We know.", remediation_expected_wait_minutes=7,
+    )  # fmt: skip
+    assert env("registrar") == contract.REGISTRAR.render(
+        table_name=table_name, cell_endpoint_domains=domains,
+        cell_ready_router_id="resilient-routing/dev", max_cells_per_market=9,
+    )  # fmt: skip
+    assert env("sweeper") == contract.SWEEPER.render(
+        table_name=table_name, provisioning_queue_url=queue_url, **resend
+    )
+    dispatcher = contract.DISPATCHER.parse(env("dispatcher"))
+    assert (dispatcher.capacity_buffer, dispatcher.scale_out_threshold) == (
+        Decimal("0.25"),
+        Decimal("0.6"),
+    )
 
 
 def test_environment_names_are_the_ones_the_handlers_read(dev_run: ProgramRun):
-    import inspect
+    # Every deployed variable is one the function's contract declares (and so
+    # one its handler parses), and the deployed environment parses.
+    from handlers.cell_router import contract
 
-    from handlers.cell_router import identity, settings, writer_gate
-
-    source = (
-        inspect.getsource(settings) + inspect.getsource(identity) + inspect.getsource(writer_gate)
-    )
-    read = set(__import__("re").findall(r'"([A-Z][A-Z_]+)"', source))
+    powertools = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
     for module in MODULES:
-        variables = set(_function(dev_run, module).inputs["environment"]["variables"])
-        assert variables - {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE",
-                            "POWERTOOLS_LOG_LEVEL"} <= read, module  # fmt: skip
+        variables = _function(dev_run, module).inputs["environment"]["variables"]
+        assert set(variables) - powertools <= set(contract.CONTRACTS[module].names), module
+        contract.CONTRACTS[module].parse(variables)
 
 
 def test_timeouts_fit_the_synchronous_budget(dev_run: ProgramRun):

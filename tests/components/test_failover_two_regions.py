@@ -11,6 +11,7 @@ import json
 
 import pytest
 
+from handlers.lex_dr import contract as lex_contract
 from handlers.lex_dr import layout
 from handlers.lex_dr.settings import GetRegionSettings, HealthCheckSettings
 from tests.components.lex_support import policy_statements
@@ -199,5 +200,5 @@ def test_liveness_none_means_every_round_deep(run_stack):
     run = run_stack(probeLivenessMethod="none")
     probe = run.one(FUNCTION, lambda f: _in("secondary", f) and f.name.endswith("-lexDRTest"))
     env = probe.inputs["environment"]["variables"]
-    assert "LIVENESS_METHOD" not in env
+    assert lex_contract.LIVENESS_METHOD.name not in env
     assert HealthCheckSettings.from_env(env).liveness_method is None

@@ -10,6 +10,7 @@ import pytest
 from components.health_check import LEX_CALL_TIMEOUT_SECONDS, probe_timeout_seconds
 from components.probe_loop_asl import build_probe_loop_definition
 from components.schemas import LEX_STATE_TABLE
+from handlers.lex_dr import contract as lex_contract
 from handlers.lex_dr import telemetry
 from handlers.lex_dr.settings import GetRegionSettings, HealthCheckSettings
 from tests.components.lex_support import policy_statements, run_recording_options, trust_statements
@@ -116,9 +117,11 @@ def test_lookup_function_env_and_role(dev_run):
         "POWERTOOLS_SERVICE_NAME": telemetry.GET_REGION_SERVICE,
         "POWERTOOLS_METRICS_NAMESPACE": telemetry.METRIC_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": "INFO",
-        "TABLE_NAME": table.outputs["name"],
-        "PRIMARY_REGION": "us-east-1",
-        "BOT_ALIAS_ARNS": json.dumps(dev_run.outputs["lexBotAliasArns"], sort_keys=True),
+        **lex_contract.GET_REGION.render(
+            table_name=table.outputs["name"],
+            primary_region="us-east-1",
+            bot_alias_arns=dev_run.outputs["lexBotAliasArns"],
+        ),
     }
     settings = GetRegionSettings.from_env(env)
     assert settings.bot_alias_arns == dev_run.outputs["lexBotAliasArns"]
@@ -174,7 +177,8 @@ def test_probe_function_role_is_exactly_table_and_the_two_aliases(run_stack, met
         },
         *_log_statements(run, fn),
     ]
-    assert fn.inputs["environment"]["variables"]["TEST_METHOD"] == method
+    deployed = lex_contract.HEALTH_CHECK.parse(fn.inputs["environment"]["variables"])
+    assert deployed.test_method == method
 
 
 def test_each_function_has_its_own_role(dev_run):
