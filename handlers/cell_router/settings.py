@@ -123,6 +123,29 @@ def max_cells_per_market() -> int | None:
     return None if text is None else int_setting("MAX_CELLS_PER_MARKET", 0, low=1)
 
 
+#: Counter items per cell (issue #14); 1 is the SPEC's layout.
+DEFAULT_SLOTS_PER_CELL = 1
+
+
+def slots_per_cell() -> int:
+    """``SLOTS_PER_CELL``: counter items ("slots") per cell, 1-50 (default 1:
+    the cell item is its own and only slot, exactly the SPEC's layout). Above
+    1, the registrar writes each new cell with that many slots, sign-ups
+    take a slot instead of the cell item, and the cell's ``currentCapacity``
+    is a roll-up of its slots (``slots``, ``rollup``)."""
+    value = int_setting("SLOTS_PER_CELL", DEFAULT_SLOTS_PER_CELL, low=1)
+    if value > MAX_SLOTS_PER_CELL:
+        raise ConfigurationError(
+            f"SLOTS_PER_CELL={value} must be at most {MAX_SLOTS_PER_CELL} (a cell and its "
+            "slots are written in one transaction)"
+        )
+    return value
+
+
+#: ``slots.MAX_SLOTS``, restated so settings stays free of placement code.
+MAX_SLOTS_PER_CELL = 50
+
+
 def cell_ready_router_id() -> str | None:
     """``CELL_READY_ROUTER_ID``: when set, a CellReady must name this router
     (``detail.routerId``); the stack's rule already matches on it."""
