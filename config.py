@@ -262,6 +262,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("wafEnabled", "boolean", False, "Put a WAF web ACL with a rate-based rule on the API."),
     Setting("wafRateLimit", "integer", 300, "Requests per client IP per 5 minutes (wafEnabled)."),
+    # Sign-up throughput per market (issue #14) -----------------------------------
+    Setting(
+        "slotsPerCell",
+        "integer",
+        1,
+        "Counter items per new cell, 1-50 (1: the SPEC's layout; above 1: currentCapacity "
+        "becomes a roll-up).",
+    ),
     # Lex failover in both regions (issue 12) ------------------------------------
     Setting(
         "failoverStalenessSeconds",
@@ -369,6 +377,7 @@ class CellRouterSettings:
     sign_up_allowed_domains: tuple[str, ...] = ()
     waf_enabled: bool = False
     waf_rate_limit: int = 300
+    slots_per_cell: int = 1
 
 
 @dataclass(frozen=True)
@@ -703,6 +712,7 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
         waf_enabled=r.boolean("wafEnabled"),
         # AWS WAF's rate-based rules count per 5 minutes, from 10 up.
         waf_rate_limit=r.integer("wafRateLimit", 10, 2_000_000_000),
+        slots_per_cell=r.integer("slotsPerCell", 1, 50),
     )
     if cell_router.sign_up_policy == "allowedDomains" and not cell_router.sign_up_allowed_domains:
         r.fail(

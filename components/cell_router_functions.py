@@ -95,6 +95,7 @@ from handlers.cell_router.model import (
     SERVICE_NAME,
     USER_PREFIX,
 )
+from handlers.cell_router.slots import MAX_SLOTS, SLOT_PREFIX
 
 FAMILY = "cell_router"
 #: Partition prefixes of the router table's helper items, as IAM patterns.
@@ -228,6 +229,93 @@ def _episode_statements(table_arn: Any, queue_arn: Any) -> list[Statement]:
             "Effect": "Allow",
             "Action": ["sqs:SendMessage"],
             "Resource": queue_arn,
+        },
+    ]
+
+
+#: Partition prefix of slot items (issue #14), as an IAM pattern.
+SLOT_PARTITIONS = SLOT_PREFIX + "*"
+#: What the slotted sign-up transaction names on a slot item: the key, the
+#: counter it adds to and what its condition reads.
+DISPATCHER_SLOT_ATTRIBUTES: tuple[str, ...] = (
+    "marketId",
+    "cellId",
+    "slotLoad",
+    "slotLimit",
+    "IsHealthy",
+    "status",
+)
+#: What the sweeper's roll-up writes or reads in its conditions, on cell
+#: items (counter, index entry, shard count) and slot items (copies of the
+#: cell's health and status, the slot's share).
+ROLL_UP_ATTRIBUTES: tuple[str, ...] = (
+    "marketId",
+    "cellId",
+    "currentCapacity",
+    "placeableMarketId",
+    "placeableShards",
+    "IsHealthy",
+    "status",
+    "maxCapacity",
+    "slotLoad",
+    "slotLimit",
+    "slotOf",
+)
+
+
+def slotted_dispatcher_statements(table_arn: Any) -> list[Statement]:
+    """Issue #14, ``slots_per_cell`` above 1 only: add users to slots, and
+    read every slot of a market before answering NoCapacity (last look)."""
+    return [
+        {
+            "Sid": "CountUsersOnSlots",
+            "Effect": "Allow",
+            "Action": ["dynamodb:UpdateItem"],
+            "Resource": table_arn,
+            "Condition": {
+                **_only_partitions(SLOT_PARTITIONS),
+                "ForAllValues:StringEquals": {
+                    "dynamodb:Attributes": list(DISPATCHER_SLOT_ATTRIBUTES)
+                },
+            },
+        },
+        {
+            "Sid": "ReadSlots",
+            "Effect": "Allow",
+            "Action": ["dynamodb:BatchGetItem"],
+            "Resource": table_arn,
+            "Condition": _only_partitions(SLOT_PARTITIONS),
+        },
+    ]
+
+
+def roll_up_statements(table_arn: Any) -> list[Statement]:
+    """Issue #14, ``slots_per_cell`` above 1 only: the sweeper reads each
+    known market's cells and slots and writes the roll-up."""
+    return [
+        {
+            "Sid": "ReadMarketCells",
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query"],
+            "Resource": table_arn,
+            "Condition": _never_partitions(USER_PARTITIONS, SCALE_PARTITIONS),
+        },
+        {
+            "Sid": "ReadSlots",
+            "Effect": "Allow",
+            "Action": ["dynamodb:BatchGetItem"],
+            "Resource": table_arn,
+            "Condition": _only_partitions(SLOT_PARTITIONS),
+        },
+        {
+            "Sid": "RollUpSlots",
+            "Effect": "Allow",
+            "Action": ["dynamodb:UpdateItem"],
+            "Resource": table_arn,
+            "Condition": {
+                **_never_partitions(USER_PARTITIONS, SCALE_PARTITIONS, MARKET_PARTITIONS),
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": list(ROLL_UP_ATTRIBUTES)},
+            },
         },
     ]
 
@@ -407,6 +495,13 @@ class CellRouterFunctionsArgs:
     provisioning_principals: Sequence[str] = ()
     #: Most cells the registrar records per market; ``None``: no cap.
     max_cells_per_market: int | None = 20
+    #: Counter items ("slots") per new cell, 1-50 (issue #14). 1, the
+    #: default, is the SPEC's layout: the cell item is its own and only slot
+    #: and its ``currentCapacity`` moves with each sign-up. Above 1, sign-ups
+    #: take a slot, ``currentCapacity`` becomes the sweeper's roll-up, and
+    #: the functions get the slot permissions (README, "Sign-ups per market
+    #: under contention").
+    slots_per_cell: int = 1
     #: Non-empty: also deploy ``sign_up_gate`` (Cognito pre sign-up trigger)
     #: admitting these e-mail domains (``signUpPolicy: allowedDomains``).
     sign_up_allowed_domains: Sequence[str] = ()
@@ -460,6 +555,11 @@ class CellRouterFunctionsArgs:
             normalise_domain(domain)
         if self.max_cells_per_market is not None and self.max_cells_per_market < 1:
             raise ValueError("max_cells_per_market must be at least 1 (or None)")
+        if not 1 <= self.slots_per_cell <= MAX_SLOTS:
+            raise ValueError(
+                f"slots_per_cell must be between 1 and {MAX_SLOTS} (a cell and its slots "
+                "are written in one transaction)"
+            )
         if not 0 <= self.capacity_buffer < 1:
             raise ValueError("capacity_buffer must be in [0, 1)")
         if not 0 < self.scale_out_threshold <= 1:
@@ -525,12 +625,21 @@ class CellRouterFunctions(pulumi.ComponentResource):
             if args.max_cells_per_market is not None
             else {}
         )
+        # Issue #14: only a slotted stack gets the slot settings and permissions.
+        slotted = args.slots_per_cell > 1
+        slot_env: Mapping[str, str] = (
+            {"SLOTS_PER_CELL": str(args.slots_per_cell)} if slotted else {}
+        )
+        roll_up_env: Mapping[str, str] = (
+            {**slot_env, "CAPACITY_BUFFER": _number(args.capacity_buffer)} if slotted else {}
+        )
         specs: dict[str, tuple[str, list[Statement], Mapping[str, pulumi.Input[str]], int]] = {
             "dispatcher": (
                 "Assigns a caller to the least-loaded healthy cell of their market (/cells)",
                 dispatcher_statements(
                     args.table_arn, placeable_index_arn, args.queue_arn, secret_arn
-                ),
+                )
+                + (slotted_dispatcher_statements(args.table_arn) if slotted else []),
                 {
                     **keyed,
                     # A refused sign-up requests capacity (scale-out episode).
@@ -542,6 +651,10 @@ class CellRouterFunctions(pulumi.ComponentResource):
                     # scale-out point (see handlers/cell_router/dispatcher.py).
                     "SCALE_OUT_THRESHOLD": _number(args.scale_out_threshold),
                     "ENDPOINT_TTL_SECONDS": str(args.endpoint_ttl_seconds),
+                    # A refusal at the cap requests no cell (the registrar
+                    # would refuse it).
+                    **cap,
+                    **slot_env,
                 },
                 args.task_timeout_seconds,
             ),
@@ -560,7 +673,7 @@ class CellRouterFunctions(pulumi.ComponentResource):
             "mapper": (
                 "Returns the caller's own cell (/mapper)",
                 reader_statements(args.table_arn, secret_arn),
-                {**keyed, "ENDPOINT_TTL_SECONDS": str(args.endpoint_ttl_seconds)},
+                {**keyed, "ENDPOINT_TTL_SECONDS": str(args.endpoint_ttl_seconds), **slot_env},
                 args.task_timeout_seconds,
             ),
             "validator": (
@@ -585,13 +698,20 @@ class CellRouterFunctions(pulumi.ComponentResource):
                     "CELL_ENDPOINT_DOMAINS": domains,
                     "CELL_READY_ROUTER_ID": args.router_id,
                     **cap,
+                    **roll_up_env,
                 },
                 REGISTRAR_TIMEOUT_SECONDS,
             ),
             "sweeper": (
                 "Resends scale-out requests that were never sent or never answered (schedule)",
-                sweeper_statements(args.table_arn, args.queue_arn),
-                {**table, "PROVISIONING_QUEUE_URL": args.queue_url, **scale_out_timing},
+                sweeper_statements(args.table_arn, args.queue_arn)
+                + (roll_up_statements(args.table_arn) if slotted else []),
+                {
+                    **table,
+                    "PROVISIONING_QUEUE_URL": args.queue_url,
+                    **scale_out_timing,
+                    **roll_up_env,
+                },
                 SWEEPER_TIMEOUT_SECONDS,
             ),
         }

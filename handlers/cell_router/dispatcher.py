@@ -102,7 +102,9 @@ class MarketSnapshot:
     slot_loads: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def excluded(self, now: float) -> set[tuple[str, int]]:
-        return {key for key, at in self.full.items() if now - at < FULL_SLOT_MEMORY_SECONDS}
+        # A copy first: threads of one process (tests, the drill) share it.
+        found = list(self.full.items())
+        return {key for key, at in found if now - at < FULL_SLOT_MEMORY_SECONDS}
 
 
 class SnapshotCache:
