@@ -362,6 +362,11 @@ def _place_slot(
     slot_limit = slots.slot_limits(limit, cell.slots)[slot]
     share = slots.slot_scale_out_count(due, slot_limit, limit)
     known = snapshot.slot_loads.get((cell.cell_id, slot)) if snapshot else None
+    if known is None and cell.current_capacity >= due:
+        # The roll-up says the cell is past its scale-out point: guess the
+        # slot is too. A wrong guess only costs a failed condition, which
+        # returns the slot's real load; the condition keeps the edge exact.
+        known = share
     mapping = Mapping(user_key, market_id, cell.cell_id, utc_timestamp())
     result = store.assign_slot(mapping, cell, slot, share, known, writer_check)
     for _ in range(MAX_EXACT_RETRIES):
