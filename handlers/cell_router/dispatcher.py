@@ -330,6 +330,7 @@ def _assign_slotted(
 
 def _refresh(store: RouterStore, snapshot: MarketSnapshot, market_id: str, now: float) -> None:
     """One page: a random shard of the market's placeable index."""
+    cold = snapshot.taken_at == -math.inf
     shard = _rng.randrange(max(1, snapshot.shards))
     cells = store.shard_cells(market_id, shard)
     snapshot.cells = cells
@@ -337,6 +338,11 @@ def _refresh(store: RouterStore, snapshot: MarketSnapshot, market_id: str, now: 
     known = max((cell.shards for cell in cells), default=0)
     if known:
         snapshot.shards = known
+    if cold and known > 1:
+        # A cold container can only read shard 0 (it learns the shard count
+        # there): use it for this sign-up, and draw a random shard for the
+        # next, so cold starts do not all pile onto shard 0.
+        snapshot.taken_at = now - SNAPSHOT_TTL_SECONDS
 
 
 def _place_slot(
