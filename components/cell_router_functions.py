@@ -38,6 +38,15 @@ registrar      GetItem/PutItem/Query of cells (create only if absent, count
                function's role).
 =============  ==============================================================
 
+With ``slots_per_cell`` above 1 (issue #14) the dispatcher also gets
+UpdateItem of slot items (``SLOT#`` partitions only, the slot's counter and
+what its condition reads) and BatchGetItem of them (the last look), the
+sweeper a Query of a market's cells, BatchGetItem of slots and UpdateItem of
+the roll-up's attributes (never ``USER#``, ``SCALE#`` or ``MARKET#``), and
+the dispatcher, mapper, registrar and sweeper get ``SLOTS_PER_CELL`` (the
+registrar and sweeper ``CAPACITY_BUFFER`` too, for the slots' shares). The
+default stack gets neither.
+
 ``dynamodb:LeadingKeys`` conditions are used where the partition tells item
 types apart (the helper items' ``#`` prefixes, which a market id cannot
 contain); reads are not narrowed, since every reader needs both a mapping and

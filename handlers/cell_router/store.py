@@ -31,7 +31,15 @@ marking a cell unhealthy without removing it; a cell from before the index
 existed) on the refusal path, which reads the market's cells
 consistently before it ever answers ``NoCapacity``.
 
-``#`` is not allowed in a market id, so neither helper item can collide with
+Slotted cells (issue #14, ``SLOTS_PER_CELL`` above 1; ``slots``): a cell item
+carries ``slots`` N and, from the roll-up, ``placeableShards`` N; its
+``placeableMarketId`` is ``<market>#<shard>``; each slot is an item
+``marketId="SLOT#<market>#<cell>#<k>"``, ``cellId="SLOT"`` with ``slotLoad``,
+``slotLimit``, ``slotOf`` and copies of the cell's ``IsHealthy``/``status``
+(``slot_item``, ``assign_slot``, ``read_slots``, ``roll_up_cell``,
+``sync_slot``).
+
+``#`` is not allowed in a market id, so no helper item can collide with
 a market's partition.
 """
 
