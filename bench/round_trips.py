@@ -479,7 +479,10 @@ def _slotted_sign_ups(
     # the scale-out point (that crossing costs its sign-up one more
     # transaction, once per slot: the band row shows the band).
     _seed_slotted(SLOTTED_MARKET, users, 100 * max_capacity, cells=10)
-    _seed_slotted(band, 3 * (BAND_LOAD + 5), max_capacity, episode_open=True)
+    # In the band (72 % of maxCapacity, past every slot's share of the
+    # scale-out point) with room to spare: a slot that filled during the
+    # samples would cost a redraw that is not the band's.
+    _seed_slotted(band, 3 * 72 * max_capacity // 10, 10 * max_capacity, episode_open=True)
     body = {"marketId": SLOTTED_MARKET}
 
     def cold() -> None:
