@@ -191,6 +191,7 @@ if settings.cell_router.enabled:
                 cell_endpoint_domains=router.cell_endpoint_domains,
                 provisioning_principals=router.provisioning_principals,
                 max_cells_per_market=router.max_cells_per_market or None,
+                slots_per_cell=router.slots_per_cell,
                 sign_up_policy=router.sign_up_policy,
                 sign_up_allowed_domains=router.sign_up_allowed_domains,
                 default_market=router.default_market,

@@ -347,6 +347,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("wafEnabled", "boolean", False, "Put a WAF web ACL with a rate-based rule on the API."),
     Setting("wafRateLimit", "integer", 300, "Requests per client IP per 5 minutes (wafEnabled)."),
+    # Sign-up throughput per market (issue #14) -----------------------------------
+    Setting(
+        "slotsPerCell",
+        "integer",
+        field_default("slotsPerCell"),
+        "Counter items per new cell, 1-50 (1: the SPEC's layout; above 1: currentCapacity "
+        "becomes a roll-up).",
+    ),
     # Lex failover in both regions (issue 12) ------------------------------------
     Setting(
         "failoverStalenessSeconds",
@@ -376,25 +384,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "routerWriterFenceSeconds",
         "integer",
-        60,
+        router_contract.WRITER_FENCE_SECONDS.default,
         "After a promotion, seconds the new writer waits past the old one's acknowledgement.",
     ),
     Setting(
         "routerWriterLeaseSeconds",
         "integer",
-        150,
+        router_contract.WRITER_LEASE_SECONDS.default,
         "Peer heartbeat older than this: sign-ups refused as partitioned (>= 120).",
     ),
     Setting(
         "routerWriterAutoPromotion",
         "boolean",
-        False,
+        router_contract.WRITER_AUTO_PROMOTION.default,
         "Promote a region automatically once the writer's heartbeat is stale (README: risks).",
     ),
     Setting(
         "routerWriterAutoPromoteAfterSeconds",
         "integer",
-        600,
+        router_contract.WRITER_AUTO_PROMOTE_AFTER_SECONDS.default,
         "Writer heartbeat silence before automatic promotion (>= the lease).",
     ),
 )
@@ -483,10 +491,14 @@ class CellRouterSettings:
     waf_enabled: bool = False
     waf_rate_limit: int = 300
     #: the writer rules of the router in two regions (issue 13)
-    writer_fence_seconds: int = 60
-    writer_lease_seconds: int = 150
-    writer_auto_promotion: bool = False
-    writer_auto_promote_after_seconds: int = 600
+    writer_fence_seconds: int = router_contract.WRITER_FENCE_SECONDS.default
+    writer_lease_seconds: int = router_contract.WRITER_LEASE_SECONDS.default
+    writer_auto_promotion: bool = router_contract.WRITER_AUTO_PROMOTION.default
+    writer_auto_promote_after_seconds: int = (
+        router_contract.WRITER_AUTO_PROMOTE_AFTER_SECONDS.default
+    )
+    #: counter items per new cell (issue 14)
+    slots_per_cell: int = router_contract.SLOTS_PER_CELL.default
 
 
 @dataclass(frozen=True)
@@ -838,6 +850,7 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, project: str = PROJECT
         writer_auto_promote_after_seconds=r.integer(
             "routerWriterAutoPromoteAfterSeconds", 120, 86_400
         ),
+        slots_per_cell=r.integer("slotsPerCell", *field_bounds("slotsPerCell")),
     )
     if cell_router.writer_auto_promote_after_seconds < cell_router.writer_lease_seconds:
         r.fail(

@@ -19,6 +19,13 @@ its write; a cancelled transaction is counted at 0 (AWS publishes no figure;
 DynamoDB's rules (attribute names plus values; a number about one byte per
 two digits).
 
+The ``slotted:`` rows (issue #14) are the same requests with
+``SLOTS_PER_CELL`` = 10: a new user's transaction adds to one slot item (no
+index moves: 4 WRU), a warm container reads no index page, a lost race
+draws another slot at once, the scaler writes the market's scale-out item
+only at a slot's edge, and a known user's cell comes from the container's
+cache.
+
 Two scenarios go beyond the happy path: a sign-up whose first transaction
 loses a race (``TransactionConflict`` on the cell, injected with
 ``support.faults``), and a sign-up into a cell inside the scale-out band (70 to
@@ -73,6 +80,19 @@ SCENARIOS = (
     "two-region sign-up, writer check cached",
     "two-region sign-up, writer check cold",
 )
+#: Issue #14, ``SLOTS_PER_CELL`` = ``SLOTS`` (a market of slotted cells,
+#: ``SLOTTED_MARKET``). "Cold": the container has no snapshot or cell cache yet.
+SLOTTED_SCENARIOS = (
+    "slotted: new user sign-up, cold container",
+    "slotted: new user sign-up, warm container",
+    "slotted: new user sign-up, first transaction lost a race",
+    "slotted: new user sign-up + scaler, scale-out band (episode open)",
+    "slotted: known user sign-up, cold container",
+    "slotted: known user sign-up, warm container",
+    "slotted: mapper, warm container",
+)
+SLOTS = 10
+SLOTTED_MARKET = "slotted"
 #: The two-region scenarios' settings (this table plays the writer's replica).
 TWO_REGIONS = {
     router_contract.ROUTER_REGION.name: "us-east-1",
@@ -410,6 +430,8 @@ def measure(users: int, *, cells: int = 30, max_capacity: int = 500) -> dict[str
                 if not verdict["valid"]:
                     raise AssertionError(f"seeded cache judged stale: {verdict}")
             _two_region_sign_ups(record, event)
+            costs.update(dict.fromkeys(SLOTTED_SCENARIOS, Cost()))
+            _slotted_sign_ups(record, event, users, max_capacity)
         aws_clients.reset()
         identity.reset()
         os.environ.pop(router_contract.USER_KEY_SECRET_ARN.name, None)
@@ -441,6 +463,134 @@ def _two_region_sign_ups(record: Callable[..., Any], event: Callable[..., Any]) 
             record(SCENARIOS[7], dispatcher.handler, event(f"cold{k}"))
             record(SCENARIOS[6], dispatcher.handler, event(f"warm{k}"))
         writer_gate.forget()
+
+
+def _slotted_sign_ups(
+    record: Callable[..., Any], event: Callable[..., Any], users: int, max_capacity: int
+) -> None:
+    """Issue #14: the same requests against slotted cells (``SLOTS`` slots a
+    cell, 3 cells holding ``users`` between them; a band market of slotted
+    cells past their slots' share of the scale-out point, episode open)."""
+    from handlers.cell_router import aws_clients, budget, dispatcher, lookup, scaler
+    from handlers.cell_router.budget import ATTEMPT_TIMEOUTS
+    from support.faults import FaultInjector, parse_faults
+
+    band = f"{SLOTTED_MARKET}-band"
+    # Large cells, so the seeded users never bring a slot to its share of
+    # the scale-out point (that crossing costs its sign-up one more
+    # transaction, once per slot: the band row shows the band).
+    _seed_slotted(SLOTTED_MARKET, users, 100 * max_capacity, cells=10)
+    # In the band (72 % of maxCapacity, past every slot's share of the
+    # scale-out point) with room to spare: a slot that filled during the
+    # samples would cost a redraw that is not the band's.
+    _seed_slotted(band, 3 * 72 * max_capacity // 10, 10 * max_capacity, episode_open=True)
+    body = {"marketId": SLOTTED_MARKET}
+
+    def cold() -> None:
+        dispatcher.SNAPSHOTS.clear()
+        lookup.forget_cells()
+
+    def band_sign_up(request: dict[str, Any], context: Any) -> Any:
+        return scaler.handler(dispatcher.handler(request, context), context)
+
+    def lost_race(request: dict[str, Any], context: Any) -> Any:
+        rule = parse_faults("dynamodb:TransactWriteItems=cancel:TransactionConflict:1*1")
+        clients = [aws_clients.dynamodb(connect + read) for connect, read in ATTEMPT_TIMEOUTS]
+        with FaultInjector(rule, seed=1).active(*clients):
+            return dispatcher.handler(request, context)
+
+    # Frozen time: "warm" must mean warm however slow the machine is (the
+    # snapshot is kept SNAPSHOT_TTL_SECONDS, a second of wall time).
+    saved_clock = budget.CLOCK
+    budget.CLOCK = budget.Clock(now=lambda: 0.0, sleep=lambda _seconds: None)
+    try:
+        _slotted_samples(record, event, body, band, cold, band_sign_up, lost_race)
+    finally:
+        budget.CLOCK = saved_clock
+
+
+def _slotted_samples(
+    record: Callable[..., Any],
+    event: Callable[..., Any],
+    body: dict[str, Any],
+    band: str,
+    cold: Callable[[], None],
+    band_sign_up: Callable[..., Any],
+    lost_race: Callable[..., Any],
+) -> None:
+    from handlers.cell_router import dispatcher, mapper
+
+    slots = router_contract.SLOTS_PER_CELL
+    with scoped_environ({slots.name: slots.render(SLOTS)}):
+        for k in range(SAMPLES):
+            cold()
+            record(SLOTTED_SCENARIOS[0], dispatcher.handler, event(f"s-new{k}", body))
+            record(SLOTTED_SCENARIOS[1], dispatcher.handler, event(f"s-warm{k}", body))
+            record(SLOTTED_SCENARIOS[2], lost_race, event(f"s-raced{k}", body))
+            band_body = {"marketId": band}
+            # Warm the snapshot of the band market first.
+            band_sign_up(
+                event(f"s-band-warm{k}", band_body), FakeLambdaContext(function_name="bench")
+            )
+            record(SLOTTED_SCENARIOS[3], band_sign_up, event(f"s-band{k}", band_body))
+            cold()
+            record(SLOTTED_SCENARIOS[4], dispatcher.handler, event(f"s-new{k}", body))
+            record(SLOTTED_SCENARIOS[5], dispatcher.handler, event(f"s-new{k}", body))
+            record(SLOTTED_SCENARIOS[6], mapper.handler, event(f"s-new{k}", body))
+        cold()
+
+
+def _seed_slotted(
+    market: str, users: int, max_capacity: int, *, cells: int = 3, episode_open: bool = False
+) -> None:
+    """Slotted cells of ``market`` holding ``users`` between them (spread over
+    their slots as the dispatcher would), listed in shard 0."""
+    from decimal import Decimal
+
+    from handlers.cell_router import placement, slots, store
+    from handlers.cell_router.attribute_values import dump
+    from handlers.cell_router.model import Cell
+
+    client = boto3.client("dynamodb")
+    limit = placement.assignable_limit(max_capacity, Decimal("0.2"))
+    for i in range(cells):
+        load = users // cells + (1 if i < users % cells else 0)
+        cell = Cell(market, f"{market}-{i}", load, max_capacity, True)
+        limits = slots.slot_limits(limit, SLOTS)
+        for k, (share, taken) in enumerate(
+            zip(limits, slots.spread_load(load, limits), strict=True)
+        ):
+            client.put_item(TableName=TABLE, Item=dump(store.slot_item(cell, k, share, taken)))
+        client.put_item(
+            TableName=TABLE,
+            Item={
+                "marketId": {"S": market},
+                "cellId": {"S": cell.cell_id},
+                "currentCapacity": {"N": str(load)},
+                "maxCapacity": {"N": str(max_capacity)},
+                "endPoint_1": {"S": f"https://{cell.cell_id}-1.example.com"},
+                "endPoint_2": {"S": f"https://{cell.cell_id}-2.example.com"},
+                "regionCode_1": {"S": "eu-west-1"},
+                "regionCode_2": {"S": "eu-central-1"},
+                "IsHealthy": {"BOOL": True},
+                store.SLOTS_ATTRIBUTE: {"N": str(SLOTS)},
+                store.SHARDS_ATTRIBUTE: {"N": "1"},
+                store.PLACEABLE_ATTRIBUTE: {"S": slots.placeable_partition(market, 0)},
+            },
+        )
+    if episode_open:
+        key = store.episode_key(market)
+        client.put_item(
+            TableName=TABLE,
+            Item={
+                store.PARTITION_KEY: {"S": key[store.PARTITION_KEY]},
+                store.SORT_KEY: {"S": key[store.SORT_KEY]},
+                "episodeId": {"S": "open-episode"},
+                "status": {"S": store.EPISODE_OPEN},
+                "openedAt": {"S": "2025-01-01T00:00:00Z"},
+                "openedAtEpoch": {"N": str(int(time.time()))},
+            },
+        )
 
 
 BAND_MARKET = "band"
@@ -496,7 +646,9 @@ def markdown(results: dict[int, dict[str, Cost]]) -> str:
         f"{n:,} users: round trips / bytes read / RRU / WRU" for n in sizes
     )
     lines = [header + " | calls |", "|---" * (len(sizes) + 2) + "|"]
-    for scenario in SCENARIOS:
+    for scenario in (*SCENARIOS, *SLOTTED_SCENARIOS):
+        if scenario not in results[sizes[-1]]:
+            continue
         cells = [
             f"{results[n][scenario].round_trips} / {results[n][scenario].bytes_read:,}"
             f" / {results[n][scenario].read_units:g} / {results[n][scenario].write_units:g}"

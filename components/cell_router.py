@@ -68,11 +68,7 @@ from components.orchestrator import Orchestrator, OrchestratorArgs
 from components.providers import RegionProviders
 from components.router_alarms import RouterAlarms, RouterAlarmsArgs
 from components.router_data import RouterData, RouterDataArgs, RouterTableRef
-from handlers.cell_router.writer import (
-    DEFAULT_AUTO_PROMOTE_AFTER_SECONDS,
-    DEFAULT_FENCE_SECONDS,
-    DEFAULT_LEASE_SECONDS,
-)
+from handlers.cell_router import contract
 
 API_STAGE = "v1"
 
@@ -94,17 +90,19 @@ class CellRouterSettings:
     # --- functions
     cell_endpoint_domains: Sequence[str] = ()
     provisioning_principals: Sequence[str] = ()
-    max_cells_per_market: int | None = 20
+    # Defaults and bounds: handlers/cell_router/contract.py (declared once).
+    max_cells_per_market: int | None = contract.MAX_CELLS_PER_MARKET.deployed_default
+    slots_per_cell: int = contract.SLOTS_PER_CELL.default
     sign_up_policy: str = "open"
     sign_up_allowed_domains: Sequence[str] = ()
-    default_market: str = "europe"
-    capacity_buffer: float = 0.2
-    scale_out_threshold: float = 0.7
-    endpoint_ttl_seconds: int = 300
-    validator_deep_check: bool = True
-    support_contact: str = "support@example.com"
-    incident_notice: str = "We are aware of a problem with your service cell."
-    expected_wait_minutes: int = 15
+    default_market: str = contract.DEFAULT_MARKET.deployed_default
+    capacity_buffer: float = float(contract.CAPACITY_BUFFER.deployed_default)
+    scale_out_threshold: float = float(contract.SCALE_OUT_THRESHOLD.deployed_default)
+    endpoint_ttl_seconds: int = contract.ENDPOINT_TTL_SECONDS.deployed_default
+    validator_deep_check: bool = contract.VALIDATOR_DEEP_CHECK.deployed_default
+    support_contact: str = contract.REMEDIATION_SUPPORT_CONTACT.deployed_default
+    incident_notice: str = contract.REMEDIATION_INCIDENT_NOTICE.deployed_default
+    expected_wait_minutes: int = contract.REMEDIATION_EXPECTED_WAIT_MINUTES.deployed_default
     runtime: str = "python3.13"
     architecture: str = "arm64"
     powertools_layer_version: int = 27
@@ -117,10 +115,10 @@ class CellRouterSettings:
     waf_enabled: bool = False
     waf_rate_limit: int = 300
     # --- writer (two regions)
-    writer_fence_seconds: int = DEFAULT_FENCE_SECONDS
-    writer_lease_seconds: int = DEFAULT_LEASE_SECONDS
-    writer_auto_promotion: bool = False
-    writer_auto_promote_after_seconds: int = DEFAULT_AUTO_PROMOTE_AFTER_SECONDS
+    writer_fence_seconds: int = contract.WRITER_FENCE_SECONDS.default
+    writer_lease_seconds: int = contract.WRITER_LEASE_SECONDS.default
+    writer_auto_promotion: bool = contract.WRITER_AUTO_PROMOTION.default
+    writer_auto_promote_after_seconds: int = contract.WRITER_AUTO_PROMOTE_AFTER_SECONDS.default
 
 
 @dataclass(frozen=True)
@@ -222,6 +220,7 @@ class CellRouter(pulumi.ComponentResource):
                 cell_endpoint_domains=s.cell_endpoint_domains,
                 provisioning_principals=s.provisioning_principals,
                 max_cells_per_market=s.max_cells_per_market,
+                slots_per_cell=s.slots_per_cell,
                 # The pre sign-up trigger belongs to the pool's region.
                 sign_up_allowed_domains=(
                     s.sign_up_allowed_domains

@@ -49,6 +49,15 @@ In two regions (``writer``) the dispatcher also gets the writer gate's
 record and the peer's heartbeat and ConditionCheckItem the writer record
 (``WRITER#`` only) inside its placement transaction.
 
+With ``slots_per_cell`` above 1 (issue #14) the dispatcher also gets
+UpdateItem of slot items (``SLOT#`` partitions only, the slot's counter and
+what its condition reads) and BatchGetItem of them (the last look), the
+sweeper a Query of a market's cells, BatchGetItem of slots and UpdateItem of
+the roll-up's attributes (never ``USER#``, ``SCALE#`` or ``MARKET#``), and
+the dispatcher, mapper, registrar and sweeper get ``SLOTS_PER_CELL``. The
+default stack gets neither (the registrar and sweeper always get
+``CAPACITY_BUFFER``, for the slots' shares).
+
 ``dynamodb:LeadingKeys`` conditions are used where the partition tells item
 types apart (the helper items' ``#`` prefixes, which a market id cannot
 contain); reads are not narrowed, since every reader needs both a mapping and
@@ -107,6 +116,7 @@ from handlers.cell_router.model import (
     SERVICE_NAME,
     USER_PREFIX,
 )
+from handlers.cell_router.slots import SLOT_PREFIX
 from handlers.cell_router.writer import (
     DEFAULT_AUTO_PROMOTE_AFTER_SECONDS,
     DEFAULT_FENCE_SECONDS,
@@ -256,6 +266,93 @@ def _episode_statements(table_arn: Any, queue_arn: Any) -> list[Statement]:
             "Effect": "Allow",
             "Action": ["sqs:SendMessage"],
             "Resource": queue_arn,
+        },
+    ]
+
+
+#: Partition prefix of slot items (issue #14), as an IAM pattern.
+SLOT_PARTITIONS = SLOT_PREFIX + "*"
+#: What the slotted sign-up transaction names on a slot item: the key, the
+#: counter it adds to and what its condition reads.
+DISPATCHER_SLOT_ATTRIBUTES: tuple[str, ...] = (
+    "marketId",
+    "cellId",
+    "slotLoad",
+    "slotLimit",
+    "IsHealthy",
+    "status",
+)
+#: What the sweeper's roll-up writes or reads in its conditions, on cell
+#: items (counter, index entry, shard count) and slot items (copies of the
+#: cell's health and status, the slot's share).
+ROLL_UP_ATTRIBUTES: tuple[str, ...] = (
+    "marketId",
+    "cellId",
+    "currentCapacity",
+    "placeableMarketId",
+    "placeableShards",
+    "IsHealthy",
+    "status",
+    "maxCapacity",
+    "slotLoad",
+    "slotLimit",
+    "slotOf",
+)
+
+
+def slotted_dispatcher_statements(table_arn: Any) -> list[Statement]:
+    """Issue #14, ``slots_per_cell`` above 1 only: add users to slots, and
+    read every slot of a market before answering NoCapacity (last look)."""
+    return [
+        {
+            "Sid": "CountUsersOnSlots",
+            "Effect": "Allow",
+            "Action": ["dynamodb:UpdateItem"],
+            "Resource": table_arn,
+            "Condition": {
+                **_only_partitions(SLOT_PARTITIONS),
+                "ForAllValues:StringEquals": {
+                    "dynamodb:Attributes": list(DISPATCHER_SLOT_ATTRIBUTES)
+                },
+            },
+        },
+        {
+            "Sid": "ReadSlots",
+            "Effect": "Allow",
+            "Action": ["dynamodb:BatchGetItem"],
+            "Resource": table_arn,
+            "Condition": _only_partitions(SLOT_PARTITIONS),
+        },
+    ]
+
+
+def roll_up_statements(table_arn: Any) -> list[Statement]:
+    """Issue #14, ``slots_per_cell`` above 1 only: the sweeper reads each
+    known market's cells and slots and writes the roll-up."""
+    return [
+        {
+            "Sid": "ReadMarketCells",
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query"],
+            "Resource": table_arn,
+            "Condition": _never_partitions(USER_PARTITIONS, SCALE_PARTITIONS),
+        },
+        {
+            "Sid": "ReadSlots",
+            "Effect": "Allow",
+            "Action": ["dynamodb:BatchGetItem"],
+            "Resource": table_arn,
+            "Condition": _only_partitions(SLOT_PARTITIONS),
+        },
+        {
+            "Sid": "RollUpSlots",
+            "Effect": "Allow",
+            "Action": ["dynamodb:UpdateItem"],
+            "Resource": table_arn,
+            "Condition": {
+                **_never_partitions(USER_PARTITIONS, SCALE_PARTITIONS, MARKET_PARTITIONS),
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": list(ROLL_UP_ATTRIBUTES)},
+            },
         },
     ]
 
@@ -558,6 +655,13 @@ class CellRouterFunctionsArgs:
     provisioning_principals: Sequence[str] = ()
     #: Most cells the registrar records per market; ``None``: no cap.
     max_cells_per_market: int | None = contract.MAX_CELLS_PER_MARKET.deployed_default
+    #: Counter items ("slots") per new cell (issue #14; bounds: the contract).
+    #: 1, the default, is the SPEC's layout: the cell item is its own and
+    #: only slot and its ``currentCapacity`` moves with each sign-up. Above 1,
+    #: sign-ups take a slot, ``currentCapacity`` becomes the sweeper's
+    #: roll-up, and the functions get the slot permissions (README, "Sign-ups
+    #: per market under contention").
+    slots_per_cell: int = contract.SLOTS_PER_CELL.default
     #: Non-empty: also deploy ``sign_up_gate`` (Cognito pre sign-up trigger)
     #: admitting these e-mail domains (``signUpPolicy: allowedDomains``).
     sign_up_allowed_domains: Sequence[str] = ()
@@ -624,6 +728,7 @@ class CellRouterFunctionsArgs:
         for attr, f in (
             ("capacity_buffer", contract.CAPACITY_BUFFER),
             ("scale_out_threshold", contract.SCALE_OUT_THRESHOLD),
+            ("slots_per_cell", contract.SLOTS_PER_CELL),
         ):
             try:
                 f.render(getattr(self, attr))
@@ -723,6 +828,9 @@ class CellRouterFunctions(pulumi.ComponentResource):
         writer = args.writer
         if writer is not None:
             values.update(writer.environment_values())
+        # Issue #14: only a slotted stack gets the slot settings and permissions.
+        slotted = args.slots_per_cell > 1
+        values[contract.SLOTS_PER_CELL.attr] = args.slots_per_cell if slotted else None
 
         def environment(module: str) -> Mapping[str, pulumi.Input[str]]:
             fn = contract.CONTRACTS[module]
@@ -736,6 +844,7 @@ class CellRouterFunctions(pulumi.ComponentResource):
                         args.table_arn, placeable_index_arn, args.queue_arn, secret_arn
                     ),
                     *(writer_gate_statements(args.table_arn) if writer is not None else []),
+                    *(slotted_dispatcher_statements(args.table_arn) if slotted else []),
                 ],
                 environment("dispatcher"),
                 args.task_timeout_seconds,
@@ -766,7 +875,8 @@ class CellRouterFunctions(pulumi.ComponentResource):
             ),
             "sweeper": (
                 "Resends scale-out requests that were never sent or never answered (schedule)",
-                sweeper_statements(args.table_arn, args.queue_arn),
+                sweeper_statements(args.table_arn, args.queue_arn)
+                + (roll_up_statements(args.table_arn) if slotted else []),
                 environment("sweeper"),
                 SWEEPER_TIMEOUT_SECONDS,
             ),

@@ -206,6 +206,18 @@ MAX_CELLS_PER_MARKET = EnvField(
     high=10_000,
     deploy_default=20,
 )
+SLOTS_PER_CELL = EnvField(
+    "SLOTS_PER_CELL",
+    "int",
+    "Counter items per new cell (1: the SPEC's layout; above 1: currentCapacity is a roll-up "
+    "of the cell's slots; see slots.py).",
+    default=1,
+    low=1,
+    # The registrar writes a cell and its slots in one TransactWriteItems,
+    # which takes at most 100 items.
+    high=50,
+    stack_key="slotsPerCell",
+)
 CELL_READY_ROUTER_ID = EnvField(
     "CELL_READY_ROUTER_ID",
     "str",
@@ -307,6 +319,9 @@ DISPATCHER = Contract(
         # point (see dispatcher.py).
         SCALE_OUT_THRESHOLD,
         ENDPOINT_TTL_SECONDS,
+        # A refusal at the cell cap requests no cell (issue #14).
+        MAX_CELLS_PER_MARKET,
+        SLOTS_PER_CELL,
         *WRITER_GATE_FIELDS,
     ),
 )
@@ -320,7 +335,7 @@ SCALER = Contract(
         MAX_CELLS_PER_MARKET,
     ),
 )
-MAPPER = Contract("mapper", (TABLE_NAME, USER_KEY_SECRET_ARN, ENDPOINT_TTL_SECONDS))
+MAPPER = Contract("mapper", (TABLE_NAME, USER_KEY_SECRET_ARN, ENDPOINT_TTL_SECONDS, SLOTS_PER_CELL))
 VALIDATOR = Contract(
     "validator",
     (
@@ -336,9 +351,21 @@ VALIDATOR = Contract(
 )
 REGISTRAR = Contract(
     "registrar",
-    (TABLE_NAME, CELL_ENDPOINT_DOMAINS, CELL_READY_ROUTER_ID, MAX_CELLS_PER_MARKET),
+    (
+        TABLE_NAME,
+        CELL_ENDPOINT_DOMAINS,
+        CELL_READY_ROUTER_ID,
+        MAX_CELLS_PER_MARKET,
+        # A new cell's slots and their shares of its assignable limit.
+        SLOTS_PER_CELL,
+        CAPACITY_BUFFER,
+    ),
 )
-SWEEPER = Contract("sweeper", (TABLE_NAME, PROVISIONING_QUEUE_URL, *_SCALE_OUT_TIMING))
+SWEEPER = Contract(
+    "sweeper",
+    # The roll-up of slotted cells needs the slot count and the buffer.
+    (TABLE_NAME, PROVISIONING_QUEUE_URL, *_SCALE_OUT_TIMING, SLOTS_PER_CELL, CAPACITY_BUFFER),
+)
 HEARTBEAT = Contract("heartbeat", (TABLE_NAME, *WRITER_GATE_FIELDS))
 SIGN_UP_GATE = Contract("sign_up_gate", (SIGN_UP_ALLOWED_DOMAINS,))
 

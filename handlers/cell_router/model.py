@@ -140,6 +140,14 @@ class Cell:
     endpoints: tuple[Endpoint, ...] = ()
     #: Whether the item is in the sparse placeable-cells index.
     listed: bool = False
+    #: Counter items of the cell (issue #14, ``slots``): 1 = the cell item
+    #: is its own and only slot (the SPEC's layout).
+    slots: int = 1
+    #: Shards of its market's placeable index the cell item last carried
+    #: (written by the roll-up; 0 = not known).
+    shards: int = 0
+    #: The placeable index partition the item carries ("" = not listed).
+    listed_in: str = ""
 
     @property
     def active(self) -> bool:

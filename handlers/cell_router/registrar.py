@@ -34,13 +34,22 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     )
     table = settings.table_name()
     max_cells = settings.max_cells_per_market()
+    slot_count = settings.slots_per_cell()
     store = RouterStore(table)
     now = utc_timestamp()
 
     # Cell first: once the episode is closed, the new cell must already be
     # there for sign-ups to land on.
     try:
-        outcome = register_cell(aws_clients.dynamodb(), table, ready, now, max_cells)
+        outcome = register_cell(
+            aws_clients.dynamodb(),
+            table,
+            ready,
+            now,
+            max_cells,
+            slot_count=slot_count,
+            buffer=settings.capacity_buffer(),
+        )
     except CellLimitReached:
         count(model.METRIC_CELL_LIMIT_REACHED)
         logger.error(
@@ -49,6 +58,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         )
         raise
     created = outcome is Registration.CREATED
+    if created and slot_count > 1:
+        # The sweeper rolls up the slots of every known market's cells.
+        store.remember_market(ready.market_id, now)
     episode_closed = False
     if ready.episode_id is not None or created:
         episode_closed = store.close_episode(ready.market_id, ready.episode_id, ready.cell_id, now)

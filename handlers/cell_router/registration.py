@@ -18,6 +18,14 @@ router-owned           ``currentCapacity`` (the dispatcher's counter)
   (EventBridge's or Lambda's retry, an operator re-sending a failed event)
   can never undo an operator's DRAINING or a health monitor's verdict.
 
+With ``slots`` above 1 (issue #14, ``SLOTS_PER_CELL``) a new cell is written
+together with its slot items in one transaction (``TransactWriteItems``: the
+cell's ``attribute_not_exists`` put and one put per slot), so no sign-up can
+ever see a cell without its slots; the cell carries ``slots`` and joins
+shard 0 of its market's sharded placeable index until the next roll-up
+places it (``rollup``). A replay is cancelled by the cell's condition and
+changes nothing, as above.
+
 The market count is a Query for the market's partition (``Select=COUNT``, a
 cell item is small: about 1 RCU per 4 KB read). It is read before the
 conditional create, so concurrent registrations in one market can exceed the
@@ -31,11 +39,19 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from handlers.cell_router import placement, slots
 from handlers.cell_router.attribute_values import dump
-from handlers.cell_router.budget import error_code
+from handlers.cell_router.budget import cancellation_reasons, error_code
 from handlers.cell_router.errors import CellLimitReached
-from handlers.cell_router.model import STATUS_ACTIVE
-from handlers.cell_router.store import CAPACITY_ATTRIBUTE, PARTITION_KEY, cell_key
+from handlers.cell_router.model import STATUS_ACTIVE, Cell
+from handlers.cell_router.store import (
+    CAPACITY_ATTRIBUTE,
+    PARTITION_KEY,
+    PLACEABLE_ATTRIBUTE,
+    SLOTS_ATTRIBUTE,
+    cell_key,
+    slot_item,
+)
 from handlers.cell_router.validation import CellReady
 
 REVISION_ATTRIBUTE = "provisioningRevision"
@@ -59,9 +75,17 @@ def _provisioned(ready: CellReady) -> dict[str, Any]:
 
 
 def register_cell(
-    client: Any, table_name: str, ready: CellReady, now: str, max_cells: int | None
+    client: Any,
+    table_name: str,
+    ready: CellReady,
+    now: str,
+    max_cells: int | None,
+    slot_count: int = 1,
+    buffer: Any = "0.2",
 ) -> Registration:
-    """Create the cell if absent, else apply a newer revision (see module)."""
+    """Create the cell if absent (with ``slot_count`` slots when above 1,
+    each its share of floor(maxCapacity x (1 - ``buffer``))), else apply a
+    newer revision (see module)."""
     key = cell_key(ready.market_id, ready.cell_id)
     if max_cells is not None and _cell_exists(client, table_name, key) is False:
         cells = market_cell_count(client, table_name, ready.market_id)
@@ -81,17 +105,21 @@ def register_cell(
     }
     if ready.revision is not None:
         item[REVISION_ATTRIBUTE] = ready.revision
-    try:
-        client.put_item(
-            TableName=table_name,
-            Item=dump(item),
-            ConditionExpression="attribute_not_exists(#pk)",
-            ExpressionAttributeNames={"#pk": PARTITION_KEY},
-        )
-        return Registration.CREATED
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
+    if slot_count > 1:
+        if _create_slotted(client, table_name, item, ready, slot_count, buffer):
+            return Registration.CREATED
+    else:
+        try:
+            client.put_item(
+                TableName=table_name,
+                Item=dump(item),
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": PARTITION_KEY},
+            )
+            return Registration.CREATED
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
     if ready.revision is None:
         return Registration.UNCHANGED
     values = {f":{name}": value for name, value in _provisioned(ready).items()}
@@ -114,6 +142,41 @@ def register_cell(
             return Registration.UNCHANGED
         raise
     return Registration.UPDATED
+
+
+def _create_slotted(
+    client: Any,
+    table_name: str,
+    item: dict[str, Any],
+    ready: CellReady,
+    slot_count: int,
+    buffer: Any,
+) -> bool:
+    """The cell and its slots in one transaction; False when the cell exists."""
+    cell = Cell(ready.market_id, ready.cell_id, 0, ready.max_capacity, True)
+    limits = slots.slot_limits(placement.assignable_limit(ready.max_capacity, buffer), slot_count)
+    cell_item = {
+        **item,
+        SLOTS_ATTRIBUTE: slot_count,
+        PLACEABLE_ATTRIBUTE: slots.placeable_partition(ready.market_id, 0),
+    }
+    absent = {
+        "ConditionExpression": "attribute_not_exists(#pk)",
+        "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+    }
+    puts = [{"Put": {"TableName": table_name, "Item": dump(cell_item), **absent}}]
+    puts += [
+        {"Put": {"TableName": table_name, "Item": dump(slot_item(cell, k, limit)), **absent}}
+        for k, limit in enumerate(limits)
+    ]
+    try:
+        client.transact_write_items(TransactItems=puts)
+    except ClientError as error:
+        reasons = cancellation_reasons(error)
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            return False
+        raise
+    return True
 
 
 def _cell_exists(client: Any, table_name: str, key: dict[str, str]) -> bool:

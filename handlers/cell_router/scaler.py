@@ -16,11 +16,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import aws_clients, model, placement, scaleout, settings, validation
+from handlers.cell_router import model, placement, scaleout, settings, validation
 from handlers.cell_router.budget import Deadline
 from handlers.cell_router.errors import ProvisioningUnavailable
 from handlers.cell_router.observability import count, lambda_handler, logger
-from handlers.cell_router.registration import market_cell_count
 from handlers.cell_router.store import RouterStore
 
 
@@ -32,16 +31,15 @@ def timing() -> scaleout.Timing:
     )
 
 
-def _market_at_cap(market_id: str, deadline: Deadline) -> bool:
+def _market_at_cap(store: RouterStore, market_id: str) -> bool:
     """``MAX_CELLS_PER_MARKET`` reached: asking for a cell the registrar
     would refuse only costs the provisioning layer a deployment (issue #10).
-    One Query, only when a scale-out is due."""
+    One Query, only when a scale-out is due, through the store: throttles
+    are retried within the deadline and answered ``ServiceUnavailable``."""
     cap = settings.max_cells_per_market()
     if cap is None:
         return False
-    cells = market_cell_count(
-        aws_clients.dynamodb(deadline.remaining()), settings.table_name(), market_id
-    )
+    cells = store.market_cell_count(market_id)
     if cells < cap:
         return False
     count(model.METRIC_CELL_LIMIT_REACHED)
@@ -67,7 +65,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, bool]:
     if not placement.scale_out_due(current, maximum, threshold):
         return {"provisioningRequested": False}
 
-    if _market_at_cap(request.market_id, store.deadline):
+    if _market_at_cap(store, request.market_id):
         return {"provisioningRequested": False}
     try:
         outcome = scaleout.request_capacity(

@@ -90,6 +90,15 @@ def max_cells_per_market() -> int | None:
     return contract.MAX_CELLS_PER_MARKET.read()
 
 
+def slots_per_cell() -> int:
+    """``SLOTS_PER_CELL``: counter items ("slots") per cell (default 1: the
+    cell item is its own and only slot, exactly the SPEC's layout). Above 1,
+    the registrar writes each new cell with that many slots, sign-ups take a
+    slot instead of the cell item, and the cell's ``currentCapacity`` is a
+    roll-up of its slots (``slots``, ``rollup``)."""
+    return contract.SLOTS_PER_CELL.read()
+
+
 def cell_ready_router_id() -> str | None:
     """``CELL_READY_ROUTER_ID``: when set, a CellReady must name this router
     (``detail.routerId``); the stack's rule already matches on it."""

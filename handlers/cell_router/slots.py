@@ -14,10 +14,15 @@ sign-up to the same item, and a new, empty cell takes a larger share of
 sign-ups rather than all of them. The transaction's condition keeps the
 choice exact however stale the snapshot is.
 
-The store and dispatcher that use this wait on issue #11's store; the
-contention model (``bench/contention.py``) drives its proposed design with
-these functions. Figures and reasons: README, "Sign-ups per market under
-contention".
+Items (``store``): slot *k* of a cell is ``marketId=SLOT#<market>#<cell>#<k>``,
+``cellId=SLOT`` with ``slotLoad``, ``slotLimit``, ``IsHealthy`` and
+``status`` (copies of the cell's, kept by the roll-up). The registrar writes
+a cell with its slots in one transaction (``registration``), the dispatcher
+adds users to slots (``dispatcher._assign_slotted``), and the sweeper rolls
+the slots up into the cell item's ``currentCapacity`` and its entry in the
+sharded placeable index (``rollup``). ``slots = 1`` (the default,
+``SLOTS_PER_CELL``) is the SPEC's layout: the cell item is its own slot.
+Figures and reasons: README, "Sign-ups per market under contention".
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 
-from handlers.cell_router import placement
+from handlers.cell_router import contract, placement
 from handlers.cell_router.model import Cell
 
 #: Partition prefix of a slot item. ``#`` cannot occur in a market id, so a
@@ -34,6 +39,32 @@ from handlers.cell_router.model import Cell
 SLOT_PREFIX = "SLOT#"
 
 POLICIES = ("weighted", "two-choices")
+
+#: Sort key of every slot item.
+SLOT_SORT_KEY = "SLOT"
+#: Cells per shard of a market's placeable index: a snapshot reads one
+#: shard (one page), so it costs the same at 3 or 300 cells.
+SHARD_CELLS = 10
+#: Most slots a cell may have (the contract's bound on ``SLOTS_PER_CELL``):
+#: the registrar writes the cell and its slots in one TransactWriteItems.
+MAX_SLOTS = contract.SLOTS_PER_CELL.high
+
+
+def slot_key(market_id: str, cell_id: str, slot: int) -> dict[str, str]:
+    """The table key of slot ``slot`` of a cell."""
+    return {"marketId": slot_partition(market_id, cell_id, slot), "cellId": SLOT_SORT_KEY}
+
+
+def shard_count(cells: int) -> int:
+    """Shards of a market's placeable index for ``cells`` cells (at least 1)."""
+    return max(1, -(-cells // SHARD_CELLS))
+
+
+def placeable_partition(market_id: str, shard: int) -> str:
+    """Value of a slotted cell's ``placeableMarketId`` in shard ``shard``:
+    ``<market>#<shard>``. ``#`` is never in a market id, so a shard never
+    mixes with a one-slot market's entries (``placeableMarketId=<market>``)."""
+    return f"{market_id}#{shard}"
 
 
 def slot_partition(market_id: str, cell_id: str, slot: int) -> str:
@@ -71,7 +102,7 @@ def slot_scale_out_count(due: int, slot_limit: int, limit: int) -> int:
 def choose_slot(
     cells: Iterable[Cell],
     buffer: float,
-    slots: int,
+    slots: int | None,
     excluded: set[tuple[str, int]],
     rng: random.Random,
     policy: str = "weighted",
@@ -83,7 +114,7 @@ def choose_slot(
     draws a cell with probability proportional to its free capacity
     (assignable limit minus load); ``two-choices`` takes the freer of two
     cells drawn uniformly. The slot is then drawn uniformly among the cell's
-    slots not excluded.
+    slots not excluded. ``slots`` None: each cell's own ``Cell.slots``.
 
     Raises ``ValueError`` for an unknown ``policy``.
     """
@@ -94,7 +125,8 @@ def choose_slot(
     for cell in cells:
         if not placement.is_placeable(cell, buffer):
             continue
-        free_slots = [k for k in range(slots) if (cell.cell_id, k) not in excluded]
+        count = cell.slots if slots is None else slots
+        free_slots = [k for k in range(count) if (cell.cell_id, k) not in excluded]
         if free_slots:
             candidates.append(cell)
             open_slots[cell.cell_id] = free_slots

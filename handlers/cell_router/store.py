@@ -31,7 +31,15 @@ marking a cell unhealthy without removing it; a cell from before the index
 existed) on the refusal path, which reads the market's cells
 consistently before it ever answers ``NoCapacity``.
 
-``#`` is not allowed in a market id, so neither helper item can collide with
+Slotted cells (issue #14, ``SLOTS_PER_CELL`` above 1; ``slots``): a cell item
+carries ``slots`` N and, from the roll-up, ``placeableShards`` N; its
+``placeableMarketId`` is ``<market>#<shard>``; each slot is an item
+``marketId="SLOT#<market>#<cell>#<k>"``, ``cellId="SLOT"`` with ``slotLoad``,
+``slotLimit``, ``slotOf`` and copies of the cell's ``IsHealthy``/``status``
+(``slot_item``, ``assign_slot``, ``read_slots``, ``roll_up_cell``,
+``sync_slot``).
+
+``#`` is not allowed in a market id, so no helper item can collide with
 a market's partition.
 """
 
@@ -45,7 +53,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from handlers.cell_router import aws_clients, budget, writer_store
+from handlers.cell_router import aws_clients, budget, slots, writer_store
 
 # Private names kept because bench/contention.py calls store._dump/_code.
 from handlers.cell_router.attribute_values import dump as _dump
@@ -53,8 +61,6 @@ from handlers.cell_router.attribute_values import load as _load
 from handlers.cell_router.budget import Deadline
 from handlers.cell_router.budget import error_code as _code
 
-# The table's keys and indexes, declared once in the family's contract
-# (components.schemas takes them from there too).
 # The table's keys and indexes are declared once, in the family's contract
 # (components.schemas takes them from there too); re-exported for callers.
 from handlers.cell_router.contract import CAPACITY_ATTRIBUTE as CAPACITY_ATTRIBUTE
@@ -72,6 +78,15 @@ from handlers.cell_router.model import (
     Endpoint,
     Mapping,
 )
+
+#: Slotted cells (issue #14): the cell item's slot count and the shard count
+#: of its market's placeable index (written by the roll-up); a slot item's
+#: counter, share and cell. See ``slots``.
+SLOTS_ATTRIBUTE = "slots"
+SHARDS_ATTRIBUTE = "placeableShards"
+SLOT_LOAD_ATTRIBUTE = "slotLoad"
+SLOT_LIMIT_ATTRIBUTE = "slotLimit"
+SLOT_CELL_ATTRIBUTE = "slotOf"
 
 MAPPING_SORT_KEY = "MAPPING"
 EPISODE_SORT_KEY = "SCALE_OUT"
@@ -95,6 +110,8 @@ _CELL_ATTRIBUTES = (
     "endPoint_2",
     "regionCode_1",
     "regionCode_2",
+    SLOTS_ATTRIBUTE,
+    SHARDS_ATTRIBUTE,
 )
 _CELL_NAMES = {f"#a{i}": name for i, name in enumerate(_CELL_ATTRIBUTES)}
 _CELL_PROJECTION = ", ".join(_CELL_NAMES)
@@ -131,7 +148,41 @@ def cell_from_item(item: dict[str, Any]) -> Cell:
         status=str(item.get("status") or STATUS_ACTIVE),
         endpoints=endpoints,
         listed=bool(item.get(PLACEABLE_ATTRIBUTE)),
+        slots=max(1, int(item.get(SLOTS_ATTRIBUTE) or 1)),
+        shards=int(item.get(SHARDS_ATTRIBUTE) or 0),
+        listed_in=str(item.get(PLACEABLE_ATTRIBUTE) or ""),
     )
+
+
+@dataclass(frozen=True)
+class SlotLoad:
+    """One slot item as read (issue #14)."""
+
+    cell_id: str
+    slot: int
+    load: int
+    limit: int
+    healthy: bool
+    status: str
+
+    @property
+    def free(self) -> bool:
+        return self.healthy and self.status == STATUS_ACTIVE and self.load < self.limit
+
+
+def slot_item(cell: Cell, slot: int, limit: int, load: int = 0) -> dict[str, Any]:
+    """A slot item of ``cell`` (plain values): its share ``limit`` of the
+    cell's assignable limit, its ``load``, and copies of the cell's health
+    and status (the sign-up transaction's condition reads them here, never
+    on the cell item)."""
+    return {
+        **slots.slot_key(cell.market_id, cell.cell_id, slot),
+        SLOT_CELL_ATTRIBUTE: cell.cell_id,
+        SLOT_LOAD_ATTRIBUTE: load,
+        SLOT_LIMIT_ATTRIBUTE: limit,
+        "IsHealthy": cell.healthy,
+        "status": cell.status,
+    }
 
 
 def mapping_from_item(item: dict[str, Any]) -> Mapping:
@@ -198,6 +249,9 @@ class AssignOutcome(enum.Enum):
     #: The market's writer record no longer names this region under the
     #: epoch the sign-up gate decided on (issue #13): nothing was written.
     WRITER_MOVED = "writer-moved"
+    #: Another transaction held the slot (``TransactionConflict``): nothing
+    #: was written; the slotted dispatcher draws again (issue #14).
+    LOST_RACE = "lost-race"
 
 
 @dataclass(frozen=True)
@@ -365,6 +419,258 @@ class RouterStore:
                 UpdateExpression="SET registeredAt = if_not_exists(registeredAt, :now)",
                 ExpressionAttributeValues=_dump({":now": now}),
             ),
+        )
+
+    def market_cell_count(self, market_id: str) -> int:
+        """Cells recorded for the market: a consistent ``Select=COUNT`` Query
+        of its partition (every item there is a cell; slots live under
+        ``SLOT#``), all pages, within the deadline."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "#pk = :market",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+            "ExpressionAttributeValues": _dump({":market": market_id}),
+            "Select": "COUNT",
+            "ConsistentRead": True,
+        }
+        total = 0
+        while True:
+            response = self._call("the routing table", lambda c: c.query(**request))
+            total += int(response.get("Count", 0))
+            last_key = response.get("LastEvaluatedKey")
+            if not last_key:
+                return total
+            request["ExclusiveStartKey"] = last_key
+
+    # -- slotted cells (issue #14) ---------------------------------------
+
+    def shard_cells(self, market_id: str, shard: int) -> list[Cell]:
+        """One shard of the market's placeable index (one page, eventually
+        consistent): the slotted dispatcher's snapshot. Entries are
+        ``listed``; their ``currentCapacity`` is the last roll-up."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": PLACEABLE_INDEX,
+            "KeyConditionExpression": "#pk = :shard",
+            "ProjectionExpression": _CELL_PROJECTION,
+            "ExpressionAttributeNames": {**_CELL_NAMES, "#pk": PLACEABLE_ATTRIBUTE},
+            "ExpressionAttributeValues": _dump(
+                {":shard": slots.placeable_partition(market_id, shard)}
+            ),
+            # A shard holds SHARD_CELLS cells, a few more between a
+            # registration and the next roll-up.
+            "Limit": 4 * slots.SHARD_CELLS,
+        }
+        response = self._call("the routing table", lambda c: c.query(**request))
+        return [
+            replace(cell_from_item(_load(item)), listed=True) for item in response.get("Items", [])
+        ]
+
+    def read_slots(self, cells: list[Cell]) -> list[SlotLoad]:
+        """Every slot of ``cells`` read strongly (BatchGetItem, 100 keys a
+        call, unprocessed keys re-asked). A cell with one slot is its own
+        slot: its load is the cell item's ``currentCapacity``, as given."""
+        found: list[SlotLoad] = []
+        keys: list[dict[str, Any]] = []
+        for cell in cells:
+            if cell.slots <= 1:
+                found.append(
+                    SlotLoad(cell.cell_id, 0, cell.current_capacity, -1, cell.healthy, cell.status)
+                )
+                continue
+            keys.extend(
+                _dump(slots.slot_key(cell.market_id, cell.cell_id, k)) for k in range(cell.slots)
+            )
+        for start in range(0, len(keys), 100):
+            pending: dict[str, Any] = {
+                self.table_name: {"Keys": keys[start : start + 100], "ConsistentRead": True}
+            }
+            while pending:
+                response = self._call(
+                    "the routing table",
+                    lambda c, request=pending: c.batch_get_item(RequestItems=request),
+                )
+                for raw in response.get("Responses", {}).get(self.table_name, []):
+                    found.append(_slot_from_item(_load(raw)))
+                pending = response.get("UnprocessedKeys") or {}
+        return found
+
+    def assign_slot(
+        self,
+        mapping: Mapping,
+        cell: Cell,
+        slot: int,
+        share: int,
+        known_load: int | None = None,
+        writer_check: dict[str, Any] | None = None,
+    ) -> AssignResult:
+        """One transaction: the mapping put (only if the user has none) and
+        one slot's conditional ADD -- healthy, active, below the slot's own
+        ``slotLimit`` -- so the cell never passes its assignable limit.
+
+        Scale-out is edge-triggered: ``share`` is the slot's share of the
+        cell's scale-out point (``slots.slot_scale_out_count``), and the
+        condition proves which side of it this sign-up is on. Without
+        ``known_load`` (or below it) the slot must stay below ``share``;
+        at ``share - 1`` it must be exactly that (this sign-up crosses);
+        at or past ``share``, anywhere from there to its limit. When only
+        that bound fails the result is ``STALE_LOAD`` with the slot's real
+        load; a full or unhealthy slot is ``CELL_REJECTED``; another
+        transaction holding the slot is ``LOST_RACE`` (not retried here: the
+        dispatcher draws another slot). Throttles are retried within the
+        deadline.
+        """
+        names = {
+            "#load": SLOT_LOAD_ATTRIBUTE,
+            "#limit": SLOT_LIMIT_ATTRIBUTE,
+            "#healthy": "IsHealthy",
+            "#st": "status",
+        }
+        values: dict[str, Any] = {":true": True, ":active": STATUS_ACTIVE, ":one": 1}
+        condition = (
+            "#healthy = :true AND (attribute_not_exists(#st) OR #st = :active) AND #load < #limit"
+        )
+        if known_load is None or known_load + 1 < share:
+            condition += " AND #load < :below"
+            values[":below"] = max(0, share - 1)
+        elif known_load + 1 == share:
+            condition += " AND #load = :load"
+            values[":load"] = known_load
+        else:
+            condition += " AND #load >= :share"
+            values[":share"] = share
+        token = uuid.uuid4().hex
+        mapping_item = {
+            **mapping_key(mapping.user_key),
+            "assignedMarketId": mapping.market_id,
+            "assignedCellId": mapping.cell_id,
+            "assignedAt": mapping.assigned_at,
+            "assignmentId": token,
+        }
+        items = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": _dump(mapping_item),
+                    "ConditionExpression": "attribute_not_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": _dump(slots.slot_key(cell.market_id, cell.cell_id, slot)),
+                    "UpdateExpression": "ADD #load :one",
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": _dump(values),
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            *([writer_check] if writer_check else []),
+        ]
+
+        def attempt(client: Any) -> bool:
+            try:
+                # Same token on a retry after a timeout or server error: a
+                # transaction that did commit is not applied twice.
+                client.transact_write_items(TransactItems=items, ClientRequestToken=token)
+            except ClientError as error:
+                reasons = budget.cancellation_reasons(error)
+                if "TransactionConflict" in reasons and "ConditionalCheckFailed" not in reasons:
+                    return False
+                raise
+            return True
+
+        try:
+            committed = self._call("cell assignment", attempt)
+        except ClientError as error:
+            if _code(error) != "TransactionCanceledException":
+                raise
+            result = _slot_cancelled(error, token)
+            return (
+                replace(result, mapping=mapping)
+                if result.mapping is None and (result.outcome is AssignOutcome.PLACED)
+                else result
+            )
+        if not committed:
+            return AssignResult(AssignOutcome.LOST_RACE)
+        return AssignResult(AssignOutcome.PLACED, mapping)
+
+    def roll_up_cell(self, cell: Cell, load: int, partition: str | None, shards: int) -> bool:
+        """Write a slotted cell's roll-up: ``currentCapacity`` = the sum of
+        its slots, and its entry in the sharded placeable index
+        (``partition``; None takes it out). Only while the cell's health,
+        status and size are still those the roll-up read. False when they
+        changed (the next roll-up redoes it)."""
+        names = {
+            "#cap": CAPACITY_ATTRIBUTE,
+            "#listed": PLACEABLE_ATTRIBUTE,
+            "#shards": SHARDS_ATTRIBUTE,
+            "#healthy": "IsHealthy",
+            "#st": "status",
+            "#max": "maxCapacity",
+            "#pk": PARTITION_KEY,
+        }
+        values: dict[str, Any] = {
+            ":load": load,
+            ":shards": shards,
+            ":healthy": cell.healthy,
+            ":max": cell.max_capacity,
+            ":active": STATUS_ACTIVE,
+        }
+        update = "SET #cap = :load, #shards = :shards"
+        if partition is None:
+            update += " REMOVE #listed"
+        else:
+            update += ", #listed = :partition"
+            values[":partition"] = partition
+        status = "(attribute_not_exists(#st) OR #st = :active)" if cell.active else "#st = :status"
+        if not cell.active:
+            values[":status"] = cell.status
+        return self._conditional(
+            lambda c: c.update_item(
+                TableName=self.table_name,
+                Key=_dump(cell_key(cell.market_id, cell.cell_id)),
+                UpdateExpression=update,
+                ConditionExpression=(
+                    f"attribute_exists(#pk) AND #healthy = :healthy AND #max = :max AND {status}"
+                ),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_dump(values),
+            )
+        )
+
+    def sync_slot(self, cell: Cell, slot: int, limit: int) -> bool:
+        """Copy the cell's health and status onto one of its slots and set
+        the slot's share ``limit`` (after an operator's change or a resize);
+        creates a missing slot empty. Never touches the slot's load."""
+        return self._conditional(
+            lambda c: c.update_item(
+                TableName=self.table_name,
+                Key=_dump(slots.slot_key(cell.market_id, cell.cell_id, slot)),
+                UpdateExpression=(
+                    "SET #healthy = :healthy, #st = :status, #limit = :limit, #of = :cell,"
+                    " #load = if_not_exists(#load, :zero)"
+                ),
+                ExpressionAttributeNames={
+                    "#healthy": "IsHealthy",
+                    "#st": "status",
+                    "#limit": SLOT_LIMIT_ATTRIBUTE,
+                    "#of": SLOT_CELL_ATTRIBUTE,
+                    "#load": SLOT_LOAD_ATTRIBUTE,
+                },
+                ExpressionAttributeValues=_dump(
+                    {
+                        ":healthy": cell.healthy,
+                        ":status": cell.status,
+                        ":limit": limit,
+                        ":cell": cell.cell_id,
+                        ":zero": 0,
+                    }
+                ),
+            )
         )
 
     # -- the placeable index ---------------------------------------------
@@ -737,6 +1043,46 @@ _PLACEABLE_NAMES = {
     "#st": "status",
     "#cap": CAPACITY_ATTRIBUTE,
 }
+
+
+def _slot_from_item(item: dict[str, Any]) -> SlotLoad:
+    cell_id = str(item.get(SLOT_CELL_ATTRIBUTE) or "")
+    slot = int(str(item[PARTITION_KEY]).rsplit("#", 1)[-1])
+    if not cell_id:
+        cell_id = str(item[PARTITION_KEY]).split("#")[2]
+    return SlotLoad(
+        cell_id=cell_id,
+        slot=slot,
+        load=int(item.get(SLOT_LOAD_ATTRIBUTE, 0)),
+        limit=int(item.get(SLOT_LIMIT_ATTRIBUTE, 0)),
+        healthy=item.get("IsHealthy") is True,
+        status=str(item.get("status") or STATUS_ACTIVE),
+    )
+
+
+def _slot_cancelled(error: ClientError, assignment_id: str) -> AssignResult:
+    """What a cancelled slot assignment means (conflicts and throttles never
+    get here)."""
+    reasons = error.response.get("CancellationReasons") or []
+    mapping_reason = reasons[0] if len(reasons) > 0 else {}
+    slot_reason = reasons[1] if len(reasons) > 1 else {}
+    if mapping_reason.get("Code") == "ConditionalCheckFailed":
+        if _is_ours(error, assignment_id):
+            return AssignResult(AssignOutcome.PLACED)
+        old = mapping_reason.get("Item")
+        return AssignResult(
+            AssignOutcome.ALREADY_MAPPED, mapping_from_item(_load(old)) if old else None
+        )
+    if len(reasons) > 2 and reasons[2].get("Code") == "ConditionalCheckFailed":
+        return AssignResult(AssignOutcome.WRITER_MOVED)
+    if slot_reason.get("Code") == "ConditionalCheckFailed":
+        if not slot_reason.get("Item"):
+            return AssignResult(AssignOutcome.CELL_REJECTED)  # no such slot
+        old = _slot_from_item(_load(slot_reason["Item"]))
+        if old.free:
+            return AssignResult(AssignOutcome.STALE_LOAD, observed_capacity=old.load)
+        return AssignResult(AssignOutcome.CELL_REJECTED)
+    raise error
 
 
 def _is_ours(error: ClientError, assignment_id: str) -> bool:

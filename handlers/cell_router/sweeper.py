@@ -9,6 +9,10 @@ performs the resend, with the episode's own ``episodeId``. Every resend is
 counted (``ScaleOutResent``, alarmed): a resend means something upstream
 lost a request.
 
+With ``SLOTS_PER_CELL`` above 1 it also rolls each known market's slots up
+into its cell items and shards the placeable index (``rollup``; issue #14),
+adding ``"rolledUpCells"`` (cell items written) to its answer.
+
 Returns ``{"markets": int, "openEpisodes": int, "resent": int, "failed": int}``.
 A failed send is counted (``ProvisioningFailed``, alarmed) and retried on the
 next run; the function itself fails only when the table cannot be read.
@@ -20,7 +24,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import scaleout, settings
+from handlers.cell_router import rollup, scaleout, settings
 from handlers.cell_router.budget import Deadline
 from handlers.cell_router.errors import ServiceUnavailable
 from handlers.cell_router.observability import lambda_handler, logger
@@ -51,5 +55,10 @@ def handler(event: Any, context: LambdaContext) -> dict[str, int]:
         "resent": resent,
         "failed": failed,
     }
+    if settings.slots_per_cell() > 1:
+        buffer = settings.capacity_buffer()
+        summary["rolledUpCells"] = sum(
+            rollup.roll_up_market(store, market, buffer).cells_written for market in markets
+        )
     logger.info("sweep done", extra=summary)
     return summary

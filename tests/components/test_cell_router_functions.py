@@ -245,6 +245,8 @@ def test_environment_comes_from_config(run_stack):
         router_primary_region="us-east-1", router_urls=router_urls,
         writer_fence_seconds=60, writer_lease_seconds=150, writer_auto_promotion=False,
         writer_auto_promote_after_seconds=600,
+        # #14: a refusal at the cap requests no cell.
+        max_cells_per_market=9,
     )  # fmt: skip
     assert env("scaler") == contract.SCALER.render(
         table_name=table_name, scale_out_threshold=0.6, provisioning_queue_url=queue_url,
@@ -259,9 +261,10 @@ def test_environment_comes_from_config(run_stack):
     assert env("registrar") == contract.REGISTRAR.render(
         table_name=table_name, cell_endpoint_domains=domains,
         cell_ready_router_id="resilient-routing/dev", max_cells_per_market=9,
+        capacity_buffer=0.25,
     )  # fmt: skip
     assert env("sweeper") == contract.SWEEPER.render(
-        table_name=table_name, provisioning_queue_url=queue_url, **resend
+        table_name=table_name, provisioning_queue_url=queue_url, **resend, capacity_buffer=0.25
     )
     dispatcher = contract.DISPATCHER.parse(env("dispatcher"))
     assert (dispatcher.capacity_buffer, dispatcher.scale_out_threshold) == (
@@ -509,3 +512,43 @@ def test_the_cell_cap_alarms_on_the_registrars_metric(run_stack):
                 if r.name == "cell-router-cell-limit-reached"]  # fmt: skip
     registrar = _function(uncapped, "registrar").inputs["environment"]["variables"]
     assert "MAX_CELLS_PER_MARKET" not in registrar
+
+
+def test_a_slotted_stack_gets_the_slot_settings_and_permissions(run_stack):
+    """Issue #14: ``slotsPerCell`` above 1 reaches the functions that use it,
+    with the slot permissions; the default stack gets neither (above)."""
+    run = run_stack(slotsPerCell=8)
+    arns = _arns(run)
+
+    def env(module: str) -> dict:
+        return dict(_function(run, module).inputs["environment"]["variables"])
+
+    for module in ("dispatcher", "mapper", "registrar", "sweeper"):
+        assert env(module)["SLOTS_PER_CELL"] == "8", module
+    for module in ("scaler", "validator"):
+        assert "SLOTS_PER_CELL" not in env(module), module
+    assert env("registrar")["CAPACITY_BUFFER"] == env("sweeper")["CAPACITY_BUFFER"] == "0.2"
+    slot_only = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["SLOT#*"]}}
+    dispatcher = _statements(run, "dispatcher")
+    assert dispatcher[-2:] == [
+        {"Sid": "CountUsersOnSlots", "Effect": "Allow", "Action": ["dynamodb:UpdateItem"],
+         "Resource": arns["table"],
+         "Condition": {**slot_only, "ForAllValues:StringEquals": {"dynamodb:Attributes": [
+             "marketId", "cellId", "slotLoad", "slotLimit", "IsHealthy", "status"]}}},
+        {"Sid": "ReadSlots", "Effect": "Allow", "Action": ["dynamodb:BatchGetItem"],
+         "Resource": arns["table"], "Condition": slot_only},
+    ]  # fmt: skip
+    sweeper = {s["Sid"]: s for s in _statements(run, "sweeper")}
+    assert {"ReadMarketCells", "ReadSlots", "RollUpSlots"} <= set(sweeper)
+    never = sweeper["RollUpSlots"]["Condition"]["ForAllValues:StringNotLike"]
+    assert never["dynamodb:LeadingKeys"] == ["USER#*", "SCALE#*", "MARKET#"]
+
+
+@pytest.mark.parametrize("slots", [0, 51])
+def test_slots_per_cell_out_of_range_is_refused(slots: int):
+    with pytest.raises(ValueError, match=r"slots_per_cell must be an integer in \[1, 50\]"):
+        CellRouterFunctionsArgs(
+            region="us-east-1", table_name="t", table_arn="arn", index_arn="arn",
+            queue_url="q", queue_arn="arn", alarm_topic_arn="arn",
+            user_key_secret_arn="arn", slots_per_cell=slots,
+        )  # fmt: skip

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from handlers.cell_router import aws_clients, identity
+from handlers.cell_router import aws_clients, dispatcher, identity, lookup
 from tests.handlers.cell_router.support import TABLE, Router, build_router
 
 
@@ -31,11 +31,17 @@ def _router_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("CELL_ENDPOINT_DOMAINS", raising=False)
     monkeypatch.delenv("MAX_CELLS_PER_MARKET", raising=False)
+    monkeypatch.delenv("SLOTS_PER_CELL", raising=False)
     aws_clients.reset()
     identity.reset()
+    # Slotted cells (issue #14): each test starts as a cold container.
+    dispatcher.SNAPSHOTS.clear()
+    lookup.forget_cells()
     yield
     aws_clients.reset()
     identity.reset()
+    dispatcher.SNAPSHOTS.clear()
+    lookup.forget_cells()
 
 
 @pytest.fixture

@@ -16,7 +16,10 @@ from typing import Any
 import boto3
 
 from components.schemas import ROUTER_TABLE
-from handlers.cell_router import placement
+from handlers.cell_router import placement, store
+from handlers.cell_router import slots as slot_policy
+from handlers.cell_router.attribute_values import dump
+from handlers.cell_router.model import Cell
 from support.queues import drain
 
 TABLE = "tbl_router_test"
@@ -47,12 +50,18 @@ class Router:
         urls: tuple[str, str] | None = None,
         regions: tuple[str, str] = ("eu-west-1", "eu-central-1"),
         listed: bool | None = None,
+        slots: int = 1,
     ) -> tuple[str, str]:
         """Put a cell item. ``listed`` (default: whether the cell is placeable
         under the environment's buffer) puts it in the placeable index, as
         the registrar and the dispatcher keep it; ``False`` for a cell whose
         entry is missing (a cell from before the index), ``True`` for a stale
-        one (an operator marked it unhealthy without removing it)."""
+        one (an operator marked it unhealthy without removing it).
+
+        ``slots`` above 1 (issue #14) writes the cell as the registrar does
+        with ``SLOTS_PER_CELL``: its ``slots`` attribute, an entry in shard 0
+        of the sharded placeable index, and its slot items with ``current``
+        users spread over them."""
         urls = urls or (f"https://{cell_id}-a.example.com", f"https://{cell_id}-b.example.com")
         item: dict[str, Any] = {
             "marketId": {"S": market},
@@ -72,9 +81,38 @@ class Router:
             limit = placement.assignable_limit(maximum, buffer)
             listed = healthy and status in (None, "ACTIVE") and current < limit
         if listed:
-            item["placeableMarketId"] = {"S": market}
+            shard = market if slots <= 1 else slot_policy.placeable_partition(market, 0)
+            item["placeableMarketId"] = {"S": shard}
+        if slots > 1:
+            item["slots"] = {"N": str(slots)}
+            buffer = Decimal(os.environ.get("CAPACITY_BUFFER") or "0.2")
+            limits = slot_policy.slot_limits(placement.assignable_limit(maximum, buffer), slots)
+            loads = slot_policy.spread_load(current, limits)
+            cell = Cell(market, cell_id, current, maximum, healthy, status or "ACTIVE")
+            for k, (limit, load) in enumerate(zip(limits, loads, strict=True)):
+                slot = dump(store.slot_item(cell, k, limit, load))
+                self.ddb.put_item(TableName=self.table, Item=slot)
         self.ddb.put_item(TableName=self.table, Item=item)
         return urls
+
+    def slot_loads(self, cell_id: str, market: str = "europe") -> list[int]:
+        """The loads of a slotted cell's slot items, in slot order."""
+        count = int(self.cell(cell_id, market).get("slots", {"N": "1"})["N"])
+        return [
+            int(
+                self.ddb.get_item(
+                    TableName=self.table, Key=dump(slot_policy.slot_key(market, cell_id, k))
+                )["Item"]["slotLoad"]["N"]
+            )
+            for k in range(count)
+        ]
+
+    def users(self, cell_id: str, market: str = "europe") -> int:
+        """Users counted on a cell: its slots' sum when slotted (the cell
+        item's ``currentCapacity`` is then a roll-up), else its counter."""
+        if "slots" in self.cell(cell_id, market):
+            return sum(self.slot_loads(cell_id, market))
+        return self.load(cell_id, market)
 
     def items(self) -> list[dict[str, Any]]:
         pages = self.ddb.get_paginator("scan").paginate(TableName=self.table)
@@ -94,6 +132,9 @@ class Router:
 
     def mappings(self) -> list[dict[str, Any]]:
         return [i for i in self.items() if i["marketId"]["S"].startswith("USER#")]
+
+    def slot_items(self) -> list[dict[str, Any]]:
+        return [i for i in self.items() if i["marketId"]["S"].startswith("SLOT#")]
 
     def marker(self, market: str = "europe") -> dict[str, Any] | None:
         return self.ddb.get_item(

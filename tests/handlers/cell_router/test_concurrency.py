@@ -21,7 +21,7 @@ from handlers.cell_router.errors import NoCapacity, ServiceUnavailable, UnknownM
 from support.emulator import EMULATOR_TIME_SCALE
 from support.faults import FaultInjector
 from support.sfn import FakeLambdaContext
-from tests.handlers.cell_router.support import build_router, request
+from tests.handlers.cell_router.support import QUEUE, TABLE, build_router, request
 
 THREADS = 16
 USERS = 150
@@ -54,15 +54,32 @@ def emulator_time(monkeypatch) -> Callable[[], FakeLambdaContext]:
     return context
 
 
+#: Slots per cell: 1 is the SPEC's layout; 4 is issue #14's slotted design
+#: (each cell's 40 seats split over 4 slot items of 10), where "counters
+#: equal mappings" means the slots' sums.
+SLOT_COUNTS = (1, 4)
+
+
+def _tables(slots: int, table: str, queue: str) -> tuple[str, str]:
+    # Each run its own table and queue: the emulator outlives a test.
+    return (table, queue) if slots == 1 else (f"{table}-s{slots}", f"{queue}-s{slots}")
+
+
 @pytest.mark.slow
-def test_sixteen_threads_sign_up_150_users(serial_moto, emulator_time, monkeypatch) -> None:
-    router = build_router()
+@pytest.mark.parametrize("slots", SLOT_COUNTS)
+def test_sixteen_threads_sign_up_150_users(
+    serial_moto, emulator_time, monkeypatch, slots: int
+) -> None:
+    table, queue = _tables(slots, TABLE, QUEUE)
+    router = build_router(table, queue)
+    monkeypatch.setenv("TABLE_NAME", table)
+    monkeypatch.setenv("SLOTS_PER_CELL", str(slots))
     monkeypatch.setenv("PROVISIONING_QUEUE_URL", router.queue_url)
     monkeypatch.setenv("USER_KEY_SECRET_ARN", router.secret_arn)
     for cell_id in ("c1", "c2", "c3"):
-        router.put_cell(cell_id, maximum=50)
-    router.put_cell("sick", maximum=50, healthy=False)
-    router.put_cell("asia-1", market="asia", maximum=50)
+        router.put_cell(cell_id, maximum=50, slots=slots)
+    router.put_cell("sick", maximum=50, healthy=False, slots=slots)
+    router.put_cell("asia-1", market="asia", maximum=50, slots=slots)
     untouched = (router.cell("sick"), router.cell("asia-1", "asia"))
 
     def sign_up(user_id: str) -> dict | None:
@@ -83,7 +100,7 @@ def test_sixteen_threads_sign_up_150_users(serial_moto, emulator_time, monkeypat
     assert all(r["newAssignment"] for r in placed.values()), {
         u: r for u, r in placed.items() if not r["newAssignment"]
     }
-    loads = {c: router.load(c) for c in ("c1", "c2", "c3")}
+    loads = {c: router.users(c) for c in ("c1", "c2", "c3")}
     assert loads == {"c1": 40, "c2": 40, "c3": 40}
     mappings = router.mappings()
     assert len(mappings) == sum(loads.values()) == 120
@@ -123,17 +140,19 @@ FAULTS = (
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("slots", SLOT_COUNTS)
 def test_sixteen_threads_under_conflicts_and_throttling(
-    serial_moto, emulator_time, monkeypatch
+    serial_moto, emulator_time, monkeypatch, slots: int
 ) -> None:
     # Its own table and queue: the emulator outlives the test before.
-    router = build_router("tbl_router_faults", "CellProvisioning-faults")
+    router = build_router(*_tables(slots, "tbl_router_faults", "CellProvisioning-faults"))
     monkeypatch.setenv("TABLE_NAME", router.table)
+    monkeypatch.setenv("SLOTS_PER_CELL", str(slots))
     monkeypatch.setenv("PROVISIONING_QUEUE_URL", router.queue_url)
     monkeypatch.setenv("USER_KEY_SECRET_ARN", router.secret_arn)
     for cell_id in ("c1", "c2", "c3"):
-        router.put_cell(cell_id, maximum=50)
-    router.put_cell("sick", maximum=50, healthy=False)
+        router.put_cell(cell_id, maximum=50, slots=slots)
+    router.put_cell("sick", maximum=50, healthy=False, slots=slots)
     untouched = router.cell("sick")
     ticks = itertools.count()
     log: list[tuple[str, int, int, str, dict | None]] = []
@@ -171,7 +190,7 @@ def test_sixteen_threads_under_conflicts_and_throttling(
     # Every placeable user placed, and every refusal the true one.
     assert outcomes == {"placed": 120, "NoCapacity": 30}, outcomes
     placed = {user: result for user, _, _, outcome, result in log if outcome == "placed"}
-    loads = {c: router.load(c) for c in ("c1", "c2", "c3")}
+    loads = {c: router.users(c) for c in ("c1", "c2", "c3")}
     assert loads == {"c1": 40, "c2": 40, "c3": 40}  # none over the limit
     mappings = router.mappings()
     assert len(mappings) == len({m["marketId"]["S"] for m in mappings}) == 120

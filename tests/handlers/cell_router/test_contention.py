@@ -19,6 +19,7 @@ from bench.contention import (
     Scenario,
     Slotted,
     Timing,
+    compare,
     main,
     run_lookups,
     run_seeds,
@@ -249,3 +250,47 @@ def test_help_works(capsys) -> None:
         main(["--help"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out.startswith("usage: python -m bench.contention")
+
+
+# --- issue #14: the built slotted code in the model ------------------------------------------
+
+
+def test_the_built_dispatcher_matches_the_outline_it_was_chosen_with() -> None:
+    """The model's slotted rows run the real ``dispatcher._assign_slotted``
+    (snapshot cache, weighted draws, last look); the outline the design was
+    chosen with must give the same answer, or the README's choice is void."""
+    scenario = Scenario(rate=2_000, cells=20, new_cell=True, duration_s=1.0, warmup_s=0.0)
+    built = run_slotted(scenario, driver="handlers")
+    outline = run_slotted(scenario, driver="outline")
+    for report in (built, outline):
+        assert report.false_refusals == report.unavailable == report.throttled == 0
+        assert report.placed_per_s > 1_900
+    assert built.placed_per_s == pytest.approx(outline.placed_per_s, rel=0.05)
+    assert built.transactions / built.sign_ups < 1.5
+    with pytest.raises(ValueError, match="driver must be one of handlers, outline"):
+        run_slotted(scenario, driver="guess")
+
+
+def test_a_shard_snapshot_costs_the_same_at_any_market_size() -> None:
+    """A cold sign-up reads one shard page (0.5 RRU) at 3 or 100 cells; the
+    market's partition is never read on the hot path."""
+    for cells in (3, 100):
+        report = run_slotted(Scenario(rate=100 * cells, cells=cells, duration_s=1.0, warmup_s=1.0))
+        assert report.first_try_cost == (3, 1.5, 4.0), cells
+        assert ("table", "europe", "read") not in report.mean_units
+
+
+@pytest.mark.slow
+def test_a_partition_keys_share_never_exceeds_its_limit_in_the_comparison() -> None:
+    """The "120 % of its limit" rows: the share was the units in a window
+    starting at 0.5 s divided by its length, but the limit applies per
+    calendar second, so a 1 s window spanning two metered seconds could hold
+    twice a second's units. Windows now start and end on whole seconds."""
+    rows = compare(scale=0.5, cell_counts=[20], designs=["today"])
+    assert rows and all(row.report.scenario.warmup_s in (0.0, 1.0) for row in rows)
+    for row in rows:
+        _, share = row.report.hottest
+        assert share <= 1.0 + 1e-9, (row.phase, share)
+    # The old window (from 0.5 s, 1 s long) shows the artefact on the same load.
+    offset = run_sign_ups(Scenario(rate=2_000, cells=20, warmup_s=0.5, duration_s=1.0))
+    assert offset.hottest[1] > 1.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.round_trips import SCENARIOS, markdown, measure
+from bench.round_trips import SCENARIOS, SLOTTED_SCENARIOS, markdown, measure
 
 BUDGET = {
     "new user sign-up": 3,
@@ -19,6 +19,16 @@ BUDGET = {
     # Issue #13: sign-ups stay <= 3 plus the (cached) writer check.
     "two-region sign-up, writer check cached": 3,
     "two-region sign-up, writer check cold": 4,
+    # Issue #14, slotted cells: no index page once the container has its
+    # snapshot, a lost race draws another slot, the band writes nothing more,
+    # and a known user's cell comes from the container's cache.
+    "slotted: new user sign-up, cold container": 3,
+    "slotted: new user sign-up, warm container": 2,
+    "slotted: new user sign-up, first transaction lost a race": 3,
+    "slotted: new user sign-up + scaler, scale-out band (episode open)": 2,
+    "slotted: known user sign-up, cold container": 2,
+    "slotted: known user sign-up, warm container": 1,
+    "slotted: mapper, warm container": 1,
 }
 
 
@@ -34,7 +44,7 @@ def _writer_check_stays_cached(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.slow
 def test_round_trips_stay_within_budget_and_flat() -> None:
     small, large = measure(100), measure(1_000)
-    assert set(BUDGET) == set(SCENARIOS)
+    assert set(BUDGET) == {*SCENARIOS, *SLOTTED_SCENARIOS}
     for scenario, budget in BUDGET.items():
         assert small[scenario].round_trips <= budget, (scenario, small[scenario])
         assert large[scenario].round_trips == small[scenario].round_trips, scenario
@@ -48,7 +58,7 @@ def test_round_trips_stay_within_budget_and_flat() -> None:
         "TransactWriteItems",
     ]
     # Every scenario reads something: a meter that misses a client shows 0.
-    assert all(small[scenario].round_trips >= 1 for scenario in SCENARIOS)
+    assert all(small[scenario].round_trips >= 1 for scenario in BUDGET)
     assert "| new user sign-up | 3 /" in markdown({100: small, 1_000: large})
 
 
@@ -69,3 +79,25 @@ def test_read_and_write_units_per_request_follow_dynamodb_rules() -> None:
     assert band.write_units == new.write_units + 1
     for known in ("known user sign-up", "mapper"):
         assert (costs[known].read_units, costs[known].write_units) == (2.0, 0.0)
+
+
+@pytest.mark.slow
+def test_slotted_sign_ups_cost_less_than_today() -> None:
+    """Issue #14: a new user's transaction adds to one slot item (mapping put
+    2 WRU + slot update 2 WRU, no index moves); a warm container reads only
+    the mapping; the scale-out band adds no write; a known user, warm, one
+    strongly consistent mapping read."""
+    costs = measure(100)
+    cold = costs["slotted: new user sign-up, cold container"]
+    assert cold.operations == ["GetItem", "Query", "TransactWriteItems"]
+    assert (cold.read_units, cold.write_units) == (1.5, 4.0)
+    warm = costs["slotted: new user sign-up, warm container"]
+    assert warm.operations == ["GetItem", "TransactWriteItems"]
+    assert (warm.read_units, warm.write_units) == (1.0, 4.0)
+    raced = costs["slotted: new user sign-up, first transaction lost a race"]
+    assert raced.operations == ["GetItem", "TransactWriteItems", "TransactWriteItems"]
+    band = costs["slotted: new user sign-up + scaler, scale-out band (episode open)"]
+    assert "PutItem" not in band.operations and band.write_units == 4.0
+    for known in ("slotted: known user sign-up, warm container", "slotted: mapper, warm container"):
+        assert costs[known].operations == ["GetItem"]
+        assert (costs[known].read_units, costs[known].write_units) == (1.0, 0.0)
