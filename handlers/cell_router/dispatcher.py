@@ -31,7 +31,7 @@ from handlers.cell_router.observability import (
     cell_occupancy,
     count,
     emit,
-    lambda_handler,
+    instrument_handler,
     logger,
 )
 from handlers.cell_router.scaler import timing
@@ -49,7 +49,7 @@ MAX_EXACT_RETRIES = 3
 _rng = random.SystemRandom()
 
 
-@lambda_handler
+@instrument_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = validation.parse_router_request(event)
     market_id = validation.market_id(request.body, settings.default_market())

@@ -13,11 +13,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from handlers.cell_router import lookup, model, settings, validation
 from handlers.cell_router.budget import Deadline
 from handlers.cell_router.model import routing_result
-from handlers.cell_router.observability import count, lambda_handler, logger
+from handlers.cell_router.observability import count, instrument_handler, logger
 from handlers.cell_router.store import RouterStore
 
 
-@lambda_handler
+@instrument_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = validation.parse_router_request(event)
     ttl = settings.endpoint_ttl_seconds()

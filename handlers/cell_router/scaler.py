@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from handlers.cell_router import aws_clients, model, placement, scaleout, settings, validation
 from handlers.cell_router.budget import Deadline
 from handlers.cell_router.errors import ProvisioningUnavailable
-from handlers.cell_router.observability import count, lambda_handler, logger
+from handlers.cell_router.observability import count, instrument_handler, logger
 from handlers.cell_router.registration import market_cell_count
 from handlers.cell_router.store import RouterStore
 
@@ -49,7 +49,7 @@ def _market_at_cap(market_id: str, deadline: Deadline) -> bool:
     return True
 
 
-@lambda_handler
+@instrument_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, bool]:
     request = validation.parse_scale_request(event)
     if not request.new_assignment:

@@ -21,7 +21,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.cell_router import endpoint_check, lookup, model, probe, settings, validation
-from handlers.cell_router.observability import count, lambda_handler, logger
+from handlers.cell_router.observability import count, instrument_handler, logger
 from handlers.cell_router.store import RouterStore
 
 #: Time kept back from the probes for writing the answer (seconds).
@@ -37,7 +37,7 @@ def probe_budget(timeout_seconds: float, context: object) -> float:
     return max(0.0, min(timeout_seconds, remaining() / 1000 - PROBE_RESERVE_SECONDS))
 
 
-@lambda_handler
+@instrument_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = validation.parse_router_request(event)
     cached = validation.parse_cached_endpoints(request.body)
