@@ -25,7 +25,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
@@ -152,10 +151,11 @@ class RouterData(pulumi.ComponentResource):
         self.queue = aws.sqs.Queue(
             f"{name}-CellProvisioning",
             sqs_managed_sse_enabled=True,
-            redrive_policy=self.dead_letter_queue.arn.apply(
-                lambda arn: json.dumps(
-                    {"deadLetterTargetArn": arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
-                )
+            redrive_policy=pulumi.Output.json_dumps(
+                {
+                    "deadLetterTargetArn": self.dead_letter_queue.arn,
+                    "maxReceiveCount": MAX_RECEIVE_COUNT,
+                }
             ),
             opts=child,
         )
@@ -164,8 +164,8 @@ class RouterData(pulumi.ComponentResource):
         aws.sqs.RedriveAllowPolicy(
             f"{name}-CellProvisioning-dlq-allow",
             queue_url=self.dead_letter_queue.url,
-            redrive_allow_policy=self.queue.arn.apply(
-                lambda arn: json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [arn]})
+            redrive_allow_policy=pulumi.Output.json_dumps(
+                {"redrivePermission": "byQueue", "sourceQueueArns": [self.queue.arn]}
             ),
             opts=child,
         )
