@@ -1,4 +1,5 @@
-"""``CellRouterApi``: who may call the cell router, and how.
+"""``CellRouterApi``: the user pool ``CellRouterPool`` and the REST API
+``CellRouter``: who may call the cell router, and how.
 
 Cognito
 -------
@@ -242,7 +243,8 @@ class CellRouterApiArgs:
 
 
 class CellRouterApi(pulumi.ComponentResource):
-    """Cognito user pool, app client and hosted UI; the REST API and its stage."""
+    """Cognito user pool ``CellRouterPool``, app client and hosted UI; the REST API
+    ``CellRouter`` and its stage."""
 
     user_pool: aws.cognito.UserPool
     user_pool_client: aws.cognito.UserPoolClient

@@ -1,8 +1,9 @@
-"""``HealthCheck``: the Lex failover's state, its two functions, the probe
-cadence and the alarms, in one region. The program deploys one per region
-(both regions serve): the primary's creates the state table as a DynamoDB
-global table with a replica in the secondary; the secondary's uses that
-replica (``state_table``).
+"""``HealthCheck``: the Lex failover's state table ``lexDR``, its two functions
+(``lexDRGetRegion``, ``lexDRTest``), the probe loop and the alarms, in one region.
+
+The program deploys one per region (both regions serve): the primary's
+creates the state table as a DynamoDB global table with a replica in the
+secondary; the secondary's uses that replica (``state_table``).
 
 What it creates:
 
@@ -19,7 +20,7 @@ What it creates:
   (``handlers/lex_dr/health_check.py``) via ``PythonFunction``, each with its
   own role holding exactly the statements of ``components/iam_lex.py``;
 * the probe cadence: an EventBridge rule ``rate(1 minute)`` starts an EXPRESS
-  state machine (``components/probe_loop_asl.py``) that invokes ``lexDRTest``
+  state machine (``components/bot_probe_loop_asl.py``) that invokes ``lexDRTest``
   once per ``probe_interval_seconds`` within the minute;
 * alarms on the handlers' own metrics (names, namespace and dimensions from
   ``handlers/lex_dr/telemetry.py``), the probe function's errors and the probe
@@ -40,21 +41,21 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.bot_probe_loop_asl import build_bot_probe_loop_definition, to_json
 from components.function import PythonFunction, PythonFunctionArgs
 from components.iam import STATES_LOG_GROUP_PREFIX
 from components.iam_lex import (
     PROBE_ACTIONS,
     alarm_key_policy,
     alarm_topic_policy,
+    bot_probe_loop_policy,
+    bot_probe_loop_trust_policy,
     lookup_statements,
-    probe_loop_policy,
-    probe_loop_trust_policy,
     probe_statements,
     scheduler_assume_role_policy,
     scheduler_policy,
     table_replica_arn,
 )
-from components.probe_loop_asl import build_probe_loop_definition, to_json
 from components.schemas import LEX_STATE_TABLE
 from components.tables import table_arguments
 from handlers.lex_dr import layout, telemetry
@@ -349,7 +350,8 @@ class HealthCheckArgs:
 
 
 class HealthCheck(pulumi.ComponentResource):
-    """State table, lookup and probe functions, probe loop, alarms."""
+    """State table ``lexDR``, lookup (``lexDRGetRegion``) and probe (``lexDRTest``)
+    functions, probe loop, alarms."""
 
     table: aws.dynamodb.Table | None
     state_item: aws.dynamodb.TableItem | None
@@ -555,7 +557,7 @@ class HealthCheck(pulumi.ComponentResource):
             # machine is auto-named from f"{name}-probe-loop").
             assume_role_policy=account.apply(
                 lambda v: json.dumps(
-                    probe_loop_trust_policy(v[0], v[2], f"{name}-probe-loop", v[1])
+                    bot_probe_loop_trust_policy(v[0], v[2], f"{name}-probe-loop", v[1])
                 )
             ),
             description=f"Runs the Lex failover probe loop of {name}",
@@ -564,7 +566,7 @@ class HealthCheck(pulumi.ComponentResource):
         loop_policy = aws.iam.RolePolicy(
             f"{name}-probe-loop-policy",
             role=loop_role.id,
-            policy=self.probe.arn.apply(lambda arn: json.dumps(probe_loop_policy(arn))),
+            policy=self.probe.arn.apply(lambda arn: json.dumps(bot_probe_loop_policy(arn))),
             opts=pulumi.ResourceOptions(parent=self),
         )
         interval = args.probe_interval_seconds
@@ -575,7 +577,7 @@ class HealthCheck(pulumi.ComponentResource):
             role_arn=loop_role.arn,
             definition=self.probe.arn.apply(
                 lambda arn: to_json(
-                    build_probe_loop_definition(
+                    build_bot_probe_loop_definition(
                         probe_function_arn=arn,
                         interval_seconds=interval,
                         round_timeout_seconds=round_timeout,

@@ -1,4 +1,5 @@
-"""``RouterData``: the cell router's table and its provisioning queue.
+"""``RouterData``: ``tbl_router`` (the cell router's table) and ``CellProvisioning``
+(its provisioning queue).
 
 * ``tbl_router`` from ``components.schemas.ROUTER_TABLE`` (keys and the
   capacity index are defined there and nowhere else): on-demand by default,
@@ -108,7 +109,8 @@ def queue_depth_alarm(
 
 
 class RouterData(pulumi.ComponentResource):
-    """The routing table, the provisioning queue, its DLQ and their alarms."""
+    """``tbl_router`` (the routing table), ``CellProvisioning`` (the provisioning
+    queue), its DLQ and their alarms."""
 
     table: aws.dynamodb.Table
     queue: aws.sqs.Queue

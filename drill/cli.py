@@ -11,7 +11,7 @@ from importlib import metadata
 from drill.argtypes import integer_in
 from drill.environment import offline_environment, scoped_environ
 from drill.report import Check, Report
-from handlers.cell_router.validation import MAX_CAPACITY as _REGISTRAR_MAX_CAPACITY
+from handlers.cell_router.input_parsing import MAX_CAPACITY as _REGISTRAR_MAX_CAPACITY
 
 DESCRIPTION = """\
 The offline drill: resilient-routing's data plane on an embedded AWS emulator.

@@ -23,7 +23,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import model, placement, scaleout, settings, validation, writer_gate
+from handlers.cell_router import input_parsing, model, placement, scaleout, settings, writer_gate
 from handlers.cell_router.budget import Deadline, unavailable
 from handlers.cell_router.errors import NoCapacity, ServiceUnavailable, UnknownMarket
 from handlers.cell_router.model import Cell, Mapping, routing_result, utc_timestamp
@@ -51,8 +51,8 @@ _rng = random.SystemRandom()
 
 @instrument_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = validation.parse_router_request(event)
-    market_id = validation.market_id(request.body, settings.default_market())
+    request = input_parsing.parse_router_request(event)
+    market_id = input_parsing.market_id(request.body, settings.default_market())
     buffer = settings.capacity_buffer()
     threshold = settings.scale_out_threshold()
     ttl = settings.endpoint_ttl_seconds()

@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import lookup, model, settings, validation
+from handlers.cell_router import input_parsing, lookup, model, settings
 from handlers.cell_router.budget import Deadline
 from handlers.cell_router.model import routing_result
 from handlers.cell_router.observability import count, instrument_handler, logger
@@ -19,7 +19,7 @@ from handlers.cell_router.store import RouterStore
 
 @instrument_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = validation.parse_router_request(event)
+    request = input_parsing.parse_router_request(event)
     ttl = settings.endpoint_ttl_seconds()
     store = RouterStore(settings.table_name(), deadline=Deadline.from_context(context))
     logger.append_keys(userHash=request.caller.user_key)

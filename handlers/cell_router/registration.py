@@ -34,9 +34,9 @@ from botocore.exceptions import ClientError
 from handlers.cell_router.attribute_values import dump
 from handlers.cell_router.budget import error_code
 from handlers.cell_router.errors import CellLimitReached
+from handlers.cell_router.input_parsing import CellReady
 from handlers.cell_router.model import STATUS_ACTIVE
 from handlers.cell_router.store import CAPACITY_ATTRIBUTE, PARTITION_KEY, cell_key
-from handlers.cell_router.validation import CellReady
 
 REVISION_ATTRIBUTE = "provisioningRevision"
 

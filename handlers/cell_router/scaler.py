@@ -16,7 +16,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import aws_clients, model, placement, scaleout, settings, validation
+from handlers.cell_router import aws_clients, input_parsing, model, placement, scaleout, settings
 from handlers.cell_router.budget import Deadline
 from handlers.cell_router.errors import ProvisioningUnavailable
 from handlers.cell_router.observability import count, instrument_handler, logger
@@ -51,7 +51,7 @@ def _market_at_cap(market_id: str, deadline: Deadline) -> bool:
 
 @instrument_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, bool]:
-    request = validation.parse_scale_request(event)
+    request = input_parsing.parse_scale_request(event)
     if not request.new_assignment:
         return {"provisioningRequested": False}
 

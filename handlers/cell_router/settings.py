@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 from handlers.cell_router import endpoint_policy
 from handlers.cell_router.errors import ConfigurationError
-from handlers.cell_router.validation import MARKET_ID_PATTERN
+from handlers.cell_router.input_parsing import MARKET_ID_PATTERN
 
 DEFAULT_MARKET = "europe"
 DEFAULT_CAPACITY_BUFFER = "0.2"

@@ -5,7 +5,7 @@ cell serving? Judged against the caller's own mapping only.
 are the cell's current endpoints, in either order (see ``endpoint_check``).
 ``healthy``: the cell is ``IsHealthy`` and ``ACTIVE`` and, with
 ``VALIDATOR_DEEP_CHECK``, every current endpoint answers an HTTPS GET with
-2xx/3xx (``probe``: endpoints re-checked against ``CELL_ENDPOINT_DOMAINS``
+2xx/3xx (``endpoint_probe``: endpoints re-checked against ``CELL_ENDPOINT_DOMAINS``
 and public addresses, one total deadline). ``cellId`` and ``endpoints`` in
 the result are the current truth.
 
@@ -20,7 +20,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import endpoint_check, lookup, model, probe, settings, validation
+from handlers.cell_router import (
+    endpoint_check,
+    endpoint_probe,
+    input_parsing,
+    lookup,
+    model,
+    settings,
+)
 from handlers.cell_router.observability import count, instrument_handler, logger
 from handlers.cell_router.store import RouterStore
 
@@ -39,8 +46,8 @@ def probe_budget(timeout_seconds: float, context: object) -> float:
 
 @instrument_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = validation.parse_router_request(event)
-    cached = validation.parse_cached_endpoints(request.body)
+    request = input_parsing.parse_router_request(event)
+    cached = input_parsing.parse_cached_endpoints(request.body)
     deep_check = settings.validator_deep_check()
     timeout = settings.validator_timeout_seconds()
     domains = settings.cell_endpoint_domains()
@@ -59,8 +66,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     healthy = cell is not None and cell.healthy and cell.active
     endpoint_up: dict[str, bool] | None = None
     if healthy and deep_check and cell is not None:
-        deadline = probe.Deadline.after(probe_budget(timeout, context))
-        results = probe.probe_all_results(
+        deadline = endpoint_probe.Deadline.after(probe_budget(timeout, context))
+        results = endpoint_probe.probe_all_results(
             [endpoint.url for endpoint in cell.endpoints], deadline, domains
         )
         endpoint_up = {url: result.up for url, result in results.items()}

@@ -28,7 +28,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers.common.observability import Observability
-from handlers.lex_dr import aws_clients, clock, decision, probe, state_store, telemetry
+from handlers.lex_dr import aws_clients, bot_probe, clock, decision, state_store, telemetry
 from handlers.lex_dr.settings import ConfigurationError, HealthCheckSettings
 from handlers.lex_dr.state_store import RegionObservation
 
@@ -100,7 +100,7 @@ def run_round(settings: HealthCheckSettings, slot: int | None = None) -> dict[st
     methods = {
         r: settings.method_for(r, method_slot, bool(last_failed.get(r))) for r in policy.regions
     }
-    probes = probe.probe_regions(settings, aws_clients.lex_runtime, methods=methods)
+    probes = bot_probe.probe_regions(settings, aws_clients.lex_runtime, methods=methods)
     results = {region: result.ok for region, result in probes.items()}
     observations = {
         region: RegionObservation(ok=p.ok, latency_ms=p.latency_ms, error=p.error, method=p.method)
@@ -122,7 +122,7 @@ def run_round(settings: HealthCheckSettings, slot: int | None = None) -> dict[st
             with_peers=True,
         )
     finally:
-        failed_deletes = probe.delete_sessions(probes, settings, aws_clients.lex_runtime)
+        failed_deletes = bot_probe.delete_sessions(probes, settings, aws_clients.lex_runtime)
         if any(failed_deletes.values()):
             logger.warning("test sessions not deleted", extra={"failedDeletes": failed_deletes})
 
@@ -219,7 +219,7 @@ def _count(name: str, flag: bool) -> None:
     observability.count(name, int(flag))
 
 
-def _emit_probe_metrics(probes: dict[str, probe.ProbeResult]) -> None:
+def _emit_probe_metrics(probes: dict[str, bot_probe.BotProbeResult]) -> None:
     # Per-region metrics need their own dimension set, apart from the
     # handler-wide metrics (whose only dimension is service).
     for region, result in probes.items():

@@ -24,14 +24,14 @@ from components.dashboard import NOT_SHOWN, build_dashboard
 from handlers.cell_router import model as router_metrics
 from handlers.lex_dr import telemetry
 from tests.dashboard_inputs import FAILOVER, ROUTER, SETTINGS
-from tests.offline.emf_capture import emf_documents, metric_identities
-from tests.offline.validators.dashboard import (
+from tests.offline.artifact_checks.dashboard import (
     alarm_reads,
     check_dashboard_body,
     check_reads,
     check_shown,
     dashboard_reads,
 )
+from tests.offline.emf_capture import emf_documents, metric_identities
 from tests.pulumi_harness import ProgramRun
 
 ROOT = Path(__file__).resolve().parents[2]

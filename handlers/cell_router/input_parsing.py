@@ -1,4 +1,4 @@
-"""Input validation for every handler (pure). Anything malformed raises
+"""Parsing and checking every handler's input (pure). Anything malformed raises
 ``InvalidRequest`` before a single AWS call is made, so bad input never writes.
 """
 

@@ -83,7 +83,7 @@ network = Network()
 
 
 @dataclass(frozen=True)
-class ProbeResult:
+class EndpointProbeResult:
     up: bool
     #: ``"ok"``, ``"http 503"``, ``"refused: ..."``, ``"deadline"``, ``"error: ..."``.
     reason: str
@@ -98,7 +98,7 @@ def probe_all(
 
 def probe_all_results(
     urls: Sequence[str], deadline: Deadline, allowed_domains: Sequence[str] = ()
-) -> dict[str, ProbeResult]:
+) -> dict[str, EndpointProbeResult]:
     if not urls:
         return {}
     context = tls_context()
@@ -107,12 +107,12 @@ def probe_all_results(
     pool = ThreadPoolExecutor(max_workers=len(urls), thread_name_prefix="probe")
     futures = {url: pool.submit(probe, url, deadline, allowed_domains, context) for url in urls}
     pool.shutdown(wait=False)
-    results: dict[str, ProbeResult] = {}
+    results: dict[str, EndpointProbeResult] = {}
     for url, future in futures.items():
         try:
             results[url] = future.result(timeout=max(deadline.remaining(), 0) + 0.05)
         except Exception:  # a stuck or failed probe is "down"
-            results[url] = ProbeResult(False, "deadline")
+            results[url] = EndpointProbeResult(False, "deadline")
     return results
 
 
@@ -129,19 +129,21 @@ def probe(
     deadline: Deadline,
     allowed_domains: Sequence[str] = (),
     context: ssl.SSLContext | None = None,
-) -> ProbeResult:
+) -> EndpointProbeResult:
     """One endpoint: policy, resolution, TLS, status line -- all by ``deadline``."""
     try:
         host, port, target = _destination(url, allowed_domains)
         addresses = _resolve(host, port, deadline)
         status = fetch_status(addresses[0], port, host, target, deadline, context or tls_context())
     except ProbeRefused as refused:
-        return ProbeResult(False, f"refused: {refused}")
+        return EndpointProbeResult(False, f"refused: {refused}")
     except DeadlineExceeded:
-        return ProbeResult(False, "deadline")
+        return EndpointProbeResult(False, "deadline")
     except (OSError, ValueError) as error:
-        return ProbeResult(False, f"error: {type(error).__name__}")
-    return ProbeResult(200 <= status < 400, "ok" if 200 <= status < 400 else f"http {status}")
+        return EndpointProbeResult(False, f"error: {type(error).__name__}")
+    return EndpointProbeResult(
+        200 <= status < 400, "ok" if 200 <= status < 400 else f"http {status}"
+    )
 
 
 def _destination(url: str, allowed_domains: Sequence[str]) -> tuple[str, int, str]:
