@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import input_parsing, lookup, model, settings
+from handlers.cell_router import caller_cell, input_parsing, model, settings
 from handlers.cell_router.budget import Deadline
 from handlers.cell_router.model import routing_result
 from handlers.cell_router.observability import count, instrument_handler, logger
@@ -24,7 +24,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     store = RouterStore(settings.table_name(), deadline=Deadline.from_context(context))
     logger.append_keys(userHash=request.caller.user_key)
 
-    mapping = lookup.require_mapping(store, request.caller.user_key)
-    cell = lookup.require_cell(store, mapping)
+    mapping = caller_cell.require_mapping(store, request.caller.user_key)
+    cell = caller_cell.require_cell(store, mapping)
     count(model.METRIC_MAPPING_RETURNED)
     return routing_result(cell, ttl_seconds=ttl, new_assignment=False)

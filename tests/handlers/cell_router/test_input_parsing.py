@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from handlers.cell_router import endpoint_check, identity, input_parsing, settings
+from handlers.cell_router import cached_endpoints, identity, input_parsing, settings
 from handlers.cell_router.errors import ConfigurationError, InvalidRequest
 from handlers.cell_router.model import STATUS_DISABLED, Cell, Endpoint
 
@@ -100,27 +100,27 @@ def test_cached_endpoints_need_all_three_fields() -> None:
 
 def test_urls_compare_as_sets_after_normalising() -> None:
     current = ["https://Cell-A.example.com/", "https://cell-b.example.com:443/api"]
-    assert endpoint_check.same_endpoints(
+    assert cached_endpoints.same_endpoints(
         ["https://cell-b.example.com/api/", "HTTPS://cell-a.EXAMPLE.com"], current
     )
-    assert not endpoint_check.same_endpoints(["https://cell-a.example.com"] * 2, current)
-    assert not endpoint_check.same_endpoints(
+    assert not cached_endpoints.same_endpoints(["https://cell-a.example.com"] * 2, current)
+    assert not cached_endpoints.same_endpoints(
         ["https://cell-a.example.com", "https://cell-b.example.com:8443/api"], current
     )
-    assert not endpoint_check.same_endpoints(["http://cell-a.example.com", current[1]], current)
-    assert not endpoint_check.same_endpoints([], [])
+    assert not cached_endpoints.same_endpoints(["http://cell-a.example.com", current[1]], current)
+    assert not cached_endpoints.same_endpoints([], [])
 
 
-TEXTS = endpoint_check.RemediationTexts("support", "Incident 42", 20)
+TEXTS = cached_endpoints.RemediationTexts("support", "Incident 42", 20)
 CELL = Cell("europe", "c1", 1, 50, True, endpoints=(Endpoint("https://a", "eu-west-1"),))
 
 
 def test_remediation_choices() -> None:
-    assert endpoint_check.remediation(valid=True, healthy=True, cell=CELL, texts=TEXTS) is None
-    refresh = endpoint_check.remediation(valid=False, healthy=True, cell=CELL, texts=TEXTS)
+    assert cached_endpoints.remediation(valid=True, healthy=True, cell=CELL, texts=TEXTS) is None
+    refresh = cached_endpoints.remediation(valid=False, healthy=True, cell=CELL, texts=TEXTS)
     assert refresh is not None and refresh["action"] == "refresh"
     assert refresh["supportContact"] == "support"
-    wait = endpoint_check.remediation(
+    wait = cached_endpoints.remediation(
         valid=True, healthy=False, cell=CELL, texts=TEXTS, endpoint_up={"https://a": False}
     )
     assert wait is not None and wait["action"] == "wait"
@@ -129,7 +129,7 @@ def test_remediation_choices() -> None:
     assert "endpoint 1" in wait["message"] and "https://a" not in wait["message"]
     disabled = Cell("europe", "c1", 1, 50, True, status=STATUS_DISABLED)
     for cell in (None, disabled):
-        support = endpoint_check.remediation(valid=False, healthy=False, cell=cell, texts=TEXTS)
+        support = cached_endpoints.remediation(valid=False, healthy=False, cell=cell, texts=TEXTS)
         assert support is not None and support["action"] == "contact-support"
         assert set(support) == {
             "action",
