@@ -16,7 +16,7 @@ as trustworthy as whoever last wrote it (``endpoint_policy``):
 
 **One total deadline** bounds each probe -- DNS, connect, TLS and every read
 together -- and the probes of one call run concurrently under the same
-deadline (``Deadline``). A per-read timeout is not enough: an endpoint
+deadline (``ProbeDeadline``). A per-read timeout is not enough: an endpoint
 dripping one byte a second never lets a read time out. A probe that runs
 out of time is simply *down*.
 
@@ -46,14 +46,14 @@ MAX_STATUS_LINE_BYTES = 1024
 
 
 @dataclass(frozen=True)
-class Deadline:
+class ProbeDeadline:
     """A point in time on ``clock`` (seconds) that every step must beat."""
 
     at: float
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
 
     @classmethod
-    def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> Deadline:
+    def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> ProbeDeadline:
         return cls(clock() + seconds, clock)
 
     def remaining(self) -> float:
@@ -90,14 +90,14 @@ class EndpointProbeResult:
 
 
 def probe_all(
-    urls: Sequence[str], deadline: Deadline, allowed_domains: Sequence[str] = ()
+    urls: Sequence[str], deadline: ProbeDeadline, allowed_domains: Sequence[str] = ()
 ) -> dict[str, bool]:
     """Probe every URL concurrently under one deadline: ``{url: up}``."""
     return {url: r.up for url, r in probe_all_results(urls, deadline, allowed_domains).items()}
 
 
 def probe_all_results(
-    urls: Sequence[str], deadline: Deadline, allowed_domains: Sequence[str] = ()
+    urls: Sequence[str], deadline: ProbeDeadline, allowed_domains: Sequence[str] = ()
 ) -> dict[str, EndpointProbeResult]:
     if not urls:
         return {}
@@ -126,7 +126,7 @@ def tls_context() -> ssl.SSLContext:
 
 def probe(
     url: str,
-    deadline: Deadline,
+    deadline: ProbeDeadline,
     allowed_domains: Sequence[str] = (),
     context: ssl.SSLContext | None = None,
 ) -> EndpointProbeResult:
@@ -157,7 +157,7 @@ def _destination(url: str, allowed_domains: Sequence[str]) -> tuple[str, int, st
     return host, parts.port or 443, target
 
 
-def _resolve(host: str, port: int, deadline: Deadline) -> list[str]:
+def _resolve(host: str, port: int, deadline: ProbeDeadline) -> list[str]:
     """``network.resolve`` within the deadline (the OS resolver has no
     timeout of its own, so it runs in a thread we stop waiting for)."""
     outcome: dict[str, object] = {}
@@ -190,7 +190,7 @@ def fetch_status(
     port: int,
     host: str,
     target: str,
-    deadline: Deadline,
+    deadline: ProbeDeadline,
     context: ssl.SSLContext | None,
 ) -> int:
     """Connect to ``address`` (already checked), TLS for ``host`` when
@@ -226,7 +226,7 @@ def fetch_status(
         sock.close()
 
 
-def _left(deadline: Deadline) -> float:
+def _left(deadline: ProbeDeadline) -> float:
     remaining = deadline.remaining()
     if remaining <= 0:
         raise DeadlineExceeded()

@@ -66,7 +66,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     healthy = cell is not None and cell.healthy and cell.active
     endpoint_up: dict[str, bool] | None = None
     if healthy and deep_check and cell is not None:
-        deadline = endpoint_probe.Deadline.after(probe_budget(timeout, context))
+        deadline = endpoint_probe.ProbeDeadline.after(probe_budget(timeout, context))
         results = endpoint_probe.probe_all_results(
             [endpoint.url for endpoint in cell.endpoints], deadline, domains
         )

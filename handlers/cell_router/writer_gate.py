@@ -30,11 +30,11 @@ from typing import Any
 from handlers.cell_router import errors, writer, writer_store
 from handlers.cell_router.errors import ConfigurationError
 from handlers.cell_router.settings import bool_setting, int_setting
-from handlers.cell_router.writer import Decision, WriterConfigError, WriterPolicy
+from handlers.cell_router.writer import WriterConfigError, WriterDecision, WriterPolicy
 
 DEFAULT_CHECK_CACHE_SECONDS = 5
 
-_cache: dict[str, tuple[float, Decision]] = {}
+_cache: dict[str, tuple[float, WriterDecision]] = {}
 
 
 def policy_from_env(environ: dict[str, str] | None = None) -> WriterPolicy:
@@ -100,7 +100,7 @@ def check(
     policy: WriterPolicy,
     now: float | None = None,
     cache_seconds: int | None = None,
-) -> Decision:
+) -> WriterDecision:
     """The gate's decision for ``market_id`` (cached briefly per container).
 
     One region (no ``ROUTER_PEER_REGION``): PLACE at epoch 0 with no read at
@@ -118,10 +118,10 @@ def decide_cached(
     policy: WriterPolicy,
     now: float | None = None,
     cache_seconds: int | None = None,
-) -> Decision:
+) -> WriterDecision:
     now = time.time() if now is None else now
     if policy.peer_region is None:
-        return Decision(writer.Verdict.PLACE, policy.local_region, 0)
+        return WriterDecision(writer.Verdict.PLACE, policy.local_region, 0)
     ttl = _cache_seconds() if cache_seconds is None else cache_seconds
     cached = _cache.get(market_id)
     if cached is not None and now - cached[0] < ttl:
@@ -132,7 +132,7 @@ def decide_cached(
     return decision
 
 
-def enforce(read: Reader, market_id: str, now: float | None = None) -> Decision:
+def enforce(read: Reader, market_id: str, now: float | None = None) -> WriterDecision:
     """The gate for a sign-up: returns the PLACE decision (its epoch goes into
     the placement's condition check) or raises ``WrongRegion`` (421, naming
     the writer region and its router URL) or ``ServiceUnavailable`` (503 with
@@ -164,7 +164,7 @@ def forget(market_id: str | None = None) -> None:
         _cache.pop(market_id, None)
 
 
-def wrong_region_body(decision: Decision, urls: dict[str, str]) -> dict[str, Any]:
+def wrong_region_body(decision: WriterDecision, urls: dict[str, str]) -> dict[str, Any]:
     """What a ``WrongRegion`` answer tells the client: where to sign up."""
     return {
         "writerRegion": decision.writer_region,
@@ -177,7 +177,7 @@ def _cache_seconds() -> int:
     return int_setting("WRITER_CHECK_CACHE_SECONDS", DEFAULT_CHECK_CACHE_SECONDS, low=0)
 
 
-def condition_for(table: str, market_id: str, decision: Decision) -> dict[str, Any] | None:
+def condition_for(table: str, market_id: str, decision: WriterDecision) -> dict[str, Any] | None:
     """The placement's writer condition check, or None for a one-region router
     (no peer: nothing can move the writer)."""
     if os.environ.get("ROUTER_PEER_REGION", "").strip() == "":
