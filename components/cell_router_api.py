@@ -1,5 +1,4 @@
-"""``CellRouterApi``: the user pool ``CellRouterPool`` and the REST API
-``CellRouter``: who may call the cell router, and how.
+"""``CellRouterApi``: who may call the cell router (``CellRouterPool``, ``CellRouter``), and how.
 
 Cognito
 -------
@@ -243,8 +242,8 @@ class CellRouterApiArgs:
 
 
 class CellRouterApi(pulumi.ComponentResource):
-    """Cognito user pool ``CellRouterPool``, app client and hosted UI; the REST API
-    ``CellRouter`` and its stage."""
+    """User pool ``CellRouterPool`` (app client, hosted UI); REST API ``CellRouter``
+    and its stage."""
 
     user_pool: aws.cognito.UserPool
     user_pool_client: aws.cognito.UserPoolClient
