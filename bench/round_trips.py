@@ -332,11 +332,26 @@ def _seed(users: int, cells: int, max_capacity: int) -> None:
 
 def measure(users: int, *, cells: int = 30, max_capacity: int = 500) -> dict[str, Cost]:
     """Worst-case cost of each scenario with ``users`` already placed."""
-    from handlers.cell_router import aws_clients, dispatcher, identity, mapper, scaler, validator
+    from handlers.cell_router import (
+        aws_clients,
+        budget,
+        dispatcher,
+        identity,
+        mapper,
+        scaler,
+        validator,
+    )
     from handlers.cell_router.budget import ATTEMPT_TIMEOUTS
 
-    context = FakeLambdaContext(function_name="bench")
-    with _environment(), mock_aws():
+    # Round trips are counted, not timed: every invocation gets a fresh
+    # context (as in Lambda), and deadlines run on a clock that only backoff
+    # sleeps advance, so a slow or loaded machine can never run a request out
+    # of time and change what is counted.
+    slept = [0.0]
+    counted_time = budget.Clock(
+        now=lambda: slept[0], sleep=lambda seconds: slept.__setitem__(0, slept[0] + seconds)
+    )
+    with _environment(), mock_aws(), _swapped(budget, "CLOCK", counted_time):
         _seed(users, cells, max_capacity)
         secret = boto3.client("secretsmanager").create_secret(
             Name="bench-user-key", SecretString=USER_KEY
@@ -364,6 +379,7 @@ def measure(users: int, *, cells: int = 30, max_capacity: int = 500) -> dict[str
         costs = dict.fromkeys(SCENARIOS, Cost())
 
         def record(scenario: str, handler: Callable[..., Any], request: dict[str, Any]) -> Any:
+            context = FakeLambdaContext(function_name="bench")
             cost, value = meter.measure(lambda: handler(request, context))
             costs[scenario] = costs[scenario].worst(cost)
             return value
@@ -397,6 +413,17 @@ def measure(users: int, *, cells: int = 30, max_capacity: int = 500) -> dict[str
         identity.reset()
         os.environ.pop("USER_KEY_SECRET_ARN", None)
         return costs
+
+
+@contextlib.contextmanager
+def _swapped(owner: Any, name: str, value: Any) -> Iterator[None]:
+    """``owner.name`` is ``value`` inside the block, restored after it."""
+    previous = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, previous)
 
 
 def _two_region_sign_ups(record: Callable[..., Any], event: Callable[..., Any]) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from drill.argtypes import integer_in, number_in
 from drill.mock_engine import ROOT
+from tests.hang_guard import HANG_GUARD_SECONDS
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -20,7 +21,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
         env={**os.environ, "PYTHONPATH": ""},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG_GUARD_SECONDS,
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from drill.mock_engine import ROOT
+from tests.hang_guard import HANG_GUARD_SECONDS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -26,7 +27,7 @@ def clean_env(home: Path) -> dict[str, str]:
     return {"PATH": "/usr/bin:/bin", "HOME": str(home), "AWS_PROFILE": "no-such-profile"}
 
 
-def drill(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
+def drill(*args: str, env: dict[str, str] | None = None, timeout: float = HANG_GUARD_SECONDS):
     return subprocess.run(
         [sys.executable, "-m", "drill", *args],
         cwd=ROOT,

@@ -11,6 +11,7 @@ import tests.pulumi_harness as harness
 from drill import plan
 from drill.mock_engine import ROOT
 from drill.report import Report
+from tests.hang_guard import HANG_GUARD_SECONDS
 
 COMPONENT = "resilient-routing:components:"
 
@@ -84,7 +85,7 @@ def test_plan_command_for_the_eu_stack() -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG_GUARD_SECONDS,
     )
     assert done.returncode == 0, done.stderr
     assert "Plan for stack 'eu' (Pulumi.eu.yaml)" in done.stdout
@@ -99,7 +100,7 @@ def test_plan_command_rejects_an_unknown_stack() -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG_GUARD_SECONDS,
     )
     assert done.returncode == 2
     assert "no stack file Pulumi.nope.yaml" in done.stderr

@@ -17,6 +17,7 @@ from drill.mock_engine import ROOT, RecordingMocks, run_program
 from drill.plan import effective_settings
 from drill.stack import EngineFailure, StackError, load_stack, read_stack_config
 from drill.stack_file import StackFileError, parse_stack_yaml
+from tests.hang_guard import HANG_GUARD_SECONDS
 
 PAIR = (
     "  resilient-routing:primaryRegion: us-east-1\n  resilient-routing:secondaryRegion: us-west-2\n"
@@ -29,7 +30,7 @@ def _stack_file(tmp_path: Path, body: str, name: str = "Pulumi.fixture.yaml") ->
     return path
 
 
-def drill(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def drill(*args: str, timeout: float = HANG_GUARD_SECONDS) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "drill", *args],
         cwd=ROOT,

@@ -24,6 +24,7 @@ from components.dashboard import NOT_SHOWN, build_dashboard
 from handlers.cell_router import model as router_metrics
 from handlers.lex_dr import telemetry
 from tests.dashboard_inputs import FAILOVER, ROUTER, SETTINGS
+from tests.hang_guard import HANG_GUARD_SECONDS
 from tests.offline.artifact_checks.dashboard import (
     alarm_reads,
     check_dashboard_body,
@@ -55,7 +56,7 @@ def emitted(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
         env=environment,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=HANG_GUARD_SECONDS,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return json.loads(out.read_text())

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tests.hang_guard import HANG_GUARD_SECONDS
+
 #: What the Lambda Python runtime provides besides the standard library
 #: (boto3 and its dependencies; "Lambda runtimes" in the Lambda guide).
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "urllib3", "jmespath", "dateutil", "six")
@@ -280,7 +282,7 @@ class LambdaSandbox:
             capture_output=True,
             text=True,
             env=env,
-            timeout=120,
+            timeout=HANG_GUARD_SECONDS,
             check=False,
         )
         if completed.returncode != 0 or not completed.stdout.strip():
