@@ -24,7 +24,8 @@ function's environment is what the stack's components give it (read from a
 Pulumi mock-engine run of the program).
 
 With no command, every scenario runs (failover, then cells; cells is skipped,
-and the drill says so, when the stack sets cellRouterEnabled: false). The
+and the drill says so, when the stack sets cellRouterEnabled: false), except
+router-region, which runs only when asked for (it takes about a minute). The
 exit status is 0 when every invariant held, 1 when one broke (the reasons are
 printed), 2 for a usage or configuration error (an unreadable or malformed
 stack file, a setting `pulumi up` would reject), 3 when the program itself
@@ -52,6 +53,22 @@ cells reach their assignable limit, one provisioning request on the queue, a
 new cell announced through the registrar, then a batch of API requests through
 the Orchestrator definition on moto's Step Functions interpreter (statuses as
 the API maps them). Invariants are checked on the table."""
+
+ROUTER_REGION_HELP = """\
+The cell router in two regions when its home region is lost. Both regions'
+routing tables (global table emulated: 1 s lag, per-item last-writer-wins) and
+both regions' handlers (dispatcher, scaler, mapper, validator, registrar,
+heartbeat) with their own environment, concurrently on threads. Clients hold
+both router URLs (the README's client guidance). Story: a planned promotion of
+one market to the secondary; sign-ups and known users' /mapper and /validate in
+both regions; the primary fails mid-phase (every call to its endpoints times
+out); reads fail over; the operator promotes the primary's markets with
+`python -m ops`'s code (refused without --force, then fenced); sign-ups succeed
+in the secondary; the primary recovers and is healed. Checked on both replicas
+after replication drains: placed == sum(currentCapacity) == mapping items, no
+cell over its limit, nobody in two cells, no lost increment, one writer per
+market, round trips. Not part of the default run (about a minute on 2 busy
+cores)."""
 
 PLAN_HELP = """\
 What `pulumi up` would create for the stack, offline: the effective settings
@@ -110,7 +127,7 @@ def _shared_options(*, top_level: bool) -> tuple[argparse.ArgumentParser, argpar
         "--inject-fault",
         dest="fault",
         default=default,
-        choices=("slow-failover", "double-count", "skip-transaction"),
+        choices=("slow-failover", "double-count", "skip-transaction", "two-writers"),
         help=argparse.SUPPRESS,
     )
     return common, scenario
@@ -125,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[top_common, top_scenario],
-        epilog="Commands: failover, cells, plan (python -m drill COMMAND --help).",
+        epilog="Commands: failover, cells, router-region, plan (python -m drill COMMAND --help).",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser(
@@ -178,6 +195,36 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"sign-ups through the Orchestrator after the new cell, 0-{MAX_API_USERS} "
         "(default 10)",
     )
+    router_region = commands.add_parser(
+        "router-region",
+        parents=[common, scenario],
+        help="the cell router in two regions: home region lost, promotion, recovery, heal",
+        description=ROUTER_REGION_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    router_region.add_argument(
+        "--users",
+        type=integer_in(4, MAX_ROUTER_REGION_USERS),
+        default=12,
+        metavar="N",
+        help=f"new sign-ups in each phase, 4-{MAX_ROUTER_REGION_USERS} (default 12)",
+    )
+    router_region.add_argument(
+        "--threads",
+        type=integer_in(1, MAX_THREADS),
+        default=8,
+        metavar="T",
+        help=f"client threads, 1-{MAX_THREADS} (default 8)",
+    )
+    router_region.add_argument(
+        "--seed", type=int, default=13, metavar="S", help="seed of the story's draws (default 13)"
+    )
+    router_region.add_argument(
+        "--replication-cut",
+        action="store_true",
+        help="the loss also cuts replication to and from the primary until it returns: its "
+        "last writes then meet the new writer's (the forced-promotion risk; checks fail)",
+    )
     plan = commands.add_parser(
         "plan",
         parents=[common],
@@ -221,22 +268,42 @@ def _run(args: argparse.Namespace, report: Report) -> int:
 
 
 def _scenarios(args: argparse.Namespace, report: Report, started: float) -> int:
-    from drill import cells, failover
+    from drill import cells, failover, router_region
     from drill.session import DrillSession
     from drill.stack import load_stack
 
     command = args.command
     fault = args.fault
-    for name, faults in (("failover", failover.FAULTS), ("cells", cells.FAULTS)):
+    scenario_faults = (
+        ("failover", failover.FAULTS),
+        ("cells", cells.FAULTS),
+        ("router-region", router_region.FAULTS),
+    )
+    for name, faults in scenario_faults:
         if fault in faults and command not in (None, name):
             print(f"drill: fault {fault!r} belongs to the {name} scenario", file=sys.stderr)
             return 2
+    if command == "router-region" and (args.faults or args.plot):
+        print(
+            "drill: router-region takes neither --faults (its fault is the region loss) nor "
+            "--plot (the chart draws failover and cells)",
+            file=sys.stderr,
+        )
+        return 2
+    if command is None and fault in router_region.FAULTS:
+        print(
+            f"drill: fault {fault!r} belongs to the router-region scenario, which the default "
+            "run does not include: python -m drill router-region --inject-fault "
+            f"{fault}",
+            file=sys.stderr,
+        )
+        return 2
 
     model = load_stack(args.stack, config_file=args.config_file)
     with DrillSession.open(model, report=report) as session:
         stack = session.stack
         router_deployed = stack.settings.cell_router.enabled
-        if command == "cells" and not router_deployed:
+        if command in ("cells", "router-region") and not router_deployed:
             print(
                 f"drill: stack {stack.name!r} sets cellRouterEnabled: false, so it deploys no "
                 "cell router to drill (run `python -m drill failover`, or enable the router)",
@@ -290,6 +357,16 @@ def _scenarios(args: argparse.Namespace, report: Report, started: float) -> int:
                 **sizes,
             )
             results.append(("cells", cells_result.checks, cells_result.elapsed_seconds))
+        if command == "router-region":
+            region_result = router_region.run(
+                session,
+                users=args.users,
+                threads=args.threads,
+                seed=args.seed,
+                fault=fault if fault in router_region.FAULTS else None,
+                replication_cut=args.replication_cut,
+            )
+            results.append(("router-region", region_result.checks, region_result.elapsed_seconds))
 
     if args.plot:
         from drill.plot import write_plot
@@ -333,4 +410,6 @@ MAX_USERS = 20_000
 MAX_CELLS = 200
 MAX_CAPACITY = _REGISTRAR_MAX_CAPACITY
 MAX_THREADS = 64
+#: New sign-ups per phase of router-region (six phases, two regions).
+MAX_ROUTER_REGION_USERS = 2_000
 MAX_API_USERS = 200

@@ -205,6 +205,23 @@ class GlobalTableEmulator:
         with self._lock:
             return len(self._pending)
 
+    def delay_from(self, region: str, seconds: float) -> int:
+        """Hold back every write of ``region`` not yet delivered by ``seconds``
+        more (a replication backlog, as an impaired region's
+        ``ReplicationLatency`` grows); returns how many were held back."""
+        if seconds < 0:
+            raise ValueError("seconds must be 0 or more")
+        with self._lock:
+            held = [d for d in self._pending if d.origin == region]
+            for delivery in held:
+                delivery.due += seconds
+            return len(held)
+
+    def pending_from(self, region: str) -> int:
+        """Writes made in ``region`` not yet delivered to every other replica."""
+        with self._lock:
+            return sum(1 for d in self._pending if d.origin == region)
+
     # -- what happened ------------------------------------------------------
 
     def writers(self) -> dict[tuple[str, Key], set[str]]:
@@ -324,9 +341,10 @@ class GlobalTableEmulator:
             if current.region != delivery.origin:
                 self._lost(now, delivery, delivery.stamp, current.region)
             return 0
-        if current is not None and current.region == delivery.destination != delivery.origin:
-            # the destination's own, older write is overwritten everywhere
-            self._lost(now, delivery, current, delivery.origin)
+        # A newer write overwriting the destination's own older one is not a
+        # loss by itself: when the older write reached the writer first, the
+        # newer one was made on top of it. If it had not, it is recorded as
+        # lost above, when it arrives there and meets the newer write.
         client = self.client_for(delivery.destination)
         if delivery.item is None:
             client.delete_item(TableName=delivery.table, Key=_key_value(delivery.key))

@@ -83,6 +83,35 @@ def test_concurrent_writes_of_one_item_last_writer_wins_and_the_loss_is_recorded
     assert emulator.divergence(TABLE) == []
 
 
+def test_a_write_made_on_top_of_a_replicated_one_loses_nothing(world):
+    """Writes of one item from two regions in turn, each after the other's
+    arrived (a writer moving between regions): nothing is lost."""
+    emulator, now, writers = world
+    writers[EAST].put_item(TableName=TABLE, Item={"pk": {"S": "k"}, "v": {"S": "east"}})
+    now[0] = 1.0
+    emulator.pump()
+    now[0] = 2.0
+    writers[WEST].put_item(TableName=TABLE, Item={"pk": {"S": "k"}, "v": {"S": "west"}})
+    now[0] = 3.0
+    emulator.pump()
+    assert _value(EAST) == _value(WEST) == "west"
+    assert emulator.lost_updates == []
+    assert set(emulator.multi_writer_items()) == {(TABLE, (("pk", "S", "k"),))}
+
+
+def test_a_backlog_holds_back_one_regions_writes_only(world):
+    emulator, now, writers = world
+    writers[EAST].put_item(TableName=TABLE, Item={"pk": {"S": "a"}, "v": {"S": "1"}})
+    writers[WEST].put_item(TableName=TABLE, Item={"pk": {"S": "b"}, "v": {"S": "2"}})
+    assert emulator.delay_from(EAST, 30) == 1
+    now[0] = 1.0
+    assert emulator.pump() == 1 and emulator.pending_from(EAST) == 1
+    assert (_value(WEST, "a"), _value(EAST, "b")) == (None, "2")
+    now[0] = 31.0
+    assert emulator.pump() == 1 and emulator.pending == 0
+    assert _value(WEST, "a") == "1"
+
+
 def test_an_isolated_region_catches_up_when_restored(world):
     emulator, now, writers = world
     emulator.isolate(WEST)
