@@ -51,9 +51,8 @@ def sqs(seconds_left: float | None = None) -> Any:
     return _client("sqs", *_timeouts(seconds_left))
 
 
+@functools.cache
 def _client(service: str, connect_timeout: float, read_timeout: float) -> Any:
-    # client_config is cached, so equal timeouts give the same Config and
-    # therefore the same cached client.
     return clients.client(service, config=client_config(connect_timeout, read_timeout))
 
 
@@ -64,4 +63,5 @@ def secretsmanager(seconds_left: float | None = None) -> Any:
 
 def reset() -> None:
     """Forget cached clients (tests start a new moto per test)."""
+    _client.cache_clear()
     clients.reset()
