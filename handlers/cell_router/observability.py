@@ -80,7 +80,7 @@ def emit(
 ) -> None:
     """One data point with its own dimensions besides ``service`` (the
     handler-wide ``metrics`` has only ``service``), written at once."""
-    OBSERVABILITY.emit(dimensions, {name: (value, unit)})
+    OBSERVABILITY.emit(name, dimensions, value, unit)
 
 
 def cell_occupancy(market_id: str, cell_id: str, users: int, max_capacity: int) -> None:

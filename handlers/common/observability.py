@@ -80,16 +80,18 @@ class Observability:
 
     def emit(
         self,
+        name: str,
         dimensions: Mapping[str, str],
-        values: Mapping[str, tuple[float, MetricUnit]],
+        value: float = 1,
+        unit: MetricUnit = MetricUnit.Count,
     ) -> None:
-        """Write metrics with ``dimensions`` besides ``service`` now, as one
-        EMF document: ``values`` maps a metric name to (value, unit)."""
+        """Write one data point of ``name`` with ``dimensions`` besides
+        ``service`` now (its own EMF document). The name comes first, as in
+        :meth:`count`, so a static read of the handlers finds every name."""
         document = EphemeralMetrics(namespace=self.namespace, service=self.service)
         for key, dimension_value in dimensions.items():
             document.add_dimension(name=key, value=dimension_value)
-        for name, (value, unit) in values.items():
-            document.add_metric(name=name, unit=unit, value=value)
+        document.add_metric(name=name, unit=unit, value=value)
         document.flush_metrics()
 
     def instrument_handler(

@@ -223,17 +223,15 @@ def _emit_probe_metrics(probes: dict[str, bot_probe.BotProbeResult]) -> None:
     # Per-region metrics need their own dimension set, apart from the
     # handler-wide metrics (whose only dimension is service).
     for region, result in probes.items():
+        dimensions = {telemetry.REGION_DIMENSION: region}
+        observability.emit(telemetry.METRIC_PROBE_SUCCEEDED, dimensions, int(result.ok))
+        observability.emit(telemetry.METRIC_PROBE_FAILED, dimensions, int(not result.ok))
         observability.emit(
-            {telemetry.REGION_DIMENSION: region},
-            {
-                telemetry.METRIC_PROBE_SUCCEEDED: (int(result.ok), MetricUnit.Count),
-                telemetry.METRIC_PROBE_FAILED: (int(not result.ok), MetricUnit.Count),
-                telemetry.METRIC_PROBE_LATENCY: (result.latency_ms, MetricUnit.Milliseconds),
-            },
+            telemetry.METRIC_PROBE_LATENCY, dimensions, result.latency_ms, MetricUnit.Milliseconds
         )
 
 
 def _emit_region_metric(name: str, values: dict[str, int]) -> None:
     """One data point per region, dimensions service + region (see above)."""
     for region, value in values.items():
-        observability.emit({telemetry.REGION_DIMENSION: region}, {name: (value, MetricUnit.Count)})
+        observability.emit(name, {telemetry.REGION_DIMENSION: region}, value)

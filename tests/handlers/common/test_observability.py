@@ -31,7 +31,7 @@ def _metrics(document: dict[str, Any]) -> dict[str, Any]:
 def test_the_service_name_comes_from_the_environment(monkeypatch, capsys) -> None:
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "from-environment")
     shape = Observability(default_service="fallback", namespace="Test/Shape")
-    shape.emit({"region": "us-east-1"}, {"ProbeSucceeded": (1, MetricUnit.Count)})
+    shape.emit("ProbeSucceeded", {"region": "us-east-1"}, 1, MetricUnit.Count)
     (document,) = _documents(capsys.readouterr().out)
     assert _metrics(document) == {
         "namespace": "Test/Shape",
