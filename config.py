@@ -25,11 +25,11 @@ import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 
 import regions
+from components.bot_probe_loop_asl import MAX_INLINE_MAP_CONCURRENCY, SCHEDULE_PERIOD_SECONDS
 from components.cell_router_api import SIGN_UP_POLICIES, check_domain_prefix
 from components.cell_router_functions import PRINCIPAL_ARN_PATTERN
 from components.function import ARCHITECTURES, RUNTIMES
 from components.lex_bot import GLOBAL_RESILIENCY_PAIRS
-from components.probe_loop_asl import MAX_INLINE_MAP_CONCURRENCY, SCHEDULE_PERIOD_SECONDS
 from components.tables import BILLING_MODES
 from handlers.cell_router import contract as router_contract
 from handlers.cell_router.endpoint_policy import normalise_domain

@@ -106,8 +106,8 @@ from botocore.exceptions import ClientError  # noqa: E402
 from bench.capacity_units import read_units, write_units  # noqa: E402
 from handlers.cell_router import (  # noqa: E402
     budget,
+    caller_cell,
     dispatcher,
-    lookup,
     placement,
     scaleout,
     slots,
@@ -1071,7 +1071,7 @@ def run_lookups(
     design: Slotted | None = None,
 ) -> LookupReport:
     """Known users asking for their cell (the ``/cells`` known-user path and
-    ``/mapper``): the mapping read, then the real ``lookup.require_cell``
+    ``/mapper``): the mapping read, then the real ``caller_cell.require_cell``
     (today), or the cell from the container's cache, read on a miss
     (``design``)."""
     rng = random.Random(seed)
@@ -1095,7 +1095,7 @@ def run_lookups(
             mapping = model.get_mapping(user_key)
             assert mapping is not None
             if design is None:
-                lookup.require_cell(model, mapping)  # type: ignore[arg-type]
+                caller_cell.require_cell(model, mapping)  # type: ignore[arg-type]
             else:
                 read_at = container.cells_read.get(mapping.cell_id, -math.inf)
                 if clock.now - read_at >= design.cell_cache_s:

@@ -5,7 +5,7 @@
     python bench/failover_sim.py --attempts 1       # what one attempt per round costs
     python bench/failover_sim.py --help
 
-Model (mirrors ``handlers/lex_dr/probe.py``; defaults come from the handler code):
+Model (mirrors ``handlers/lex_dr/bot_probe.py``; defaults come from the handler code):
 
 - a round starts every ``interval`` seconds (fixed rate: the Step Functions
   loop waits for the next slot, not for a fixed delay after the last round);
@@ -56,10 +56,10 @@ if str(ROOT) not in sys.path:
 
 from botocore.exceptions import ReadTimeoutError  # noqa: E402
 
-from components.probe_loop_asl import DEFAULT_INTERVAL_SECONDS  # noqa: E402
+from components.bot_probe_loop_asl import DEFAULT_INTERVAL_SECONDS  # noqa: E402
 from config import PROBE_INTERVALS  # noqa: E402
+from handlers.lex_dr import bot_probe  # noqa: E402
 from handlers.lex_dr import contract as lex_contract  # noqa: E402
-from handlers.lex_dr import probe as lex_probe  # noqa: E402
 from handlers.lex_dr.aws_clients import LEX_CALL_TIMEOUT_SECONDS  # noqa: E402
 from handlers.lex_dr.decision import (  # noqa: E402
     DEFAULT_FAILBACK_THRESHOLD,
@@ -256,7 +256,7 @@ class _SimClock:
 
 class _SimLex:
     """A Lex V2 runtime client on a simulated clock, for the real probe code
-    (``handlers.lex_dr.probe.probe_region``): an attempt that starts while
+    (``handlers.lex_dr.bot_probe.probe_region``): an attempt that starts while
     the bot is up answers after ``ok_latency``; otherwise it fails after
     ``fail_s`` (the client's connect + read timeout, or a fast error)."""
 
@@ -309,7 +309,7 @@ def _probe(cfg: SimConfig, start: float, attempt_ok: Callable[[float], bool], fa
     clock = _SimClock(start)
     client = _SimLex(clock, attempt_ok, cfg, fail_s)
     settings = _probe_settings(cfg.attempts, round(cfg.backoff_s * 1000))
-    result = lex_probe.probe_region(P, lambda _region: client, settings, sleep=clock.sleep)
+    result = bot_probe.probe_region(P, lambda _region: client, settings, sleep=clock.sleep)
     return result.ok, clock.t - start
 
 

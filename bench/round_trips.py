@@ -471,7 +471,7 @@ def _slotted_sign_ups(
     """Issue #14: the same requests against slotted cells (``SLOTS`` slots a
     cell, 3 cells holding ``users`` between them; a band market of slotted
     cells past their slots' share of the scale-out point, episode open)."""
-    from handlers.cell_router import aws_clients, budget, dispatcher, lookup, scaler
+    from handlers.cell_router import aws_clients, budget, caller_cell, dispatcher, scaler
     from handlers.cell_router.budget import ATTEMPT_TIMEOUTS
     from support.faults import FaultInjector, parse_faults
 
@@ -488,7 +488,7 @@ def _slotted_sign_ups(
 
     def cold() -> None:
         dispatcher.SNAPSHOTS.clear()
-        lookup.forget_cells()
+        caller_cell.forget_cells()
 
     def band_sign_up(request: dict[str, Any], context: Any) -> Any:
         return scaler.handler(dispatcher.handler(request, context), context)

@@ -154,7 +154,7 @@ REQUEST_BODY_SCHEMA: dict = {
 }
 
 #: Members of the execution input the request template writes; equal to what
-#: ``handlers/cell_router/validation.parse_router_request`` reads plus the
+#: ``handlers/cell_router/input_parsing.parse_router_request`` reads plus the
 #: ``path`` the state machine routes on.
 EXECUTION_INPUT_FIELDS: tuple[str, ...] = ("path", "httpMethod", "userId", "body")
 

@@ -1,4 +1,4 @@
-"""``CellRouterApi``: who may call the cell router, and how.
+"""``CellRouterApi``: who may call the cell router (``CellRouterPool``, ``CellRouter``), and how.
 
 Cognito
 -------
@@ -388,8 +388,8 @@ class CellRouterApiArgs:
 
 
 class CellRouterApi(pulumi.ComponentResource):
-    """Cognito user pool, app client and hosted UI (or a given pool); the
-    token authorizer; the REST API and its stage."""
+    """User pool ``CellRouterPool`` (app client, hosted UI) or a given pool;
+    the token authorizer; REST API ``CellRouter`` and its stage."""
 
     user_pool: aws.cognito.UserPool | None
     user_pool_client: aws.cognito.UserPoolClient | None

@@ -132,10 +132,34 @@ class ConnectIntegration(pulumi.ComponentResource):
         super().__init__("resilient-routing:components:ConnectIntegration", name, None, opts)
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOptions(parent=self))
+        self.instance, self.instance_id, self.instance_arn = self._instance(
+            name, args, partition.partition, identity.account_id
+        )
+        self.bot_associations = self._bot_associations(name, args)
+        self.lambda_association = self._lookup_association(name, args, identity.account_id)
+        self.contact_flow = self._contact_flow(name, args)
+        self.contact_flow_id = self.contact_flow.contact_flow_id
+        self.phone_number_resource, self.phone_number = self._phone_number(name, args)
+        self.register_outputs(
+            {
+                "instanceId": self.instance_id,
+                "instanceArn": self.instance_arn,
+                "contactFlowId": self.contact_flow_id,
+                "phoneNumber": self.phone_number,
+            }
+        )
 
-        # --- the instance ------------------------------------------------------
+    def _instance(
+        self,
+        name: str,
+        args: ConnectIntegrationArgs,
+        partition: pulumi.Output[str],
+        account_id: pulumi.Output[str],
+    ) -> tuple[aws.connect.Instance | None, pulumi.Output[str], pulumi.Output[str]]:
+        """A new instance (``create``), or an existing one's id and its ARN
+        built from the region, partition and account (``existing``)."""
         if args.mode == "create":
-            self.instance = aws.connect.Instance(
+            instance = aws.connect.Instance(
                 f"{name}-instance",
                 instance_alias=args.instance_alias,
                 identity_management_type="CONNECT_MANAGED",
@@ -144,20 +168,20 @@ class ConnectIntegration(pulumi.ComponentResource):
                 contact_flow_logs_enabled=True,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            self.instance_id = self.instance.id
-            self.instance_arn = self.instance.arn
-        else:
-            self.instance = None
-            existing_id = args.instance_id or ""
-            region = args.instance_region or args.primary_region
-            self.instance_id = pulumi.Output.from_input(existing_id)
-            self.instance_arn = pulumi.Output.all(partition.partition, identity.account_id).apply(
-                lambda v: instance_arn(v[0], region, v[1], existing_id)
-            )
+            return instance, instance.id, instance.arn
+        existing_id = args.instance_id or ""
+        region = args.instance_region or args.primary_region
+        arn = pulumi.Output.all(partition, account_id).apply(
+            lambda v: instance_arn(v[0], region, v[1], existing_id)
+        )
+        return None, pulumi.Output.from_input(existing_id), arn
 
-        # --- bots and lookup ---------------------------------------------------
+    def _bot_associations(
+        self, name: str, args: ConnectIntegrationArgs
+    ) -> dict[str, aws_native.connect.IntegrationAssociation]:
+        """Each region's bot alias associated for Lex V2, keyed by region."""
         alias_arns = pulumi.Output.from_input(args.alias_arns)
-        self.bot_associations = {
+        return {
             region: aws_native.connect.IntegrationAssociation(
                 f"{name}-lex-{role}",
                 instance_id=self.instance_arn,
@@ -170,27 +194,36 @@ class ConnectIntegration(pulumi.ComponentResource):
                 ("secondary", args.secondary_region),
             )
         }
+
+    def _lookup_association(
+        self, name: str, args: ConnectIntegrationArgs, account_id: pulumi.Output[str]
+    ) -> aws.connect.LambdaFunctionAssociation:
+        """The lookup function associated with the instance, after the
+        permission that lets only this instance (and account) invoke it."""
         permission = aws.lambda_.Permission(
             f"{name}-lookup-permission",
             action="lambda:InvokeFunction",
             function=args.lookup_function_arn,
             principal="connect.amazonaws.com",
             source_arn=self.instance_arn,
-            source_account=identity.account_id,
+            source_account=account_id,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.lambda_association = aws.connect.LambdaFunctionAssociation(
+        return aws.connect.LambdaFunctionAssociation(
             f"{name}-lookup",
             instance_id=self.instance_id,
             function_arn=args.lookup_function_arn,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
         )
 
-        # --- contact flow ------------------------------------------------------
+    def _contact_flow(self, name: str, args: ConnectIntegrationArgs) -> aws.connect.ContactFlow:
+        """The generated "Flower DR Flow" (kept an ``apply``: the builder
+        checks the flow before it is sent, so it needs the plain ARNs)."""
         primary, secondary = args.primary_region, args.secondary_region
         connect_region = primary
         content = pulumi.Output.all(
-            pulumi.Output.from_input(args.lookup_function_arn), alias_arns
+            pulumi.Output.from_input(args.lookup_function_arn),
+            pulumi.Output.from_input(args.alias_arns),
         ).apply(
             lambda v: contact_flow_json(
                 lookup_function_arn=v[0],
@@ -200,7 +233,7 @@ class ConnectIntegration(pulumi.ComponentResource):
                 connect_region=connect_region,
             )
         )
-        self.contact_flow = aws.connect.ContactFlow(
+        return aws.connect.ContactFlow(
             f"{name}-flow",
             instance_id=self.instance_id,
             name=args.flow_name,
@@ -213,34 +246,27 @@ class ConnectIntegration(pulumi.ComponentResource):
                 depends_on=[self.lambda_association, *self.bot_associations.values()],
             ),
         )
-        self.contact_flow_id = self.contact_flow.contact_flow_id
 
-        # --- phone number --------------------------------------------------------
-        self.phone_number_resource = None
-        self.phone_number = None
-        if args.claim_phone_number:
-            self.phone_number_resource = aws.connect.PhoneNumber(
-                f"{name}-phone-number",
-                target_arn=self.instance_arn,
-                country_code=args.phone_number_country_code,
-                type=args.phone_number_type,
-                description=f"Calls into {args.flow_name}",
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            aws.connect.PhoneNumberContactFlowAssociation(
-                f"{name}-phone-number-flow",
-                instance_id=self.instance_id,
-                phone_number_id=self.phone_number_resource.id,
-                contact_flow_id=self.contact_flow.contact_flow_id,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            self.phone_number = self.phone_number_resource.phone_number
-
-        self.register_outputs(
-            {
-                "instanceId": self.instance_id,
-                "instanceArn": self.instance_arn,
-                "contactFlowId": self.contact_flow_id,
-                "phoneNumber": self.phone_number,
-            }
+    def _phone_number(
+        self, name: str, args: ConnectIntegrationArgs
+    ) -> tuple[aws.connect.PhoneNumber | None, pulumi.Output[str] | None]:
+        """Optionally a claimed phone number, pointed at the contact flow:
+        the resource and the number."""
+        if not args.claim_phone_number:
+            return None, None
+        claimed = aws.connect.PhoneNumber(
+            f"{name}-phone-number",
+            target_arn=self.instance_arn,
+            country_code=args.phone_number_country_code,
+            type=args.phone_number_type,
+            description=f"Calls into {args.flow_name}",
+            opts=pulumi.ResourceOptions(parent=self),
         )
+        aws.connect.PhoneNumberContactFlowAssociation(
+            f"{name}-phone-number-flow",
+            instance_id=self.instance_id,
+            phone_number_id=claimed.id,
+            contact_flow_id=self.contact_flow.contact_flow_id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return claimed, claimed.phone_number

@@ -1,8 +1,9 @@
-"""``HealthCheck``: the Lex failover's state, its two functions, the probe
-cadence and the alarms, in one region. The program deploys one per region
-(both regions serve): the primary's creates the state table as a DynamoDB
-global table with a replica in the secondary; the secondary's uses that
-replica (``state_table``).
+"""``HealthCheck``: the Lex failover's state table ``lexDR``, its two functions
+(``lexDRGetRegion``, ``lexDRTest``), the probe loop and the alarms, in one region.
+
+The program deploys one per region (both regions serve): the primary's
+creates the state table as a DynamoDB global table with a replica in the
+secondary; the secondary's uses that replica (``state_table``).
 
 What it creates:
 
@@ -19,29 +20,15 @@ What it creates:
   (``handlers/lex_dr/health_check.py``) via ``PythonFunction``, each with its
   own role holding exactly the statements of ``components/iam_lex.py``;
 * the probe cadence: an EventBridge rule ``rate(1 minute)`` starts an EXPRESS
-  state machine (``components/probe_loop_asl.py``) that invokes ``lexDRTest``
+  state machine (``components/bot_probe_loop_asl.py``) that invokes ``lexDRTest``
   once per ``probe_interval_seconds`` within the minute;
 * alarms on the handlers' own metrics (names, namespace and dimensions from
   ``handlers/lex_dr/telemetry.py``), the probe function's errors and the probe
   loop's failed or timed-out executions, to an encrypted SNS topic with an
   optional e-mail subscription.
 
-Why a Step Functions Wait loop rather than a loop inside the function
-(README material):
-
-1. Cadence without drift: each round starts at a fixed offset from one
-   instant, so a slow Lex call delays nothing that follows; a sleeping loop
-   in a function accumulates every round's latency and skews the schedule.
-2. Isolation: every round is its own invocation with its own timeout, logs,
-   trace and error metric; one hung or crashed round costs one round, not the
-   rest of the minute.
-3. No paying for sleep: Lambda bills a looping function for ~60 s of mostly
-   waiting, every minute; Express Wait states cost nothing extra while idle.
-4. The handler stays simple and testable: ``{}`` in, exactly one round out
-   (the contract), with no timing logic, and the interval is configuration of
-   the definition, not code.
-5. The definition is data: the same ASL runs on moto's interpreter in the
-   tests and the drill, so the cadence itself is tested offline.
+Why a Step Functions Wait loop rather than a loop inside the function: the
+README, *Architecture*, "Why a Step Functions Wait loop drives the probe".
 """
 
 from __future__ import annotations
@@ -54,21 +41,21 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.bot_probe_loop_asl import build_bot_probe_loop_definition, to_json
 from components.function import PythonFunction, PythonFunctionArgs
 from components.iam import STATES_LOG_GROUP_PREFIX
 from components.iam_lex import (
     PROBE_ACTIONS,
     alarm_key_policy,
     alarm_topic_policy,
+    bot_probe_loop_policy,
+    bot_probe_loop_trust_policy,
     lookup_statements,
-    probe_loop_policy,
-    probe_loop_trust_policy,
     probe_statements,
     scheduler_assume_role_policy,
     scheduler_policy,
     table_replica_arn,
 )
-from components.probe_loop_asl import build_probe_loop_definition, to_json
 from components.schemas import LEX_STATE_TABLE
 from components.tables import table_arguments
 from handlers.lex_dr import contract, layout, telemetry
@@ -367,7 +354,8 @@ class HealthCheckArgs:
 
 
 class HealthCheck(pulumi.ComponentResource):
-    """State table, lookup and probe functions, probe loop, alarms."""
+    """State table ``lexDR``, lookup (``lexDRGetRegion``) and probe (``lexDRTest``)
+    functions, probe loop, alarms."""
 
     table: aws.dynamodb.Table | None
     state_item: aws.dynamodb.TableItem | None
@@ -390,46 +378,80 @@ class HealthCheck(pulumi.ComponentResource):
         self, name: str, args: HealthCheckArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("resilient-routing:components:HealthCheck", name, None, opts)
+        self.region = args.home_region
+        self.table, self.state_item, self.table_name, self.table_arn = self._state(name, args)
+        # Another region's checker reads and writes the same items: a peer.
+        has_peer = bool(args.replica_regions) or args.state_table is not None
+        self.lookup, self.probe = self._functions(name, args, has_peer)
+        account = self._account()
+        self.state_machine, self.schedule = self._probe_loop(name, args, account)
+        self.topic, self.alarms = self._alarms(name, args, account, has_peer)
+
+        self.lookup_function_arn = self.lookup.arn
+        self.lookup_function_name = self.lookup.name
+        self.probe_function_arn = self.probe.arn
+        self.state_machine_arn = self.state_machine.arn
+        self.alarm_topic_arn = self.topic.arn
+        self.register_outputs(
+            {
+                "tableName": self.table_name,
+                "lookupFunctionArn": self.lookup_function_arn,
+                "probeFunctionArn": self.probe_function_arn,
+                "stateMachineArn": self.state_machine_arn,
+                "alarmTopicArn": self.alarm_topic_arn,
+            }
+        )
+
+    def _state(
+        self, name: str, args: HealthCheckArgs
+    ) -> tuple[
+        aws.dynamodb.Table | None,
+        aws.dynamodb.TableItem | None,
+        pulumi.Output[str],
+        pulumi.Output[str],
+    ]:
+        """The state table ``lexDR`` and its seeded item (when this instance
+        creates it), and the name and ARN of the table or replica it uses."""
+        if args.state_table is not None:
+            return (
+                None,
+                None,
+                pulumi.Output.from_input(args.state_table.name),
+                pulumi.Output.from_input(args.state_table.arn),
+            )
         schema = LEX_STATE_TABLE
+        primary = args.primary_region
+        table = aws.dynamodb.Table(
+            f"{name}-{schema.logical_name}",
+            **table_arguments(
+                schema,
+                deletion_protection=args.deletion_protection,
+                replica_regions=args.replica_regions,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        item = aws.dynamodb.TableItem(
+            f"{name}-{schema.logical_name}-seed",
+            table_name=table.name,
+            hash_key=table.hash_key,
+            item=json.dumps({schema.hash_key.name: {"S": primary}, "lexRegion": {"S": primary}}),
+            # Seeded once; from then on the health check owns the item. A later
+            # `pulumi up` must never put lexRegion back to the primary.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["item"]),
+        )
+        return table, item, table.name, table.arn
+
+    def _functions(
+        self, name: str, args: HealthCheckArgs, has_peer: bool
+    ) -> tuple[PythonFunction, PythonFunction]:
+        """``lexDRGetRegion`` (the lookup) and ``lexDRTest`` (one probe round)."""
         primary, secondary = args.primary_region, args.secondary_region
-        region = args.home_region
+        region = self.region
         other = secondary if region == primary else primary
+        table_name, table_arn = self.table_name, self.table_arn
+        other_replica_arn = table_arn.apply(lambda arn: table_replica_arn(arn, other))
         # The Connect region is the primary: its checker owns the SPEC's item.
         own_key = layout.checker_key(primary, region)
-
-        # --- state ---------------------------------------------------------
-        self.table = None
-        self.state_item = None
-        if args.state_table is None:
-            self.table = aws.dynamodb.Table(
-                f"{name}-{schema.logical_name}",
-                **table_arguments(
-                    schema,
-                    deletion_protection=args.deletion_protection,
-                    replica_regions=args.replica_regions,
-                ),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            self.state_item = aws.dynamodb.TableItem(
-                f"{name}-{schema.logical_name}-seed",
-                table_name=self.table.name,
-                hash_key=self.table.hash_key,
-                item=json.dumps(
-                    {schema.hash_key.name: {"S": primary}, "lexRegion": {"S": primary}}
-                ),
-                # Seeded once; from then on the health check owns the item. A later
-                # `pulumi up` must never put lexRegion back to the primary.
-                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["item"]),
-            )
-            table_name: pulumi.Output[str] = self.table.name
-            table_arn: pulumi.Output[str] = self.table.arn
-        else:
-            table_name = pulumi.Output.from_input(args.state_table.name)
-            table_arn = pulumi.Output.from_input(args.state_table.arn)
-        other_replica_arn = table_arn.apply(lambda arn: table_replica_arn(arn, other))
-        has_peer = bool(args.replica_regions) or args.state_table is not None
-
-        # --- functions -----------------------------------------------------
         alias_arns = pulumi.Output.from_input(args.alias_arns)
         common = dict(
             family="lex_dr",
@@ -440,7 +462,7 @@ class HealthCheck(pulumi.ComponentResource):
             powertools_layer_version=args.powertools_layer_version,
             log_retention_days=args.log_retention_days,
         )
-        self.lookup = PythonFunction(
+        lookup = PythonFunction(
             f"{name}-lexDRGetRegion",
             PythonFunctionArgs(
                 handler="get_region.handler",
@@ -461,7 +483,7 @@ class HealthCheck(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         timeout = probe_timeout_seconds(args.probe_attempts)
-        self.probe = PythonFunction(
+        probe = PythonFunction(
             f"{name}-lexDRTest",
             PythonFunctionArgs(
                 handler="health_check.handler",
@@ -504,26 +526,35 @@ class HealthCheck(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        return lookup, probe
 
-        # --- probe cadence ---------------------------------------------------
+    def _account(self) -> pulumi.Output[list[str]]:
+        """``[account id, partition, region]`` of the deploying credentials
+        and this component's provider, for the policies that must name them."""
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
+        partition = aws.get_partition_output(opts=pulumi.InvokeOptions(parent=self))
+        here = aws.get_region_output(opts=pulumi.InvokeOptions(parent=self))
+        return pulumi.Output.all(identity.account_id, partition.partition, here.region)
+
+    def _probe_loop(
+        self, name: str, args: HealthCheckArgs, account: pulumi.Output[list[str]]
+    ) -> tuple[aws.sfn.StateMachine, aws.cloudwatch.EventRule]:
+        """The probe cadence: an EventBridge rule every minute starts an
+        EXPRESS state machine that invokes ``lexDRTest`` once per
+        ``probe_interval_seconds`` (why a Step Functions loop: module docstring)."""
         loop_logs = aws.cloudwatch.LogGroup(
             f"{name}-probe-loop-logs",
             name_prefix=f"{STATES_LOG_GROUP_PREFIX}{name}-probe-loop-",
             retention_in_days=args.log_retention_days,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
-        partition = aws.get_partition_output(opts=pulumi.InvokeOptions(parent=self))
-        here = aws.get_region_output(opts=pulumi.InvokeOptions(parent=self))
         loop_role = aws.iam.Role(
             f"{name}-probe-loop-role",
             # Only Step Functions running this account's probe loop (the
             # machine is auto-named from f"{name}-probe-loop").
-            assume_role_policy=pulumi.Output.all(
-                identity.account_id, partition.partition, here.region
-            ).apply(
+            assume_role_policy=account.apply(
                 lambda v: json.dumps(
-                    probe_loop_trust_policy(v[0], v[2], f"{name}-probe-loop", v[1])
+                    bot_probe_loop_trust_policy(v[0], v[2], f"{name}-probe-loop", v[1])
                 )
             ),
             description=f"Runs the Lex failover probe loop of {name}",
@@ -532,20 +563,21 @@ class HealthCheck(pulumi.ComponentResource):
         loop_policy = aws.iam.RolePolicy(
             f"{name}-probe-loop-policy",
             role=loop_role.id,
-            policy=self.probe.arn.apply(lambda arn: json.dumps(probe_loop_policy(arn))),
+            policy=self.probe.arn.apply(lambda arn: json.dumps(bot_probe_loop_policy(arn))),
             opts=pulumi.ResourceOptions(parent=self),
         )
         interval = args.probe_interval_seconds
-        self.state_machine = aws.sfn.StateMachine(
+        round_timeout = probe_timeout_seconds(args.probe_attempts) + 5
+        state_machine = aws.sfn.StateMachine(
             f"{name}-probe-loop",
             type="EXPRESS",
             role_arn=loop_role.arn,
             definition=self.probe.arn.apply(
                 lambda arn: to_json(
-                    build_probe_loop_definition(
+                    build_bot_probe_loop_definition(
                         probe_function_arn=arn,
                         interval_seconds=interval,
-                        round_timeout_seconds=timeout + 5,
+                        round_timeout_seconds=round_timeout,
                     )
                 )
             ),
@@ -556,7 +588,12 @@ class HealthCheck(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[loop_policy]),
         )
-        self.schedule = aws.cloudwatch.EventRule(
+        return state_machine, self._schedule(name, state_machine)
+
+    def _schedule(self, name: str, state_machine: aws.sfn.StateMachine) -> aws.cloudwatch.EventRule:
+        """The EventBridge rule that starts ``state_machine`` every minute,
+        with a role that may start only that machine."""
+        schedule = aws.cloudwatch.EventRule(
             f"{name}-schedule",
             description="Starts one minute of Lex probe rounds",
             schedule_expression=SCHEDULE_EXPRESSION,
@@ -564,7 +601,7 @@ class HealthCheck(pulumi.ComponentResource):
         )
         scheduler_role = aws.iam.Role(
             f"{name}-scheduler-role",
-            assume_role_policy=self.schedule.arn.apply(
+            assume_role_policy=schedule.arn.apply(
                 lambda arn: json.dumps(scheduler_assume_role_policy(arn))
             ),
             description=f"Lets the schedule of {name} start its probe loop",
@@ -573,13 +610,13 @@ class HealthCheck(pulumi.ComponentResource):
         scheduler_role_policy = aws.iam.RolePolicy(
             f"{name}-scheduler-policy",
             role=scheduler_role.id,
-            policy=self.state_machine.arn.apply(lambda arn: json.dumps(scheduler_policy(arn))),
+            policy=state_machine.arn.apply(lambda arn: json.dumps(scheduler_policy(arn))),
             opts=pulumi.ResourceOptions(parent=self),
         )
         aws.cloudwatch.EventTarget(
             f"{name}-schedule-target",
-            rule=self.schedule.name,
-            arn=self.state_machine.arn,
+            rule=schedule.name,
+            arn=state_machine.arn,
             role_arn=scheduler_role.arn,
             input="{}",
             # A start more than a minute late overlaps the next one: drop it.
@@ -588,61 +625,51 @@ class HealthCheck(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[scheduler_role_policy]),
         )
+        return schedule
 
-        # --- visibility ------------------------------------------------------
+    def _alarms(
+        self,
+        name: str,
+        args: HealthCheckArgs,
+        account: pulumi.Output[list[str]],
+        has_peer: bool,
+    ) -> tuple[aws.sns.Topic, dict[str, aws.cloudwatch.MetricAlarm]]:
+        """The encrypted alarm topic (and its optional e-mail subscription)
+        and the alarms of :func:`failover_alarm_specs` on it."""
         key = aws.kms.Key(
             f"{name}-alarm-key",
             description=f"Encrypts the alarm topic of {name}",
             enable_key_rotation=True,
             deletion_window_in_days=7,
-            policy=pulumi.Output.all(identity.account_id, partition.partition, here.region).apply(
-                lambda v: json.dumps(alarm_key_policy(v[0], v[1], v[2]))
-            ),
+            policy=account.apply(lambda v: json.dumps(alarm_key_policy(v[0], v[1], v[2]))),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.topic = aws.sns.Topic(
+        topic = aws.sns.Topic(
             f"{name}-alarms",
             kms_master_key_id=key.arn,
             opts=pulumi.ResourceOptions(parent=self),
         )
         topic_policy = aws.sns.TopicPolicy(
             f"{name}-alarms-policy",
-            arn=self.topic.arn,
-            policy=self.topic.arn.apply(lambda arn: json.dumps(alarm_topic_policy(arn))),
+            arn=topic.arn,
+            policy=topic.arn.apply(lambda arn: json.dumps(alarm_topic_policy(arn))),
             opts=pulumi.ResourceOptions(parent=self),
         )
         if args.alarm_email:
             aws.sns.TopicSubscription(
                 f"{name}-alarms-email",
-                topic=self.topic.arn,
+                topic=topic.arn,
                 protocol="email",
                 endpoint=args.alarm_email,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-        self.alarms = metric_alarms(
+        alarms = metric_alarms(
             name,
             failover_alarm_specs(self.probe.name, self.state_machine.arn, has_peer=has_peer),
-            self.topic.arn,
+            topic.arn,
             pulumi.ResourceOptions(parent=self, depends_on=[topic_policy]),
         )
-
-        self.region = region
-        self.table_name = table_name
-        self.table_arn = table_arn
-        self.lookup_function_arn = self.lookup.arn
-        self.lookup_function_name = self.lookup.name
-        self.probe_function_arn = self.probe.arn
-        self.state_machine_arn = self.state_machine.arn
-        self.alarm_topic_arn = self.topic.arn
-        self.register_outputs(
-            {
-                "tableName": self.table_name,
-                "lookupFunctionArn": self.lookup_function_arn,
-                "probeFunctionArn": self.probe_function_arn,
-                "stateMachineArn": self.state_machine_arn,
-                "alarmTopicArn": self.alarm_topic_arn,
-            }
-        )
+        return topic, alarms
 
     def replica_in(self, region: str) -> StateTableRef:
         """This instance's state table as its global-table replica in

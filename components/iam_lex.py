@@ -95,7 +95,7 @@ def table_replica_arn(table_arn: str, region: str) -> str:
     return arn_in_region(table_arn, region, service="dynamodb", what="DynamoDB table")
 
 
-def probe_loop_policy(probe_function_arn: str) -> dict[str, Any]:
+def bot_probe_loop_policy(probe_function_arn: str) -> dict[str, Any]:
     """The probe loop state machine: invoke the probe function (the ARN its
     Task names, unqualified) and set up its own log delivery."""
     return {
@@ -172,7 +172,7 @@ def alarm_topic_policy(topic_arn: str) -> dict[str, Any]:
     }
 
 
-def probe_loop_trust_policy(
+def bot_probe_loop_trust_policy(
     account_id: str, region: str, machine_name_prefix: str, partition: str = "aws"
 ) -> dict[str, Any]:
     """Only Step Functions, for this account's probe-loop state machines

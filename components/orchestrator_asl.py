@@ -179,28 +179,15 @@ def build_orchestrator_definition(
     for a blank ARN, a non-positive timeout, or settings whose worst case
     (:func:`worst_case_duration_seconds`) reaches API Gateway's 29 s.
     """
-    for label, arn in (
-        ("dispatcher_arn", dispatcher_arn),
-        ("scaler_arn", scaler_arn),
-        ("mapper_arn", mapper_arn),
-        ("validator_arn", validator_arn),
-    ):
-        if not isinstance(arn, str) or not arn.strip():
-            raise ValueError(f"{label} must be a non-empty Lambda function ARN")
-    for label, seconds in (
-        ("task_timeout_seconds", task_timeout_seconds),
-        ("scaler_timeout_seconds", scaler_timeout_seconds),
-    ):
-        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
-            raise ValueError(f"{label} must be a positive integer, got {seconds!r}")
-
-    no_retry_of_function_errors = (
-        "Only Lambda service errors are transient; function errors "
-        "(InvalidRequest, NoCapacity, UserNotFound, UnknownMarket, WrongRegion, "
-        "ServiceUnavailable -- the function already retried inside its deadline) "
-        "are answers and keep their name."
+    _check_arns(
+        dispatcher_arn=dispatcher_arn,
+        scaler_arn=scaler_arn,
+        mapper_arn=mapper_arn,
+        validator_arn=validator_arn,
     )
-
+    _check_timeouts(
+        task_timeout_seconds=task_timeout_seconds, scaler_timeout_seconds=scaler_timeout_seconds
+    )
     definition: dict[str, Any] = {
         "Comment": (
             "Cell router: routes an authenticated API request by path to the "
@@ -210,116 +197,45 @@ def build_orchestrator_definition(
         ),
         "StartAt": ROUTE,
         "States": {
-            ROUTE: {
-                "Type": "Choice",
-                "Comment": (
-                    "Reject a missing or non-string path first: a Choice rule on an "
-                    "absent field would fail the execution with States.Runtime "
-                    "instead of a clean InvalidRequest."
-                ),
-                "Choices": [
-                    {
-                        "Or": [
-                            {"Not": {"Variable": "$.path", "IsPresent": True}},
-                            {"Not": {"Variable": "$.path", "IsString": True}},
-                        ],
-                        "Next": REJECT_REQUEST,
-                    },
-                    {"Variable": "$.path", "StringEquals": "/cells", "Next": ASSIGN_CELL},
-                    {"Variable": "$.path", "StringEquals": "/mapper", "Next": LOOK_UP_CELL},
-                    {
-                        "Variable": "$.path",
-                        "StringEquals": "/validate",
-                        "Next": VALIDATE_ENDPOINTS,
-                    },
-                ],
-                "Default": REJECT_REQUEST,
-            },
-            ASSIGN_CELL: _lambda_task(
-                comment=(
-                    "Dispatcher: assigns (or returns) the caller's cell. The response "
-                    "keeps only the contract fields; the full result, including "
-                    "cellLoad, travels on to the scaler only. " + no_retry_of_function_errors
-                ),
-                function_arn=dispatcher_arn,
-                payload_path="$",
-                timeout_seconds=task_timeout_seconds,
-                retry=retry,
-                retry_comment=(
-                    "Lambda service hiccups only; the assignment is idempotent, so a "
-                    "retry after an unseen success returns the same cell."
-                ),
-                ResultSelector={
-                    "response": {
-                        f"{field}.$": f"$.Payload.{field}" for field in DISPATCHER_RESPONSE_FIELDS
-                    },
-                    "dispatcherResult.$": "$.Payload",
-                },
-                Next=REQUEST_CAPACITY,
-            ),
-            REQUEST_CAPACITY: _lambda_task(
-                comment=(
-                    "Scaler: asks for a new cell when this one nears capacity. Best "
-                    "effort: the user already has a cell, so any failure is caught and "
-                    "the request still succeeds; the scaler's answer is discarded."
-                ),
-                function_arn=scaler_arn,
-                payload_path="$.dispatcherResult",
-                timeout_seconds=scaler_timeout_seconds,
-                retry=scaler_retry,
-                retry_comment="A quick retry on Lambda service errors only; the user is waiting.",
-                ResultPath=None,
-                Catch=[
-                    {
-                        "Comment": (
-                            "Never fail a sign-up because scale-out failed "
-                            "(ProvisioningUnavailable, timeout, exhausted retries)."
-                        ),
-                        "ErrorEquals": ["States.ALL"],
-                        "ResultPath": "$.scalerError",
-                        "Next": RETURN_CELL,
-                    }
-                ],
-                Next=RETURN_CELL,
-            ),
+            ROUTE: _route_by_path(),
+            ASSIGN_CELL: _assign_cell(dispatcher_arn, retry, task_timeout_seconds),
+            REQUEST_CAPACITY: _request_capacity(scaler_arn, scaler_retry, scaler_timeout_seconds),
             RETURN_CELL: {
                 "Type": "Succeed",
                 "Comment": "Answer with the dispatcher's contract fields only.",
                 "OutputPath": "$.response",
             },
-            LOOK_UP_CELL: _lambda_task(
-                comment="Mapper: the caller's own cell. " + no_retry_of_function_errors,
-                function_arn=mapper_arn,
-                payload_path="$",
-                timeout_seconds=task_timeout_seconds,
-                retry=retry,
-                retry_comment="Lambda service hiccups only; the lookup is a read.",
-                OutputPath="$.Payload",
-                End=True,
-            ),
-            VALIDATE_ENDPOINTS: _lambda_task(
-                comment=(
-                    "Validator: checks the caller's cached endpoints. "
-                    + no_retry_of_function_errors
-                ),
-                function_arn=validator_arn,
-                payload_path="$",
-                timeout_seconds=task_timeout_seconds,
-                retry=retry,
-                retry_comment="Lambda service hiccups only; validation is a read.",
-                OutputPath="$.Payload",
-                End=True,
-            ),
-            REJECT_REQUEST: {
-                "Type": "Fail",
-                "Comment": "Same error name the handlers use, so the API maps it to 400.",
-                "Error": "InvalidRequest",
-                "Cause": (
-                    "Unsupported request path: expected one of " + ", ".join(ROUTED_PATHS) + "."
-                ),
-            },
+            LOOK_UP_CELL: _look_up_cell(mapper_arn, retry, task_timeout_seconds),
+            VALIDATE_ENDPOINTS: _validate_endpoints(validator_arn, retry, task_timeout_seconds),
+            REJECT_REQUEST: _reject_request(),
         },
     }
+    _check_fits_api_gateway(definition)
+    return definition
+
+
+#: Why the request-path tasks retry only Lambda service errors.
+_NO_RETRY_OF_FUNCTION_ERRORS = (
+    "Only Lambda service errors are transient; function errors "
+    "(InvalidRequest, NoCapacity, UserNotFound, UnknownMarket, WrongRegion, "
+    "ServiceUnavailable -- the function already retried inside its deadline) "
+    "are answers and keep their name."
+)
+
+
+def _check_arns(**arns: str) -> None:
+    for label, arn in arns.items():
+        if not isinstance(arn, str) or not arn.strip():
+            raise ValueError(f"{label} must be a non-empty Lambda function ARN")
+
+
+def _check_timeouts(**timeouts: int) -> None:
+    for label, seconds in timeouts.items():
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
+            raise ValueError(f"{label} must be a positive integer, got {seconds!r}")
+
+
+def _check_fits_api_gateway(definition: Mapping[str, Any]) -> None:
     worst = worst_case_duration_seconds(definition)
     if worst >= API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS:
         raise ValueError(
@@ -327,7 +243,130 @@ def build_orchestrator_definition(
             f"{API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS} s integration timeout; lower the "
             "task timeouts or the retry attempts"
         )
-    return definition
+
+
+def _route_by_path() -> dict[str, Any]:
+    """The Choice on ``$.path``: ``/cells``, ``/mapper``, ``/validate``, else reject."""
+    return {
+        "Type": "Choice",
+        "Comment": (
+            "Reject a missing or non-string path first: a Choice rule on an "
+            "absent field would fail the execution with States.Runtime "
+            "instead of a clean InvalidRequest."
+        ),
+        "Choices": [
+            {
+                "Or": [
+                    {"Not": {"Variable": "$.path", "IsPresent": True}},
+                    {"Not": {"Variable": "$.path", "IsString": True}},
+                ],
+                "Next": REJECT_REQUEST,
+            },
+            {"Variable": "$.path", "StringEquals": "/cells", "Next": ASSIGN_CELL},
+            {"Variable": "$.path", "StringEquals": "/mapper", "Next": LOOK_UP_CELL},
+            {
+                "Variable": "$.path",
+                "StringEquals": "/validate",
+                "Next": VALIDATE_ENDPOINTS,
+            },
+        ],
+        "Default": REJECT_REQUEST,
+    }
+
+
+def _assign_cell(dispatcher_arn: str, retry: RetryPolicy, timeout_seconds: int) -> dict[str, Any]:
+    """``/cells``: the Dispatcher; its full result travels on to the Scaler."""
+    return _lambda_task(
+        comment=(
+            "Dispatcher: assigns (or returns) the caller's cell. The response "
+            "keeps only the contract fields; the full result, including "
+            "cellLoad, travels on to the scaler only. " + _NO_RETRY_OF_FUNCTION_ERRORS
+        ),
+        function_arn=dispatcher_arn,
+        payload_path="$",
+        timeout_seconds=timeout_seconds,
+        retry=retry,
+        retry_comment=(
+            "Lambda service hiccups only; the assignment is idempotent, so a "
+            "retry after an unseen success returns the same cell."
+        ),
+        ResultSelector={
+            "response": {
+                f"{field}.$": f"$.Payload.{field}" for field in DISPATCHER_RESPONSE_FIELDS
+            },
+            "dispatcherResult.$": "$.Payload",
+        },
+        Next=REQUEST_CAPACITY,
+    )
+
+
+def _request_capacity(scaler_arn: str, retry: RetryPolicy, timeout_seconds: int) -> dict[str, Any]:
+    """After ``/cells``: the Scaler, best effort (every failure is caught)."""
+    return _lambda_task(
+        comment=(
+            "Scaler: asks for a new cell when this one nears capacity. Best "
+            "effort: the user already has a cell, so any failure is caught and "
+            "the request still succeeds; the scaler's answer is discarded."
+        ),
+        function_arn=scaler_arn,
+        payload_path="$.dispatcherResult",
+        timeout_seconds=timeout_seconds,
+        retry=retry,
+        retry_comment="A quick retry on Lambda service errors only; the user is waiting.",
+        ResultPath=None,
+        Catch=[
+            {
+                "Comment": (
+                    "Never fail a sign-up because scale-out failed "
+                    "(ProvisioningUnavailable, timeout, exhausted retries)."
+                ),
+                "ErrorEquals": ["States.ALL"],
+                "ResultPath": "$.scalerError",
+                "Next": RETURN_CELL,
+            }
+        ],
+        Next=RETURN_CELL,
+    )
+
+
+def _look_up_cell(mapper_arn: str, retry: RetryPolicy, timeout_seconds: int) -> dict[str, Any]:
+    """``/mapper``: the Mapper's answer is the response."""
+    return _lambda_task(
+        comment="Mapper: the caller's own cell. " + _NO_RETRY_OF_FUNCTION_ERRORS,
+        function_arn=mapper_arn,
+        payload_path="$",
+        timeout_seconds=timeout_seconds,
+        retry=retry,
+        retry_comment="Lambda service hiccups only; the lookup is a read.",
+        OutputPath="$.Payload",
+        End=True,
+    )
+
+
+def _validate_endpoints(
+    validator_arn: str, retry: RetryPolicy, timeout_seconds: int
+) -> dict[str, Any]:
+    """``/validate``: the Validator's answer is the response."""
+    return _lambda_task(
+        comment="Validator: checks the caller's cached endpoints. " + _NO_RETRY_OF_FUNCTION_ERRORS,
+        function_arn=validator_arn,
+        payload_path="$",
+        timeout_seconds=timeout_seconds,
+        retry=retry,
+        retry_comment="Lambda service hiccups only; validation is a read.",
+        OutputPath="$.Payload",
+        End=True,
+    )
+
+
+def _reject_request() -> dict[str, Any]:
+    """Any other path: fail with the handlers' ``InvalidRequest`` (400)."""
+    return {
+        "Type": "Fail",
+        "Comment": "Same error name the handlers use, so the API maps it to 400.",
+        "Error": "InvalidRequest",
+        "Cause": ("Unsupported request path: expected one of " + ", ".join(ROUTED_PATHS) + "."),
+    }
 
 
 def to_json(definition: Mapping[str, Any]) -> str:

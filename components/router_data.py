@@ -1,4 +1,5 @@
-"""``RouterData``: the cell router's table and its provisioning queue.
+"""``RouterData``: ``tbl_router`` (the cell router's table) and ``CellProvisioning``
+(its provisioning queue).
 
 * ``tbl_router`` from ``components.schemas.ROUTER_TABLE`` (keys and the
   capacity index are defined there and nowhere else): on-demand by default,
@@ -33,7 +34,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
@@ -143,8 +143,9 @@ def queue_depth_alarm(
 
 
 class RouterData(pulumi.ComponentResource):
-    """The routing table, the provisioning queue, its DLQ and their alarms
-    (in replica mode: the queues and alarms, on the table's replica)."""
+    """``tbl_router`` (the routing table), ``CellProvisioning`` (the provisioning
+    queue), its DLQ and their alarms (in replica mode: the queues and alarms,
+    on the table's replica)."""
 
     table: aws.dynamodb.Table | None
     queue: aws.sqs.Queue
@@ -261,10 +262,11 @@ class RouterData(pulumi.ComponentResource):
         self.queue = aws.sqs.Queue(
             f"{self._name}-CellProvisioning",
             sqs_managed_sse_enabled=True,
-            redrive_policy=self.dead_letter_queue.arn.apply(
-                lambda arn: json.dumps(
-                    {"deadLetterTargetArn": arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
-                )
+            redrive_policy=pulumi.Output.json_dumps(
+                {
+                    "deadLetterTargetArn": self.dead_letter_queue.arn,
+                    "maxReceiveCount": MAX_RECEIVE_COUNT,
+                }
             ),
             opts=child,
         )
@@ -273,8 +275,8 @@ class RouterData(pulumi.ComponentResource):
         aws.sqs.RedriveAllowPolicy(
             f"{self._name}-CellProvisioning-dlq-allow",
             queue_url=self.dead_letter_queue.url,
-            redrive_allow_policy=self.queue.arn.apply(
-                lambda arn: json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [arn]})
+            redrive_allow_policy=pulumi.Output.json_dumps(
+                {"redrivePermission": "byQueue", "sourceQueueArns": [self.queue.arn]}
             ),
             opts=child,
         )

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from drill.report import Check, Report
-from handlers.cell_router.validation import MAX_CAPACITY as _REGISTRAR_MAX_CAPACITY
+from handlers.cell_router.input_parsing import MAX_CAPACITY as _REGISTRAR_MAX_CAPACITY
 from support.argtypes import integer_in
 from support.environment import offline_environment, scoped_environ
 

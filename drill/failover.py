@@ -14,7 +14,7 @@ failover).
 
 The health-check function (``handlers/lex_dr/health_check.py``) runs one
 probe round per invocation, at the offsets of the stack's own probe-loop
-definition (``probe_loop_asl.SCHEDULE_ROUNDS``: 0, 10, ... 50 s of every
+definition (``bot_probe_loop_asl.SCHEDULE_ROUNDS``: 0, 10, ... 50 s of every
 minute with the default 10 s interval). Time is simulated: the drill jumps
 from round to round, so a two-minute story takes about two seconds. The state
 table lives on the embedded emulator; the Lex V2 runtime is simulated at the
@@ -45,7 +45,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.probe_loop_asl import SCHEDULE_PERIOD_SECONDS, SCHEDULE_ROUNDS
+from components.bot_probe_loop_asl import SCHEDULE_PERIOD_SECONDS, SCHEDULE_ROUNDS
 from components.schemas import LEX_STATE_TABLE
 from drill.report import Check, Checked, Report
 from drill.session import DrillSession

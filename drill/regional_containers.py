@@ -15,7 +15,7 @@ region's container for the duration of the call (``RegionalContainers.in_region`
 * **clients**: ``handlers.cell_router.aws_clients._client`` is replaced by a
   factory keyed by (region, service, timeouts), so a client made for one
   region is never handed to the other. Each client comes from a fresh boto3
-  session (as in the handler) carrying the replication emulator's hooks
+  session carrying the replication emulator's hooks
   (``support.replication``) and a per-invocation round-trip counter;
 * **the sign-up gate's cache**: ``handlers.cell_router.writer_gate._cache``
   (per container in AWS) becomes one dict per region, and the gate judges on
@@ -279,7 +279,7 @@ class RegionalContainers:
         def gated(read: Any, market_id: str, now: float | None = None) -> Any:
             region = self.current_region()
             if (region, market_id) in self.bypass:
-                return writer.Decision(writer.Verdict.PLACE, region or "", 0)
+                return writer.WriterDecision(writer.Verdict.PLACE, region or "", 0)
             return enforce(read, market_id, self.clock() if now is None else now)
 
         return gated

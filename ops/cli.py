@@ -23,7 +23,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from handlers.cell_router.validation import MARKET_ID_PATTERN
+from handlers.cell_router.input_parsing import MARKET_ID_PATTERN
 from ops import commands
 from ops.commands import Clients, Plan
 from ops.outputs import OpsError, load_outputs

@@ -1,7 +1,7 @@
 """A simulated internet for the validator's endpoint probe: local HTTPS cells.
 
 The validator only fetches ``https`` URLs whose names resolve to public
-addresses (``handlers/cell_router/probe.py``), so a server on 127.0.0.1 is,
+addresses (``handlers/cell_router/endpoint_probe.py``), so a server on 127.0.0.1 is,
 rightly, out of its reach. To exercise the real probe without a network,
 this module provides what the world would:
 
@@ -36,7 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from handlers.cell_router import probe
+from handlers.cell_router import endpoint_probe
 
 #: Stand-in public addresses (TEST-NET ranges are not global, so the probe
 #: would refuse them); they are never dialled -- connects are routed locally.
@@ -196,7 +196,7 @@ class CellServer:
         self._server.server_close()
 
 
-class SimulatedNetwork(probe.Network):
+class SimulatedNetwork(endpoint_probe.Network):
     """Resolves names from a table; routes stand-in public addresses to the
     local server; records every connect (address, port)."""
 
@@ -244,16 +244,16 @@ def simulated_cells(domain: str = "cells.test", **server_options: Any) -> Iterat
     import os
 
     ca = LocalCA(domain)
-    previous_network = probe.network
+    previous_network = endpoint_probe.network
     previous_cert_file = os.environ.get("SSL_CERT_FILE")
     try:
         with CellServer(ca, **server_options) as server:
             network = SimulatedNetwork(server.port)
-            probe.network = network
+            endpoint_probe.network = network
             os.environ["SSL_CERT_FILE"] = str(ca.ca_file)
             yield _Cells(ca, server, network, domain)
     finally:
-        probe.network = previous_network
+        endpoint_probe.network = previous_network
         if previous_cert_file is None:
             os.environ.pop("SSL_CERT_FILE", None)
         else:

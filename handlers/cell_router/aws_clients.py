@@ -1,8 +1,8 @@
-"""AWS clients, created lazily and cached per container and time budget.
+"""The cell router's clients, one per service and time budget.
 
-Clients come from a fresh ``boto3`` session so they pick up the standard
-environment at creation time (``AWS_ENDPOINT_URL``, region, credentials),
-which is what lets tests and the local drill point them at moto.
+Built by :mod:`handlers.common.clients` (lazily, once per container, from the
+standard environment at creation time: ``AWS_ENDPOINT_URL``, region,
+credentials, which is what lets tests and the local drill point them at moto).
 
 A call must fit in the time its function has left (``budget``): each client
 is made for one (connect, read) timeout pair of
@@ -16,12 +16,13 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
 from handlers.cell_router.budget import ATTEMPT_TIMEOUTS, call_timeouts
+from handlers.common import clients
 
 
+@functools.cache
 def client_config(connect_timeout: float, read_timeout: float) -> Config:
     """One attempt per call: retries are ``budget.retrying``'s, deadline-aware."""
     return Config(
@@ -52,9 +53,7 @@ def sqs(seconds_left: float | None = None) -> Any:
 
 @functools.cache
 def _client(service: str, connect_timeout: float, read_timeout: float) -> Any:
-    return boto3.session.Session().client(
-        service, config=client_config(connect_timeout, read_timeout)
-    )
+    return clients.client(service, config=client_config(connect_timeout, read_timeout))
 
 
 def secretsmanager(seconds_left: float | None = None) -> Any:
@@ -65,3 +64,4 @@ def secretsmanager(seconds_left: float | None = None) -> Any:
 def reset() -> None:
     """Forget cached clients (tests start a new moto per test)."""
     _client.cache_clear()
+    clients.reset()

@@ -43,13 +43,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.cell_router import (
     budget,
-    lookup,
+    caller_cell,
+    input_parsing,
     model,
     placement,
     scaleout,
     settings,
     slots,
-    validation,
     writer_gate,
 )
 from handlers.cell_router.budget import Deadline, unavailable
@@ -64,7 +64,7 @@ from handlers.cell_router.observability import (
     cell_occupancy,
     count,
     emit,
-    lambda_handler,
+    instrument_handler,
     logger,
 )
 from handlers.cell_router.scaler import timing
@@ -128,10 +128,10 @@ class SnapshotCache:
 SNAPSHOTS = SnapshotCache()
 
 
-@lambda_handler
+@instrument_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = validation.parse_router_request(event)
-    market_id = validation.market_id(request.body, settings.default_market())
+    request = input_parsing.parse_router_request(event)
+    market_id = input_parsing.market_id(request.body, settings.default_market())
     buffer = settings.capacity_buffer()
     threshold = settings.scale_out_threshold()
     ttl = settings.endpoint_ttl_seconds()
@@ -160,11 +160,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 def _known_cell(store: RouterStore, mapping: Mapping, slotted: bool) -> Cell | None:
     """The mapped cell, or None when it was deleted (slotted: from the
-    container's cell cache, ``lookup.CELL_CACHE_SECONDS``)."""
+    container's cell cache, ``caller_cell.CELL_CACHE_SECONDS``)."""
     if not slotted:
         return store.get_cell(mapping.market_id, mapping.cell_id)
     try:
-        return lookup.require_cell(store, mapping, cached=True)
+        return caller_cell.require_cell(store, mapping, cached=True)
     except UserNotFound:
         return None
 

@@ -1,20 +1,19 @@
-"""Powertools logger, metrics and tracer shared by every cell router handler.
+"""The cell router's observability: the house shape
+(:class:`handlers.common.observability.Observability`) for service
+``cell-router``, and the router's own metric helpers.
 
 The service name and metrics namespace come from the standard Powertools
 environment (``POWERTOOLS_SERVICE_NAME``, ``POWERTOOLS_METRICS_NAMESPACE``),
-which the component sets; the defaults only matter for local runs.
+which the component sets; the defaults only matter for local runs. Every
+entry point is decorated with :func:`instrument_handler`.
 """
 
 from __future__ import annotations
 
-import functools
-import os
-import threading
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 
 from handlers.cell_router import model
 from handlers.cell_router.errors import (
@@ -36,6 +35,7 @@ from handlers.cell_router.model import (
     METRICS_NAMESPACE,
     SERVICE_NAME,
 )
+from handlers.common.observability import Observability, namespace_from_environment
 
 __all__ = [
     "METRIC_DANGLING_MAPPING_REPAIRED",
@@ -47,7 +47,7 @@ __all__ = [
     "cell_occupancy",
     "count",
     "emit",
-    "lambda_handler",
+    "instrument_handler",
     "logger",
     "metrics",
     "tracer",
@@ -65,41 +65,14 @@ ANSWERS: tuple[type[Exception], ...] = (
     ProvisioningUnavailable,
 )
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE_NAME)
-
-logger = Logger(service=SERVICE)
-metrics = Metrics(
-    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", METRICS_NAMESPACE),
-    service=SERVICE,
+OBSERVABILITY = Observability(
+    default_service=SERVICE_NAME, namespace=namespace_from_environment(METRICS_NAMESPACE)
 )
-tracer = Tracer(service=SERVICE)
-
-
-#: Powertools' metric set is one per process and not thread-safe. Lambda runs
-#: one invocation per process at a time (the lock is then uncontended); the
-#: tests and the drill run many at once in one process.
-_metrics_lock = threading.Lock()
-
-
-def count(name: str, value: int = 1) -> None:
-    with _metrics_lock:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-
-
-def _flush_metrics(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """What ``metrics.log_metrics`` does (flush after every invocation, even
-    a failed one; no error when none were recorded), under the lock."""
-
-    @functools.wraps(handler)
-    def flushed(event: Any, context: Any) -> Any:
-        try:
-            return handler(event, context)
-        finally:
-            with _metrics_lock:
-                if metrics.metric_set:
-                    metrics.flush_metrics()
-
-    return flushed
+SERVICE = OBSERVABILITY.service
+logger = OBSERVABILITY.logger
+metrics = OBSERVABILITY.metrics
+tracer = OBSERVABILITY.tracer
+count = OBSERVABILITY.count
 
 
 def emit(
@@ -107,15 +80,7 @@ def emit(
 ) -> None:
     """One data point with its own dimensions besides ``service`` (the
     handler-wide ``metrics`` has only ``service``), written at once."""
-    with single_metric(
-        name=name,
-        unit=unit,
-        value=value,
-        namespace=metrics.namespace,
-        default_dimensions={model.SERVICE_DIMENSION: SERVICE},
-    ) as metric:
-        for key, dimension_value in dimensions.items():
-            metric.add_dimension(name=key, value=dimension_value)
+    OBSERVABILITY.emit(name, dimensions, value, unit)
 
 
 def cell_occupancy(market_id: str, cell_id: str, users: int, max_capacity: int) -> None:
@@ -129,30 +94,18 @@ def cell_occupancy(market_id: str, cell_id: str, users: int, max_capacity: int) 
     )
 
 
-def lambda_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """Logger context, tracing and metric flushing, the same for every handler;
-    ``ServiceUnavailable`` answers and unexpected errors are counted."""
-    handler = _count_failures(handler)
-    handler = _flush_metrics(handler)
-    handler = tracer.capture_lambda_handler(capture_response=False)(handler)
-    return logger.inject_lambda_context(clear_state=True)(handler)
+def instrument_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """The house decorator for a cell router entry point (logger context,
+    tracing, metric flushing), which also counts ``ServiceUnavailable``
+    answers and unexpected errors."""
+    return OBSERVABILITY.instrument_handler(handler, on_error=_count_failure)
 
 
-def _count_failures(handler: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(handler)
-    def counted(event: Any, context: Any) -> Any:
-        try:
-            return handler(event, context)
-        except ServiceUnavailable:
-            count(model.METRIC_SERVICE_UNAVAILABLE)
-            logger.warning("answered ServiceUnavailable: AWS kept failing until the deadline")
-            raise
-        except ANSWERS:
-            raise
-        except Exception as error:
-            # ConfigurationError included: a broken setting is an incident.
-            count(model.METRIC_UNEXPECTED_ERROR)
-            logger.exception("unexpected error", extra={"errorType": type(error).__name__})
-            raise
-
-    return counted
+def _count_failure(error: Exception) -> None:
+    if isinstance(error, ServiceUnavailable):
+        count(model.METRIC_SERVICE_UNAVAILABLE)
+        logger.warning("answered ServiceUnavailable: AWS kept failing until the deadline")
+    elif not isinstance(error, ANSWERS):
+        # ConfigurationError included: a broken setting is an incident.
+        count(model.METRIC_UNEXPECTED_ERROR)
+        logger.exception("unexpected error", extra={"errorType": type(error).__name__})

@@ -19,17 +19,17 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import aws_clients, model, settings, validation
+from handlers.cell_router import aws_clients, input_parsing, model, settings
 from handlers.cell_router.errors import CellLimitReached
 from handlers.cell_router.model import utc_timestamp
-from handlers.cell_router.observability import cell_occupancy, count, lambda_handler, logger
+from handlers.cell_router.observability import cell_occupancy, count, instrument_handler, logger
 from handlers.cell_router.registration import Registration, register_cell
 from handlers.cell_router.store import RouterStore
 
 
-@lambda_handler
+@instrument_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    ready = validation.parse_cell_ready(
+    ready = input_parsing.parse_cell_ready(
         event, settings.cell_endpoint_domains(), settings.cell_ready_router_id()
     )
     table = settings.table_name()

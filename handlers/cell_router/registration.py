@@ -43,6 +43,7 @@ from handlers.cell_router import placement, slots
 from handlers.cell_router.attribute_values import dump
 from handlers.cell_router.budget import cancellation_reasons, error_code
 from handlers.cell_router.errors import CellLimitReached
+from handlers.cell_router.input_parsing import CellReady
 from handlers.cell_router.model import STATUS_ACTIVE, Cell
 from handlers.cell_router.store import (
     CAPACITY_ATTRIBUTE,
@@ -52,7 +53,6 @@ from handlers.cell_router.store import (
     cell_key,
     slot_item,
 )
-from handlers.cell_router.validation import CellReady
 
 REVISION_ATTRIBUTE = "provisioningRevision"
 

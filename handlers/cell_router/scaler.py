@@ -16,10 +16,16 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import model, placement, scaleout, settings, validation
+from handlers.cell_router import (
+    input_parsing,
+    model,
+    placement,
+    scaleout,
+    settings,
+)
 from handlers.cell_router.budget import Deadline
 from handlers.cell_router.errors import ProvisioningUnavailable
-from handlers.cell_router.observability import count, lambda_handler, logger
+from handlers.cell_router.observability import count, instrument_handler, logger
 from handlers.cell_router.store import RouterStore
 
 
@@ -47,9 +53,9 @@ def _market_at_cap(store: RouterStore, market_id: str) -> bool:
     return True
 
 
-@lambda_handler
+@instrument_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, bool]:
-    request = validation.parse_scale_request(event)
+    request = input_parsing.parse_scale_request(event)
     if not request.new_assignment:
         return {"provisioningRequested": False}
 

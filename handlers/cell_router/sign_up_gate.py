@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.cell_router import contract, model
 from handlers.cell_router.endpoint_policy import normalise_domain, within_domains
-from handlers.cell_router.observability import count, lambda_handler, logger
+from handlers.cell_router.observability import count, instrument_handler, logger
 
 ADMIN_CREATE_USER = "PreSignUp_AdminCreateUser"
 
@@ -39,7 +39,7 @@ def domain_allowed(email: str, domains: tuple[str, ...]) -> bool:
     return within_domains(domain, domains)
 
 
-@lambda_handler
+@instrument_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     domains = allowed_domains()
     if event.get("triggerSource") == ADMIN_CREATE_USER:

@@ -27,12 +27,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from handlers.cell_router import rollup, scaleout, settings
 from handlers.cell_router.budget import Deadline
 from handlers.cell_router.errors import ServiceUnavailable
-from handlers.cell_router.observability import lambda_handler, logger
+from handlers.cell_router.observability import instrument_handler, logger
 from handlers.cell_router.scaler import timing
 from handlers.cell_router.store import RouterStore
 
 
-@lambda_handler
+@instrument_handler
 def handler(event: Any, context: LambdaContext) -> dict[str, int]:
     store = RouterStore(settings.table_name(), deadline=Deadline.from_context(context))
     queue_url = settings.provisioning_queue_url()

@@ -2,10 +2,10 @@
 cell serving? Judged against the caller's own mapping only.
 
 ``valid``: the cached ``cellId`` is the mapped cell and the two cached URLs
-are the cell's current endpoints, in either order (see ``endpoint_check``).
+are the cell's current endpoints, in either order (see ``cached_endpoints``).
 ``healthy``: the cell is ``IsHealthy`` and ``ACTIVE`` and, with
 ``VALIDATOR_DEEP_CHECK``, every current endpoint answers an HTTPS GET with
-2xx/3xx (``probe``: endpoints re-checked against ``CELL_ENDPOINT_DOMAINS``
+2xx/3xx (``endpoint_probe``: endpoints re-checked against ``CELL_ENDPOINT_DOMAINS``
 and public addresses, one total deadline). ``cellId`` and ``endpoints`` in
 the result are the current truth.
 
@@ -20,8 +20,15 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.cell_router import endpoint_check, lookup, model, probe, settings, validation
-from handlers.cell_router.observability import count, lambda_handler, logger
+from handlers.cell_router import (
+    cached_endpoints,
+    caller_cell,
+    endpoint_probe,
+    input_parsing,
+    model,
+    settings,
+)
+from handlers.cell_router.observability import count, instrument_handler, logger
 from handlers.cell_router.store import RouterStore
 
 #: Time kept back from the probes for writing the answer (seconds).
@@ -37,14 +44,14 @@ def probe_budget(timeout_seconds: float, context: object) -> float:
     return max(0.0, min(timeout_seconds, remaining() / 1000 - PROBE_RESERVE_SECONDS))
 
 
-@lambda_handler
+@instrument_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = validation.parse_router_request(event)
-    cached = validation.parse_cached_endpoints(request.body)
+    request = input_parsing.parse_router_request(event)
+    cached = input_parsing.parse_cached_endpoints(request.body)
     deep_check = settings.validator_deep_check()
     timeout = settings.validator_timeout_seconds()
     domains = settings.cell_endpoint_domains()
-    texts = endpoint_check.RemediationTexts(
+    texts = cached_endpoints.RemediationTexts(
         support_contact=settings.support_contact(),
         incident_notice=settings.incident_notice(),
         expected_wait_minutes=settings.expected_wait_minutes(),
@@ -52,15 +59,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     store = RouterStore(settings.table_name())
     logger.append_keys(userHash=request.caller.user_key)
 
-    mapping = lookup.require_mapping(store, request.caller.user_key)
+    mapping = caller_cell.require_mapping(store, request.caller.user_key)
     cell = store.get_cell(mapping.market_id, mapping.cell_id)
 
-    valid = endpoint_check.cache_is_valid(cached.cell_id, cached.urls, cell)
+    valid = cached_endpoints.cache_is_valid(cached.cell_id, cached.urls, cell)
     healthy = cell is not None and cell.healthy and cell.active
     endpoint_up: dict[str, bool] | None = None
     if healthy and deep_check and cell is not None:
-        deadline = probe.Deadline.after(probe_budget(timeout, context))
-        results = probe.probe_all_results(
+        deadline = endpoint_probe.ProbeDeadline.after(probe_budget(timeout, context))
+        results = endpoint_probe.probe_all_results(
             [endpoint.url for endpoint in cell.endpoints], deadline, domains
         )
         endpoint_up = {url: result.up for url, result in results.items()}
@@ -94,7 +101,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "valid": valid,
         "healthy": healthy,
         "endpoints": [endpoint.as_dict() for endpoint in cell.endpoints] if cell else [],
-        "remediation": endpoint_check.remediation(
+        "remediation": cached_endpoints.remediation(
             valid=valid, healthy=healthy, cell=cell, texts=texts, endpoint_up=endpoint_up
         ),
     }

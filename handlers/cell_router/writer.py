@@ -166,7 +166,7 @@ class Verdict(enum.Enum):
 
 
 @dataclass(frozen=True)
-class Decision:
+class WriterDecision:
     verdict: Verdict
     #: The region that places this market's users (for ``WrongRegion``).
     writer_region: str
@@ -207,7 +207,7 @@ def decide(
     peer: Heartbeat | None,
     now: float,
     policy: WriterPolicy,
-) -> Decision:
+) -> WriterDecision:
     """May ``policy.local_region`` place a new user of ``market_id`` now?
 
     ``record`` and ``peer`` are this region's local copies (the peer's
@@ -217,17 +217,17 @@ def decide(
     writer = effective_writer(market_id, record, policy)
     local = policy.local_region
     if writer.region != local:
-        return Decision(
+        return WriterDecision(
             Verdict.NOT_WRITER,
             writer.region,
             writer.epoch,
             reason=f"market {market_id!r} is placed by {writer.region} (epoch {writer.epoch})",
         )
     if policy.peer_region is None:
-        return Decision(Verdict.PLACE, local, writer.epoch)
+        return WriterDecision(Verdict.PLACE, local, writer.epoch)
     peer_fenced = writer.fenced_region == policy.peer_region
     if peer is not None and peer.seen_epoch > writer.epoch:
-        return Decision(
+        return WriterDecision(
             Verdict.SUPERSEDED,
             policy.peer_region,
             peer.seen_epoch,
@@ -241,7 +241,7 @@ def decide(
         ready_at = _fence_ends(writer, peer, policy)
         if ready_at is None or now < ready_at:
             wait = policy.fence_seconds if ready_at is None else ready_at - now
-            return Decision(
+            return WriterDecision(
                 Verdict.FENCING,
                 local,
                 writer.epoch,
@@ -254,7 +254,7 @@ def decide(
             )
     if not peer_fenced and not _fresh(peer, now, policy.lease_seconds):
         age = "never seen" if peer is None else f"{now - peer.heartbeat_at:.0f} s old"
-        return Decision(
+        return WriterDecision(
             Verdict.PARTITIONED,
             local,
             writer.epoch,
@@ -264,7 +264,7 @@ def decide(
                 "replication may be partitioned, sign-ups refused"
             ),
         )
-    return Decision(Verdict.PLACE, local, writer.epoch)
+    return WriterDecision(Verdict.PLACE, local, writer.epoch)
 
 
 def _fence_ends(writer: WriterRecord, peer: Heartbeat | None, policy: WriterPolicy) -> float | None:

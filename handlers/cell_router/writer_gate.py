@@ -29,11 +29,11 @@ from typing import Any
 from handlers.cell_router import contract, errors, writer, writer_store
 from handlers.cell_router.errors import ConfigurationError
 from handlers.cell_router.settings import writer_gate_settings
-from handlers.cell_router.writer import Decision, WriterConfigError, WriterPolicy
+from handlers.cell_router.writer import WriterConfigError, WriterDecision, WriterPolicy
 
 DEFAULT_CHECK_CACHE_SECONDS: int = contract.WRITER_CHECK_CACHE_SECONDS.default
 
-_cache: dict[str, tuple[float, Decision]] = {}
+_cache: dict[str, tuple[float, WriterDecision]] = {}
 
 
 def policy_from_env(environ: Mapping[str, str] | None = None) -> WriterPolicy:
@@ -80,7 +80,7 @@ def check(
     policy: WriterPolicy,
     now: float | None = None,
     cache_seconds: int | None = None,
-) -> Decision:
+) -> WriterDecision:
     """The gate's decision for ``market_id`` (cached briefly per container).
 
     One region (no ``ROUTER_PEER_REGION``): PLACE at epoch 0 with no read at
@@ -98,10 +98,10 @@ def decide_cached(
     policy: WriterPolicy,
     now: float | None = None,
     cache_seconds: int | None = None,
-) -> Decision:
+) -> WriterDecision:
     now = time.time() if now is None else now
     if policy.peer_region is None:
-        return Decision(writer.Verdict.PLACE, policy.local_region, 0)
+        return WriterDecision(writer.Verdict.PLACE, policy.local_region, 0)
     ttl = _cache_seconds() if cache_seconds is None else cache_seconds
     cached = _cache.get(market_id)
     if cached is not None and now - cached[0] < ttl:
@@ -112,7 +112,7 @@ def decide_cached(
     return decision
 
 
-def enforce(read: Reader, market_id: str, now: float | None = None) -> Decision:
+def enforce(read: Reader, market_id: str, now: float | None = None) -> WriterDecision:
     """The gate for a sign-up: returns the PLACE decision (its epoch goes into
     the placement's condition check) or raises ``WrongRegion`` (421, naming
     the writer region and its router URL) or ``ServiceUnavailable`` (503 with
@@ -144,7 +144,7 @@ def forget(market_id: str | None = None) -> None:
         _cache.pop(market_id, None)
 
 
-def wrong_region_body(decision: Decision, urls: dict[str, str]) -> dict[str, Any]:
+def wrong_region_body(decision: WriterDecision, urls: dict[str, str]) -> dict[str, Any]:
     """What a ``WrongRegion`` answer tells the client: where to sign up."""
     return {
         "writerRegion": decision.writer_region,
@@ -157,7 +157,7 @@ def _cache_seconds() -> int:
     return contract.WRITER_CHECK_CACHE_SECONDS.read()
 
 
-def condition_for(table: str, market_id: str, decision: Decision) -> dict[str, Any] | None:
+def condition_for(table: str, market_id: str, decision: WriterDecision) -> dict[str, Any] | None:
     """The placement's writer condition check, or None for a one-region router
     (no peer: nothing can move the writer)."""
     if contract.ROUTER_PEER_REGION.read() is None:

@@ -1,21 +1,33 @@
-"""boto3 clients, created lazily and once per container.
+"""The Lex failover functions' clients and their timeouts.
 
-Clients come from boto3's default session, so they honour the standard
-environment (``AWS_ENDPOINT_URL`` for local runs, ``AWS_REGION`` in Lambda).
-Creating clients from one session concurrently is not thread-safe, and the
-health check probes both regions from two threads, hence the lock.
+Built by :mod:`handlers.common.clients` (lazily, once per container, from the
+standard environment: ``AWS_ENDPOINT_URL`` for local runs, ``AWS_REGION`` in
+Lambda); this module only says which clients, with which timeouts.
 """
 
 from __future__ import annotations
 
-import functools
-import os
-import threading
 from typing import Any
 
-import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+
+from handlers.common import clients
+from handlers.common.clients import error_code, own_region
+
+__all__ = [
+    "LEX_CALL_TIMEOUT_SECONDS",
+    "LEX_CLIENT_CONFIG",
+    "LOOKUP_DYNAMODB_CONFIG",
+    "PEER_LOOKUP_DYNAMODB_CONFIG",
+    "dynamodb",
+    "error_code",
+    "last_decision",
+    "lex_runtime",
+    "lookup_dynamodb",
+    "own_region",
+    "peer_lookup_dynamodb",
+    "reset",
+]
 
 # Lex calls fail fast; the health check retries inside the round itself
 # (PROBE_ATTEMPTS), so botocore must not retry on top of that. 0.5 s + 1.5 s:
@@ -38,13 +50,13 @@ LOOKUP_DYNAMODB_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 2},
 )
 
-_lock = threading.Lock()
+#: The state table's client: botocore's standard retries.
+DYNAMODB_CONFIG = Config(retries={"mode": "standard"})
 
 
-@functools.cache
 def lex_runtime(region: str) -> Any:
-    with _lock:
-        return boto3.client("lexv2-runtime", region_name=region, config=LEX_CLIENT_CONFIG)
+    """Lex V2 runtime in ``region``: one quick attempt per call."""
+    return clients.client("lexv2-runtime", region=region, config=LEX_CLIENT_CONFIG)
 
 
 # The lookup's second chance: the other region's replica, one quick attempt.
@@ -55,53 +67,20 @@ PEER_LOOKUP_DYNAMODB_CONFIG = Config(
 )
 
 
-def _own_region() -> str | None:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
-
-
 def dynamodb() -> Any:
     """DynamoDB in the function's own region (standard retries)."""
-    return _dynamodb(_own_region())
-
-
-@functools.cache
-def _dynamodb(region: str | None) -> Any:
-    with _lock:
-        return boto3.client(
-            "dynamodb", region_name=region, config=Config(retries={"mode": "standard"})
-        )
+    return clients.client("dynamodb", region=own_region(), config=DYNAMODB_CONFIG)
 
 
 def lookup_dynamodb() -> Any:
     """DynamoDB for the latency-sensitive region lookup (its own region)."""
-    return _lookup_dynamodb(_own_region())
+    return clients.client("dynamodb", region=own_region(), config=LOOKUP_DYNAMODB_CONFIG)
 
 
-@functools.cache
-def _lookup_dynamodb(region: str | None) -> Any:
-    with _lock:
-        return boto3.client("dynamodb", region_name=region, config=LOOKUP_DYNAMODB_CONFIG)
-
-
-@functools.cache
 def peer_lookup_dynamodb(region: str) -> Any:
     """DynamoDB of another region's replica, for a lookup whose own replica
     cannot be read."""
-    with _lock:
-        return boto3.client("dynamodb", region_name=region, config=PEER_LOOKUP_DYNAMODB_CONFIG)
-
-
-def error_code(exc: Exception) -> str:
-    """What failed, for logs and probe results: the AWS error code, else the
-    exception's class name (a timeout, a refused connection)."""
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code") or type(exc).__name__)
-    return type(exc).__name__
-
-
-def own_region() -> str | None:
-    """The region the function runs in (``AWS_REGION`` in Lambda)."""
-    return _own_region()
+    return clients.client("dynamodb", region=region, config=PEER_LOOKUP_DYNAMODB_CONFIG)
 
 
 #: The last decision the lookup read in this container: (region, epoch,
@@ -113,8 +92,5 @@ last_decision: dict[str, tuple[str, int, float]] = {}
 def reset() -> None:
     """Forget every client and the lookup's last decision (tests call this
     after changing the environment)."""
-    lex_runtime.cache_clear()
-    _dynamodb.cache_clear()
-    _lookup_dynamodb.cache_clear()
-    peer_lookup_dynamodb.cache_clear()
+    clients.reset()
     last_decision.clear()

@@ -29,27 +29,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
+from handlers.common.observability import Observability
 from handlers.lex_dr import aws_clients, clock, layout, state_store, telemetry
 from handlers.lex_dr.decision import LEGACY_ERROR_REGION
 from handlers.lex_dr.settings import ConfigurationError, GetRegionSettings, is_region
 
-logger = Logger(service=telemetry.GET_REGION_SERVICE)
-metrics = Metrics(namespace=telemetry.METRIC_NAMESPACE, service=telemetry.GET_REGION_SERVICE)
-tracer = Tracer(service=telemetry.GET_REGION_SERVICE)
+observability = Observability(
+    default_service=telemetry.GET_REGION_SERVICE, namespace=telemetry.METRIC_NAMESPACE
+)
+logger = observability.logger
 
 
 class RegionLookupError(Exception):
     """Why the lookup fell back to the primary (logged, never raised out)."""
 
 
-@logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(raise_on_empty_metrics=False)
+@observability.instrument_handler
 def handler(event: Any, context: LambdaContext) -> dict[str, str]:
     try:
         primary = GetRegionSettings.primary_from_env()
@@ -94,11 +92,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, str]:
         region = settings.primary_region
     else:
         _count_fail_open(False)
-    metrics.add_metric(
-        name=telemetry.METRIC_LOOKUP_SERVED_LAST_KNOWN,
-        unit=MetricUnit.Count,
-        value=int(served_last_known),
-    )
+    observability.count(telemetry.METRIC_LOOKUP_SERVED_LAST_KNOWN, int(served_last_known))
     return _response(region, settings.bot_alias_arns.get(region, ""))
 
 
@@ -204,6 +198,4 @@ def _response(region: str, alias_arn: str) -> dict[str, str]:
 
 
 def _count_fail_open(failed_open: bool) -> None:
-    metrics.add_metric(
-        name=telemetry.METRIC_LOOKUP_FAILED_OPEN, unit=MetricUnit.Count, value=int(failed_open)
-    )
+    observability.count(telemetry.METRIC_LOOKUP_FAILED_OPEN, int(failed_open))

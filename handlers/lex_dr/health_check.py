@@ -23,25 +23,25 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handlers.lex_dr import aws_clients, clock, decision, probe, state_store, telemetry
+from handlers.common.observability import Observability
+from handlers.lex_dr import aws_clients, bot_probe, clock, decision, state_store, telemetry
 from handlers.lex_dr.settings import ConfigurationError, HealthCheckSettings
 from handlers.lex_dr.state_store import RegionObservation
 
 __all__ = ["ConfigurationError", "handler"]
 
-logger = Logger(service=telemetry.HEALTH_CHECK_SERVICE)
-metrics = Metrics(namespace=telemetry.METRIC_NAMESPACE, service=telemetry.HEALTH_CHECK_SERVICE)
-tracer = Tracer(service=telemetry.HEALTH_CHECK_SERVICE)
+observability = Observability(
+    default_service=telemetry.HEALTH_CHECK_SERVICE, namespace=telemetry.METRIC_NAMESPACE
+)
+logger = observability.logger
+tracer = observability.tracer
 
 
-@logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(raise_on_empty_metrics=False)
+@observability.instrument_handler
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     settings = HealthCheckSettings.from_env()
     return run_round(settings, slot=round_slot(event, settings.probe_interval_seconds))
@@ -100,7 +100,7 @@ def run_round(settings: HealthCheckSettings, slot: int | None = None) -> dict[st
     methods = {
         r: settings.method_for(r, method_slot, bool(last_failed.get(r))) for r in policy.regions
     }
-    probes = probe.probe_regions(settings, aws_clients.lex_runtime, methods=methods)
+    probes = bot_probe.probe_regions(settings, aws_clients.lex_runtime, methods=methods)
     results = {region: result.ok for region, result in probes.items()}
     observations = {
         region: RegionObservation(ok=p.ok, latency_ms=p.latency_ms, error=p.error, method=p.method)
@@ -122,7 +122,7 @@ def run_round(settings: HealthCheckSettings, slot: int | None = None) -> dict[st
             with_peers=True,
         )
     finally:
-        failed_deletes = probe.delete_sessions(probes, settings, aws_clients.lex_runtime)
+        failed_deletes = bot_probe.delete_sessions(probes, settings, aws_clients.lex_runtime)
         if any(failed_deletes.values()):
             logger.warning("test sessions not deleted", extra={"failedDeletes": failed_deletes})
 
@@ -138,17 +138,11 @@ def run_round(settings: HealthCheckSettings, slot: int | None = None) -> dict[st
     _count(telemetry.METRIC_ALL_REGIONS_FAILING, outcome_decision.all_failing)
     _count(telemetry.METRIC_ROUND_SKIPPED, False)
     _count(telemetry.METRIC_SWITCH_VETOED, outcome_decision.vetoed is not None)
-    metrics.add_metric(
-        name=telemetry.METRIC_PEER_CHECKERS_ALIVE,
-        unit=MetricUnit.Count,
-        value=outcome_decision.vantage_points - 1,
-    )
+    observability.count(telemetry.METRIC_PEER_CHECKERS_ALIVE, outcome_decision.vantage_points - 1)
     overridden = bool(outcome_decision.state.override_region) and not (
         outcome_decision.ignored_override
     )
-    metrics.add_metric(
-        name=telemetry.METRIC_OVERRIDE_ACTIVE, unit=MetricUnit.Count, value=int(overridden)
-    )
+    observability.count(telemetry.METRIC_OVERRIDE_ACTIVE, int(overridden))
     _emit_region_metric(
         telemetry.METRIC_REGION_ACTIVE,
         {r: int(r == outcome_decision.active_region) for r in policy.regions},
@@ -222,37 +216,22 @@ def _skipped(
 
 
 def _count(name: str, flag: bool) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=int(flag))
+    observability.count(name, int(flag))
 
 
-def _emit_probe_metrics(probes: dict[str, probe.ProbeResult]) -> None:
-    # Per-region metrics need their own dimension set; EphemeralMetrics keeps
-    # them out of the handler-wide Metrics (whose only dimension is service).
+def _emit_probe_metrics(probes: dict[str, bot_probe.BotProbeResult]) -> None:
+    # Per-region metrics need their own dimension set, apart from the
+    # handler-wide metrics (whose only dimension is service).
     for region, result in probes.items():
-        region_metrics = EphemeralMetrics(
-            namespace=telemetry.METRIC_NAMESPACE, service=telemetry.HEALTH_CHECK_SERVICE
+        dimensions = {telemetry.REGION_DIMENSION: region}
+        observability.emit(telemetry.METRIC_PROBE_SUCCEEDED, dimensions, int(result.ok))
+        observability.emit(telemetry.METRIC_PROBE_FAILED, dimensions, int(not result.ok))
+        observability.emit(
+            telemetry.METRIC_PROBE_LATENCY, dimensions, result.latency_ms, MetricUnit.Milliseconds
         )
-        region_metrics.add_dimension(name=telemetry.REGION_DIMENSION, value=region)
-        region_metrics.add_metric(
-            name=telemetry.METRIC_PROBE_SUCCEEDED, unit=MetricUnit.Count, value=int(result.ok)
-        )
-        region_metrics.add_metric(
-            name=telemetry.METRIC_PROBE_FAILED, unit=MetricUnit.Count, value=int(not result.ok)
-        )
-        region_metrics.add_metric(
-            name=telemetry.METRIC_PROBE_LATENCY,
-            unit=MetricUnit.Milliseconds,
-            value=result.latency_ms,
-        )
-        region_metrics.flush_metrics()
 
 
 def _emit_region_metric(name: str, values: dict[str, int]) -> None:
     """One data point per region, dimensions service + region (see above)."""
     for region, value in values.items():
-        region_metrics = EphemeralMetrics(
-            namespace=telemetry.METRIC_NAMESPACE, service=telemetry.HEALTH_CHECK_SERVICE
-        )
-        region_metrics.add_dimension(name=telemetry.REGION_DIMENSION, value=region)
-        region_metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-        region_metrics.flush_metrics()
+        observability.emit(name, {telemetry.REGION_DIMENSION: region}, value)

@@ -15,17 +15,19 @@ Gateway turns into 401.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from handlers.common.contract import ConfigurationError as ConfigurationError
+from handlers.common.observability import Observability
 from handlers.router_auth import contract, jwks_store, tokens
 from handlers.router_auth.tokens import TokenRejected
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "cell-router-authorizer"))
+#: The house shape; only its logger is used. The entry point is not wrapped by
+#: ``instrument_handler``: it records no metrics, and API Gateway's contract
+#: (an exception named exactly "Unauthorized" means 401) is kept plain.
+observability = Observability(default_service="cell-router-authorizer", namespace=None)
+logger = observability.logger
 
 #: keys per issuer, loaded once per container and re-read on an unknown kid
 #: (at most once per ``_RELOAD_INTERVAL_SECONDS``, so forged kids cannot make

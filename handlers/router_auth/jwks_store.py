@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
+
+from handlers.common import clients
 
 JWKS_PREFIX = "JWKS#"
 JWKS_SORT_KEY = "KEYS"
@@ -22,7 +23,7 @@ def key(issuer: str) -> dict[str, Any]:
 
 
 def _client() -> Any:
-    return boto3.session.Session().client("dynamodb")
+    return clients.fresh_client("dynamodb")
 
 
 def load(table: str, issuer: str, client: Any | None = None) -> dict[str, Any] | None:

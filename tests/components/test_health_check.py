@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from components.bot_probe_loop_asl import build_bot_probe_loop_definition
 from components.health_check import LEX_CALL_TIMEOUT_SECONDS, probe_timeout_seconds
-from components.probe_loop_asl import build_probe_loop_definition
 from components.schemas import LEX_STATE_TABLE
 from handlers.lex_dr import contract as lex_contract
 from handlers.lex_dr import telemetry
@@ -239,7 +239,7 @@ def test_schedule_starts_the_probe_loop_every_minute(run_stack, interval):
     assert machine.region == "us-east-1"
     assert machine.inputs["type"] == "EXPRESS"
     definition = json.loads(machine.inputs["definition"])
-    assert definition == build_probe_loop_definition(
+    assert definition == build_bot_probe_loop_definition(
         probe_function_arn=probe.outputs["arn"],
         interval_seconds=interval,
         round_timeout_seconds=int(probe.inputs["timeout"]) + 5,

@@ -19,7 +19,7 @@ from components.dashboard import (
 )
 from components.stack_dashboard import StackDashboardArgs
 from tests.dashboard_inputs import FAILOVER, ROUTER, SETTINGS
-from tests.offline.validators.dashboard import check_dashboard_body
+from tests.offline.artifact_checks.dashboard import check_dashboard_body
 from tests.pulumi_harness import DEV_CONFIG, ProgramRun
 
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"

@@ -132,11 +132,11 @@ def test_a_shared_variable_is_one_declaration_within_a_family():
 
 
 def test_one_region_pattern_in_the_house():
-    from handlers.cell_router import validation
+    from handlers.cell_router import input_parsing
     from handlers.lex_dr import settings
 
     assert config.REGION_PATTERN is contract.REGION_PATTERN
-    assert validation.REGION_PATTERN is contract.REGION_PATTERN
+    assert input_parsing.REGION_PATTERN is contract.REGION_PATTERN
     assert settings.REGION_PATTERN is contract.REGION_PATTERN
     for region in ("us-east-1", "us-gov-west-1", "cn-north-1", "eusc-de-east-1"):
         assert contract.is_region(region), region

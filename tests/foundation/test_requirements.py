@@ -1,6 +1,6 @@
 """The deploy venv holds only the program: ``requirements.txt`` is exactly
 what ``__main__.py`` and everything it imports import; the rest (tests,
-drill, benchmarks, validators) is in ``requirements-dev.txt``."""
+drill, benchmarks, artifact checks) is in ``requirements-dev.txt``."""
 
 from __future__ import annotations
 

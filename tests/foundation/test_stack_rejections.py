@@ -17,8 +17,12 @@ import pytest
 import config
 import regions
 from config import NAME_LIMITS, ConfigError, parse_settings
-from tests.offline.validators import ProgramArtifacts, check_classic_resource, check_native_resource
-from tests.offline.validators.cfn_schemas import cfn_schema
+from tests.offline.artifact_checks import (
+    ProgramArtifacts,
+    check_classic_resource,
+    check_native_resource,
+)
+from tests.offline.artifact_checks.cfn_schemas import cfn_schema
 from tests.pulumi_harness import ACCOUNT, DEV_CONFIG, EU_CONFIG, RecordingMocks, run_program
 
 INSTANCE_ID = "12345678-1234-1234-1234-123456789012"
@@ -353,7 +357,7 @@ def test_each_name_limit_is_the_schemas_minus_what_the_program_adds(key):
     assert NAME_LIMITS[key][0] == node["maxLength"] - overhead
 
 
-def test_a_stack_with_every_name_at_its_cap_passes_the_offline_validators():
+def test_a_stack_with_every_name_at_its_cap_passes_the_offline_artifact_checks():
     raw = {
         **DEV_CONFIG,
         "connectMode": "create",

@@ -4,7 +4,7 @@ The whole program runs under the mock engine for four stacks: the dev pair,
 the EU pair, Connect created with a claimed number (so the flow, the
 associations and the phone number exist), and a variant with Lex Global
 Resiliency, a provisioned router table and an alarm e-mail. Each artifact of
-each run goes through the validators of ``tests.offline.validators``; a
+each run goes through the checks of ``tests.offline.artifact_checks``; a
 failure names the resource, the field and what AWS would say.
 """
 
@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.offline.validators import (
+from tests.offline.artifact_checks import (
     ACCESS_LOG_CONTEXT_VARIABLES,
     CLASSIC_GAPS,
     CLASSIC_MAPPERS,
@@ -111,7 +111,7 @@ def test_every_kind_of_artifact_is_collected(connect_run: ProgramRun):
 
 
 # --------------------------------------------------------------------------- #
-# The validators, on everything
+# The artifact checks, on everything
 # --------------------------------------------------------------------------- #
 def test_state_machines_pass_statelint_and_invoke_only_permitted_functions(artifacts):
     for machine in artifacts.state_machines():

@@ -25,14 +25,14 @@ from handlers.cell_router import model as router_metrics
 from handlers.lex_dr import telemetry
 from tests.dashboard_inputs import FAILOVER, ROUTER, SETTINGS
 from tests.hang_guard import HANG_GUARD_SECONDS
-from tests.offline.emf_capture import emf_documents, metric_identities
-from tests.offline.validators.dashboard import (
+from tests.offline.artifact_checks.dashboard import (
     alarm_reads,
     check_dashboard_body,
     check_reads,
     check_shown,
     dashboard_reads,
 )
+from tests.offline.emf_capture import emf_documents, metric_identities
 from tests.pulumi_harness import ProgramRun
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from handlers.cell_router import aws_clients, dispatcher, identity, lookup
+from handlers.cell_router import aws_clients, caller_cell, dispatcher, identity
 from tests.handlers.cell_router.support import TABLE, Router, build_router
 
 
@@ -36,12 +36,12 @@ def _router_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     identity.reset()
     # Slotted cells (issue #14): each test starts as a cold container.
     dispatcher.SNAPSHOTS.clear()
-    lookup.forget_cells()
+    caller_cell.forget_cells()
     yield
     aws_clients.reset()
     identity.reset()
     dispatcher.SNAPSHOTS.clear()
-    lookup.forget_cells()
+    caller_cell.forget_cells()
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ def test_handler_key_names_match_the_shared_schema() -> None:
 
 
 def test_helper_partitions_can_never_be_market_ids() -> None:
-    from handlers.cell_router.validation import MARKET_ID_PATTERN
+    from handlers.cell_router.input_parsing import MARKET_ID_PATTERN
 
     for prefix in (store.USER_PREFIX, store.SCALE_PREFIX, store.MARKET_PARTITION):
         assert not MARKET_ID_PATTERN.fullmatch(prefix + "europe")
@@ -108,7 +108,7 @@ def test_package_imports_only_what_lambda_provides() -> None:
             for name in names:
                 assert name.split(".")[0] in allowed, f"{source.name} imports {name}"
                 if name.startswith("handlers"):
-                    # handlers/common is packaged with every family (code_archive).
+                    # handlers/common/ is packaged with every family (code_archive).
                     assert name.startswith(("handlers.cell_router", "handlers.common")), (
                         f"{source.name}: {name}"
                     )

@@ -101,6 +101,6 @@ def test_slot_partitions_are_never_a_market_name() -> None:
     key = slots.slot_partition("europe", "cell-007", 3)
     assert key == "SLOT#europe#cell-007#3"
     with pytest.raises(Exception, match="marketId"):
-        from handlers.cell_router import validation
+        from handlers.cell_router import input_parsing
 
-        validation.market_id({"marketId": key}, "europe")
+        input_parsing.market_id({"marketId": key}, "europe")

@@ -17,8 +17,8 @@ import pytest
 from handlers.cell_router import (
     aws_clients,
     budget,
+    caller_cell,
     dispatcher,
-    lookup,
     mapper,
     registrar,
     scaler,
@@ -348,7 +348,7 @@ def test_known_users_take_the_cell_from_the_cache_when_slotted(
 ) -> None:
     router.put_cell("c1", maximum=50, slots=SLOTS)
     dispatcher.handler(request("ada"), lambda_context)
-    lookup.forget_cells()
+    caller_cell.forget_cells()
     calls.clear()
     mapper.handler(request("ada", path="/mapper"), lambda_context)
     assert calls.operations == ["GetItem", "GetItem"]  # cold: mapping + cell

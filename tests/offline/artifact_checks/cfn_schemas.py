@@ -17,7 +17,7 @@ import jsonschema
 import regex
 from referencing.exceptions import Unresolvable
 
-from tests.offline.validators.common import short
+from tests.offline.artifact_checks.common import short
 
 
 def _cfnlint_schemas() -> Path:

@@ -1,8 +1,9 @@
-"""Offline validators for every artifact the program generates.
+"""Offline checks of every artifact the program generates ("artifact checks";
+"validator" is the cell router's ``/validate`` handler).
 
 No Pulumi CLI, provider plugin or AWS account exists where the tests run, so
 what only the engine or AWS would reject is checked here, from what the mock
-engine recorded (``tests.pulumi_harness``). Each validator is a plain function
+engine recorded (``tests.pulumi_harness``). Each check is a plain function
 returning a list of problems (one readable line each; empty: none found), so
 tests feed it the real artifacts *and* planted mistakes.
 
@@ -31,9 +32,9 @@ tests feed it the real artifacts *and* planted mistakes.
 * ``artifacts``: everything above, collected from one ``ProgramRun``.
 """
 
-from tests.offline.validators.artifacts import ProgramArtifacts
-from tests.offline.validators.asl import check_state_machine
-from tests.offline.validators.cfn_classic import (
+from tests.offline.artifact_checks.artifacts import ProgramArtifacts
+from tests.offline.artifact_checks.asl import check_state_machine
+from tests.offline.artifact_checks.cfn_classic import (
     CLASSIC_GAPS,
     CLASSIC_MAPPERS,
     ProgramContext,
@@ -41,33 +42,33 @@ from tests.offline.validators.cfn_classic import (
     check_dynamodb_keys,
     check_table_item,
 )
-from tests.offline.validators.cfn_schemas import (
+from tests.offline.artifact_checks.cfn_schemas import (
     cfn_schema,
     check_native_resource,
     native_to_cfn,
     to_sdk_name,
     validate_against_schema,
 )
-from tests.offline.validators.contact_flow import (
+from tests.offline.artifact_checks.contact_flow import (
     FLOW_ACTIONS,
     check_contact_flow_content,
     check_flow_actions,
     check_flow_associations,
 )
-from tests.offline.validators.iam import (
+from tests.offline.artifact_checks.iam import (
     ALLOWED_FINDINGS,
     PolicyDocument,
     check_policy,
     lambda_permission_document,
 )
-from tests.offline.validators.lambda_package import (
+from tests.offline.artifact_checks.lambda_package import (
     ALLOWED_PACKAGES,
     LambdaSandbox,
     archive_files,
     check_handler_resolves,
     check_package_imports,
 )
-from tests.offline.validators.templates import (
+from tests.offline.artifact_checks.templates import (
     ACCESS_LOG_CONTEXT_VARIABLES,
     CONTEXT_VARIABLES,
     EXECUTION_INPUT_KEYS,

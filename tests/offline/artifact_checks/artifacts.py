@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tests.offline.validators.cfn_classic import ProgramContext
-from tests.offline.validators.common import as_json
-from tests.offline.validators.iam import PolicyDocument, lambda_permission_document
+from tests.offline.artifact_checks.cfn_classic import ProgramContext
+from tests.offline.artifact_checks.common import as_json
+from tests.offline.artifact_checks.iam import PolicyDocument, lambda_permission_document
 
 #: Documents by (resource type, input), and what kind of document each is.
 POLICY_INPUTS: dict[tuple[str, str], str] = {

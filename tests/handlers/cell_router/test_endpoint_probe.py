@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from handlers.cell_router import dispatcher, endpoint_policy, probe, validator
+from handlers.cell_router import dispatcher, endpoint_policy, endpoint_probe, validator
 from support.cell_network import simulated_cells
 from tests.handlers.cell_router.support import request
 
@@ -112,7 +112,7 @@ def test_a_local_server_named_in_the_table_is_never_fetched(router, lambda_conte
 )
 def test_addresses_and_credentials_in_urls_are_refused_without_a_connection(url, cells):
     cells.url("c1-a", "up")  # the name would resolve; the URL is still refused
-    results = probe.probe_all_results([url], probe.Deadline.after(2.0))
+    results = endpoint_probe.probe_all_results([url], endpoint_probe.ProbeDeadline.after(2.0))
     assert results[url].up is False
     assert results[url].reason.startswith("refused")
     assert cells.network.connects == []
@@ -163,13 +163,13 @@ def test_allowed_domains_are_enforced_when_fetching(router, lambda_context, cell
 def test_a_certificate_for_another_name_is_down(cells):
     url = "https://cell.other.example/up"
     cells.network.serve("cell.other.example")  # served, but the cert says *.cells.test
-    result = probe.probe_all_results([url], probe.Deadline.after(2.0))[url]
+    result = endpoint_probe.probe_all_results([url], endpoint_probe.ProbeDeadline.after(2.0))[url]
     assert (result.up, result.reason) == (False, "error: SSLCertVerificationError")
 
 
 def test_redirects_count_as_up_and_are_not_followed(cells):
     url = cells.url("c1-a", "moved")
-    assert probe.probe_all([url], probe.Deadline.after(2.0)) == {url: True}
+    assert endpoint_probe.probe_all([url], endpoint_probe.ProbeDeadline.after(2.0)) == {url: True}
     assert cells.server.requests == ["/moved"]
 
 
@@ -179,9 +179,9 @@ def test_redirects_count_as_up_and_are_not_followed(cells):
 def test_a_dripping_endpoint_is_cut_off_by_the_deadline(plain):
     # 19 bytes at 0.5 s each would take 9.5 s; every read returns a byte, so
     # a per-read timeout never fires. The deadline is 0.3 s.
-    deadline = probe.Deadline.after(0.3)
-    with pytest.raises(probe.DeadlineExceeded):
-        probe.fetch_status("127.0.0.1", plain.port, "cell", "/drip", deadline, None)
+    deadline = endpoint_probe.ProbeDeadline.after(0.3)
+    with pytest.raises(endpoint_probe.DeadlineExceeded):
+        endpoint_probe.fetch_status("127.0.0.1", plain.port, "cell", "/drip", deadline, None)
     assert plain.drip_bytes_sent < len(STATUS_LINE)
 
 
@@ -189,9 +189,9 @@ def test_the_deadline_holds_on_a_fake_clock(plain):
     # Each deadline check advances the clock by one unit: after at most five
     # checks the probe stops, however fast or slow the machine is.
     ticks = itertools.count()
-    deadline = probe.Deadline(at=5, clock=lambda: next(ticks))
-    with pytest.raises(probe.DeadlineExceeded):
-        probe.fetch_status("127.0.0.1", plain.port, "cell", "/drip", deadline, None)
+    deadline = endpoint_probe.ProbeDeadline(at=5, clock=lambda: next(ticks))
+    with pytest.raises(endpoint_probe.DeadlineExceeded):
+        endpoint_probe.fetch_status("127.0.0.1", plain.port, "cell", "/drip", deadline, None)
     assert plain.drip_bytes_sent < len(STATUS_LINE)
 
 
@@ -209,7 +209,8 @@ def test_name_resolution_is_inside_the_deadline(cells):
     url = cells.url("c1-a", "up")
     cells.network.resolve_blocks.clear()  # a resolver that never answers
     try:
-        result = probe.probe_all_results([url], probe.Deadline.after(0.2))[url]
+        deadline = endpoint_probe.ProbeDeadline.after(0.2)
+        result = endpoint_probe.probe_all_results([url], deadline)[url]
     finally:
         cells.network.resolve_blocks.set()
     assert (result.up, result.reason) == (False, "deadline")

@@ -94,7 +94,7 @@ def probe_offsets(interval_seconds: int, window_seconds: int) -> list[int]:
     return list(range(0, window_seconds, interval_seconds))
 
 
-def build_probe_loop_definition(
+def build_bot_probe_loop_definition(
     *,
     probe_function_arn: str,
     interval_seconds: int = DEFAULT_INTERVAL_SECONDS,

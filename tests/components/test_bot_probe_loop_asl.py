@@ -19,18 +19,18 @@ from typing import Any
 import pytest
 from statelint.linter import Linter
 
-from components.orchestrator_asl import LAMBDA_INVOKE, LAMBDA_SERVICE_ERRORS
-from components.probe_loop_asl import (
+from components.bot_probe_loop_asl import (
     MAX_INLINE_MAP_CONCURRENCY,
     PROBE_ROUND,
     RECORD_FAILED_ROUND,
     RUN_ROUNDS,
     SCHEDULE_ROUNDS,
     WAIT_FOR_OFFSET,
-    build_probe_loop_definition,
+    build_bot_probe_loop_definition,
     probe_offsets,
     to_json,
 )
+from components.orchestrator_asl import LAMBDA_INVOKE, LAMBDA_SERVICE_ERRORS
 from handlers.lex_dr.health_check import round_slot
 from support.sfn import LambdaServiceError, LocalStepFunctions
 
@@ -56,23 +56,23 @@ def _iteration_states(definition: dict) -> dict:
 
 
 def test_statelint_accepts_the_definition() -> None:
-    assert Linter.validate(build_probe_loop_definition(probe_function_arn=PROBE_ARN)) == []
+    assert Linter.validate(build_bot_probe_loop_definition(probe_function_arn=PROBE_ARN)) == []
 
 
 def test_statelint_catches_a_transition_to_a_missing_state() -> None:
-    broken = build_probe_loop_definition(probe_function_arn=PROBE_ARN)
+    broken = build_bot_probe_loop_definition(probe_function_arn=PROBE_ARN)
     _iteration_states(broken)[WAIT_FOR_OFFSET]["Next"] = "NoSuchState"
     problems = Linter.validate(broken)
     assert any("NoSuchState" in p for p in problems), problems
 
 
 def test_to_json_round_trips() -> None:
-    definition = build_probe_loop_definition(probe_function_arn=PROBE_ARN)
+    definition = build_bot_probe_loop_definition(probe_function_arn=PROBE_ARN)
     assert json.loads(to_json(definition)) == definition
 
 
 def test_defaults_probe_every_ten_seconds_for_a_minute() -> None:
-    definition = build_probe_loop_definition(probe_function_arn=PROBE_ARN)
+    definition = build_bot_probe_loop_definition(probe_function_arn=PROBE_ARN)
     assert definition["States"][SCHEDULE_ROUNDS]["Result"] == {"offsets": [0, 10, 20, 30, 40, 50]}
     run = definition["States"][RUN_ROUNDS]
     assert run["Type"] == "Map"
@@ -83,7 +83,7 @@ def test_defaults_probe_every_ten_seconds_for_a_minute() -> None:
 
 
 def test_each_round_waits_for_its_offset_then_probes_with_its_slot() -> None:
-    states = _iteration_states(build_probe_loop_definition(probe_function_arn=PROBE_ARN))
+    states = _iteration_states(build_bot_probe_loop_definition(probe_function_arn=PROBE_ARN))
     assert states[WAIT_FOR_OFFSET]["SecondsPath"] == "$.offset"
     assert states[WAIT_FOR_OFFSET]["Next"] == PROBE_ROUND
     probe = states[PROBE_ROUND]
@@ -97,7 +97,7 @@ def test_each_round_waits_for_its_offset_then_probes_with_its_slot() -> None:
 
 
 def test_a_failed_round_is_caught_and_only_service_errors_are_retried_once() -> None:
-    states = _iteration_states(build_probe_loop_definition(probe_function_arn=PROBE_ARN))
+    states = _iteration_states(build_bot_probe_loop_definition(probe_function_arn=PROBE_ARN))
     probe = states[PROBE_ROUND]
     (retrier,) = probe["Retry"]
     assert retrier["ErrorEquals"] == list(LAMBDA_SERVICE_ERRORS)
@@ -141,7 +141,7 @@ def test_offsets_tile_the_window(interval: int, window: int, offsets: list[int])
 )
 def test_interval_validation(interval: Any, window: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        build_probe_loop_definition(
+        build_bot_probe_loop_definition(
             probe_function_arn=PROBE_ARN, interval_seconds=interval, window_seconds=window
         )
 
@@ -156,12 +156,12 @@ def test_round_count_limit_is_the_inline_map_concurrency() -> None:
 @pytest.mark.parametrize("bad", [0, -5, 1.5, False])
 def test_round_timeout_validation(bad: Any) -> None:
     with pytest.raises(ValueError, match="round_timeout_seconds"):
-        build_probe_loop_definition(probe_function_arn=PROBE_ARN, round_timeout_seconds=bad)
+        build_bot_probe_loop_definition(probe_function_arn=PROBE_ARN, round_timeout_seconds=bad)
 
 
 def test_blank_probe_arn_is_rejected() -> None:
     with pytest.raises(ValueError, match="probe_function_arn"):
-        build_probe_loop_definition(probe_function_arn="")
+        build_bot_probe_loop_definition(probe_function_arn="")
 
 
 # --------------------------------------------------------------------------
@@ -207,7 +207,7 @@ def _running_loop(
     """The probe loop deployed on moto, its rounds routed to ``probe``."""
     with LocalStepFunctions({"health-check": probe}) as local:
         local.deploy(
-            build_probe_loop_definition(
+            build_bot_probe_loop_definition(
                 probe_function_arn=local.function_arns["health-check"], **schedule
             )
         )

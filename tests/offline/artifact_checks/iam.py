@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tests.offline.validators.common import as_list, short, statements_of
+from tests.offline.artifact_checks.common import as_list, short, statements_of
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.contact_flow import check_contact_flow
-from tests.offline.validators.common import as_json
+from tests.offline.artifact_checks.common import as_json
 
 _FLOW_DOC = "https://docs.aws.amazon.com/connect/latest/APIReference/"
 

@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from handlers.cell_router import endpoint_check, identity, settings, validation
+from handlers.cell_router import cached_endpoints, identity, input_parsing, settings
 from handlers.cell_router.errors import ConfigurationError, InvalidRequest
 from handlers.cell_router.model import STATUS_DISABLED, Cell, Endpoint
 
@@ -48,25 +48,25 @@ SUB = "9a1c3f0e-5b2d-4c8e-a7f6-0123456789ab"
 )
 def test_bad_router_requests(event, message) -> None:
     with pytest.raises(InvalidRequest, match=message):
-        validation.parse_router_event(event)
+        input_parsing.parse_router_event(event)
 
 
 def test_subject_of_128_characters_is_accepted_unchanged_and_body_may_be_absent() -> None:
-    parsed = validation.parse_router_event({"userId": "A" * 128})
+    parsed = input_parsing.parse_router_event({"userId": "A" * 128})
     assert (parsed.user_id, parsed.body) == ("A" * 128, {})
-    assert validation.parse_router_event({"userId": SUB}).user_id == SUB
+    assert input_parsing.parse_router_event({"userId": SUB}).user_id == SUB
 
 
 @pytest.mark.parametrize("value", ["", "x" * 65, "eu rope", "USER#x", "ëurope", None, 7, ["eu"]])
 def test_bad_market_ids(value) -> None:
     with pytest.raises(InvalidRequest, match="marketId"):
-        validation.market_id({"marketId": value}, "europe")
+        input_parsing.market_id({"marketId": value}, "europe")
 
 
 def test_market_id_defaults_only_when_absent() -> None:
-    assert validation.market_id({}, "europe") == "europe"
-    assert validation.market_id({"marketId": "us_East-1"}, "europe") == "us_East-1"
-    assert validation.market_id({"marketId": "m" * 64}, "europe") == "m" * 64
+    assert input_parsing.market_id({}, "europe") == "europe"
+    assert input_parsing.market_id({"marketId": "us_East-1"}, "europe") == "us_East-1"
+    assert input_parsing.market_id({"marketId": "m" * 64}, "europe") == "m" * 64
 
 
 @pytest.mark.parametrize(
@@ -87,40 +87,40 @@ def test_market_id_defaults_only_when_absent() -> None:
 )
 def test_bad_urls(url) -> None:
     with pytest.raises(InvalidRequest, match="cellUrl"):
-        validation.require_url(url, "cellUrl")
+        input_parsing.require_url(url, "cellUrl")
 
 
 def test_cached_endpoints_need_all_three_fields() -> None:
     good = {"cellId": "c1", "cellUrl": "https://a.example.com", "cellUrl2": "http://b:8080/x"}
-    assert validation.parse_cached_endpoints(good).urls[1] == "http://b:8080/x"
+    assert input_parsing.parse_cached_endpoints(good).urls[1] == "http://b:8080/x"
     for field in good:
         with pytest.raises(InvalidRequest, match=field):
-            validation.parse_cached_endpoints({k: v for k, v in good.items() if k != field})
+            input_parsing.parse_cached_endpoints({k: v for k, v in good.items() if k != field})
 
 
 def test_urls_compare_as_sets_after_normalising() -> None:
     current = ["https://Cell-A.example.com/", "https://cell-b.example.com:443/api"]
-    assert endpoint_check.same_endpoints(
+    assert cached_endpoints.same_endpoints(
         ["https://cell-b.example.com/api/", "HTTPS://cell-a.EXAMPLE.com"], current
     )
-    assert not endpoint_check.same_endpoints(["https://cell-a.example.com"] * 2, current)
-    assert not endpoint_check.same_endpoints(
+    assert not cached_endpoints.same_endpoints(["https://cell-a.example.com"] * 2, current)
+    assert not cached_endpoints.same_endpoints(
         ["https://cell-a.example.com", "https://cell-b.example.com:8443/api"], current
     )
-    assert not endpoint_check.same_endpoints(["http://cell-a.example.com", current[1]], current)
-    assert not endpoint_check.same_endpoints([], [])
+    assert not cached_endpoints.same_endpoints(["http://cell-a.example.com", current[1]], current)
+    assert not cached_endpoints.same_endpoints([], [])
 
 
-TEXTS = endpoint_check.RemediationTexts("support", "Incident 42", 20)
+TEXTS = cached_endpoints.RemediationTexts("support", "Incident 42", 20)
 CELL = Cell("europe", "c1", 1, 50, True, endpoints=(Endpoint("https://a", "eu-west-1"),))
 
 
 def test_remediation_choices() -> None:
-    assert endpoint_check.remediation(valid=True, healthy=True, cell=CELL, texts=TEXTS) is None
-    refresh = endpoint_check.remediation(valid=False, healthy=True, cell=CELL, texts=TEXTS)
+    assert cached_endpoints.remediation(valid=True, healthy=True, cell=CELL, texts=TEXTS) is None
+    refresh = cached_endpoints.remediation(valid=False, healthy=True, cell=CELL, texts=TEXTS)
     assert refresh is not None and refresh["action"] == "refresh"
     assert refresh["supportContact"] == "support"
-    wait = endpoint_check.remediation(
+    wait = cached_endpoints.remediation(
         valid=True, healthy=False, cell=CELL, texts=TEXTS, endpoint_up={"https://a": False}
     )
     assert wait is not None and wait["action"] == "wait"
@@ -129,7 +129,7 @@ def test_remediation_choices() -> None:
     assert "endpoint 1" in wait["message"] and "https://a" not in wait["message"]
     disabled = Cell("europe", "c1", 1, 50, True, status=STATUS_DISABLED)
     for cell in (None, disabled):
-        support = endpoint_check.remediation(valid=False, healthy=False, cell=cell, texts=TEXTS)
+        support = cached_endpoints.remediation(valid=False, healthy=False, cell=cell, texts=TEXTS)
         assert support is not None and support["action"] == "contact-support"
         assert set(support) == {
             "action",

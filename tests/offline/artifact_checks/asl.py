@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from tests.offline.validators.common import allows, as_json, statements_of
+from tests.offline.artifact_checks.common import allows, as_json, statements_of
 
 
 def check_state_machine(

@@ -47,7 +47,7 @@ def new_session_id(test_user: str) -> str:
 
 
 @dataclass(frozen=True)
-class ProbeResult:
+class BotProbeResult:
     region: str
     ok: bool
     attempts: int
@@ -66,7 +66,7 @@ def probe_regions(
     client_for: ClientFactory,
     sleep: Callable[[float], None] = time.sleep,
     methods: Mapping[str, ProbeMethod] | None = None,
-) -> dict[str, ProbeResult]:
+) -> dict[str, BotProbeResult]:
     """Probe every region of the policy concurrently; never raises for Lex errors.
     ``methods`` picks the probe method per region (default: ``settings.method``)."""
     regions = settings.policy.regions
@@ -87,7 +87,7 @@ def probe_region(
     settings: HealthCheckSettings,
     sleep: Callable[[float], None] = time.sleep,
     method: ProbeMethod | None = None,
-) -> ProbeResult:
+) -> BotProbeResult:
     target = settings.bots[region]
     method = method or settings.method
     sessions: list[str] = []
@@ -107,8 +107,8 @@ def probe_region(
         if answered:
             sessions.append(session_id)
         if error is None:
-            return ProbeResult(region, True, attempt, latency_ms, None, tuple(sessions), method)
-    return ProbeResult(
+            return BotProbeResult(region, True, attempt, latency_ms, None, tuple(sessions), method)
+    return BotProbeResult(
         region, False, settings.probe_attempts, latency_ms, error, tuple(sessions), method
     )
 
@@ -141,7 +141,7 @@ def _attempt(
 
 
 def delete_sessions(
-    probes: Mapping[str, ProbeResult],
+    probes: Mapping[str, BotProbeResult],
     settings: HealthCheckSettings,
     client_for: ClientFactory,
 ) -> dict[str, int]:

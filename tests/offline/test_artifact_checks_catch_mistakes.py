@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from components.orchestrator_asl import ASSIGN_CELL
-from tests.offline.validators import (
+from tests.offline.artifact_checks import (
     LambdaSandbox,
     PolicyDocument,
     ProgramArtifacts,

@@ -1,4 +1,4 @@
-"""Input validation for every handler (pure). Anything malformed raises
+"""Parsing and checking every handler's input (pure). Anything malformed raises
 ``InvalidRequest`` before a single AWS call is made, so bad input never writes.
 """
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from handlers.cell_router import endpoint_check, endpoint_policy, events, identity
+from handlers.cell_router import cached_endpoints, endpoint_policy, events, identity
 from handlers.cell_router.endpoint_policy import MAX_URL_LENGTH
 from handlers.cell_router.errors import InvalidRequest
 from handlers.cell_router.model import MARKET_ID_PATTERN, Endpoint
@@ -204,7 +204,7 @@ def parse_cell_ready(
             raise InvalidRequest(f"{field}.region must be an AWS region code")
         url = endpoint_policy.check_endpoint_url(raw.get("url"), f"{field}.url", allowed_domains)
         endpoints.append(Endpoint(url, region))
-    if endpoint_check.normalise_url(endpoints[0].url) == endpoint_check.normalise_url(
+    if cached_endpoints.normalise_url(endpoints[0].url) == cached_endpoints.normalise_url(
         endpoints[1].url
     ):
         raise InvalidRequest("detail.endpoints must be two distinct URLs")

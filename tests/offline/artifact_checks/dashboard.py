@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from tests.offline.validators.common import RecordedResource, short
+from tests.offline.artifact_checks.common import RecordedResource, short
 
 WIDGET_TYPES = {"metric", "text", "log", "alarm", "explorer"}
 TOP_LEVEL_KEYS = {"widgets", "variables", "start", "end", "periodOverride"}

@@ -16,7 +16,7 @@ as trustworthy as whoever last wrote it (``endpoint_policy``):
 
 **One total deadline** bounds each probe -- DNS, connect, TLS and every read
 together -- and the probes of one call run concurrently under the same
-deadline (``Deadline``). A per-read timeout is not enough: an endpoint
+deadline (``ProbeDeadline``). A per-read timeout is not enough: an endpoint
 dripping one byte a second never lets a read time out. A probe that runs
 out of time is simply *down*.
 
@@ -46,14 +46,14 @@ MAX_STATUS_LINE_BYTES = 1024
 
 
 @dataclass(frozen=True)
-class Deadline:
+class ProbeDeadline:
     """A point in time on ``clock`` (seconds) that every step must beat."""
 
     at: float
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
 
     @classmethod
-    def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> Deadline:
+    def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> ProbeDeadline:
         return cls(clock() + seconds, clock)
 
     def remaining(self) -> float:
@@ -83,22 +83,22 @@ network = Network()
 
 
 @dataclass(frozen=True)
-class ProbeResult:
+class EndpointProbeResult:
     up: bool
     #: ``"ok"``, ``"http 503"``, ``"refused: ..."``, ``"deadline"``, ``"error: ..."``.
     reason: str
 
 
 def probe_all(
-    urls: Sequence[str], deadline: Deadline, allowed_domains: Sequence[str] = ()
+    urls: Sequence[str], deadline: ProbeDeadline, allowed_domains: Sequence[str] = ()
 ) -> dict[str, bool]:
     """Probe every URL concurrently under one deadline: ``{url: up}``."""
     return {url: r.up for url, r in probe_all_results(urls, deadline, allowed_domains).items()}
 
 
 def probe_all_results(
-    urls: Sequence[str], deadline: Deadline, allowed_domains: Sequence[str] = ()
-) -> dict[str, ProbeResult]:
+    urls: Sequence[str], deadline: ProbeDeadline, allowed_domains: Sequence[str] = ()
+) -> dict[str, EndpointProbeResult]:
     if not urls:
         return {}
     context = tls_context()
@@ -107,12 +107,12 @@ def probe_all_results(
     pool = ThreadPoolExecutor(max_workers=len(urls), thread_name_prefix="probe")
     futures = {url: pool.submit(probe, url, deadline, allowed_domains, context) for url in urls}
     pool.shutdown(wait=False)
-    results: dict[str, ProbeResult] = {}
+    results: dict[str, EndpointProbeResult] = {}
     for url, future in futures.items():
         try:
             results[url] = future.result(timeout=max(deadline.remaining(), 0) + 0.05)
         except Exception:  # a stuck or failed probe is "down"
-            results[url] = ProbeResult(False, "deadline")
+            results[url] = EndpointProbeResult(False, "deadline")
     return results
 
 
@@ -126,22 +126,24 @@ def tls_context() -> ssl.SSLContext:
 
 def probe(
     url: str,
-    deadline: Deadline,
+    deadline: ProbeDeadline,
     allowed_domains: Sequence[str] = (),
     context: ssl.SSLContext | None = None,
-) -> ProbeResult:
+) -> EndpointProbeResult:
     """One endpoint: policy, resolution, TLS, status line -- all by ``deadline``."""
     try:
         host, port, target = _destination(url, allowed_domains)
         addresses = _resolve(host, port, deadline)
         status = fetch_status(addresses[0], port, host, target, deadline, context or tls_context())
     except ProbeRefused as refused:
-        return ProbeResult(False, f"refused: {refused}")
+        return EndpointProbeResult(False, f"refused: {refused}")
     except DeadlineExceeded:
-        return ProbeResult(False, "deadline")
+        return EndpointProbeResult(False, "deadline")
     except (OSError, ValueError) as error:
-        return ProbeResult(False, f"error: {type(error).__name__}")
-    return ProbeResult(200 <= status < 400, "ok" if 200 <= status < 400 else f"http {status}")
+        return EndpointProbeResult(False, f"error: {type(error).__name__}")
+    return EndpointProbeResult(
+        200 <= status < 400, "ok" if 200 <= status < 400 else f"http {status}"
+    )
 
 
 def _destination(url: str, allowed_domains: Sequence[str]) -> tuple[str, int, str]:
@@ -155,7 +157,7 @@ def _destination(url: str, allowed_domains: Sequence[str]) -> tuple[str, int, st
     return host, parts.port or 443, target
 
 
-def _resolve(host: str, port: int, deadline: Deadline) -> list[str]:
+def _resolve(host: str, port: int, deadline: ProbeDeadline) -> list[str]:
     """``network.resolve`` within the deadline (the OS resolver has no
     timeout of its own, so it runs in a thread we stop waiting for)."""
     outcome: dict[str, object] = {}
@@ -188,7 +190,7 @@ def fetch_status(
     port: int,
     host: str,
     target: str,
-    deadline: Deadline,
+    deadline: ProbeDeadline,
     context: ssl.SSLContext | None,
 ) -> int:
     """Connect to ``address`` (already checked), TLS for ``host`` when
@@ -224,7 +226,7 @@ def fetch_status(
         sock.close()
 
 
-def _left(deadline: Deadline) -> float:
+def _left(deadline: ProbeDeadline) -> float:
     remaining = deadline.remaining()
     if remaining <= 0:
         raise DeadlineExceeded()

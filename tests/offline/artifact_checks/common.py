@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 
 class RecordedResource(Protocol):
-    """What the validators read from a recorded resource (``tests.pulumi_harness.Recorded``)."""
+    """What the checks read from a recorded resource (``tests.pulumi_harness.Recorded``)."""
 
     type: str
     name: str

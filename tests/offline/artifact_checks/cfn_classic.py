@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tests.offline.validators.cfn_schemas import cfn_schema, validate_against_schema
-from tests.offline.validators.common import RecordedResource, as_json, as_list
+from tests.offline.artifact_checks.cfn_schemas import cfn_schema, validate_against_schema
+from tests.offline.artifact_checks.common import RecordedResource, as_json, as_list
 
 
 @dataclass(frozen=True)
@@ -701,7 +701,7 @@ def _connect_lambda_association(r: RecordedResource, c: ProgramContext) -> dict[
 
 
 def _dashboard(r: RecordedResource, _: ProgramContext) -> dict[str, Any]:
-    # The body itself is checked by validators.dashboard.check_dashboard_body.
+    # The body itself is checked by artifact_checks.dashboard.check_dashboard_body.
     i = r.inputs
     return {"DashboardName": i.get("dashboardName"), "DashboardBody": i.get("dashboardBody")}
 
