@@ -105,6 +105,11 @@ def register_cell(
     }
     if ready.revision is not None:
         item[REVISION_ATTRIBUTE] = ready.revision
+    if slot_count == 1 and placement.assignable_limit(ready.max_capacity, buffer) > 0:
+        # A new cell is placeable: listed at once, so the first sign-up that
+        # should land in it finds it in the index instead of on the refusal
+        # path's consistent read of the market (which listed it before).
+        item[PLACEABLE_ATTRIBUTE] = ready.market_id
     if slot_count > 1:
         if _create_slotted(client, table_name, item, ready, slot_count, buffer):
             return Registration.CREATED

@@ -25,11 +25,11 @@ The placeable-cells index (``PLACEABLE_INDEX``) is sparse: a cell carries
 below its assignable limit, so one index page always holds placeable cells,
 however many unhealthy or full cells the market has. The writes that change
 placeability maintain it: the assignment that takes a cell's last slot
-removes it, and the dispatcher repairs an entry it finds wrong or missing
-(a cell ``registration`` just created, which it does not list; an operator
-marking a cell unhealthy without removing it; a cell from before the index
-existed) on the refusal path, which reads the market's cells
-consistently before it ever answers ``NoCapacity``.
+removes it, ``registration`` lists a new cell itself, and the dispatcher
+repairs an entry it finds wrong or missing (an operator marking a cell
+unhealthy without removing it; a cell from before the index existed) on the
+refusal path, which reads the market's cells consistently before it ever
+answers ``NoCapacity``.
 
 Slotted cells (issue #14, ``SLOTS_PER_CELL`` above 1; ``slots``): a cell item
 carries ``slots`` N and, from the roll-up, ``placeableShards`` N; its

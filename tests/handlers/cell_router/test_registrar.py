@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.cell_router import dispatcher, registrar, scaler
+from handlers.cell_router import dispatcher, registrar, scaler, store
 from handlers.cell_router.errors import CellLimitReached, InvalidRequest
 from tests.handlers.cell_router.support import cell_ready, request
 
@@ -32,6 +32,22 @@ def test_new_cell_is_created_empty_healthy_and_active(router, lambda_context) ->
     )
     # ...and it takes sign-ups straight away.
     assert dispatcher.handler(request(), lambda_context)["cellId"] == "c9"
+
+
+def test_a_new_cell_is_in_the_placeable_index_at_once(router, lambda_context) -> None:
+    # The first sign-up that should land in a new cell finds it in the index,
+    # not on the refusal path's consistent read of the market (which listed
+    # it before, at up to 7 round trips for that sign-up).
+    registrar.handler(cell_ready("c9", maximum=500), lambda_context)
+    registrar.handler(cell_ready("c0", maximum=1), lambda_context)  # limit 0 at a 20 % buffer
+    listed = router.ddb.query(
+        TableName=router.table,
+        IndexName=store.PLACEABLE_INDEX,
+        KeyConditionExpression="#pk = :m",
+        ExpressionAttributeNames={"#pk": store.PLACEABLE_ATTRIBUTE},
+        ExpressionAttributeValues={":m": {"S": "europe"}},
+    )["Items"]
+    assert [item["cellId"]["S"] for item in listed] == ["c9"]
 
 
 def test_existing_cell_is_not_overwritten_without_a_newer_revision(router, lambda_context):
