@@ -548,15 +548,7 @@ class RouterStore:
             "assignmentId": token,
         }
         items = [
-            {
-                "Put": {
-                    "TableName": self.table_name,
-                    "Item": _dump(mapping_item),
-                    "ConditionExpression": "attribute_not_exists(#pk)",
-                    "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                }
-            },
+            self._mapping_put(mapping_item),
             {
                 "Update": {
                     "TableName": self.table_name,
@@ -672,6 +664,19 @@ class RouterStore:
                 ),
             )
         )
+
+    def _mapping_put(self, mapping_item: dict[str, Any]) -> dict[str, Any]:
+        """The sign-up transaction's first item: the caller's mapping, only if
+        absent (a lost race returns the mapping that won, ``ALL_OLD``)."""
+        return {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": _dump(mapping_item),
+                "ConditionExpression": "attribute_not_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
 
     # -- the placeable index ---------------------------------------------
 
@@ -809,15 +814,7 @@ class RouterStore:
                 "cell assignment",
                 lambda c: c.transact_write_items(
                     TransactItems=[
-                        {
-                            "Put": {
-                                "TableName": self.table_name,
-                                "Item": _dump(mapping_item),
-                                "ConditionExpression": "attribute_not_exists(#pk)",
-                                "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
-                                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                            }
-                        },
+                        self._mapping_put(mapping_item),
                         {
                             "Update": {
                                 "TableName": self.table_name,
