@@ -12,9 +12,9 @@ import pulumi
 from components.bot_definitions import order_flowers
 from components.cell_router import (
     CellRouter,
-    CellRouterSettings,
     MultiRegionCellRouter,
     MultiRegionCellRouterArgs,
+    SharedRouterSettings,
 )
 from components.connect import ConnectIntegration, ConnectIntegrationArgs
 from components.dashboard import DashboardSettings, FailoverResources, RouterResources
@@ -177,7 +177,7 @@ if settings.cell_router.enabled:
     cell_router = MultiRegionCellRouter(
         "cell-router",
         MultiRegionCellRouterArgs(
-            settings=CellRouterSettings(
+            settings=SharedRouterSettings(
                 callback_urls=router.callback_urls,
                 logout_urls=router.logout_urls,
                 # CellReady must name this router: one provisioning layer may

@@ -74,7 +74,7 @@ API_STAGE = "v1"
 
 
 @dataclass(frozen=True)
-class CellRouterSettings:
+class SharedRouterSettings:
     """What the stack configures, the same in both regions (``config.py``'s
     ``cell_router`` settings and the Lambda settings)."""
 
@@ -135,7 +135,7 @@ class CellRouterArgs:
     """
 
     region: str
-    settings: CellRouterSettings
+    settings: SharedRouterSettings
     alarm_topic_arn: pulumi.Input[str]
     table: RouterTableRef | None = None
     replica_regions: tuple[str, ...] = ()
@@ -348,7 +348,7 @@ class MultiRegionCellRouterArgs:
     """Arguments of ``MultiRegionCellRouter``: the settings, the providers of
     both regions and each region's alarm topic (the stack's, per region)."""
 
-    settings: CellRouterSettings
+    settings: SharedRouterSettings
     primary: RegionProviders
     secondary: RegionProviders
     alarm_topic_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from components.cell_router import CellRouterArgs, CellRouterSettings, MultiRegionCellRouterArgs
+from components.cell_router import CellRouterArgs, MultiRegionCellRouterArgs, SharedRouterSettings
 from components.cell_router_api import TOKEN_PATTERN, CellRouterApiArgs, UserPoolRef
 from components.cell_router_functions import WriterSettings
 from components.providers import RegionProviders
@@ -376,7 +376,7 @@ def test_without_the_cell_router_neither_region_runs_one(run_stack):
 # Bad arguments: a clear error, nothing built
 # --------------------------------------------------------------------------- #
 def test_bad_two_region_arguments_are_refused():
-    settings = CellRouterSettings(callback_urls=["https://a/cb"])
+    settings = SharedRouterSettings(callback_urls=["https://a/cb"])
     with pytest.raises(ValueError, match="must use the table's replica in us-west-2"):
         CellRouterArgs(
             region="us-west-2",
@@ -408,7 +408,7 @@ def test_one_region_pair_is_refused():
     object.__setattr__(same, "region", "us-east-1")
     with pytest.raises(ValueError, match="different regions"):
         MultiRegionCellRouterArgs(
-            settings=CellRouterSettings(callback_urls=["https://a/cb"]),
+            settings=SharedRouterSettings(callback_urls=["https://a/cb"]),
             primary=same,
             secondary=same,
             alarm_topic_arns={"us-east-1": "t"},
