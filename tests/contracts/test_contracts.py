@@ -127,8 +127,17 @@ def test_a_component_cannot_render_what_the_handler_refuses():
 
 
 def test_a_shared_variable_is_one_declaration_within_a_family():
-    for family in (lex_contract.CONTRACTS, router_contract.CONTRACTS.values()):
-        contract.all_fields(family)  # raises when a name is declared twice
+    for family in (lex_contract.CONTRACTS, router_contract.CONTRACTS.values(),
+                   auth_contract.CONTRACTS.values()):  # fmt: skip
+        declared = contract.all_fields(family)
+        for fn in family:
+            for f in fn.fields:
+                assert declared[f.name] is f, (fn.function, f.name)
+    # ... and two different declarations of one name are refused.
+    one = EnvField("TABLE_NAME", "str", "one")
+    other = EnvField("TABLE_NAME", "str", "other")
+    with pytest.raises(ValueError, match="TABLE_NAME is declared twice"):
+        contract.all_fields([Contract("a", (one,)), Contract("b", (other,))])
 
 
 def test_one_region_pattern_in_the_house():
